@@ -1,0 +1,15 @@
+DROP POLICY log_insert_own ON activity_logs;
+DROP POLICY log_select_own ON activity_logs;
+DROP POLICY payment_select_own ON payments;
+DROP POLICY task_delete_clone ON ai_tasks;
+DROP POLICY task_update_clone ON ai_tasks;
+DROP POLICY task_insert_clone ON ai_tasks;
+DROP POLICY task_select_clone ON ai_tasks;
+DROP POLICY clone_delete_own ON ai_clones;
+DROP POLICY clone_update_own ON ai_clones;
+DROP POLICY clone_insert_own ON ai_clones;
+DROP POLICY clone_select_own ON ai_clones;
+DROP POLICY user_delete_own ON users;
+DROP POLICY user_update_own ON users;
+DROP POLICY user_insert_own ON users;
+DROP POLICY user_select_own ON users;

@@ -1,0 +1,89 @@
+//! The command line: clap types only. Their doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Applies, inspects and rolls back the PostgreSQL schemas of AetherCrown98 and Witchcraft.
+///
+/// The SQL of every set is embedded in this binary, so it can bootstrap any database on its
+/// own. Exit codes: 0 success; 1 failure (a migration failed, a safety check refused to run,
+/// a rollback was not confirmed); 2 usage or configuration error; 3 the database could not
+/// be reached.
+#[derive(Debug, Parser)]
+#[command(name = "migrate", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Options every verb takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Database to work on, as postgres://user:password@host:port/dbname. Passwords are never
+    /// printed.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Schema set to work on; repeat or separate with commas. Default: every set, in
+    /// migrations.toml order.
+    #[arg(
+        long = "set",
+        value_name = "NAME",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub sets: Vec<String>,
+
+    /// Print one JSON document on standard output instead of text (errors too).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Configuration file to use instead of ./migrations.toml or the embedded one.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// How long a migration statement may wait for a lock before the migration fails,
+    /// e.g. 500ms, 5s, 1min. Replaces the lock_timeout of migrations.toml.
+    #[arg(long, value_name = "DURATION", global = true)]
+    pub lock_timeout: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, oldest first, each in its own transaction.
+    Up {
+        /// Stop after this version (default: apply all).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<i64>,
+    },
+
+    /// Roll back applied migrations, newest first (default: one step).
+    ///
+    /// Asks for confirmation on a terminal; without one, --yes is required.
+    Down {
+        /// Roll back this many migrations.
+        #[arg(long, value_name = "N", conflicts_with = "to")]
+        steps: Option<usize>,
+        /// Roll back every migration newer than this version; 0 removes the whole set.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<i64>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+
+    /// Show every migration of each set: applied or pending, when, by whom, and whether the
+    /// applied checksum still matches the file.
+    Status,
+
+    /// Start a throwaway Postgres from this machine's server binaries, apply every set (each
+    /// in its own database, in `public`), print the status and connection URLs, and remove
+    /// it all on exit. Ignores --database-url: it never touches another server.
+    Sandbox {
+        /// Keep the server running after exit and print how to stop it.
+        #[arg(long)]
+        keep: bool,
+    },
+}

@@ -1,0 +1,389 @@
+//! A throwaway PostgreSQL server started from the server binaries on this machine: what
+//! `migrate sandbox` runs for a newcomer and what the integration tests run when no server
+//! URL is given. One implementation for both.
+//!
+//! The server listens on 127.0.0.1 on a free port (never a fixed one: other servers may hold
+//! 5432), keeps its data, socket and log in one temporary directory, and is tuned for
+//! throwaway use (`fsync=off`). Postgres refuses to run as root, so when this process is root
+//! the server runs as the `postgres` OS user. Unless the cluster is kept, the server is tied
+//! to this process: it gets SIGQUIT if the thread that started it dies, and [`Cluster::stop`]
+//! or drop stops it and removes its directory.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// Environment variable naming a directory with `initdb` and `postgres`, tried first.
+pub const BINDIR_ENV: &str = "MIGRATE_PG_BINDIR";
+
+#[derive(Debug, Error)]
+pub enum ClusterError {
+    #[error("no PostgreSQL server binaries found (initdb and postgres) in ${BINDIR_ENV}, on PATH, via `pg_config --bindir` or in /usr/lib/postgresql/*/bin; install them (Debian: apt-get install postgresql) or set {BINDIR_ENV}")]
+    NoBinaries,
+    #[error("running as root and there is no `postgres` OS user to run the server as (Postgres refuses root); create one (useradd --system postgres) or run as another user")]
+    NoPostgresUser,
+    #[error("{doing}: {source}")]
+    Io {
+        doing: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("initdb failed ({status}): {output}")]
+    Initdb { status: String, output: String },
+    #[error("the server did not start: {log}")]
+    Start { log: String },
+}
+
+fn io(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
+    let doing = doing.into();
+    move |source| ClusterError::Io { doing, source }
+}
+
+/// How to start a cluster.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Leave the server running after this process exits (it gets its own session, so a
+    /// Ctrl-C in the terminal does not reach it either).
+    pub keep: bool,
+}
+
+/// A running throwaway server.
+#[derive(Debug)]
+pub struct Cluster {
+    root: PathBuf,
+    port: u16,
+    bindir: PathBuf,
+    child: Option<Child>,
+    run_as: Option<(u32, u32)>,
+    kept: bool,
+}
+
+/// Where `initdb` and `postgres` live.
+pub fn find_bindir() -> Result<PathBuf, ClusterError> {
+    let has_both = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
+    if let Some(d) = std::env::var_os(BINDIR_ENV).map(PathBuf::from) {
+        return if has_both(&d) {
+            Ok(d)
+        } else {
+            Err(ClusterError::NoBinaries)
+        };
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&path) {
+            if has_both(&d) {
+                return Ok(d);
+            }
+        }
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let d = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && has_both(&d) {
+            return Ok(d);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let d = e.path().join("bin");
+            has_both(&d).then_some((v, d))
+        })
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .map(|(_, d)| d)
+        .ok_or(ClusterError::NoBinaries)
+}
+
+/// The uid/gid to run the server as: `postgres` when this process is root, else none.
+fn server_user() -> Result<Option<(u32, u32)>, ClusterError> {
+    // SAFETY: geteuid has no preconditions; getpwnam returns a pointer into static storage
+    // that is read before any other call that could overwrite it.
+    unsafe {
+        if libc::geteuid() != 0 {
+            return Ok(None);
+        }
+        let pw = libc::getpwnam(c"postgres".as_ptr());
+        if pw.is_null() {
+            return Err(ClusterError::NoPostgresUser);
+        }
+        Ok(Some(((*pw).pw_uid, (*pw).pw_gid)))
+    }
+}
+
+fn free_port() -> Result<u16, ClusterError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
+    Ok(l.local_addr().map_err(io("finding a free port"))?.port())
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    all[all.len().saturating_sub(lines)..].join(" | ")
+}
+
+impl Cluster {
+    /// Creates a cluster in a new temporary directory and starts it.
+    pub fn start(opts: &ClusterOptions) -> Result<Cluster, ClusterError> {
+        let bindir = find_bindir()?;
+        let run_as = server_user()?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let root = std::env::temp_dir().join(format!("migrate-pg-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&root).map_err(io(format!("creating {}", root.display())))?;
+        let mut cluster = Cluster {
+            root,
+            port: 0,
+            bindir,
+            child: None,
+            run_as,
+            kept: opts.keep,
+        };
+        // From here on, a failure drops `cluster`, which removes the directory.
+        cluster.kept = false;
+        std::fs::set_permissions(&cluster.root, std::fs::Permissions::from_mode(0o700))
+            .map_err(io("setting permissions of the cluster directory"))?;
+        if let Some((uid, gid)) = run_as {
+            std::os::unix::fs::chown(&cluster.root, Some(uid), Some(gid))
+                .map_err(io("handing the cluster directory to the postgres user"))?;
+        }
+        cluster.initdb()?;
+        let mut last = String::new();
+        for _ in 0..5 {
+            match cluster.spawn(opts.keep) {
+                Ok(()) => {
+                    cluster.kept = opts.keep;
+                    return Ok(cluster);
+                }
+                Err(ClusterError::Start { log }) if log.contains("in use") => last = log,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ClusterError::Start { log: last })
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bindir.join(program));
+        cmd.current_dir(&self.root).env("LC_ALL", "C");
+        if let Some((uid, gid)) = self.run_as {
+            cmd.uid(uid).gid(gid);
+        }
+        cmd
+    }
+
+    fn initdb(&self) -> Result<(), ClusterError> {
+        let out = self
+            .command("initdb")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(io("running initdb"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let mut output = String::from_utf8_lossy(&out.stderr).to_string();
+        output.push_str(&String::from_utf8_lossy(&out.stdout));
+        Err(ClusterError::Initdb {
+            status: out.status.to_string(),
+            output: output.split_whitespace().collect::<Vec<_>>().join(" "),
+        })
+    }
+
+    fn spawn(&mut self, keep: bool) -> Result<(), ClusterError> {
+        self.port = free_port()?;
+        let log_path = self.log_path();
+        let log = File::create(&log_path).map_err(io("creating the server log"))?;
+        let log2 = log.try_clone().map_err(io("creating the server log"))?;
+        let mut cmd = self.command("postgres");
+        cmd.arg("-D")
+            .arg(self.data_dir())
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-c")
+            .arg("listen_addresses=127.0.0.1")
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", self.root.display()))
+            .args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ])
+            .args(["-c", "max_connections=200"])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        // SAFETY: the closures call only async-signal-safe functions (setsid, prctl).
+        unsafe {
+            if keep {
+                cmd.pre_exec(|| {
+                    libc::setsid();
+                    Ok(())
+                });
+            } else {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT);
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().map_err(io("starting postgres"))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let pid_file = self.data_dir().join("postmaster.pid");
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&pid_file) {
+                if text.lines().nth(7).is_some_and(|l| l.trim() == "ready") {
+                    return Ok(());
+                }
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || Instant::now() > deadline {
+                if exited.is_none() {
+                    self.kill_server();
+                }
+                self.child = None;
+                return Err(ClusterError::Start {
+                    log: tail(&log_path, 5),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+    pub fn log_path(&self) -> PathBuf {
+        self.root.join("server.log")
+    }
+    /// The directory holding data, socket and log.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
+    }
+    /// Process id of the postmaster.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+    /// URL of database `db` as the superuser `postgres` (trust authentication, loopback only).
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Fast shutdown (SIGINT), then SIGKILL if it takes more than 10 s.
+    fn kill_server(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Stops the server and removes its directory.
+    pub fn stop(mut self) -> Result<(), ClusterError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), ClusterError> {
+        self.kill_server();
+        if self.root.exists() {
+            std::fs::remove_dir_all(&self.root)
+                .map_err(io(format!("removing {}", self.root.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Leaves the server running; returns the directory to stop and remove it from later.
+    pub fn keep(mut self) -> PathBuf {
+        self.kept = true;
+        self.child = None;
+        self.root.clone()
+    }
+
+    /// Stops the server and removes its directory when this process exits normally
+    /// (`atexit`): for a server shared by every test of a test binary.
+    pub fn stop_at_exit(mut self) {
+        static REGISTER: Once = Once::new();
+        REGISTER.call_once(|| {
+            // SAFETY: registering a plain extern "C" function.
+            unsafe {
+                libc::atexit(stop_registered);
+            }
+        });
+        self.kept = true;
+        AT_EXIT
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Cluster {
+                root: std::mem::take(&mut self.root),
+                port: self.port,
+                bindir: std::mem::take(&mut self.bindir),
+                child: self.child.take(),
+                run_as: self.run_as,
+                kept: false,
+            });
+    }
+}
+
+static AT_EXIT: Mutex<Vec<Cluster>> = Mutex::new(Vec::new());
+
+extern "C" fn stop_registered() {
+    let clusters = std::mem::take(&mut *AT_EXIT.lock().unwrap_or_else(|p| p.into_inner()));
+    for c in clusters {
+        let _ = c.stop();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = self.shutdown();
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The verbs: load configuration, connect, call the engine, and print text or JSON.
+//! Progress goes to standard error so that standard output holds only the result.
+
+use crate::cli::{Cli, Command, Global};
+use anyhow::{anyhow, bail, Context, Result};
+use migrate::cluster::{Cluster, ClusterOptions};
+use migrate::config::{valid_duration, Config, MigrationSet};
+use migrate::engine::{self, DownTarget, EngineError, Event, SetStatus, Step};
+use migrate::sets::Migration;
+use serde_json::json;
+use sqlx::PgConnection;
+use std::io::{BufRead, IsTerminal, Write};
+
+/// A usage or configuration problem (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    if let Some(t) = &g.lock_timeout {
+        if !valid_duration(t) {
+            return Err(UsageError(format!(
+                "--lock-timeout {t:?} is not a duration; write e.g. 500ms, 5s or 1min"
+            ))
+            .into());
+        }
+    }
+    let config = Config::load(g.config.as_deref())?;
+    let mut sets = Vec::new();
+    for s in config.select(&g.sets)? {
+        sets.push(config.load_set(s)?);
+    }
+    match &cli.command {
+        Command::Up { to } => up(g, &sets, *to).await,
+        Command::Down { steps, to, yes } => {
+            let target = match (steps, to) {
+                (_, Some(v)) => DownTarget::To(*v),
+                (Some(n), None) => DownTarget::Steps(*n),
+                (None, None) => DownTarget::Steps(1),
+            };
+            down(g, &sets, target, *yes).await
+        }
+        Command::Status => status(g, &sets).await,
+        Command::Sandbox { keep } => sandbox(g, &sets, *keep).await,
+    }
+}
+
+fn database_url(g: &Global) -> Result<&str> {
+    g.database_url.as_deref().ok_or_else(|| {
+        UsageError("no database given: pass --database-url URL or set DATABASE_URL".into()).into()
+    })
+}
+
+fn lock_timeout<'a>(g: &'a Global, set: &'a MigrationSet) -> &'a str {
+    g.lock_timeout.as_deref().unwrap_or(&set.lock_timeout)
+}
+
+/// Prints engine progress on standard error.
+fn progress(e: &Event) {
+    let line = match e {
+        Event::Waiting { set, holder } => format!(
+            "{set}: another migrate run holds the lock of this set{}; waiting for it to finish",
+            holder.map(|h| format!(" ({h})")).unwrap_or_default()
+        ),
+        Event::Locked { set, waited_ms } => format!("{set}: lock obtained after {waited_ms} ms"),
+        Event::Applying { .. } | Event::Reverting { .. } => return,
+        Event::Applied { set, migration, ms } => {
+            format!(
+                "{set}: applied {:04} {} ({ms} ms)",
+                migration.version, migration.name
+            )
+        }
+        Event::Reverted { set, migration, ms } => {
+            format!(
+                "{set}: rolled back {:04} {} ({ms} ms)",
+                migration.version, migration.name
+            )
+        }
+        Event::SchemaKept { set, schema } => format!(
+            "{set}: schema {schema} was kept because it still holds objects of something else"
+        ),
+    };
+    eprintln!("{line}");
+}
+
+fn print_json(value: serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+}
+
+async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut reports = Vec::new();
+    for set in sets {
+        let steps = engine::up(&mut conn, set, to, lock_timeout(g, set), &progress).await?;
+        let now = engine::status(&mut conn, set).await?;
+        if !g.json {
+            println!("{}", summary(set, &steps, &now, "applied"));
+        }
+        reports.push(json!({
+            "set": set.name, "schema": set.schema, "applied": steps,
+            "current_version": now.current_version, "pending": now.pending(),
+        }));
+    }
+    if g.json {
+        print_json(json!({ "command": "up", "sets": reports }));
+    }
+    Ok(())
+}
+
+fn summary(set: &MigrationSet, steps: &[Step], now: &SetStatus, verb: &str) -> String {
+    if set.migrations.is_empty() {
+        return format!("{}: no migrations", set.name);
+    }
+    let at = format!("at {:04}", now.current_version);
+    match steps.len() {
+        0 => format!("{}: nothing to do, {at}", set.name),
+        n => format!(
+            "{}: {verb} {n} migration{}, now {at}",
+            set.name,
+            if n == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+/// Asks before rolling back: `--yes` skips the question; without a terminal it refuses.
+fn confirm(yes: bool) -> impl FnMut(&MigrationSet, &[&Migration]) -> Result<(), EngineError> {
+    move |set, plan| {
+        let list = plan
+            .iter()
+            .map(|m| format!("{:04} {}", m.version, m.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let what = format!("{} migration(s) of set `{}`: {list}", plan.len(), set.name);
+        if yes {
+            return Ok(());
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(EngineError::NeedsConfirmation { what });
+        }
+        eprint!("roll back {what}? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        match answer.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => Ok(()),
+            _ => Err(EngineError::Cancelled),
+        }
+    }
+}
+
+async fn down(g: &Global, sets: &[MigrationSet], target: DownTarget, yes: bool) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut reports = Vec::new();
+    let mut ask = confirm(yes);
+    // Newest set first: the reverse of the order `up` applies them in.
+    for set in sets.iter().rev() {
+        let steps = engine::down(
+            &mut conn,
+            set,
+            target,
+            lock_timeout(g, set),
+            &mut ask,
+            &progress,
+        )
+        .await?;
+        let now = engine::status(&mut conn, set).await?;
+        if !g.json {
+            println!("{}", summary(set, &steps, &now, "rolled back"));
+        }
+        reports.push(json!({
+            "set": set.name, "schema": set.schema, "rolled_back": steps,
+            "current_version": now.current_version,
+        }));
+    }
+    if g.json {
+        print_json(json!({ "command": "down", "sets": reports }));
+    }
+    Ok(())
+}
+
+fn render_status(s: &SetStatus) -> String {
+    let mut out = format!("{} (schema {}, files: {})", s.set, s.schema, s.source);
+    if s.migrations.is_empty() {
+        out.push_str(": no migrations\n");
+        return out;
+    }
+    out.push_str(&format!(
+        ": at {:04}, {} pending\n",
+        s.current_version,
+        s.pending()
+    ));
+    let width = s.migrations.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    for m in &s.migrations {
+        let detail = match (&m.applied_at, m.checksum_matches) {
+            (Some(at), Some(ok)) => format!(
+                "applied {at} by {} in {} ms, checksum {}",
+                m.applied_by.as_deref().unwrap_or("?"),
+                m.execution_ms.unwrap_or(0),
+                if ok { "ok" } else { "CHANGED since applied" }
+            ),
+            _ => "pending".to_string(),
+        };
+        out.push_str(&format!("  {:04} {:width$}  {detail}\n", m.version, m.name));
+    }
+    for u in &s.unknown_applied {
+        out.push_str(&format!(
+            "  {:04} {:width$}  applied {} but UNKNOWN to this binary\n",
+            u.version, u.name, u.applied_at
+        ));
+    }
+    out
+}
+
+async fn statuses(conn: &mut PgConnection, sets: &[MigrationSet]) -> Result<Vec<SetStatus>> {
+    let mut out = Vec::new();
+    for set in sets {
+        out.push(engine::status(conn, set).await?);
+    }
+    Ok(out)
+}
+
+async fn status(g: &Global, sets: &[MigrationSet]) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let all = statuses(&mut conn, sets).await?;
+    if g.json {
+        print_json(json!({ "command": "status", "sets": all }));
+    } else {
+        for s in &all {
+            print!("{}", render_status(s));
+        }
+    }
+    Ok(())
+}
+
+async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Result<()> {
+    if !g.json {
+        eprintln!("starting a throwaway PostgreSQL server...");
+    }
+    let cluster = Cluster::start(&ClusterOptions { keep })?;
+    let result = sandbox_apply(g, sets, &cluster).await;
+    let databases = match result {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = cluster.stop();
+            return Err(e);
+        }
+    };
+    let server = json!({
+        "port": cluster.port(), "dir": cluster.root(), "pid": cluster.pid(),
+        "bindir": cluster.bindir(), "kept": keep,
+    });
+    let pid = cluster.pid().unwrap_or(0);
+    let stop_hint = format!("kill -INT {pid} && rm -rf {}", cluster.root().display());
+    if g.json {
+        print_json(json!({ "command": "sandbox", "server": server, "databases": databases }));
+    } else {
+        for d in &databases {
+            println!(
+                "{}  {}",
+                d["set"].as_str().unwrap_or(""),
+                d["url"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if keep {
+        cluster.keep();
+        if !g.json {
+            println!("the server keeps running; stop and remove it with: {stop_hint}");
+        }
+        return Ok(());
+    }
+    if std::io::stdin().is_terminal() && !g.json {
+        println!("press Ctrl-C to stop the server and remove it");
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+    }
+    cluster.stop()?;
+    if !g.json {
+        eprintln!("server stopped and removed");
+    }
+    Ok(())
+}
+
+/// Creates one database per set on the sandbox server and applies the set to it.
+async fn sandbox_apply(
+    g: &Global,
+    sets: &[MigrationSet],
+    cluster: &Cluster,
+) -> Result<Vec<serde_json::Value>> {
+    let mut admin = engine::connect(&cluster.url("postgres")).await?;
+    let mut out = Vec::new();
+    for set in sets {
+        sqlx::raw_sql(&format!(
+            "CREATE DATABASE {}",
+            engine::quote_ident(&set.name)
+        ))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "creating database {}: {}",
+                set.name,
+                engine::error::reason(&e)
+            )
+        })?;
+        let url = cluster.url(&set.name);
+        let mut conn = engine::connect(&url).await?;
+        engine::up(&mut conn, set, None, lock_timeout(g, set), &progress).await?;
+        let st = engine::status(&mut conn, set).await?;
+        if st.pending() > 0 {
+            bail!("set {} still has pending migrations", set.name);
+        }
+        if !g.json {
+            print!("{}", render_status(&st));
+        }
+        out.push(json!({ "set": set.name, "url": url, "status": st }));
+    }
+    Ok(out)
+}

@@ -1,0 +1,376 @@
+//! `migrations.toml`: which schema sets exist, where their files live, which Postgres schema
+//! (namespace) each installs into, and the engine's settings.
+//!
+//! Where the configuration comes from, first match wins: `--config PATH`; `migrations.toml` in
+//! the working directory; the copy embedded in the binary. One precedence rule for values:
+//! a command-line flag replaces the set's value, which replaces the file's top-level value,
+//! which replaces the built-in default.
+//!
+//! A set's SQL files are read from disk when its `dir` (relative to the configuration file)
+//! exists, and otherwise from the files embedded in the binary, so the binary alone can
+//! bootstrap a database and a checkout can try an edited migration without rebuilding.
+
+use crate::sets::{self, Migration, SetError};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The `migrations.toml` compiled into the binary.
+pub const EMBEDDED: &str = include_str!("../migrations.toml");
+
+/// Built-in `lock_timeout` for every migration.
+pub const DEFAULT_LOCK_TIMEOUT: &str = "5s";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}:{line}:{column}: {message}")]
+    Parse {
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("unknown set `{name}`; {origin} declares: {known}")]
+    UnknownSet {
+        name: String,
+        origin: String,
+        known: String,
+    },
+    #[error("set `{set}`: directory {dir} is neither on disk (next to {origin}) nor embedded in this binary; fix `dir` in {origin}")]
+    MissingDir {
+        set: String,
+        dir: String,
+        origin: String,
+    },
+    #[error("set `{set}`: {source}")]
+    Set {
+        set: String,
+        #[source]
+        source: SetError,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    lock_timeout: Option<String>,
+    #[serde(default, rename = "set")]
+    sets: Vec<RawSet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSet {
+    name: String,
+    dir: String,
+    schema: Option<String>,
+    lock_timeout: Option<String>,
+}
+
+/// One declared set, before its files are read.
+#[derive(Debug, Clone)]
+pub struct SetConfig {
+    pub name: String,
+    pub dir: String,
+    /// Postgres schema the set installs into.
+    pub schema: String,
+    /// Effective `lock_timeout` (set value, else file value, else default).
+    pub lock_timeout: String,
+}
+
+/// The loaded configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from: a file path, or `embedded migrations.toml`.
+    pub origin: String,
+    /// Directory `dir` values are relative to; `None` for the embedded configuration.
+    pub base: Option<PathBuf>,
+    pub sets: Vec<SetConfig>,
+}
+
+/// A set with its migrations, ready for the engine.
+#[derive(Debug, Clone)]
+pub struct MigrationSet {
+    pub name: String,
+    pub schema: String,
+    pub lock_timeout: String,
+    /// `embedded` or the directory the files were read from.
+    pub source: String,
+    pub migrations: Vec<Migration>,
+}
+
+impl MigrationSet {
+    pub fn find(&self, version: i64) -> Option<&Migration> {
+        self.migrations.iter().find(|m| m.version == version)
+    }
+    pub fn latest(&self) -> i64 {
+        self.migrations.last().map_or(0, |m| m.version)
+    }
+}
+
+/// Checks a Postgres duration as written in configuration: an integer followed by `ms`, `s`
+/// or `min` (or no unit, meaning milliseconds), e.g. `500ms`, `5s`, `1min`, `0` (no limit).
+pub fn valid_duration(value: &str) -> bool {
+    let v = value.trim();
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && matches!(&v[digits..], "" | "ms" | "s" | "min")
+}
+
+fn identifier_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl Config {
+    /// Parses configuration text; `origin` names it in messages, `base` anchors `dir` values.
+    pub fn parse(text: &str, origin: &str, base: Option<PathBuf>) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            let before = &text[..offset.min(text.len())];
+            ConfigError::Parse {
+                origin: origin.to_string(),
+                line: before.matches('\n').count() + 1,
+                column: before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let file_timeout = raw
+            .lock_timeout
+            .unwrap_or_else(|| DEFAULT_LOCK_TIMEOUT.to_string());
+        if !valid_duration(&file_timeout) {
+            return Err(invalid(format!(
+                "lock_timeout = {file_timeout:?} is not a duration; write e.g. \"500ms\", \"5s\" or \"1min\""
+            )));
+        }
+        if raw.sets.is_empty() {
+            return Err(invalid("declares no [[set]]; add one".into()));
+        }
+        let mut sets: Vec<SetConfig> = Vec::new();
+        for s in raw.sets {
+            if !identifier_ok(&s.name) {
+                return Err(invalid(format!(
+                    "set name {:?} must be lowercase letters, digits and _",
+                    s.name
+                )));
+            }
+            if sets.iter().any(|o| o.name == s.name) {
+                return Err(invalid(format!("set `{}` is declared twice", s.name)));
+            }
+            let schema = s.schema.unwrap_or_else(|| "public".to_string());
+            if !identifier_ok(&schema) || schema.starts_with("pg_") || schema == "migrate" {
+                return Err(invalid(format!(
+                    "set `{}`: schema {schema:?} must be a lowercase identifier, not pg_* or migrate",
+                    s.name
+                )));
+            }
+            let lock_timeout = s.lock_timeout.unwrap_or_else(|| file_timeout.clone());
+            if !valid_duration(&lock_timeout) {
+                return Err(invalid(format!(
+                    "set `{}`: lock_timeout = {lock_timeout:?} is not a duration; write e.g. \"5s\"",
+                    s.name
+                )));
+            }
+            sets.push(SetConfig {
+                name: s.name,
+                dir: s.dir,
+                schema,
+                lock_timeout,
+            });
+        }
+        Ok(Config {
+            origin: origin.to_string(),
+            base,
+            sets,
+        })
+    }
+
+    /// Loads from `explicit`, else `./migrations.toml`, else the embedded copy.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => {
+                let local = PathBuf::from("migrations.toml");
+                local.is_file().then_some(local)
+            }
+        };
+        match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let base = path
+                    .parent()
+                    .map(|p| {
+                        if p.as_os_str().is_empty() {
+                            Path::new(".")
+                        } else {
+                            p
+                        }
+                    })
+                    .map(Path::to_path_buf);
+                Config::parse(&text, &path.display().to_string(), base)
+            }
+            None => Config::parse(EMBEDDED, "embedded migrations.toml", None),
+        }
+    }
+
+    /// The sets named in `names` (all sets, in file order, when empty).
+    pub fn select(&self, names: &[String]) -> Result<Vec<&SetConfig>, ConfigError> {
+        if names.is_empty() {
+            return Ok(self.sets.iter().collect());
+        }
+        names
+            .iter()
+            .map(|n| {
+                self.sets
+                    .iter()
+                    .find(|s| &s.name == n)
+                    .ok_or_else(|| ConfigError::UnknownSet {
+                        name: n.clone(),
+                        origin: self.origin.clone(),
+                        known: self
+                            .sets
+                            .iter()
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+            })
+            .collect()
+    }
+
+    /// Reads a set's files (disk when its directory exists there, else embedded) and checks them.
+    pub fn load_set(&self, set: &SetConfig) -> Result<MigrationSet, ConfigError> {
+        let on_disk = self
+            .base
+            .as_ref()
+            .map(|b| b.join(&set.dir))
+            .filter(|p| p.is_dir());
+        let set_err = |source| ConfigError::Set {
+            set: set.name.clone(),
+            source,
+        };
+        let (files, source) = match on_disk {
+            Some(dir) => (
+                sets::disk_files(&dir, &set.dir).map_err(set_err)?,
+                dir.display().to_string(),
+            ),
+            None => match sets::embedded_files(&set.dir) {
+                Some(files) => (files, "embedded".to_string()),
+                None => {
+                    return Err(ConfigError::MissingDir {
+                        set: set.name.clone(),
+                        dir: set.dir.clone(),
+                        origin: self.origin.clone(),
+                    })
+                }
+            },
+        };
+        let migrations = sets::load_migrations(&files).map_err(set_err)?;
+        Ok(MigrationSet {
+            name: set.name.clone(),
+            schema: set.schema.clone(),
+            lock_timeout: set.lock_timeout.clone(),
+            source,
+            migrations,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_config_declares_both_products() {
+        let c = Config::parse(EMBEDDED, "embedded", None).unwrap();
+        let names: Vec<_> = c.sets.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["aethercrown98", "witchcraft"]);
+        assert!(c.sets.iter().all(|s| s.schema == "public"));
+        let set = c.load_set(&c.sets[0]).unwrap();
+        assert_eq!(set.source, "embedded");
+        assert!(set.migrations.len() >= 4);
+    }
+
+    #[test]
+    fn precedence_set_value_over_file_value_over_default() {
+        let c = Config::parse(
+            "lock_timeout = \"2s\"\n[[set]]\nname = \"a\"\ndir = \"x\"\n[[set]]\nname = \"b\"\ndir = \"y\"\nlock_timeout = \"250ms\"\nschema = \"b_ns\"\n",
+            "t.toml",
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.sets[0].lock_timeout, "2s");
+        assert_eq!(c.sets[0].schema, "public");
+        assert_eq!(c.sets[1].lock_timeout, "250ms");
+        assert_eq!(c.sets[1].schema, "b_ns");
+        let c = Config::parse("[[set]]\nname = \"a\"\ndir = \"x\"\n", "t.toml", None).unwrap();
+        assert_eq!(c.sets[0].lock_timeout, DEFAULT_LOCK_TIMEOUT);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let e = Config::parse("[[set]]\nname = \"a\"\ndri = \"x\"\n", "m.toml", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("m.toml:3:1: unknown field `dri`"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = Config::parse(
+            "lock_timeout = \"soon\"\n[[set]]\nname = \"a\"\ndir = \"x\"\n",
+            "m.toml",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("lock_timeout = \"soon\" is not a duration"),
+            "{e}"
+        );
+        let e = Config::parse(
+            "[[set]]\nname = \"a\"\ndir = \"x\"\n[[set]]\nname = \"a\"\ndir = \"y\"\n",
+            "m.toml",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("declared twice"), "{e}");
+        let c = Config::parse(EMBEDDED, "embedded", None).unwrap();
+        let e = c.select(&["nope".into()]).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown set `nope`") && e.contains("aethercrown98, witchcraft"),
+            "{e}"
+        );
+        let e = Config::parse("[[set]]\nname = \"a\"\ndir = \"nowhere\"\n", "m.toml", None)
+            .and_then(|c| c.load_set(&c.sets[0]).map(|_| ()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("directory nowhere"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        for ok in ["0", "500", "500ms", "5s", "1min"] {
+            assert!(valid_duration(ok), "{ok}");
+        }
+        for bad in ["", "s", "5 s", "5h", "-1s", "5s;drop"] {
+            assert!(!valid_duration(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The history table `migrate.history`: one row per applied migration, keyed by
+//! (set, version). A migration's row is written in the same transaction as its SQL, so the
+//! table never claims a migration that did not commit.
+
+use super::error::{db, EngineError};
+use sqlx::{Connection, PgConnection, Row};
+
+/// Creates `migrate.history` when missing. Serialised by a transaction-level advisory lock so
+/// that two first runs against an empty database (for different sets) do not race.
+const BOOTSTRAP: &str = "
+CREATE SCHEMA IF NOT EXISTS migrate;
+COMMENT ON SCHEMA migrate IS 'bookkeeping of the migrate tool: which migrations are applied';
+CREATE TABLE IF NOT EXISTS migrate.history (
+    set_name     text        NOT NULL,
+    version      bigint      NOT NULL CHECK (version > 0),
+    name         text        NOT NULL,
+    namespace    text        NOT NULL,
+    checksum     text        NOT NULL,
+    applied_at   timestamptz NOT NULL DEFAULT now(),
+    applied_by   text        NOT NULL DEFAULT session_user,
+    execution_ms bigint      NOT NULL,
+    PRIMARY KEY (set_name, version)
+)";
+
+/// A row of `migrate.history`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub name: String,
+    pub namespace: String,
+    pub checksum: String,
+    /// UTC, RFC 3339.
+    pub applied_at: String,
+    pub applied_by: String,
+    pub execution_ms: i64,
+}
+
+pub async fn exists(conn: &mut PgConnection) -> Result<bool, EngineError> {
+    let present: bool = sqlx::query_scalar("SELECT to_regclass('migrate.history') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db("looking for migrate.history"))?;
+    Ok(present)
+}
+
+pub async fn ensure(conn: &mut PgConnection) -> Result<(), EngineError> {
+    if exists(conn).await? {
+        return Ok(());
+    }
+    let doing = "creating migrate.history";
+    let mut tx = conn.begin().await.map_err(db(doing))?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('migrate:history', 0))")
+        .execute(&mut *tx)
+        .await
+        .map_err(db(doing))?;
+    sqlx::raw_sql(BOOTSTRAP)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(doing))?;
+    tx.commit().await.map_err(db(doing))
+}
+
+/// Applied migrations of `set`, oldest first; empty when the history table does not exist.
+pub async fn read(
+    conn: &mut PgConnection,
+    set: &str,
+) -> Result<Vec<AppliedMigration>, EngineError> {
+    if !exists(conn).await? {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT version, name, namespace, checksum,
+                to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at,
+                applied_by, execution_ms
+           FROM migrate.history WHERE set_name = $1 ORDER BY version",
+    )
+    .bind(set)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db(format!("reading migrate.history for set `{set}`")))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AppliedMigration {
+            version: r.get("version"),
+            name: r.get("name"),
+            namespace: r.get("namespace"),
+            checksum: r.get("checksum"),
+            applied_at: r.get("applied_at"),
+            applied_by: r.get("applied_by"),
+            execution_ms: r.get("execution_ms"),
+        })
+        .collect())
+}
+
+pub struct NewRow<'a> {
+    pub set: &'a str,
+    pub version: i64,
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub checksum: &'a str,
+    pub execution_ms: i64,
+}
+
+pub async fn insert(conn: &mut PgConnection, row: NewRow<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO migrate.history (set_name, version, name, namespace, checksum, execution_ms)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(row.set)
+    .bind(row.version)
+    .bind(row.name)
+    .bind(row.namespace)
+    .bind(row.checksum)
+    .bind(row.execution_ms)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+pub async fn delete(conn: &mut PgConnection, set: &str, version: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM migrate.history WHERE set_name = $1 AND version = $2")
+        .bind(set)
+        .bind(version)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}

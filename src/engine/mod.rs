@@ -1,0 +1,397 @@
+//! The migration engine: connects, takes the set's lock, checks the history against the
+//! set's files, plans, and applies or reverts migrations one transaction at a time.
+//!
+//! Every run uses one dedicated connection (never a pool) so that the session advisory lock
+//! lives exactly as long as the run and is released on every path, including errors.
+
+pub mod error;
+pub mod execute;
+pub mod history;
+pub mod lock;
+
+pub use error::EngineError;
+pub use execute::quote_ident;
+pub use history::AppliedMigration;
+
+use crate::config::MigrationSet;
+use crate::redact::redact_url;
+use crate::sets::Migration;
+use error::{db, reason};
+use execute::Direction;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, PgConnection};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long connecting may take before the run gives up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Progress the engine reports while it works.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Another run holds the set's lock; this run waits.
+    Waiting {
+        set: &'a str,
+        holder: Option<&'a str>,
+    },
+    /// The lock was obtained after waiting.
+    Locked { set: &'a str, waited_ms: u64 },
+    Applying {
+        set: &'a str,
+        migration: &'a Migration,
+    },
+    Applied {
+        set: &'a str,
+        migration: &'a Migration,
+        ms: i64,
+    },
+    Reverting {
+        set: &'a str,
+        migration: &'a Migration,
+    },
+    Reverted {
+        set: &'a str,
+        migration: &'a Migration,
+        ms: i64,
+    },
+    /// The set's own schema was not dropped after a full rollback because it is not empty.
+    SchemaKept { set: &'a str, schema: &'a str },
+}
+
+/// A migration that ran, for reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Step {
+    pub version: i64,
+    pub name: String,
+    pub execution_ms: i64,
+}
+
+/// Where `down` stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownTarget {
+    /// Revert this many of the newest applied migrations.
+    Steps(usize),
+    /// Revert every migration newer than this version (0: all of them).
+    To(i64),
+}
+
+/// Opens the run's connection.
+pub async fn connect(url: &str) -> Result<PgConnection, EngineError> {
+    let shown = redact_url(url);
+    let opts = PgConnectOptions::from_str(url)
+        .map_err(|e| EngineError::BadUrl {
+            url: shown.clone(),
+            reason: reason(&e),
+        })?
+        .application_name("migrate")
+        .disable_statement_logging();
+    match tokio::time::timeout(CONNECT_TIMEOUT, opts.connect()).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(EngineError::Connect {
+            url: shown,
+            reason: reason(&e),
+        }),
+        Err(_) => Err(EngineError::Connect {
+            url: shown,
+            reason: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+/// Checks the history of `set` against its files: same namespace, no unknown version, no
+/// changed checksum.
+pub fn validate(set: &MigrationSet, applied: &[AppliedMigration]) -> Result<(), EngineError> {
+    for a in applied {
+        if a.namespace != set.schema {
+            return Err(EngineError::SchemaMismatch {
+                set: set.name.clone(),
+                installed: a.namespace.clone(),
+                configured: set.schema.clone(),
+            });
+        }
+        let Some(m) = set.find(a.version) else {
+            return Err(EngineError::UnknownVersion {
+                set: set.name.clone(),
+                version: a.version,
+                name: a.name.clone(),
+                newest: set.latest(),
+            });
+        };
+        if m.checksum != a.checksum {
+            return Err(EngineError::ChecksumMismatch {
+                set: set.name.clone(),
+                version: a.version,
+                file: m.up.path.clone(),
+                applied: short(&a.checksum),
+                current: short(&m.checksum),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn short(checksum: &str) -> String {
+    checksum.chars().take(12).collect()
+}
+
+fn known(set: &MigrationSet) -> String {
+    let mut v: Vec<String> = vec!["0".into()];
+    v.extend(set.migrations.iter().map(|m| format!("{:04}", m.version)));
+    v.join(", ")
+}
+
+/// The migrations `up` would apply, oldest first.
+pub fn plan_up<'s>(
+    set: &'s MigrationSet,
+    applied: &[AppliedMigration],
+    to: Option<i64>,
+) -> Result<Vec<&'s Migration>, EngineError> {
+    if let Some(v) = to {
+        if set.find(v).is_none() {
+            return Err(EngineError::UnknownTarget {
+                set: set.name.clone(),
+                version: v,
+                known: known(set),
+            });
+        }
+    }
+    let newest_applied = applied.iter().map(|a| a.version).max().unwrap_or(0);
+    let mut plan = Vec::new();
+    for m in &set.migrations {
+        if applied.iter().any(|a| a.version == m.version) {
+            continue;
+        }
+        if m.version < newest_applied {
+            return Err(EngineError::OutOfOrder {
+                set: set.name.clone(),
+                version: m.version,
+                file: m.up.path.clone(),
+                applied: newest_applied,
+            });
+        }
+        if to.is_some_and(|t| m.version > t) {
+            break;
+        }
+        plan.push(m);
+    }
+    Ok(plan)
+}
+
+/// The migrations `down` would revert, newest first.
+pub fn plan_down<'s>(
+    set: &'s MigrationSet,
+    applied: &[AppliedMigration],
+    target: DownTarget,
+) -> Result<Vec<&'s Migration>, EngineError> {
+    let mut newest_first: Vec<&Migration> = applied
+        .iter()
+        .rev()
+        .filter_map(|a| set.find(a.version))
+        .collect();
+    match target {
+        DownTarget::Steps(n) => newest_first.truncate(n),
+        DownTarget::To(v) => {
+            if v != 0 && set.find(v).is_none() {
+                return Err(EngineError::UnknownTarget {
+                    set: set.name.clone(),
+                    version: v,
+                    known: known(set),
+                });
+            }
+            newest_first.retain(|m| m.version > v);
+        }
+    }
+    Ok(newest_first)
+}
+
+/// Runs `work` while holding the set's lock, and releases it whatever `work` returned.
+async fn locked<T>(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    events: &dyn Fn(&Event),
+    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
+    history::ensure(conn).await?;
+    lock::acquire(conn, &set.name, events).await?;
+    let result = work(conn).await;
+    let released = lock::release(conn, &set.name).await;
+    let value = result?;
+    released?;
+    Ok(value)
+}
+
+/// Applies the pending migrations of `set` (up to and including `to`), oldest first.
+pub async fn up(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    to: Option<i64>,
+    lock_timeout: &str,
+    events: &dyn Fn(&Event),
+) -> Result<Vec<Step>, EngineError> {
+    locked(conn, set, events, async |conn: &mut PgConnection| {
+        let applied = history::read(conn, &set.name).await?;
+        validate(set, &applied)?;
+        let plan = plan_up(set, &applied, to)?;
+        let mut steps = Vec::new();
+        for m in plan {
+            events(&Event::Applying {
+                set: &set.name,
+                migration: m,
+            });
+            let ms = execute::run(conn, set, m, Direction::Up, lock_timeout).await?;
+            events(&Event::Applied {
+                set: &set.name,
+                migration: m,
+                ms,
+            });
+            steps.push(Step {
+                version: m.version,
+                name: m.name.clone(),
+                execution_ms: ms,
+            });
+        }
+        Ok(steps)
+    })
+    .await
+}
+
+/// Reverts migrations of `set`, newest first. `confirm` sees the plan before anything runs
+/// and decides whether to go on (it is not called when there is nothing to revert).
+pub async fn down(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    target: DownTarget,
+    lock_timeout: &str,
+    confirm: &mut dyn FnMut(&MigrationSet, &[&Migration]) -> Result<(), EngineError>,
+    events: &dyn Fn(&Event),
+) -> Result<Vec<Step>, EngineError> {
+    locked(conn, set, events, async |conn: &mut PgConnection| {
+        let applied = history::read(conn, &set.name).await?;
+        validate(set, &applied)?;
+        let plan = plan_down(set, &applied, target)?;
+        if plan.is_empty() {
+            return Ok(Vec::new());
+        }
+        confirm(set, &plan)?;
+        let mut steps = Vec::new();
+        for m in &plan {
+            events(&Event::Reverting {
+                set: &set.name,
+                migration: m,
+            });
+            let ms = execute::run(conn, set, m, Direction::Down, lock_timeout).await?;
+            events(&Event::Reverted {
+                set: &set.name,
+                migration: m,
+                ms,
+            });
+            steps.push(Step {
+                version: m.version,
+                name: m.name.clone(),
+                execution_ms: ms,
+            });
+        }
+        if set.schema != "public" && history::read(conn, &set.name).await?.is_empty() {
+            drop_own_schema(conn, set, events).await?;
+        }
+        Ok(steps)
+    })
+    .await
+}
+
+/// After a full rollback, drops the set's schema if nothing else lives in it.
+async fn drop_own_schema(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    events: &dyn Fn(&Event),
+) -> Result<(), EngineError> {
+    let sql = format!("DROP SCHEMA IF EXISTS {}", quote_ident(&set.schema));
+    match sqlx::raw_sql(&sql).execute(&mut *conn).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("2BP01") => {
+            events(&Event::SchemaKept {
+                set: &set.name,
+                schema: &set.schema,
+            });
+            Ok(())
+        }
+        Err(e) => Err(db(format!("dropping schema {}", set.schema))(e)),
+    }
+}
+
+/// One migration's state in `status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub name: String,
+    /// `applied` or `pending`.
+    pub state: &'static str,
+    pub applied_at: Option<String>,
+    pub applied_by: Option<String>,
+    pub execution_ms: Option<i64>,
+    /// Whether the applied checksum equals the file's; `None` while pending.
+    pub checksum_matches: Option<bool>,
+}
+
+/// The state of one set in a database.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SetStatus {
+    pub set: String,
+    pub schema: String,
+    pub source: String,
+    /// Newest applied version, 0 when none.
+    pub current_version: i64,
+    pub migrations: Vec<MigrationStatus>,
+    /// Applied versions this binary does not know.
+    pub unknown_applied: Vec<AppliedMigration>,
+}
+
+impl SetStatus {
+    pub fn pending(&self) -> usize {
+        self.migrations
+            .iter()
+            .filter(|m| m.state == "pending")
+            .count()
+    }
+    /// True when the history and the files disagree (changed checksum or unknown version).
+    pub fn has_problems(&self) -> bool {
+        !self.unknown_applied.is_empty()
+            || self
+                .migrations
+                .iter()
+                .any(|m| m.checksum_matches == Some(false))
+    }
+}
+
+/// Reads the state of `set` without changing anything (no lock, no history table created).
+pub async fn status(conn: &mut PgConnection, set: &MigrationSet) -> Result<SetStatus, EngineError> {
+    let applied = history::read(conn, &set.name).await?;
+    let migrations = set
+        .migrations
+        .iter()
+        .map(|m| {
+            let a = applied.iter().find(|a| a.version == m.version);
+            MigrationStatus {
+                version: m.version,
+                name: m.name.clone(),
+                state: if a.is_some() { "applied" } else { "pending" },
+                applied_at: a.map(|a| a.applied_at.clone()),
+                applied_by: a.map(|a| a.applied_by.clone()),
+                execution_ms: a.map(|a| a.execution_ms),
+                checksum_matches: a.map(|a| a.checksum == m.checksum),
+            }
+        })
+        .collect();
+    Ok(SetStatus {
+        set: set.name.clone(),
+        schema: set.schema.clone(),
+        source: set.source.clone(),
+        current_version: applied.iter().map(|a| a.version).max().unwrap_or(0),
+        migrations,
+        unknown_applied: applied
+            .iter()
+            .filter(|a| set.find(a.version).is_none())
+            .cloned()
+            .collect(),
+    })
+}

@@ -1,0 +1,58 @@
+//! The `migrate` binary: parse the command line, run the verb, and turn an error into one
+//! line on standard error (or a JSON document with `--json`) and an exit code.
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+use migrate::cluster::ClusterError;
+use migrate::config::ConfigError;
+use migrate::engine::EngineError;
+use migrate::redact::redact_text;
+use std::process::ExitCode;
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(e) = cause.downcast_ref::<EngineError>() {
+            return e.exit_code() as u8;
+        }
+        if cause.is::<ConfigError>() || cause.is::<commands::UsageError>() {
+            return 2;
+        }
+        if cause.is::<ClusterError>() {
+            return 1;
+        }
+    }
+    1
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let json = cli.global.json;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = exit_code(&e);
+            let message = redact_text(&format!("{e:#}"));
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": message, "exit_code": code })
+                );
+            } else {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
