@@ -268,10 +268,13 @@ impl Config {
             source,
         };
         let (files, source) = match on_disk {
-            Some(dir) => (
-                sets::disk_files(&dir, &set.dir).map_err(set_err)?,
-                dir.display().to_string(),
-            ),
+            Some(dir) => {
+                let shown = match self.base.as_deref() {
+                    Some(b) if b == Path::new(".") => set.dir.clone(),
+                    _ => dir.display().to_string(),
+                };
+                (sets::disk_files(&dir, &set.dir).map_err(set_err)?, shown)
+            }
             None => match sets::embedded_files(&set.dir) {
                 Some(files) => (files, "embedded".to_string()),
                 None => {

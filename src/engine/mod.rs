@@ -66,6 +66,9 @@ pub struct Step {
     pub execution_ms: i64,
 }
 
+/// Decides whether a rollback plan may run; sees the set and its migrations, newest first.
+pub type Confirm<'a> = dyn FnMut(&MigrationSet, &[&Migration]) -> Result<(), EngineError> + 'a;
+
 /// Where `down` stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DownTarget {
@@ -262,7 +265,7 @@ pub async fn down(
     set: &MigrationSet,
     target: DownTarget,
     lock_timeout: &str,
-    confirm: &mut dyn FnMut(&MigrationSet, &[&Migration]) -> Result<(), EngineError>,
+    confirm: &mut Confirm<'_>,
     events: &dyn Fn(&Event),
 ) -> Result<Vec<Step>, EngineError> {
     locked(conn, set, events, async |conn: &mut PgConnection| {

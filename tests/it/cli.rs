@@ -1,0 +1,333 @@
+//! The `migrate` binary as users run it: exit codes, messages, JSON, confirmation,
+//! concurrency between processes, and secrets kept out of output.
+
+use crate::harness::*;
+use std::process::Stdio;
+
+fn fixtures(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    cmd.arg("--config").arg(fixtures_config())
+}
+
+#[tokio::test]
+async fn two_processes_started_at_once_apply_each_migration_exactly_once() {
+    let db = TestDb::new().await;
+    let spawn = || {
+        fixtures(&mut db.migrate())
+            .args(["--set", "slow", "up"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let text: Vec<String> = outputs
+        .iter()
+        .map(|o| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .collect();
+    for (o, t) in outputs.iter().zip(&text) {
+        assert!(o.status.success(), "{t}");
+    }
+    let all = text.join("\n---\n");
+    assert!(
+        all.contains("holds the lock of this set") && all.contains("waiting"),
+        "{all}"
+    );
+    assert!(all.contains("slow: nothing to do, at 0002"), "{all}");
+    assert!(
+        all.contains("slow: applied 2 migrations, now at 0002"),
+        "{all}"
+    );
+    let mut c = db.conn().await;
+    assert_eq!(
+        strings(
+            &mut c,
+            "SELECT version::text FROM migrate.history WHERE set_name = 'slow' ORDER BY 1"
+        )
+        .await,
+        vec!["1", "2"]
+    );
+}
+
+#[tokio::test]
+async fn down_needs_yes_without_a_terminal() {
+    let db = TestDb::new().await;
+    let up = run(db.migrate().args(["--set", "aethercrown98", "up"]));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    assert!(
+        up.stdout
+            .contains("aethercrown98: applied 6 migrations, now at 0006"),
+        "{}",
+        up.stdout
+    );
+
+    let refused = run(db
+        .migrate()
+        .args(["--set", "aethercrown98", "down", "--steps", "2"]));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("there is no terminal to ask on; pass --yes to roll back 2 migration(s) of set `aethercrown98`: 0006 partition_activity_logs, 0005 updated_at_triggers"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+    let mut c = db.conn().await;
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT max(version) FROM migrate.history").await,
+        6
+    );
+
+    let done = run(db
+        .migrate()
+        .args(["--set", "aethercrown98", "down", "--steps", "2", "--yes"]));
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(
+        done.stdout
+            .contains("rolled back 2 migrations, now at 0004"),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT max(version) FROM migrate.history").await,
+        4
+    );
+
+    let all = run(db.migrate().args(["down", "--to", "0", "--yes", "--json"]));
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    let v: serde_json::Value = serde_json::from_str(&all.stdout).unwrap();
+    assert_eq!(v["command"], "down");
+    let ac = v["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["set"] == "aethercrown98")
+        .unwrap();
+    assert_eq!(ac["current_version"], 0);
+    assert_eq!(ac["rolled_back"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn status_in_text_and_json() {
+    let db = TestDb::new().await;
+    assert_eq!(
+        run(db
+            .migrate()
+            .args(["--set", "aethercrown98", "up", "--to", "2"]))
+        .code,
+        0
+    );
+    let text = run(db.migrate().arg("status"));
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout
+            .contains("aethercrown98 (schema public, files: "),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains(": at 0002, 4 pending"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("checksum ok"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .lines()
+            .any(|l| l.starts_with("  0003 indexes ") && l.ends_with("  pending")),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("witchcraft (schema public"),
+        "{}",
+        text.stdout
+    );
+
+    let json = run(db
+        .migrate()
+        .args(["status", "--json", "--set", "aethercrown98"]));
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let set = &v["sets"][0];
+    assert_eq!(set["set"], "aethercrown98");
+    assert_eq!(set["current_version"], 2);
+    let states: Vec<&str> = set["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["applied", "applied", "pending", "pending", "pending", "pending"]
+    );
+    assert_eq!(set["migrations"][0]["checksum_matches"], true);
+    assert!(set["migrations"][2]["checksum_matches"].is_null());
+}
+
+#[tokio::test]
+async fn the_binary_alone_bootstraps_a_database_from_its_embedded_files() {
+    let db = TestDb::new().await;
+    let empty = std::env::temp_dir().join(format!("migrate-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(db.migrate().current_dir(&empty).arg("up"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let st = run(db.migrate().current_dir(&empty).arg("status"));
+    assert!(
+        st.stdout
+            .contains("aethercrown98 (schema public, files: embedded): at 0006, 0 pending"),
+        "{}",
+        st.stdout
+    );
+    std::fs::remove_dir_all(&empty).ok();
+    let mut c = db.conn().await;
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM pg_policy").await,
+        15
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_history_exits_1_naming_version_and_file() {
+    let db = TestDb::new().await;
+    assert_eq!(
+        run(db
+            .migrate()
+            .args(["--set", "aethercrown98", "up", "--to", "3"]))
+        .code,
+        0
+    );
+    let mut c = db.conn().await;
+    sqlx::raw_sql("UPDATE migrate.history SET checksum = 'deadbeef' WHERE version = 3")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let out = run(db.migrate().args(["--set", "aethercrown98", "up"]));
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.starts_with("error: set `aethercrown98`: migration 0003 (schema/aethercrown98/0003_indexes.up.sql) was applied with checksum deadbeef"), "{}", out.stderr);
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT max(version) FROM migrate.history").await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_failing_migration_exits_1_with_file_and_line() {
+    let db = TestDb::new().await;
+    let out = run(fixtures(&mut db.migrate()).args(["--set", "failing", "up"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("error: migration failing 0002 failed at failing/0002_broken.up.sql:6:8: column \"missing_column\" does not exist"),
+        "{}",
+        out.stderr
+    );
+    let json = run(fixtures(&mut db.migrate()).args(["--set", "failing", "up", "--json"]));
+    assert_eq!(json.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["exit_code"], 1);
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("0002_broken.up.sql:6:8"));
+}
+
+#[tokio::test]
+async fn passwords_never_reach_output() {
+    let url = "postgres://app:sekret-pw@127.0.0.1:1/prod";
+    for args in [vec!["status"], vec!["status", "--json"], vec!["up"]] {
+        let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .args(&args)
+            .env("DATABASE_URL", url)
+            .stdin(Stdio::null()));
+        assert_eq!(out.code, 3, "{args:?}: {}", out.stderr);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(!all.contains("sekret"), "{all}");
+        assert!(all.contains("postgres://app:***@127.0.0.1:1/prod"), "{all}");
+    }
+    let help = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["up", "--help"])
+        .env("DATABASE_URL", url));
+    assert!(!help.stdout.contains("sekret"), "{}", help.stdout);
+}
+
+#[tokio::test]
+async fn usage_and_configuration_errors_exit_2_with_one_line() {
+    let bin = env!("CARGO_BIN_EXE_migrate");
+    let base = || {
+        let mut c = std::process::Command::new(bin);
+        c.current_dir(crate_root())
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null());
+        c
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["status"],
+            "error: no database given: pass --database-url URL or set DATABASE_URL",
+        ),
+        (
+            vec!["--set", "nope", "status"],
+            "error: unknown set `nope`; migrations.toml declares: aethercrown98, witchcraft",
+        ),
+        (
+            vec!["--lock-timeout", "soon", "status"],
+            "error: --lock-timeout \"soon\" is not a duration",
+        ),
+        (
+            vec!["--config", "tests/fixtures/none.toml", "status"],
+            "error: cannot read tests/fixtures/none.toml",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = run(base().args(&args));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with(expected), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    }
+    let dir = std::env::temp_dir().join(format!("migrate-badcfg-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("s")).unwrap();
+    std::fs::write(
+        dir.join("migrations.toml"),
+        "[[set]]\nname = \"s\"\ndir = \"s\"\nschema = \"Bad Name\"\n",
+    )
+    .unwrap();
+    let out = run(base().current_dir(&dir).arg("status"));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("migrations.toml: set `s`: schema \"Bad Name\""),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(
+        dir.join("migrations.toml"),
+        "[[set]]\nname = \"s\"\ndir = \"s\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("s/0001_a.up.sql"), "SELECT 1;").unwrap();
+    let out = run(base().current_dir(&dir).args([
+        "status",
+        "--database-url",
+        "postgres://x@127.0.0.1:1/x",
+    ]));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("set `s`: s/0001_a.up.sql: has no matching s/0001_a.down.sql"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,271 @@
+//! A real Postgres for every test. The server comes from, in order:
+//! 1. `MIGRATE_TEST_DATABASE_URL` (a URL whose user may create databases);
+//! 2. with the `testcontainers` feature, a `postgres` container (machines with Docker);
+//! 3. otherwise a throwaway cluster from this machine's server binaries: the same
+//!    `migrate::cluster::Cluster` that `migrate sandbox` runs, started once per test binary
+//!    and stopped when it exits.
+//!
+//! Each test gets its own fresh database, cloned from an empty template, and drops it when
+//! done.
+
+use migrate::config::{Config, MigrationSet};
+use sqlx::{Connection, PgConnection};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+struct Server {
+    /// URL of a database to run CREATE/DROP DATABASE from.
+    admin_url: String,
+    /// Template to clone test databases from, if the harness made one.
+    template: Option<String>,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    format!("{}/{db}{query}", &base[..path_start])
+}
+
+/// Runs the future `make` returns on a thread and runtime of its own (callers are inside a
+/// test's runtime, where blocking on another future is not allowed).
+fn block_on<F, Fut>(make: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(make())
+    })
+    .join()
+    .expect("the helper thread finishes")
+}
+
+/// Starts the local cluster on a thread that lives as long as the test binary: the server is
+/// tied to the thread that started it, and is stopped and removed at exit.
+fn local_cluster() -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("test-postgres".into())
+        .spawn(move || {
+            let cluster = migrate::cluster::Cluster::start(&Default::default());
+            match cluster {
+                Ok(c) => {
+                    tx.send(Ok(c.url("postgres"))).ok();
+                    c.stop_at_exit();
+                }
+                Err(e) => {
+                    tx.send(Err(e.to_string())).ok();
+                    return;
+                }
+            }
+            loop {
+                std::thread::park();
+            }
+        })
+        .expect("spawning the server thread");
+    match rx.recv().expect("the server thread answers") {
+        Ok(url) => url,
+        Err(e) => panic!("cannot start the test server: {e}"),
+    }
+}
+
+#[cfg(feature = "testcontainers")]
+fn container() -> String {
+    use testcontainers_modules::postgres::Postgres;
+    use testcontainers_modules::testcontainers::runners::SyncRunner;
+    let node = Postgres::default()
+        .start()
+        .expect("starting a postgres container (is Docker running?)");
+    let port = node.get_host_port_ipv4(5432).expect("the container's port");
+    // The container lives until the test binary exits.
+    std::mem::forget(node);
+    format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres")
+}
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        if let Ok(url) = std::env::var("MIGRATE_TEST_DATABASE_URL") {
+            return Server {
+                admin_url: url,
+                template: None,
+            };
+        }
+        #[cfg(feature = "testcontainers")]
+        let admin_url = container();
+        #[cfg(not(feature = "testcontainers"))]
+        let admin_url = local_cluster();
+        let template = format!("migrate_test_template_{}", std::process::id());
+        let (url, name) = (admin_url.clone(), template.clone());
+        block_on(move || async move {
+            let mut c = PgConnection::connect(&url).await.expect("admin connection");
+            sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut c)
+                .await
+                .expect("creating the template database");
+        });
+        Server {
+            admin_url,
+            template: Some(template),
+        }
+    })
+}
+
+/// A fresh database of its own for one test; dropped when the value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let server = server();
+        let name = format!(
+            "migrate_test_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        );
+        let sql = match &server.template {
+            Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\" STRATEGY FILE_COPY"),
+            None => format!("CREATE DATABASE \"{name}\""),
+        };
+        let mut admin = PgConnection::connect(&server.admin_url)
+            .await
+            .expect("admin connection");
+        sqlx::raw_sql(&sql)
+            .execute(&mut admin)
+            .await
+            .expect("creating a test database");
+        TestDb {
+            url: with_database(&server.admin_url, &name),
+            name,
+            admin_url: server.admin_url.clone(),
+        }
+    }
+
+    pub async fn conn(&self) -> PgConnection {
+        PgConnection::connect(&self.url)
+            .await
+            .expect("connecting to the test database")
+    }
+
+    /// `migrate` with DATABASE_URL set to this database, run from the crate root.
+    pub fn migrate(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_migrate"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DATABASE_URL", &self.url)
+            .env_remove("MIGRATE_PG_BINDIR")
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = self.admin_url.clone();
+        let name = self.name.clone();
+        block_on(move || async move {
+            if let Ok(mut c) = PgConnection::connect(&admin).await {
+                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut c)
+                    .await;
+            }
+        });
+    }
+}
+
+pub fn crate_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A set as the binary embeds it.
+pub fn embedded_set(name: &str) -> MigrationSet {
+    let config = Config::parse(migrate::config::EMBEDDED, "embedded", None).unwrap();
+    let set = config.sets.iter().find(|s| s.name == name).unwrap();
+    config.load_set(set).unwrap()
+}
+
+/// The test fixtures' configuration (`tests/fixtures/migrations.toml`).
+pub fn fixtures_config() -> PathBuf {
+    crate_root().join("tests/fixtures/migrations.toml")
+}
+
+/// A set declared in the fixtures' configuration.
+pub fn fixture_set(name: &str) -> MigrationSet {
+    let config = Config::load(Some(&fixtures_config())).unwrap();
+    let set = config.sets.iter().find(|s| s.name == name).unwrap();
+    config.load_set(set).unwrap()
+}
+
+/// Engine progress is not checked by most tests.
+pub fn quiet(_: &migrate::engine::Event) {}
+
+/// Output of a finished `migrate` process.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("running migrate");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// One text column of every row of `sql`.
+pub async fn strings(conn: &mut PgConnection, sql: &str) -> Vec<String> {
+    sqlx::query_scalar(sql)
+        .fetch_all(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+pub async fn scalar_i64(conn: &mut PgConnection, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Every user object of the database outside the history schema: relations, functions,
+/// policies, triggers, schemas, types. Used to prove that a full rollback leaves nothing.
+pub async fn user_objects(conn: &mut PgConnection) -> Vec<String> {
+    strings(
+        conn,
+        "WITH ns AS (
+           SELECT oid, nspname FROM pg_namespace
+            WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'migrate')
+              AND nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%')
+         SELECT 'schema ' || nspname FROM ns
+         UNION ALL SELECT 'relation ' || ns.nspname || '.' || c.relname || ' ' || c.relkind::text
+           FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+         UNION ALL SELECT 'function ' || p.oid::regprocedure::text
+           FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
+         UNION ALL SELECT 'policy ' || pol.polname || ' on ' || pol.polrelid::regclass::text FROM pg_policy pol
+         UNION ALL SELECT 'trigger ' || t.tgname || ' on ' || t.tgrelid::regclass::text
+           FROM pg_trigger t WHERE NOT t.tgisinternal
+         UNION ALL SELECT 'type ' || ns.nspname || '.' || t.typname
+           FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
+         ORDER BY 1",
+    )
+    .await
+}

@@ -1,0 +1,8 @@
+//! The one integration-test binary. Every test runs against a real Postgres given by
+//! `harness`, in a fresh database of its own.
+
+mod aethercrown98;
+mod cli;
+mod engine;
+mod harness;
+mod sandbox;

@@ -1,0 +1,67 @@
+//! `migrate sandbox`: a throwaway server with every set applied, gone when the command ends
+//! unless it is kept.
+
+use crate::harness::*;
+use sqlx::Connection;
+
+fn sandbox(args: &[&str]) -> serde_json::Value {
+    let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .current_dir(crate_root())
+        .arg("sandbox")
+        .arg("--json")
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+#[tokio::test]
+async fn sandbox_applies_every_set_and_removes_the_server_on_exit() {
+    let v = sandbox(&[]);
+    let dbs = v["databases"].as_array().unwrap();
+    let names: Vec<&str> = dbs.iter().map(|d| d["set"].as_str().unwrap()).collect();
+    assert_eq!(names, ["aethercrown98", "witchcraft"]);
+    let ac = &dbs[0]["status"];
+    assert_eq!(
+        ac["current_version"],
+        embedded_set("aethercrown98").latest()
+    );
+    assert!(ac["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["state"] == "applied"));
+    assert_eq!(v["server"]["kept"], false);
+    let dir = v["server"]["dir"].as_str().unwrap();
+    assert!(!std::path::Path::new(dir).exists(), "{dir} was not removed");
+    let url = dbs[0]["url"].as_str().unwrap();
+    assert!(
+        sqlx::PgConnection::connect(url).await.is_err(),
+        "the server still answers"
+    );
+}
+
+#[tokio::test]
+async fn sandbox_keep_leaves_a_server_running() {
+    let v = sandbox(&["--keep", "--set", "aethercrown98"]);
+    let url = v["databases"][0]["url"].as_str().unwrap();
+    let dir = v["server"]["dir"].as_str().unwrap().to_string();
+    let pid = v["server"]["pid"].as_i64().unwrap() as i32;
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM pg_tables WHERE tablename IN ('users', 'ai_clones', 'ai_tasks', 'payments', 'activity_logs')").await,
+        5
+    );
+    drop(c);
+    // SAFETY: signalling the kept server this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // SAFETY: signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
