@@ -8,43 +8,65 @@ fn fixtures(cmd: &mut std::process::Command) -> &mut std::process::Command {
     cmd.arg("--config").arg(fixtures_config())
 }
 
-#[tokio::test]
-async fn two_processes_started_at_once_apply_each_migration_exactly_once() {
-    let db = TestDb::new().await;
+/// Starts two `migrate up` processes for `set` while the test holds the set's lock, so both
+/// must wait; then lets them go. Returns both outputs (stdout + stderr).
+async fn two_runners(db: &TestDb, config: Option<&std::path::Path>, set: &str) -> Vec<String> {
+    let mut holder = db.conn().await;
+    migrate::engine::history::ensure(&mut holder).await.unwrap();
+    migrate::engine::lock::acquire(&mut holder, set, &quiet)
+        .await
+        .unwrap();
     let spawn = || {
-        fixtures(&mut db.migrate())
-            .args(["--set", "slow", "up"])
+        let mut cmd = db.migrate();
+        if let Some(path) = config {
+            cmd.arg("--config").arg(path);
+        }
+        cmd.args(["--set", set, "up"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     };
     let (first, second) = (spawn(), spawn());
-    let outputs = [
-        first.wait_with_output().unwrap(),
-        second.wait_with_output().unwrap(),
-    ];
-    let text: Vec<String> = outputs
-        .iter()
-        .map(|o| {
-            format!(
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    migrate::engine::lock::release(&mut holder, set)
+        .await
+        .unwrap();
+    [first, second]
+        .into_iter()
+        .map(|child| {
+            let o = child.wait_with_output().unwrap();
+            let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&o.stdout),
                 String::from_utf8_lossy(&o.stderr)
-            )
+            );
+            assert!(o.status.success(), "{text}");
+            text
         })
-        .collect();
-    for (o, t) in outputs.iter().zip(&text) {
-        assert!(o.status.success(), "{t}");
+        .collect()
+}
+
+#[tokio::test]
+async fn two_processes_started_at_once_apply_each_migration_exactly_once() {
+    let db = TestDb::new().await;
+    let out = two_runners(&db, Some(&fixtures_config()), "slow").await;
+    for text in &out {
+        assert!(
+            text.contains("slow: another migrate run holds the lock of this set (pid "),
+            "{text}"
+        );
     }
-    let all = text.join("\n---\n");
-    assert!(
-        all.contains("holds the lock of this set") && all.contains("waiting"),
+    let all = out.join("\n---\n");
+    assert_eq!(
+        all.matches("slow: nothing to do, at 0002").count(),
+        1,
         "{all}"
     );
-    assert!(all.contains("slow: nothing to do, at 0002"), "{all}");
-    assert!(
-        all.contains("slow: applied 2 migrations, now at 0002"),
+    assert_eq!(
+        all.matches("slow: applied 2 migrations, now at 0002")
+            .count(),
+        1,
         "{all}"
     );
     let mut c = db.conn().await;
@@ -55,6 +77,35 @@ async fn two_processes_started_at_once_apply_each_migration_exactly_once() {
         )
         .await,
         vec!["1", "2"]
+    );
+}
+
+/// The runner that waits polls for the lock instead of blocking in pg_advisory_lock, so the
+/// holder's CREATE INDEX CONCURRENTLY (0003) does not wait for the waiter: no deadlock.
+#[tokio::test]
+async fn a_waiting_runner_does_not_block_concurrent_index_builds() {
+    let db = TestDb::new().await;
+    let out = two_runners(&db, None, "aethercrown98").await;
+    let all = out.join("\n---\n");
+    assert_eq!(
+        all.matches("aethercrown98: applied 6 migrations, now at 0006")
+            .count(),
+        1,
+        "{all}"
+    );
+    assert_eq!(
+        all.matches("aethercrown98: nothing to do, at 0006").count(),
+        1,
+        "{all}"
+    );
+    let mut c = db.conn().await;
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
+        6
+    );
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM pg_index WHERE NOT indisvalid").await,
+        0
     );
 }
 
