@@ -91,7 +91,23 @@ fn print_json(value: serde_json::Value) {
     );
 }
 
+/// Two sets in one schema would collide (both have a `users` table): refuse before anything
+/// runs when one `up` is asked to install them side by side.
+fn check_distinct_schemas(sets: &[MigrationSet]) -> Result<()> {
+    for (i, a) in sets.iter().enumerate() {
+        if let Some(b) = sets[i + 1..].iter().find(|b| b.schema == a.schema) {
+            return Err(UsageError(format!(
+                "sets `{}` and `{}` both install into schema `{}` and cannot share one database; pass --set NAME to apply one set per database, or give each set its own `schema` in migrations.toml",
+                a.name, b.name, a.schema
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
+    check_distinct_schemas(sets)?;
     let mut conn = engine::connect(database_url(g)?).await?;
     let mut reports = Vec::new();
     for set in sets {

@@ -46,6 +46,13 @@ pub enum EngineError {
         configured: String,
     },
 
+    #[error("set `{set}` installs into schema `{schema}`, where set `{other}` is already installed in this database; give one of them its own `schema` in migrations.toml or use separate databases")]
+    SchemaTaken {
+        set: String,
+        schema: String,
+        other: String,
+    },
+
     #[error("set `{set}` has no migration {version:04}; known versions: {known}")]
     UnknownTarget {
         set: String,

@@ -92,6 +92,25 @@ pub async fn read(
         .collect())
 }
 
+/// Another set with migrations applied in `namespace`, if any.
+pub async fn other_set_in(
+    conn: &mut PgConnection,
+    set: &str,
+    namespace: &str,
+) -> Result<Option<String>, EngineError> {
+    if !exists(conn).await? {
+        return Ok(None);
+    }
+    sqlx::query_scalar(
+        "SELECT min(set_name) FROM migrate.history WHERE namespace = $1 AND set_name <> $2",
+    )
+    .bind(namespace)
+    .bind(set)
+    .fetch_one(conn)
+    .await
+    .map_err(db("reading migrate.history"))
+}
+
 pub struct NewRow<'a> {
     pub set: &'a str,
     pub version: i64,

@@ -235,6 +235,15 @@ pub async fn up(
         let applied = history::read(conn, &set.name).await?;
         validate(set, &applied)?;
         let plan = plan_up(set, &applied, to)?;
+        if !plan.is_empty() {
+            if let Some(other) = history::other_set_in(conn, &set.name, &set.schema).await? {
+                return Err(EngineError::SchemaTaken {
+                    set: set.name.clone(),
+                    schema: set.schema.clone(),
+                    other,
+                });
+            }
+        }
         let mut steps = Vec::new();
         for m in plan {
             events(&Event::Applying {

@@ -233,8 +233,35 @@ async fn the_binary_alone_bootstraps_a_database_from_its_embedded_files() {
     let db = TestDb::new().await;
     let empty = std::env::temp_dir().join(format!("migrate-empty-{}", std::process::id()));
     std::fs::create_dir_all(&empty).unwrap();
+    // Both sets install into `public` by default: one database takes one of them.
     let out = run(db.migrate().current_dir(&empty).arg("up"));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("sets `aethercrown98` and `witchcraft` both install into schema `public`"),
+        "{}",
+        out.stderr
+    );
+    let mut c = db.conn().await;
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        .await,
+        0
+    );
+    let out = run(db
+        .migrate()
+        .current_dir(&empty)
+        .args(["up", "--set", "aethercrown98"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = run(db
+        .migrate()
+        .current_dir(&empty)
+        .args(["up", "--set", "witchcraft"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("set `witchcraft` installs into schema `public`, where set `aethercrown98` is already installed"), "{}", out.stderr);
     let st = run(db.migrate().current_dir(&empty).arg("status"));
     assert!(
         st.stdout
@@ -243,7 +270,6 @@ async fn the_binary_alone_bootstraps_a_database_from_its_embedded_files() {
         st.stdout
     );
     std::fs::remove_dir_all(&empty).ok();
-    let mut c = db.conn().await;
     assert_eq!(
         scalar_i64(&mut c, "SELECT count(*) FROM pg_policy").await,
         15
@@ -297,7 +323,11 @@ async fn a_failing_migration_exits_1_with_file_and_line() {
 #[tokio::test]
 async fn passwords_never_reach_output() {
     let url = "postgres://app:sekret-pw@127.0.0.1:1/prod";
-    for args in [vec!["status"], vec!["status", "--json"], vec!["up"]] {
+    for args in [
+        vec!["status"],
+        vec!["status", "--json"],
+        vec!["up", "--set", "witchcraft"],
+    ] {
         let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
             .args(&args)
             .env("DATABASE_URL", url)

@@ -1,0 +1,5 @@
+DROP TABLE usage_alerts;
+DROP TABLE payment_history;
+DROP TABLE user_quotas;
+DROP TABLE user_subscriptions;
+DROP TABLE subscription_tiers;
