@@ -39,7 +39,7 @@ CREATE INDEX idx_access_tokens_user_id ON access_tokens (user_id);
 CREATE INDEX idx_password_reset_tokens_user_id ON password_reset_tokens (user_id);
 CREATE INDEX idx_email_verification_tokens_user_id ON email_verification_tokens (user_id);
 CREATE INDEX idx_audit_logs_user_id ON audit_logs (user_id, created_at DESC);
-CREATE INDEX idx_audit_logs_actor_user_id ON audit_logs (actor_user_id) WHERE actor_user_id IS NOT NULL;
+CREATE INDEX idx_audit_logs_actor_user_id ON audit_logs (actor_user_id);
 CREATE INDEX idx_agent_sessions_user_id ON agent_sessions (user_id);
 CREATE INDEX idx_agent_sessions_model_id ON agent_sessions (model_id);
 CREATE INDEX idx_agent_messages_session_id ON agent_messages (session_id, created_at);

@@ -330,29 +330,7 @@ async fn activity_logs_is_partitioned_by_month_with_a_default_partition() {
         .await,
         vec!["r created_at"]
     );
-    sqlx::raw_sql("SET TIME ZONE 'UTC'")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    let actual = strings(
-        &mut c,
-        "SELECT c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid)
-           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'activity_logs'::regclass ORDER BY c.relname",
-    )
-    .await;
-    let expected = strings(
-        &mut c,
-        "SELECT 'activity_logs_' || to_char(m, 'YYYY_MM') || ' FOR VALUES FROM ('''
-                || to_char(m, 'YYYY-MM-DD') || ' 00:00:00+00'') TO ('''
-                || to_char(m + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00'')'
-           FROM generate_series(date_trunc('month', now() AT TIME ZONE 'UTC'),
-                                date_trunc('month', now() AT TIME ZONE 'UTC') + interval '2 months',
-                                interval '1 month') m
-         UNION ALL SELECT 'activity_logs_default DEFAULT' ORDER BY 1",
-    )
-    .await;
-    assert_eq!(actual, expected);
+    assert_monthly_partitions(&mut c, "activity_logs", 2).await;
 
     // Rows route to their month; a month without a partition lands in the default, and
     // moves into its partition once ensure_activity_logs_partitions() creates it.
@@ -422,28 +400,9 @@ async fn seed_two_users(c: &mut PgConnection) {
     .unwrap();
 }
 
-/// Runs `sql` as role `authenticated` with the JWT claims of `user` (none when empty), in a transaction that
-/// is rolled back; returns the single value it selects, or the error's SQLSTATE.
 async fn as_user(c: &mut PgConnection, user: &str, sql: &str) -> Result<i64, String> {
-    sqlx::raw_sql("BEGIN").execute(&mut *c).await.unwrap();
-    if !user.is_empty() {
-        sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
-            .bind(format!(r#"{{"sub": "{user}", "role": "authenticated"}}"#))
-            .execute(&mut *c)
-            .await
-            .unwrap();
-    }
-    sqlx::raw_sql("SET LOCAL ROLE authenticated")
-        .execute(&mut *c)
-        .await
-        .unwrap();
-    let result = sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *c).await;
-    sqlx::raw_sql("ROLLBACK").execute(&mut *c).await.unwrap();
-    result.map_err(|e| {
-        e.as_database_error()
-            .and_then(|d| d.code().map(|c| c.to_string()))
-            .unwrap_or_else(|| e.to_string())
-    })
+    let sub = (!user.is_empty()).then_some(user);
+    as_role(c, "authenticated", sub, sql).await
 }
 
 #[tokio::test]

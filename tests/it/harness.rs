@@ -269,3 +269,71 @@ pub async fn user_objects(conn: &mut PgConnection) -> Vec<String> {
     )
     .await
 }
+
+/// Runs `sql` as `role` with JWT claims whose `sub` is `sub` (no claims when `None`), in a
+/// transaction that is rolled back; returns the single bigint it selects, or the SQLSTATE of
+/// the error.
+pub async fn as_role(
+    c: &mut PgConnection,
+    role: &str,
+    sub: Option<&str>,
+    sql: &str,
+) -> Result<i64, String> {
+    sqlx::raw_sql("BEGIN").execute(&mut *c).await.unwrap();
+    if let Some(sub) = sub {
+        sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
+            .bind(serde_json::json!({ "sub": sub, "role": role }).to_string())
+            .execute(&mut *c)
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql(&format!("SET LOCAL ROLE {role}"))
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    let result = sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *c).await;
+    sqlx::raw_sql("ROLLBACK").execute(&mut *c).await.unwrap();
+    result.map_err(|e| {
+        e.as_database_error()
+            .and_then(|d| d.code().map(|c| c.to_string()))
+            .unwrap_or_else(|| e.to_string())
+    })
+}
+
+/// Asserts that `table` is partitioned by range with one partition per UTC month from the
+/// current one to `months_ahead` months ahead, named `<table>_YYYY_MM`, plus `<table>_default`.
+pub async fn assert_monthly_partitions(c: &mut PgConnection, table: &str, months_ahead: i32) {
+    sqlx::raw_sql("SET TIME ZONE 'UTC'")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    let actual = strings(
+        c,
+        &format!(
+            "SELECT c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i
+               JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = '{table}'::regclass ORDER BY 1"
+        ),
+    )
+    .await;
+    let expected = strings(
+        c,
+        &format!(
+            "SELECT '{table}_' || to_char(m, 'YYYY_MM') || ' FOR VALUES FROM ('''
+                    || to_char(m, 'YYYY-MM-DD') || ' 00:00:00+00'') TO ('''
+                    || to_char(m + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00'')'
+               FROM generate_series(date_trunc('month', now() AT TIME ZONE 'UTC'),
+                                    date_trunc('month', now() AT TIME ZONE 'UTC') + interval '{months_ahead} months',
+                                    interval '1 month') m
+             UNION ALL SELECT '{table}_default DEFAULT' ORDER BY 1"
+        ),
+    )
+    .await;
+    assert_eq!(actual, expected, "partitions of {table}");
+    let strategy = strings(
+        c,
+        &format!("SELECT partstrat::text FROM pg_partitioned_table WHERE partrelid = '{table}'::regclass"),
+    )
+    .await;
+    assert_eq!(strategy, ["r"], "{table} is range-partitioned");
+}

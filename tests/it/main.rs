@@ -6,3 +6,4 @@ mod cli;
 mod engine;
 mod harness;
 mod sandbox;
+mod witchcraft;
