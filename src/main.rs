@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod notices;
 
 use clap::Parser;
 use migrate::cluster::ClusterError;
@@ -10,6 +11,11 @@ use migrate::config::ConfigError;
 use migrate::engine::EngineError;
 use migrate::redact::redact_text;
 use std::process::ExitCode;
+
+/// One line, passwords redacted: how server text is shown.
+fn redact_line(text: &str) -> String {
+    migrate::engine::error::one_line(&redact_text(text))
+}
 
 fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
@@ -28,6 +34,8 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // Only fails when a subscriber is already set, which nothing else does.
+    let _ = tracing::subscriber::set_global_default(notices::Notices);
     let json = cli.global.json;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

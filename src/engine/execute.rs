@@ -40,12 +40,16 @@ async fn settings(
     .execute(&mut *conn)
     .await?;
     if schema != "public" {
-        sqlx::raw_sql(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
-            quote_ident(schema)
-        ))
-        .execute(&mut *conn)
-        .await?;
+        // Checked first: CREATE SCHEMA IF NOT EXISTS would send a NOTICE on every migration.
+        let missing: bool = sqlx::query_scalar("SELECT to_regnamespace(quote_ident($1)) IS NULL")
+            .bind(schema)
+            .fetch_one(&mut *conn)
+            .await?;
+        if missing {
+            sqlx::raw_sql(&format!("CREATE SCHEMA {}", quote_ident(schema)))
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     Ok(())
 }

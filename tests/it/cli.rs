@@ -412,3 +412,22 @@ async fn usage_and_configuration_errors_exit_2_with_one_line() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn server_notices_reach_the_operator() {
+    let db = TestDb::new().await;
+    let out = run(db.migrate().args(["--set", "witchcraft", "up"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("notice: pg_cron is not installed: witchcraft maintenance is not scheduled; run SELECT public.daily_maintenance() daily at 02:00"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.matches("notice:").count(), 1, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("witchcraft: applied 8 migrations, now at 0008"),
+        "{}",
+        out.stdout
+    );
+}

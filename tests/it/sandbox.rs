@@ -32,6 +32,13 @@ async fn sandbox_applies_every_set_and_removes_the_server_on_exit() {
         .unwrap()
         .iter()
         .all(|m| m["state"] == "applied"));
+    let wc = &dbs[1]["status"];
+    assert_eq!(wc["current_version"], embedded_set("witchcraft").latest());
+    assert!(wc["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["state"] == "applied"));
     assert_eq!(v["server"]["kept"], false);
     let dir = v["server"]["dir"].as_str().unwrap();
     assert!(!std::path::Path::new(dir).exists(), "{dir} was not removed");
