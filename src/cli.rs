@@ -78,6 +78,16 @@ pub enum Command {
     /// applied checksum still matches the file.
     Status,
 
+    /// Write each set's expected catalog (schema/<set>/expected_catalog.txt): the canonical
+    /// text of every object its migrations create, read from a scratch database (a temporary
+    /// database on --database-url's server, dropped afterwards, or a throwaway server when no
+    /// URL is given).
+    Snapshot {
+        /// Compare with the committed file instead of writing it; exit 1 when it is out of date.
+        #[arg(long)]
+        check: bool,
+    },
+
     /// Start a throwaway Postgres from this machine's server binaries, apply every set (each
     /// in its own database, in `public`), print the status and connection URLs, and remove
     /// it all on exit. Ignores --database-url: it never touches another server.

@@ -43,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Status => status(g, &sets).await,
         Command::Sandbox { keep } => sandbox(g, &sets, *keep).await,
+        Command::Snapshot { check } => snapshot(g, &sets, *check).await,
     }
 }
 
@@ -337,4 +338,171 @@ async fn sandbox_apply(
         out.push(json!({ "set": set.name, "url": url, "status": st }));
     }
     Ok(out)
+}
+
+/// A server to make scratch databases on: the given one, or a throwaway cluster.
+struct ScratchServer {
+    admin_url: String,
+    _cluster: Option<Cluster>,
+}
+
+impl ScratchServer {
+    fn start(g: &Global) -> Result<ScratchServer> {
+        Ok(match &g.database_url {
+            Some(url) => ScratchServer {
+                admin_url: url.clone(),
+                _cluster: None,
+            },
+            None => {
+                let cluster = Cluster::start(&ClusterOptions::default())?;
+                ScratchServer {
+                    admin_url: cluster.url("postgres"),
+                    _cluster: Some(cluster),
+                }
+            }
+        })
+    }
+
+    /// Runs `work` on a new empty database, dropped afterwards whatever happened.
+    async fn with_database<T>(
+        &self,
+        purpose: &str,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
+        let name = format!("migrate_{purpose}_{}", std::process::id());
+        let mut admin = engine::connect(&self.admin_url).await?;
+        let quoted = engine::quote_ident(&name);
+        sqlx::raw_sql(&format!("CREATE DATABASE {quoted}"))
+            .execute(&mut admin)
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "creating scratch database {name}: {}",
+                    engine::error::reason(&e)
+                )
+            })?;
+        let result = async {
+            let mut conn = engine::connect(&engine::with_database(&self.admin_url, &name)).await?;
+            let value = work(&mut conn).await;
+            drop(conn);
+            value
+        }
+        .await;
+        let dropped = sqlx::raw_sql(&format!("DROP DATABASE {quoted} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
+        let value = result?;
+        dropped.map_err(|e| {
+            anyhow!(
+                "dropping scratch database {name}: {}",
+                engine::error::reason(&e)
+            )
+        })?;
+        Ok(value)
+    }
+}
+
+/// A unified diff of two texts, coloured when `color` is set.
+pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str, color: bool) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string();
+    if !color {
+        return text;
+    }
+    text.lines()
+        .map(|l| match l.chars().next() {
+            Some('+') if !l.starts_with("+++") => format!("\x1b[32m{l}\x1b[0m"),
+            Some('-') if !l.starts_with("---") => format!("\x1b[31m{l}\x1b[0m"),
+            Some('@') => format!("\x1b[36m{l}\x1b[0m"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Whether to colour output: standard output is a terminal and NO_COLOR is not set.
+pub fn use_color(g: &Global) -> bool {
+    !g.json
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+async fn snapshot(g: &Global, sets: &[MigrationSet], check: bool) -> Result<()> {
+    let server = ScratchServer::start(g)?;
+    let mut reports = Vec::new();
+    let mut stale = Vec::new();
+    for set in sets {
+        let built = server
+            .with_database("snapshot", async |conn: &mut PgConnection| {
+                Ok(migrate::snapshot::build(conn, set).await?)
+            })
+            .await?;
+        let text = migrate::catalog::render(&built);
+        let file = format!(
+            "{}/{}",
+            set_dir_shown(set),
+            migrate::config::EXPECTED_CATALOG
+        );
+        let committed = set.expected_catalog.clone().unwrap_or_default();
+        let up_to_date = committed == text;
+        if check {
+            if !up_to_date {
+                stale.push(set.name.clone());
+                if !g.json {
+                    print!(
+                        "{}",
+                        unified_diff(
+                            &committed,
+                            &text,
+                            &format!("{file} (committed)"),
+                            &format!("{file} (from the migrations)"),
+                            use_color(g)
+                        )
+                    );
+                }
+            } else if !g.json {
+                println!(
+                    "{}: {file} is up to date ({} objects)",
+                    set.name,
+                    built.objects.len()
+                );
+            }
+        } else {
+            let dir = set.dir_on_disk.as_ref().ok_or_else(|| {
+                UsageError(format!(
+                    "set `{}` was read from the binary, not from disk; run snapshot in a checkout where {} exists",
+                    set.name, file
+                ))
+            })?;
+            let path = dir.join(migrate::config::EXPECTED_CATALOG);
+            std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+            if !g.json {
+                println!(
+                    "{}: wrote {file} ({} objects)",
+                    set.name,
+                    built.objects.len()
+                );
+            }
+        }
+        reports.push(json!({ "set": set.name, "file": file, "objects": built.objects.len(), "up_to_date": up_to_date }));
+    }
+    if g.json {
+        print_json(json!({ "command": "snapshot", "check": check, "sets": reports }));
+    }
+    if !stale.is_empty() {
+        bail!(
+            "the expected catalog of {} is out of date; run `migrate snapshot` and review the change",
+            stale.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn set_dir_shown(set: &MigrationSet) -> String {
+    format!("schema/{}", set.name)
 }

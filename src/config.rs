@@ -18,6 +18,9 @@ use thiserror::Error;
 /// The `migrations.toml` compiled into the binary.
 pub const EMBEDDED: &str = include_str!("../migrations.toml");
 
+/// File in a set's directory holding the catalog its migrations create (`migrate snapshot`).
+pub const EXPECTED_CATALOG: &str = "expected_catalog.txt";
+
 /// Built-in `lock_timeout` for every migration.
 pub const DEFAULT_LOCK_TIMEOUT: &str = "5s";
 
@@ -105,6 +108,10 @@ pub struct MigrationSet {
     /// `embedded` or the directory the files were read from.
     pub source: String,
     pub migrations: Vec<Migration>,
+    /// The committed expected catalog (`expected_catalog.txt`), if the set has one.
+    pub expected_catalog: Option<String>,
+    /// The set's directory when its files were read from disk (where `snapshot` writes).
+    pub dir_on_disk: Option<PathBuf>,
 }
 
 impl MigrationSet {
@@ -267,6 +274,7 @@ impl Config {
             set: set.name.clone(),
             source,
         };
+        let dir_on_disk = on_disk.clone();
         let (files, source) = match on_disk {
             Some(dir) => {
                 let shown = match self.base.as_deref() {
@@ -287,12 +295,18 @@ impl Config {
             },
         };
         let migrations = sets::load_migrations(&files).map_err(set_err)?;
+        let expected_catalog = files
+            .iter()
+            .find(|(p, _)| p.rsplit('/').next() == Some(EXPECTED_CATALOG))
+            .map(|(_, text)| text.clone());
         Ok(MigrationSet {
             name: set.name.clone(),
             schema: set.schema.clone(),
             lock_timeout: set.lock_timeout.clone(),
             source,
             migrations,
+            expected_catalog,
+            dir_on_disk,
         })
     }
 }

@@ -3,8 +3,10 @@
 //! back against any Postgres. The `migrate` binary is a thin command-line layer over it, and
 //! the integration tests use the same code, including the throwaway server of `sandbox`.
 
+pub mod catalog;
 pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod redact;
 pub mod sets;
+pub mod snapshot;

@@ -78,6 +78,19 @@ pub enum DownTarget {
     To(i64),
 }
 
+/// `url` with its database name replaced by `db` (query parameters kept).
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    format!("{}/{db}{query}", &base[..path_start])
+}
+
 /// Opens the run's connection.
 pub async fn connect(url: &str) -> Result<PgConnection, EngineError> {
     let shown = redact_url(url);
@@ -98,6 +111,20 @@ pub async fn connect(url: &str) -> Result<PgConnection, EngineError> {
             url: shown,
             reason: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_names_are_replaced() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5/db?sslmode=require", "x"),
+            "postgres://u:p@h:5/x?sslmode=require"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
     }
 }
 

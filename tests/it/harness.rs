@@ -25,18 +25,6 @@ struct Server {
 static SERVER: OnceLock<Server> = OnceLock::new();
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    format!("{}/{db}{query}", &base[..path_start])
-}
-
 /// Runs the future `make` returns on a thread and runtime of its own (callers are inside a
 /// test's runtime, where blocking on another future is not allowed).
 fn block_on<F, Fut>(make: F)
@@ -152,7 +140,7 @@ impl TestDb {
             .await
             .expect("creating a test database");
         TestDb {
-            url: with_database(&server.admin_url, &name),
+            url: migrate::engine::with_database(&server.admin_url, &name),
             name,
             admin_url: server.admin_url.clone(),
         }

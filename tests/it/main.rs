@@ -2,6 +2,7 @@
 //! `harness`, in a fresh database of its own.
 
 mod aethercrown98;
+mod catalog;
 mod cli;
 mod engine;
 mod harness;

@@ -1,0 +1,344 @@
+//! The one catalog model: a database's schema read from `pg_catalog` into canonical text
+//! blocks, one per object, keyed by kind and name. `diff`, `verify` and the rollback proof all
+//! compare these models, so they agree on what "the same schema" means.
+//!
+//! Introspection runs one query per object kind (the files under `sql/`), whatever the size
+//! of the database, inside one read-only repeatable-read transaction so the kinds are read
+//! from one snapshot. The text is free of oids and of anything that differs between two
+//! servers holding the same schema: owners, extension versions, the session's time zone.
+//!
+//! A set may be installed into any schema, so introspection is relative to a *home* schema:
+//! objects in it are named without their schema, and references to it inside definitions are
+//! written without the qualifier. The same set therefore renders identically in `public` and
+//! in its own schema.
+//!
+//! Monthly partitions named `<parent>_YYYY_MM` come and go with the calendar; they render as
+//! one object `<parent>_YYYY_MM` so a database migrated in another month has the same model.
+//! Platform schemas of Supabase (`auth`, `storage`, ...) are left out, except for the
+//! policies and triggers a migration puts on their tables.
+
+mod text;
+
+pub use text::{parse, render};
+
+use sqlx::{Connection, PgConnection, Row};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// One query per object kind; each returns `(kind, schema, name, body)`.
+const QUERIES: &[(&str, &str)] = &[
+    ("schemas", include_str!("sql/schemas.sql")),
+    ("tables", include_str!("sql/tables.sql")),
+    ("columns", include_str!("sql/columns.sql")),
+    ("constraints", include_str!("sql/constraints.sql")),
+    ("indexes", include_str!("sql/indexes.sql")),
+    ("policies", include_str!("sql/policies.sql")),
+    ("triggers", include_str!("sql/triggers.sql")),
+    ("functions", include_str!("sql/functions.sql")),
+    ("views", include_str!("sql/views.sql")),
+    ("sequences", include_str!("sql/sequences.sql")),
+    ("extensions", include_str!("sql/extensions.sql")),
+    ("publications", include_str!("sql/publications.sql")),
+    ("grants", include_str!("sql/grants.sql")),
+];
+
+/// Schemas Supabase manages. Their objects are the platform's, not a set's.
+pub const PLATFORM_SCHEMAS: &[&str] = &[
+    "auth",
+    "storage",
+    "realtime",
+    "extensions",
+    "graphql",
+    "graphql_public",
+    "vault",
+    "pgsodium",
+    "pgsodium_masks",
+    "net",
+    "cron",
+    "pgbouncer",
+    "supabase_functions",
+    "supabase_migrations",
+    "_realtime",
+    "_analytics",
+    "pgtle",
+];
+
+/// Kinds that belong to the user even inside a platform schema.
+const USER_KINDS_IN_PLATFORM: &[&str] = &["policy", "trigger"];
+
+pub fn is_platform_schema(schema: &str) -> bool {
+    PLATFORM_SCHEMAS.contains(&schema) || schema.starts_with("supabase_")
+}
+
+#[derive(Debug, Error)]
+#[error("reading the catalog ({query}): {reason}")]
+pub struct CatalogError {
+    pub query: &'static str,
+    pub reason: String,
+}
+
+/// One object of the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogObject {
+    /// Schema the object lives in (`None` when read back from canonical text).
+    pub schema: Option<String>,
+    /// Canonical text of the object's definition.
+    pub body: String,
+}
+
+/// A database schema as canonical objects, keyed `"<kind> <name>"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    pub objects: BTreeMap<String, CatalogObject>,
+}
+
+/// The result of one introspection, with how many queries it sent.
+#[derive(Debug)]
+pub struct Introspection {
+    pub catalog: Catalog,
+    pub queries: usize,
+}
+
+impl Catalog {
+    /// Only the objects in `schemas`, plus policies and triggers on platform tables.
+    pub fn scoped(&self, schemas: &[String]) -> Catalog {
+        let objects = self
+            .objects
+            .iter()
+            .filter(|(key, o)| match &o.schema {
+                Some(s) => {
+                    schemas.contains(s)
+                        || (is_platform_schema(s)
+                            && USER_KINDS_IN_PLATFORM
+                                .iter()
+                                .any(|k| key.starts_with(&format!("{k} "))))
+                }
+                None => true,
+            })
+            .map(|(k, o)| (k.clone(), o.clone()))
+            .collect();
+        Catalog { objects }
+    }
+
+    /// Schemas named by `schema X` objects.
+    pub fn schema_names(&self) -> Vec<String> {
+        self.objects
+            .keys()
+            .filter_map(|k| k.strip_prefix("schema "))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// `name` if `schema` is the home schema, else `schema.name`.
+fn qualify(schema: &str, name: &str, home: &str) -> String {
+    if schema == home {
+        name.to_string()
+    } else {
+        format!("{schema}.{name}")
+    }
+}
+
+/// Removes the home schema's qualifier (`home.`) from definitions, and writes it as `@home`
+/// inside `SET search_path` clauses, so that definitions do not depend on where the set lives.
+pub fn normalize(body: &str, home: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    for (i, line) in body.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let line = if line.trim_start().starts_with("SET search_path") {
+            line.replace(&format!("'{home}'"), "'@home'")
+        } else {
+            line.to_string()
+        };
+        out.push_str(&strip_qualifier(&line, home));
+    }
+    out
+}
+
+fn strip_qualifier(line: &str, home: &str) -> String {
+    let needle = format!("{home}.");
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find(&needle) {
+        let before = rest[..i].chars().next_back();
+        let boundary =
+            before.is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '$' || c == '"'));
+        out.push_str(&rest[..i]);
+        if !boundary {
+            out.push_str(&needle);
+        }
+        rest = &rest[i + needle.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// For a monthly partition `<parent>_YYYY_MM` bound to exactly that UTC month, the name it
+/// renders under and its body with the bound written generically.
+fn monthly_partition(name: &str, body: &str) -> Option<(String, String)> {
+    let (prefix, month) = name.rsplit_once('_')?;
+    let (parent, year) = prefix.rsplit_once('_')?;
+    if year.len() != 4
+        || month.len() != 2
+        || !(year.bytes().chain(month.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let from = format!("FOR VALUES FROM ('{year}-{month}-01 00:00:00+00') TO ('");
+    let line = body.lines().find(|l| l.starts_with("partition of "))?;
+    let (head, _) = line.split_once(&from)?;
+    let parent_name = head.trim_start_matches("partition of ").trim();
+    if parent_name.rsplit('.').next()? != parent {
+        return None;
+    }
+    let generic = format!("{head}FOR VALUES FROM (month start) TO (next month start)");
+    Some((format!("{parent}_YYYY_MM"), body.replace(line, &generic)))
+}
+
+/// An object's schema and the `(real name, body)` of every row that renders under its key
+/// (several for monthly partitions).
+type Gathered = (Option<String>, Vec<(String, String)>);
+
+/// Reads the schema of the database `conn` is connected to.
+pub async fn introspect(
+    conn: &mut PgConnection,
+    home: &str,
+) -> Result<Introspection, CatalogError> {
+    let fail = |query: &'static str| {
+        move |e: sqlx::Error| CatalogError {
+            query,
+            reason: crate::engine::error::reason(&e),
+        }
+    };
+    let mut tx = conn.begin().await.map_err(fail("begin"))?;
+    sqlx::raw_sql(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL TIME ZONE 'UTC'",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(fail("begin"))?;
+    sqlx::query("SELECT set_config('search_path', quote_ident($1), true)")
+        .bind(home)
+        .execute(&mut *tx)
+        .await
+        .map_err(fail("begin"))?;
+    let mut queries = 0;
+    // Monthly partitions collapse into one object; their bodies are gathered first.
+    let mut gathered: BTreeMap<String, Gathered> = BTreeMap::new();
+    let mut monthly_tables: Vec<(String, String)> = Vec::new();
+    for (query, sql) in QUERIES {
+        let rows = sqlx::raw_sql(sql)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(fail(query))?;
+        queries += 1;
+        for row in rows {
+            let kind: String = row.get("kind");
+            let schema: String = row.get("schema");
+            let name: String = row.get("name");
+            let body: Option<String> = row.get("body");
+            if is_platform_schema(&schema) && !USER_KINDS_IN_PLATFORM.contains(&kind.as_str()) {
+                continue;
+            }
+            // The home schema itself is where the model is read from, not one of its objects.
+            if kind == "schema" && name == home {
+                continue;
+            }
+            let mut body = normalize(&body.unwrap_or_default(), home);
+            let mut shown = name.clone();
+            if kind == "table" {
+                if let Some((generic, generic_body)) = monthly_partition(&name, &body) {
+                    monthly_tables.push((schema.clone(), name.clone()));
+                    shown = generic;
+                    body = generic_body;
+                }
+            } else if kind == "grants on table"
+                && monthly_tables
+                    .iter()
+                    .any(|(s, n)| s == &schema && n == &name)
+            {
+                let (prefix, _) = name
+                    .rsplit_once('_')
+                    .and_then(|(p, _)| p.rsplit_once('_'))
+                    .unwrap_or((&name, ""));
+                shown = format!("{prefix}_YYYY_MM");
+            }
+            let key = format!("{kind} {}", qualify(&schema, &shown, home));
+            gathered
+                .entry(key)
+                .or_insert_with(|| (Some(schema.clone()), Vec::new()))
+                .1
+                .push((name, body));
+        }
+    }
+    tx.commit().await.map_err(fail("commit"))?;
+    let objects = gathered
+        .into_iter()
+        .map(|(key, (schema, mut bodies))| {
+            bodies.sort();
+            let first = bodies[0].1.clone();
+            let body = if bodies.iter().all(|(_, b)| *b == first) {
+                first
+            } else {
+                // Monthly partitions that differ from each other: show each, by its real name.
+                bodies
+                    .iter()
+                    .map(|(n, b)| format!("[{n}]\n{b}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            (key, CatalogObject { schema, body })
+        })
+        .collect();
+    Ok(Introspection {
+        catalog: Catalog { objects },
+        queries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_schema_qualifiers_are_removed() {
+        assert_eq!(
+            normalize(
+                "CREATE INDEX i ON witchcraft.users USING btree (id)",
+                "witchcraft"
+            ),
+            "CREATE INDEX i ON users USING btree (id)"
+        );
+        assert_eq!(
+            normalize(" SET search_path TO 'witchcraft', 'pg_temp'\nSELECT witchcraft.f(), my_witchcraft.g(), \"witchcraft.x\"", "witchcraft"),
+            " SET search_path TO '@home', 'pg_temp'\nSELECT f(), my_witchcraft.g(), \"witchcraft.x\""
+        );
+        assert_eq!(normalize("auth.uid()", "public"), "auth.uid()");
+    }
+
+    #[test]
+    fn monthly_partitions_render_generically() {
+        let body = "table\npartition of activity_logs FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')\nrow level security enabled";
+        let (name, generic) = monthly_partition("activity_logs_2026_11", body).unwrap();
+        assert_eq!(name, "activity_logs_YYYY_MM");
+        assert_eq!(
+            generic,
+            "table\npartition of activity_logs FOR VALUES FROM (month start) TO (next month start)\nrow level security enabled"
+        );
+        // a bound that is not the month the name says is not a monthly partition
+        assert!(monthly_partition("activity_logs_2026_12", body).is_none());
+        assert!(monthly_partition(
+            "activity_logs_default",
+            "partition of activity_logs DEFAULT"
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn platform_schemas() {
+        assert!(is_platform_schema("auth") && is_platform_schema("supabase_functions"));
+        assert!(!is_platform_schema("public") && !is_platform_schema("witchcraft_auth"));
+    }
+}

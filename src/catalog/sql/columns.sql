@@ -1,0 +1,29 @@
+-- Columns of tables and partitioned tables (partitions repeat their parent's and are left
+-- out): type via format_type, nullability, default, identity, generation, collation, comment.
+WITH ns AS (
+    SELECT n.oid, n.nspname
+      FROM pg_namespace n
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'migrate')
+       AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+)
+SELECT 'column' AS kind, n.nspname::text AS schema, c.relname || '.' || a.attname AS name,
+       concat_ws(E'\n',
+           format_type(a.atttypid, a.atttypmod),
+           CASE WHEN a.attnotnull THEN 'not null' END,
+           CASE WHEN a.attgenerated = 's' THEN 'generated always as (' || pg_get_expr(ad.adbin, ad.adrelid) || ') stored'
+                WHEN ad.adbin IS NOT NULL THEN 'default ' || pg_get_expr(ad.adbin, ad.adrelid) END,
+           CASE a.attidentity WHEN 'a' THEN 'identity always' WHEN 'd' THEN 'identity by default' END,
+           CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                THEN 'collate ' || a.attcollation::regcollation::text END,
+           'comment ' || quote_literal(col_description(c.oid, a.attnum))) AS body
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN ns n ON n.oid = c.relnamespace
+  JOIN pg_type t ON t.oid = a.atttypid
+  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+   AND a.attnum > 0 AND NOT a.attisdropped
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')

@@ -1,0 +1,42 @@
+-- Privileges granted on tables, views, sequences, columns and functions, one line per
+-- grantee, leaving out the owner's own (owners differ between servers). A function without
+-- an ACL has the default: EXECUTE for PUBLIC.
+WITH ns AS (
+    SELECT n.oid, n.nspname
+      FROM pg_namespace n
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'migrate')
+       AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+),
+acl AS (
+    SELECT 'grants on table' AS kind, n.nspname::text AS schema, c.relname::text AS name,
+           c.relowner AS owner, c.relacl AS acl
+      FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('e', 'i'))
+    UNION ALL
+    SELECT 'grants on column', n.nspname::text, c.relname || '.' || a.attname, c.relowner, a.attacl
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
+    UNION ALL
+    SELECT 'grants on function', n.nspname::text,
+           p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.proowner,
+           coalesce(p.proacl, acldefault('f', p.proowner))
+      FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
+     WHERE p.prokind IN ('f', 'p')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+)
+SELECT a.kind, a.schema, a.name,
+       string_agg(g.grantee_name || ' ' || g.privileges, E'\n' ORDER BY g.grantee_name) AS body
+  FROM acl a
+ CROSS JOIN LATERAL (
+       SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END AS grantee_name,
+              string_agg(x.privilege_type || CASE WHEN x.is_grantable THEN ' (grantable)' ELSE '' END, ', '
+                         ORDER BY x.privilege_type) AS privileges
+         FROM aclexplode(a.acl) x
+        WHERE x.grantee <> a.owner
+        GROUP BY x.grantee) g
+ GROUP BY a.kind, a.schema, a.name

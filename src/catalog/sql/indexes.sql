@@ -1,0 +1,19 @@
+-- Indexes not owned by a constraint (those come with the constraint) and not a partition's
+-- copy of a partitioned index, as pg_get_indexdef writes them, with validity.
+WITH ns AS (
+    SELECT n.oid, n.nspname
+      FROM pg_namespace n
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'migrate')
+       AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+)
+SELECT 'index' AS kind, n.nspname::text AS schema, i.relname::text AS name,
+       concat_ws(E'\n', pg_get_indexdef(i.oid), CASE WHEN NOT x.indisvalid THEN 'invalid' END) AS body
+  FROM pg_index x
+  JOIN pg_class i ON i.oid = x.indexrelid
+  JOIN ns n ON n.oid = i.relnamespace
+ WHERE NOT i.relispartition
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.oid AND k.contype IN ('p', 'u', 'x'))
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = x.indrelid AND d.deptype = 'e')

@@ -1,0 +1,24 @@
+-- Sequences that are not an identity column's (those belong to the column), with their
+-- parameters and owning column.
+WITH ns AS (
+    SELECT n.oid, n.nspname
+      FROM pg_namespace n
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'migrate')
+       AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+)
+SELECT 'sequence' AS kind, n.nspname::text AS schema, c.relname::text AS name,
+       concat_ws(E'\n',
+           'as ' || format_type(s.seqtypid, NULL),
+           'start ' || s.seqstart || ' increment ' || s.seqincrement || ' min ' || s.seqmin
+               || ' max ' || s.seqmax || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END,
+           (SELECT 'owned by ' || d.refobjid::regclass::text || '.' || quote_ident(a.attname)
+              FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+             WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a'
+               AND d.refclassid = 'pg_class'::regclass)) AS body
+  FROM pg_sequence s
+  JOIN pg_class c ON c.oid = s.seqrelid
+  JOIN ns n ON n.oid = c.relnamespace
+ WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('i', 'e'))

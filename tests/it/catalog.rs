@@ -1,0 +1,92 @@
+//! The catalog model against real databases: the committed expected catalogs match what the
+//! migrations create, the text does not depend on oids or on the schema a set lives in, and
+//! introspection costs the same number of queries whatever the size of the schema.
+
+use crate::harness::*;
+use migrate::catalog::{introspect, render};
+use migrate::engine::{self, DownTarget};
+
+#[tokio::test]
+async fn the_committed_expected_catalogs_match_the_migrations() {
+    for name in ["aethercrown98", "witchcraft"] {
+        let db = TestDb::new().await;
+        let mut c = db.conn().await;
+        let set = embedded_set(name);
+        let built = render(&migrate::snapshot::build(&mut c, &set).await.unwrap());
+        let committed = set.expected_catalog.clone().unwrap_or_default();
+        if built != committed {
+            let diff = similar::TextDiff::from_lines(&committed, &built)
+                .unified_diff()
+                .header("committed", "from the migrations")
+                .to_string();
+            panic!("schema/{name}/expected_catalog.txt is out of date; run `migrate snapshot` and review:\n{diff}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn dropping_and_recreating_a_schema_gives_the_same_text() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    for set in [embedded_set("witchcraft")] {
+        engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
+        let first = render(&introspect(&mut c, "public").await.unwrap().catalog);
+        engine::down(
+            &mut c,
+            &set,
+            DownTarget::To(0),
+            "5s",
+            &mut |_, _| Ok(()),
+            &quiet,
+        )
+        .await
+        .unwrap();
+        // something in between takes the oids the first objects had
+        sqlx::raw_sql("CREATE TABLE spacer (id int); DROP TABLE spacer;")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
+        let second = render(&introspect(&mut c, "public").await.unwrap().catalog);
+        assert_eq!(first, second);
+        assert!(first.contains("table users\n"), "{first}");
+    }
+}
+
+#[tokio::test]
+async fn a_set_renders_the_same_in_public_and_in_its_own_schema() {
+    for name in ["aethercrown98", "witchcraft"] {
+        let db = TestDb::new().await;
+        let mut c = db.conn().await;
+        let mut set = embedded_set(name);
+        set.schema = format!("{name}_ns");
+        let built = render(&migrate::snapshot::build(&mut c, &set).await.unwrap());
+        assert_eq!(built, set.expected_catalog.clone().unwrap(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn introspection_costs_the_same_queries_for_any_size() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let empty = introspect(&mut c, "public").await.unwrap();
+    assert!(
+        empty.catalog.objects.is_empty(),
+        "{:?}",
+        empty.catalog.objects.keys()
+    );
+    let mut ac = embedded_set("aethercrown98");
+    ac.schema = "ac".into();
+    let mut wc = embedded_set("witchcraft");
+    wc.schema = "wc".into();
+    engine::up(&mut c, &ac, None, "5s", &quiet).await.unwrap();
+    engine::up(&mut c, &wc, None, "5s", &quiet).await.unwrap();
+    let full = introspect(&mut c, "public").await.unwrap();
+    assert!(
+        full.catalog.objects.len() > 500,
+        "{}",
+        full.catalog.objects.len()
+    );
+    assert_eq!(full.queries, empty.queries);
+    assert_eq!(full.queries, 13);
+}
