@@ -25,21 +25,25 @@ use sqlx::{Connection, PgConnection, Row};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
-/// One query per object kind; each returns `(kind, schema, name, body)`.
-const QUERIES: &[(&str, &str)] = &[
-    ("schemas", include_str!("sql/schemas.sql")),
-    ("tables", include_str!("sql/tables.sql")),
-    ("columns", include_str!("sql/columns.sql")),
-    ("constraints", include_str!("sql/constraints.sql")),
-    ("indexes", include_str!("sql/indexes.sql")),
-    ("policies", include_str!("sql/policies.sql")),
-    ("triggers", include_str!("sql/triggers.sql")),
-    ("functions", include_str!("sql/functions.sql")),
-    ("views", include_str!("sql/views.sql")),
-    ("sequences", include_str!("sql/sequences.sql")),
-    ("extensions", include_str!("sql/extensions.sql")),
-    ("publications", include_str!("sql/publications.sql")),
-    ("grants", include_str!("sql/grants.sql")),
+/// The CTE `ns` (covered schemas) that most queries start from.
+const NAMESPACES: &str = include_str!("sql/namespaces.sql");
+
+/// One query per object kind; each returns `(kind, schema, name, body)`. `true`: the query
+/// starts from [`NAMESPACES`].
+const QUERIES: &[(&str, bool, &str)] = &[
+    ("schemas", true, include_str!("sql/schemas.sql")),
+    ("tables", true, include_str!("sql/tables.sql")),
+    ("columns", true, include_str!("sql/columns.sql")),
+    ("constraints", true, include_str!("sql/constraints.sql")),
+    ("indexes", true, include_str!("sql/indexes.sql")),
+    ("policies", false, include_str!("sql/policies.sql")),
+    ("triggers", false, include_str!("sql/triggers.sql")),
+    ("functions", true, include_str!("sql/functions.sql")),
+    ("views", true, include_str!("sql/views.sql")),
+    ("sequences", true, include_str!("sql/sequences.sql")),
+    ("extensions", false, include_str!("sql/extensions.sql")),
+    ("publications", false, include_str!("sql/publications.sql")),
+    ("grants", true, include_str!("sql/grants.sql")),
 ];
 
 /// Schemas Supabase manages. Their objects are the platform's, not a set's.
@@ -228,8 +232,13 @@ pub async fn introspect(
     // Monthly partitions collapse into one object; their bodies are gathered first.
     let mut gathered: BTreeMap<String, Gathered> = BTreeMap::new();
     let mut monthly_tables: Vec<(String, String)> = Vec::new();
-    for (query, sql) in QUERIES {
-        let rows = sqlx::raw_sql(sql)
+    for (query, uses_namespaces, sql) in QUERIES {
+        let sql = if *uses_namespaces {
+            format!("{NAMESPACES}{sql}")
+        } else {
+            sql.to_string()
+        };
+        let rows = sqlx::raw_sql(&sql)
             .fetch_all(&mut *tx)
             .await
             .map_err(fail(query))?;

@@ -1,13 +1,6 @@
 -- Columns of tables and partitioned tables (partitions repeat their parent's and are left
 -- out): type via format_type, nullability, default, identity, generation, collation, comment.
-WITH ns AS (
-    SELECT n.oid, n.nspname
-      FROM pg_namespace n
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'migrate')
-       AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
-)
+-- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'column' AS kind, n.nspname::text AS schema, c.relname || '.' || a.attname AS name,
        concat_ws(E'\n',
            format_type(a.atttypid, a.atttypmod),

@@ -1,14 +1,8 @@
 -- Privileges granted on tables, views, sequences, columns and functions, one line per
 -- grantee, leaving out the owner's own (owners differ between servers). A function without
 -- an ACL has the default: EXECUTE for PUBLIC.
-WITH ns AS (
-    SELECT n.oid, n.nspname
-      FROM pg_namespace n
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'migrate')
-       AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
-),
+-- (prefixed with namespaces.sql: the CTE ns)
+,
 acl AS (
     SELECT 'grants on table' AS kind, n.nspname::text AS schema, c.relname::text AS name,
            c.relowner AS owner, c.relacl AS acl

@@ -1,13 +1,6 @@
 -- Indexes not owned by a constraint (those come with the constraint) and not a partition's
 -- copy of a partitioned index, as pg_get_indexdef writes them, with validity.
-WITH ns AS (
-    SELECT n.oid, n.nspname
-      FROM pg_namespace n
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'migrate')
-       AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
-)
+-- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'index' AS kind, n.nspname::text AS schema, i.relname::text AS name,
        concat_ws(E'\n', pg_get_indexdef(i.oid), CASE WHEN NOT x.indisvalid THEN 'invalid' END) AS body
   FROM pg_index x

@@ -1,12 +1,5 @@
 -- Tables, partitioned tables and partitions, with partitioning, bounds, RLS flags and comment.
-WITH ns AS (
-    SELECT n.oid, n.nspname
-      FROM pg_namespace n
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'migrate')
-       AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                        WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
-)
+-- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'table' AS kind, n.nspname::text AS schema, c.relname::text AS name,
        concat_ws(E'\n',
            CASE c.relkind WHEN 'p' THEN 'partitioned table' ELSE 'table' END,
