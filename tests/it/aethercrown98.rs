@@ -591,3 +591,59 @@ async fn the_auth_shim_works_like_supabase_and_stays_out_of_its_way() {
     assert_eq!(user_objects(&mut c).await, before);
     assert_eq!(strings(&mut c, sources).await, src_before);
 }
+
+async fn realtime_members(c: &mut PgConnection) -> Vec<String> {
+    strings(
+        c,
+        "SELECT c.relname::text FROM pg_publication_rel r
+           JOIN pg_publication p ON p.oid = r.prpubid JOIN pg_class c ON c.oid = r.prrelid
+          WHERE p.pubname = 'supabase_realtime' ORDER BY 1",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn realtime_publishes_the_documented_tables() {
+    let (_db, mut c) = migrated().await;
+    assert_eq!(
+        realtime_members(&mut c).await,
+        ["activity_logs", "ai_clones", "ai_tasks", "payments"]
+    );
+
+    // Supabase: the publication exists, and realtime was already on for ai_clones.
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let set = embedded_set("aethercrown98");
+    engine::up(&mut c, &set, Some(6), "5s", &quiet)
+        .await
+        .unwrap();
+    sqlx::raw_sql("CREATE PUBLICATION supabase_realtime FOR TABLE ai_clones")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
+    assert_eq!(
+        realtime_members(&mut c).await,
+        ["activity_logs", "ai_clones", "ai_tasks", "payments"]
+    );
+    engine::down(
+        &mut c,
+        &set,
+        DownTarget::Steps(1),
+        "5s",
+        &mut |_, _| Ok(()),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    // the platform's publication stays; only the tables left it
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_publication WHERE pubname = 'supabase_realtime'"
+        )
+        .await,
+        1
+    );
+    assert!(realtime_members(&mut c).await.is_empty());
+}

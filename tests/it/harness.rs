@@ -251,6 +251,7 @@ pub async fn user_objects(conn: &mut PgConnection) -> Vec<String> {
          UNION ALL SELECT 'policy ' || pol.polname || ' on ' || pol.polrelid::regclass::text FROM pg_policy pol
          UNION ALL SELECT 'trigger ' || t.tgname || ' on ' || t.tgrelid::regclass::text
            FROM pg_trigger t WHERE NOT t.tgisinternal
+         UNION ALL SELECT 'publication ' || pubname FROM pg_publication
          UNION ALL SELECT 'type ' || ns.nspname || '.' || t.typname
            FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
          ORDER BY 1",
