@@ -78,6 +78,21 @@ pub enum Command {
     /// applied checksum still matches the file.
     Status,
 
+    /// Compare the database with the expected catalog of its sets (the committed
+    /// schema/<set>/expected_catalog.txt, or another database with --against) and report
+    /// every object that is missing, unexpected or changed. Never changes the database.
+    /// Exit codes: 0 no drift, 1 drift, 2 error. Default sets: those installed in the
+    /// database.
+    Diff {
+        /// Compare with this database instead of the committed expected catalog.
+        #[arg(long, value_name = "URL")]
+        against: Option<String>,
+        /// Print the statements that would repair the drift (where well defined) instead of
+        /// the report.
+        #[arg(long)]
+        sql: bool,
+    },
+
     /// Write each set's expected catalog (schema/<set>/expected_catalog.txt): the canonical
     /// text of every object its migrations create, read from a scratch database (a temporary
     /// database on --database-url's server, dropped afterwards, or a throwaway server when no

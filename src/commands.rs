@@ -11,6 +11,11 @@ use serde_json::json;
 use sqlx::PgConnection;
 use std::io::{BufRead, IsTerminal, Write};
 
+/// A check found drift (exit code 1); the report has been printed already.
+#[derive(Debug, thiserror::Error)]
+#[error("drift found")]
+pub struct DriftFound;
+
 /// A usage or configuration problem (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -44,6 +49,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status => status(g, &sets).await,
         Command::Sandbox { keep } => sandbox(g, &sets, *keep).await,
         Command::Snapshot { check } => snapshot(g, &sets, *check).await,
+        Command::Diff { against, sql } => diff(g, &sets, against.as_deref(), *sql).await,
     }
 }
 
@@ -505,4 +511,147 @@ async fn snapshot(g: &Global, sets: &[MigrationSet], check: bool) -> Result<()> 
 
 fn set_dir_shown(set: &MigrationSet) -> String {
     format!("schema/{}", set.name)
+}
+
+/// The sets a checking verb looks at: those named with --set, else those installed in the
+/// database (with rows in migrate.history).
+async fn installed_sets<'s>(
+    g: &Global,
+    conn: &mut PgConnection,
+    sets: &'s [MigrationSet],
+) -> Result<Vec<&'s MigrationSet>> {
+    if !g.sets.is_empty() {
+        return Ok(sets.iter().collect());
+    }
+    let mut installed = Vec::new();
+    for set in sets {
+        if !engine::history::read(conn, &set.name).await?.is_empty() {
+            installed.push(set);
+        }
+    }
+    if installed.is_empty() {
+        return Err(UsageError(
+            "no set is installed in this database (migrate.history has no rows); pass --set NAME to compare anyway".into(),
+        )
+        .into());
+    }
+    Ok(installed)
+}
+
+/// Expected and actual catalogs of one set, limited to the schemas the set owns.
+async fn drift_of(
+    conn: &mut PgConnection,
+    other: Option<&mut PgConnection>,
+    set: &MigrationSet,
+) -> Result<(migrate::diff::Drift, migrate::catalog::Catalog)> {
+    let committed = migrate::snapshot::committed(set);
+    let expected = match other {
+        Some(other) => {
+            migrate::catalog::introspect(other, &set.schema)
+                .await?
+                .catalog
+        }
+        None => committed.as_ref().map_err(|e| anyhow!("{e}"))?.clone(),
+    };
+    let mut scope = vec![set.schema.clone()];
+    scope.extend(expected.schema_names());
+    if let Ok(c) = &committed {
+        scope.extend(c.schema_names());
+    }
+    let expected = expected.scoped(&scope);
+    let actual = migrate::catalog::introspect(conn, &set.schema)
+        .await?
+        .catalog
+        .scoped(&scope);
+    Ok((migrate::diff::compare(&expected, &actual), expected))
+}
+
+fn render_drift(
+    set: &MigrationSet,
+    drift: &migrate::diff::Drift,
+    objects: usize,
+    color: bool,
+) -> String {
+    let head = format!("{} (schema {})", set.name, set.schema);
+    if drift.is_empty() {
+        return format!("{head}: no drift ({objects} objects)\n");
+    }
+    let mut out = format!(
+        "{head}: {} difference{}: {} missing, {} unexpected, {} changed\n",
+        drift.count(),
+        if drift.count() == 1 { "" } else { "s" },
+        drift.missing.len(),
+        drift.unexpected.len(),
+        drift.changed.len()
+    );
+    for key in &drift.missing {
+        out.push_str(&format!("  missing     {key}\n"));
+    }
+    for key in &drift.unexpected {
+        out.push_str(&format!("  unexpected  {key}\n"));
+    }
+    for c in &drift.changed {
+        out.push_str(&format!("  changed     {}\n", c.object));
+    }
+    for c in &drift.changed {
+        out.push('\n');
+        out.push_str(&unified_diff(
+            &migrate::catalog::text::render_body(&c.expected),
+            &migrate::catalog::text::render_body(&c.actual),
+            &format!("expected {}", c.object),
+            &format!("actual {}", c.object),
+            color,
+        ));
+    }
+    out
+}
+
+async fn diff(g: &Global, sets: &[MigrationSet], against: Option<&str>, sql: bool) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut other = match against {
+        Some(url) => Some(engine::connect(url).await?),
+        None => None,
+    };
+    let selected = installed_sets(g, &mut conn, sets).await?;
+    let color = use_color(g);
+    let mut reports = Vec::new();
+    let mut drifted = false;
+    for set in selected {
+        let (drift, expected) = drift_of(&mut conn, other.as_mut(), set).await?;
+        drifted |= !drift.is_empty();
+        let statements = migrate::diff::repair::statements(&drift, &expected, &set.schema);
+        if !g.json {
+            if sql {
+                if !drift.is_empty() {
+                    println!("-- {}: repair statements", set.name);
+                    println!("{}", statements.join("\n"));
+                }
+            } else {
+                print!(
+                    "{}",
+                    render_drift(set, &drift, expected.objects.len(), color)
+                );
+            }
+        }
+        let expected_from = match against {
+            Some(url) => format!("database {}", migrate::redact::redact_url(url)),
+            None => format!("schema/{}/{}", set.name, migrate::config::EXPECTED_CATALOG),
+        };
+        let mut report = json!({
+            "set": set.name, "schema": set.schema, "expected": expected_from,
+            "objects": expected.objects.len(), "drift": !drift.is_empty(),
+            "missing": drift.missing, "unexpected": drift.unexpected, "changed": drift.changed,
+        });
+        if sql {
+            report["sql"] = json!(statements);
+        }
+        reports.push(report);
+    }
+    if g.json {
+        print_json(json!({ "command": "diff", "drift": drifted, "sets": reports }));
+    }
+    if drifted {
+        return Err(DriftFound.into());
+    }
+    Ok(())
 }

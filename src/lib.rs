@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cluster;
 pub mod config;
+pub mod diff;
 pub mod engine;
 pub mod redact;
 pub mod sets;

@@ -37,6 +37,8 @@ fn main() -> ExitCode {
     // Only fails when a subscriber is already set, which nothing else does.
     let _ = tracing::subscriber::set_global_default(notices::Notices);
     let json = cli.global.json;
+    // diff follows `git diff --exit-code`: 1 means drift, so every error is 2.
+    let is_diff = matches!(cli.command, cli::Command::Diff { .. });
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -49,8 +51,9 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<commands::DriftFound>() => ExitCode::from(1),
         Err(e) => {
-            let code = exit_code(&e);
+            let code = if is_diff { 2 } else { exit_code(&e) };
             let message = redact_text(&format!("{e:#}"));
             if json {
                 println!(

@@ -23,9 +23,11 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_tasks_created_at ON ai_tasks(created
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_tasks_completed_at ON ai_tasks(completed_at DESC);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_tasks_input ON ai_tasks USING GIN (task_input);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_tasks_output ON ai_tasks USING GIN (task_output);
--- Partial: the open tasks of a clone, the queue workers poll.
+-- Partial: the open tasks of a clone, the queue workers poll. The document's
+-- `status IN ('pending', 'in_progress')`, with the comparison written in text so that the
+-- definition Postgres prints recreates exactly this index (diff --sql relies on that).
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_active_tasks ON ai_tasks(clone_id)
-  WHERE status IN ('pending', 'in_progress');
+  WHERE status::text IN ('pending'::text, 'in_progress'::text);
 -- Composite: a clone's tasks filtered by status.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_tasks_clone_status ON ai_tasks(clone_id, status);
 

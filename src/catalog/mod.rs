@@ -17,7 +17,7 @@
 //! Platform schemas of Supabase (`auth`, `storage`, ...) are left out, except for the
 //! policies and triggers a migration puts on their tables.
 
-mod text;
+pub mod text;
 
 pub use text::{parse, render};
 
@@ -274,7 +274,11 @@ pub async fn introspect(
                     .unwrap_or((&name, ""));
                 shown = format!("{prefix}_YYYY_MM");
             }
-            let key = format!("{kind} {}", qualify(&schema, &shown, home));
+            let key = if kind == "schema" {
+                format!("schema {name}")
+            } else {
+                format!("{kind} {}", qualify(&schema, &shown, home))
+            };
             gathered
                 .entry(key)
                 .or_insert_with(|| (Some(schema.clone()), Vec::new()))

@@ -132,7 +132,7 @@ async fn every_documented_index_with_its_method_columns_and_predicate() {
     )
     .await;
     let expected = [
-        "CREATE INDEX idx_active_tasks ON public.ai_tasks USING btree (clone_id) WHERE ((status)::text = ANY ((ARRAY['pending'::character varying, 'in_progress'::character varying])::text[]))",
+        "CREATE INDEX idx_active_tasks ON public.ai_tasks USING btree (clone_id) WHERE ((status)::text = ANY (ARRAY['pending'::text, 'in_progress'::text]))",
         "CREATE INDEX idx_clones_config ON public.ai_clones USING gin (config)",
         "CREATE INDEX idx_clones_created_at ON public.ai_clones USING btree (created_at DESC)",
         "CREATE INDEX idx_clones_status ON public.ai_clones USING btree (status)",

@@ -4,6 +4,7 @@
 mod aethercrown98;
 mod catalog;
 mod cli;
+mod diff;
 mod engine;
 mod harness;
 mod sandbox;

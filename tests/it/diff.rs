@@ -1,0 +1,262 @@
+//! `migrate diff` against drifted databases: every kind of drift is found and named, the
+//! report is stable (insta snapshots), and `--sql` repairs what it claims to repair.
+
+use crate::harness::*;
+use migrate::engine;
+use sqlx::PgConnection;
+
+struct Case {
+    name: &'static str,
+    inject: &'static str,
+    /// The report line naming the drifted object.
+    names: &'static str,
+    /// Whether `diff --sql` repairs it.
+    repairable: bool,
+}
+
+const CASES: &[Case] = &[
+    Case { name: "dropped_index", inject: "DROP INDEX idx_tasks_status", names: "missing     index idx_tasks_status", repairable: true },
+    Case {
+        name: "changed_index_predicate",
+        inject: "DROP INDEX idx_active_tasks; CREATE INDEX idx_active_tasks ON ai_tasks (clone_id) WHERE status::text = 'pending'::text",
+        names: "changed     index idx_active_tasks",
+        repairable: true,
+    },
+    Case { name: "rls_disabled_on_table", inject: "ALTER TABLE payments DISABLE ROW LEVEL SECURITY", names: "changed     table payments", repairable: true },
+    Case {
+        name: "rls_disabled_on_partition",
+        inject: "ALTER TABLE activity_logs_default DISABLE ROW LEVEL SECURITY",
+        names: "changed     table activity_logs_default",
+        repairable: true,
+    },
+    Case {
+        name: "policy_expression_changed",
+        inject: "DROP POLICY clone_select_own ON ai_clones; CREATE POLICY clone_select_own ON ai_clones FOR SELECT TO authenticated USING (true)",
+        names: "changed     policy ai_clones.clone_select_own",
+        repairable: true,
+    },
+    Case { name: "policy_dropped", inject: "DROP POLICY payment_select_own ON payments", names: "missing     policy payments.payment_select_own", repairable: true },
+    Case { name: "extra_column", inject: "ALTER TABLE users ADD COLUMN nickname text", names: "unexpected  column users.nickname", repairable: false },
+    Case {
+        name: "changed_column_default",
+        inject: "ALTER TABLE ai_tasks ALTER COLUMN priority SET DEFAULT 'high'",
+        names: "changed     column ai_tasks.priority",
+        repairable: true,
+    },
+    Case {
+        name: "changed_nullability",
+        inject: "ALTER TABLE ai_clones ALTER COLUMN description SET NOT NULL",
+        names: "changed     column ai_clones.description",
+        repairable: true,
+    },
+    Case { name: "dropped_trigger", inject: "DROP TRIGGER update_users_updated_at ON users", names: "missing     trigger users.update_users_updated_at", repairable: true },
+    Case {
+        name: "changed_function_body",
+        inject: "CREATE OR REPLACE FUNCTION update_updated_at_column() RETURNS trigger SET search_path = '' AS $$ BEGIN RETURN NEW; END $$ LANGUAGE plpgsql",
+        names: "changed     function update_updated_at_column()",
+        repairable: true,
+    },
+    Case {
+        name: "detached_partition",
+        inject: "ALTER TABLE activity_logs DETACH PARTITION activity_logs_default",
+        names: "changed     table activity_logs_default",
+        repairable: false,
+    },
+    Case {
+        name: "removed_publication_membership",
+        inject: "ALTER PUBLICATION supabase_realtime DROP TABLE payments",
+        names: "missing     publication member supabase_realtime:payments",
+        repairable: true,
+    },
+];
+
+async fn migrated(set: &str) -> (TestDb, PgConnection) {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    engine::up(&mut c, &embedded_set(set), None, "5s", &quiet)
+        .await
+        .unwrap();
+    (db, c)
+}
+
+#[tokio::test]
+async fn every_kind_of_drift_is_found_named_and_where_possible_repaired() {
+    for case in CASES {
+        let (db, mut c) = migrated("aethercrown98").await;
+        let clean = run(db.migrate().arg("diff"));
+        assert_eq!(
+            clean.code, 0,
+            "{}: {}{}",
+            case.name, clean.stdout, clean.stderr
+        );
+        assert!(
+            clean
+                .stdout
+                .starts_with("aethercrown98 (schema public): no drift ("),
+            "{}",
+            clean.stdout
+        );
+
+        sqlx::raw_sql(case.inject).execute(&mut c).await.unwrap();
+        let out = run(db.migrate().arg("diff").env("NO_COLOR", "1"));
+        assert_eq!(out.code, 1, "{}: {}{}", case.name, out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains(case.names),
+            "{}: {}",
+            case.name,
+            out.stdout
+        );
+        insta::assert_snapshot!(case.name, out.stdout);
+
+        let json = run(db.migrate().args(["diff", "--json"]));
+        assert_eq!(json.code, 1);
+        let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(v["drift"], true, "{}", case.name);
+        let object = case
+            .names
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            json.stdout.contains(&object),
+            "{}: {}",
+            case.name,
+            json.stdout
+        );
+
+        let sql = run(db.migrate().args(["diff", "--sql"]));
+        assert_eq!(sql.code, 1);
+        if case.repairable {
+            sqlx::raw_sql(&sql.stdout)
+                .execute(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}\n{}", case.name, sql.stdout));
+            let after = run(db.migrate().arg("diff"));
+            assert_eq!(
+                after.code, 0,
+                "{}: repair left drift:\n{}\n{}",
+                case.name, sql.stdout, after.stdout
+            );
+        } else {
+            assert!(
+                sql.stdout.contains("-- not generated: "),
+                "{}: {}",
+                case.name,
+                sql.stdout
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn diff_never_changes_the_database_and_reports_errors_as_2() {
+    let (db, mut c) = migrated("witchcraft").await;
+    sqlx::raw_sql("DROP INDEX idx_model_popularity")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let before = user_objects(&mut c).await;
+    let out = run(db.migrate().args(["diff", "--sql"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout
+            .contains("CREATE INDEX idx_model_popularity ON ai_usage_requests"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(user_objects(&mut c).await, before);
+    // no set installed, no --set: a usage error, exit 2
+    let empty = TestDb::new().await;
+    let out = run(empty.migrate().arg("diff"));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no set is installed in this database"),
+        "{}",
+        out.stderr
+    );
+    // an unreachable server is 2 as well, not 3
+    let out = run(db.migrate().args([
+        "diff",
+        "--database-url",
+        "postgres://x:secret@127.0.0.1:1/x",
+    ]));
+    assert_eq!(out.code, 2);
+    assert!(!out.stderr.contains("secret"));
+}
+
+#[tokio::test]
+async fn against_compares_two_databases() {
+    let (a, _ca) = migrated("witchcraft").await;
+    let (b, mut cb) = migrated("witchcraft").await;
+    let out = run(a.migrate().args(["diff", "--against", &b.url]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    sqlx::raw_sql("ALTER TABLE users ADD COLUMN nickname text")
+        .execute(&mut cb)
+        .await
+        .unwrap();
+    // b has the column, a does not: from a's point of view it is missing
+    let out = run(a.migrate().args(["diff", "--against", &b.url]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("missing     column users.nickname"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test]
+async fn both_sets_in_one_database_are_each_compared_in_their_own_schema() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let dir = std::env::temp_dir().join(format!("migrate-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = crate_root().display().to_string();
+    std::fs::write(
+        dir.join("migrations.toml"),
+        format!(
+            "[[set]]\nname = \"aethercrown98\"\ndir = \"{root}/schema/aethercrown98\"\nschema = \"ac\"\n\n\
+             [[set]]\nname = \"witchcraft\"\ndir = \"{root}/schema/witchcraft\"\nschema = \"wc\"\n"
+        ),
+    )
+    .unwrap();
+    let config = dir.join("migrations.toml");
+    let up = run(db.migrate().arg("--config").arg(&config).arg("up"));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let out = run(db.migrate().arg("--config").arg(&config).arg("diff"));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("aethercrown98 (schema ac): no drift"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("witchcraft (schema wc): no drift"),
+        "{}",
+        out.stdout
+    );
+    sqlx::raw_sql("DROP POLICY users_select_admin ON wc.users")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let out = run(db.migrate().arg("--config").arg(&config).arg("diff"));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("aethercrown98 (schema ac): no drift"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("witchcraft (schema wc): 1 difference: 1 missing"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("missing     policy users.users_select_admin"),
+        "{}",
+        out.stdout
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
