@@ -93,6 +93,14 @@ pub enum Command {
         sql: bool,
     },
 
+    /// Check that the database is what this binary expects, one line per check: applied
+    /// checksums, unknown, skipped or pending versions, the catalog against the expected one
+    /// for the applied version (naming the migration an object comes from), and the
+    /// invariants: row level security on every table and partition, an index behind every
+    /// foreign key, a fixed search_path on SECURITY DEFINER functions, no invalid and no
+    /// duplicate indexes. Exit 0 only when every check passes. Default sets: those installed.
+    Verify,
+
     /// Write each set's expected catalog (schema/<set>/expected_catalog.txt): the canonical
     /// text of every object its migrations create, read from a scratch database (a temporary
     /// database on --database-url's server, dropped afterwards, or a throwaway server when no

@@ -50,6 +50,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sandbox { keep } => sandbox(g, &sets, *keep).await,
         Command::Snapshot { check } => snapshot(g, &sets, *check).await,
         Command::Diff { against, sql } => diff(g, &sets, against.as_deref(), *sql).await,
+        Command::Verify => verify(g, &sets).await,
     }
 }
 
@@ -651,6 +652,130 @@ async fn diff(g: &Global, sets: &[MigrationSet], against: Option<&str>, sql: boo
         print_json(json!({ "command": "diff", "drift": drifted, "sets": reports }));
     }
     if drifted {
+        return Err(DriftFound.into());
+    }
+    Ok(())
+}
+
+/// The catalog check of `verify`: the database against the expected catalog of the applied
+/// version, each drifted object attributed to the migration that made it where that can be
+/// worked out on a scratch database.
+async fn catalog_check(
+    g: &Global,
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    applied_version: i64,
+) -> Result<migrate::verify::Check> {
+    let fully_applied = applied_version == set.latest();
+    let committed = migrate::snapshot::committed(set);
+    let mut steps = None;
+    if !fully_applied || committed.is_err() {
+        let server = ScratchServer::start(g)?;
+        steps = Some(
+            server
+                .with_database("verify", async |c: &mut PgConnection| {
+                    Ok(migrate::snapshot::per_migration(c, set).await?)
+                })
+                .await?,
+        );
+    }
+    let expected = match (&steps, committed) {
+        (Some(steps), _) if !fully_applied => steps
+            .iter()
+            .rfind(|(v, _, _)| *v <= applied_version)
+            .map(|(_, _, c)| c.clone())
+            .unwrap_or_default(),
+        (_, Ok(c)) => c,
+        (Some(steps), Err(_)) => steps.last().map(|(_, _, c)| c.clone()).unwrap_or_default(),
+        (None, Err(e)) => return Err(e.into()),
+    };
+    let mut scope = vec![set.schema.clone()];
+    scope.extend(expected.schema_names());
+    let expected = expected.scoped(&scope);
+    let actual = migrate::catalog::introspect(conn, &set.schema)
+        .await?
+        .catalog
+        .scoped(&scope);
+    let drift = migrate::diff::compare(&expected, &actual);
+    if !drift.is_empty() && steps.is_none() {
+        // Which migration made what: worth a scratch database only when something drifted.
+        if let Ok(server) = ScratchServer::start(g) {
+            steps = server
+                .with_database("verify", async |c: &mut PgConnection| {
+                    Ok(migrate::snapshot::per_migration(c, set).await?)
+                })
+                .await
+                .ok();
+        }
+    }
+    let from = |key: &str| -> String {
+        steps
+            .as_ref()
+            .and_then(|s| migrate::snapshot::made_by(s, key))
+            .map(|(v, n)| format!(" (from {v:04} {n})"))
+            .unwrap_or_default()
+    };
+    let mut problems = Vec::new();
+    problems.extend(
+        drift
+            .missing
+            .iter()
+            .map(|k| format!("missing {k}{}", from(k))),
+    );
+    problems.extend(drift.unexpected.iter().map(|k| format!("unexpected {k}")));
+    problems.extend(
+        drift
+            .changed
+            .iter()
+            .map(|c| format!("changed {}{}", c.object, from(&c.object))),
+    );
+    Ok(migrate::verify::Check::new(
+        "catalog",
+        problems,
+        &format!(
+            "matches the expected catalog at {applied_version:04} ({} objects)",
+            expected.objects.len()
+        ),
+        "differs from the expected catalog (migrate diff shows how)",
+    ))
+}
+
+async fn verify(g: &Global, sets: &[MigrationSet]) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let selected = installed_sets(g, &mut conn, sets).await?;
+    let mut all_ok = true;
+    let mut reports = Vec::new();
+    for set in selected {
+        let applied = engine::history::read(&mut conn, &set.name).await?;
+        let mut checks = migrate::verify::history_checks(set, &applied);
+        let applied_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
+        checks.push(catalog_check(g, &mut conn, set, applied_version).await?);
+        let mut schemas = vec![set.schema.clone()];
+        if let Some(text) = &set.expected_catalog {
+            if let Ok(c) = migrate::catalog::parse(text) {
+                schemas.extend(c.schema_names());
+            }
+        }
+        checks.extend(migrate::verify::invariants(&mut conn, &schemas).await?);
+        let ok = checks.iter().all(|c| c.ok);
+        all_ok &= ok;
+        if !g.json {
+            println!("{} (schema {})", set.name, set.schema);
+            for c in &checks {
+                println!(
+                    "  {}  {:<20} {}",
+                    if c.ok { "PASS" } else { "FAIL" },
+                    c.check,
+                    c.summary
+                );
+            }
+        }
+        reports.push(json!({ "set": set.name, "schema": set.schema, "ok": ok, "checks": checks }));
+    }
+    if g.json {
+        print_json(json!({ "command": "verify", "ok": all_ok, "sets": reports }));
+    }
+    if !all_ok {
         return Err(DriftFound.into());
     }
     Ok(())

@@ -11,3 +11,4 @@ pub mod engine;
 pub mod redact;
 pub mod sets;
 pub mod snapshot;
+pub mod verify;

@@ -62,3 +62,39 @@ pub fn committed(set: &MigrationSet) -> Result<Catalog, SnapshotError> {
         line,
     })
 }
+
+/// The catalog after each migration of `set`, applied one by one to the empty database
+/// `conn` is connected to: `(version, name, catalog)`, oldest first. Says which migration
+/// made each object, and what the schema should be at any applied version.
+pub async fn per_migration(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+) -> Result<Vec<(i64, String, Catalog)>, SnapshotError> {
+    let before = catalog::introspect(conn, &set.schema).await?.catalog;
+    let mut steps = Vec::new();
+    for m in &set.migrations {
+        engine::up(conn, set, Some(m.version), &set.lock_timeout, &|_| {}).await?;
+        let after = catalog::introspect(conn, &set.schema).await?.catalog;
+        let objects = after
+            .objects
+            .into_iter()
+            .filter(|(key, object)| before.objects.get(key) != Some(object))
+            .collect();
+        steps.push((m.version, m.name.clone(), Catalog { objects }));
+    }
+    Ok(steps)
+}
+
+/// The migration that last created or changed `key`, from [`per_migration`]'s steps.
+pub fn made_by(steps: &[(i64, String, Catalog)], key: &str) -> Option<(i64, String)> {
+    let mut owner = None;
+    let mut previous: Option<&String> = None;
+    for (version, name, catalog) in steps {
+        let body = catalog.objects.get(key).map(|o| &o.body);
+        if body.is_some() && body != previous {
+            owner = Some((*version, name.clone()));
+        }
+        previous = body;
+    }
+    owner
+}

@@ -125,6 +125,21 @@ async fn every_kind_of_drift_is_found_named_and_where_possible_repaired() {
             json.stdout
         );
 
+        // verify fails on the same drift, naming the object in its catalog line
+        let verify = run(db.migrate().arg("verify"));
+        assert_eq!(verify.code, 1, "{}: {}", case.name, verify.stdout);
+        let catalog_line = verify
+            .stdout
+            .lines()
+            .find(|l| l.contains("FAIL  catalog"))
+            .unwrap_or_default();
+        assert!(
+            catalog_line.contains(&object),
+            "{}: {}",
+            case.name,
+            verify.stdout
+        );
+
         let sql = run(db.migrate().args(["diff", "--sql"]));
         assert_eq!(sql.code, 1);
         if case.repairable {

@@ -8,4 +8,5 @@ mod diff;
 mod engine;
 mod harness;
 mod sandbox;
+mod verify;
 mod witchcraft;
