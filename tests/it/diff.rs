@@ -2,8 +2,6 @@
 //! report is stable (insta snapshots), and `--sql` repairs what it claims to repair.
 
 use crate::harness::*;
-use migrate::engine;
-use sqlx::PgConnection;
 
 struct Case {
     name: &'static str,
@@ -69,15 +67,6 @@ const CASES: &[Case] = &[
         repairable: true,
     },
 ];
-
-async fn migrated(set: &str) -> (TestDb, PgConnection) {
-    let db = TestDb::new().await;
-    let mut c = db.conn().await;
-    engine::up(&mut c, &embedded_set(set), None, "5s", &quiet)
-        .await
-        .unwrap();
-    (db, c)
-}
 
 #[tokio::test]
 async fn every_kind_of_drift_is_found_named_and_where_possible_repaired() {

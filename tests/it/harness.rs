@@ -326,3 +326,13 @@ pub async fn assert_monthly_partitions(c: &mut PgConnection, table: &str, months
     .await;
     assert_eq!(strategy, ["r"], "{table} is range-partitioned");
 }
+
+/// A fresh database with every migration of the embedded set `set` applied.
+pub async fn migrated(set: &str) -> (TestDb, PgConnection) {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    migrate::engine::up(&mut c, &embedded_set(set), None, "5s", &quiet)
+        .await
+        .unwrap();
+    (db, c)
+}

@@ -4,15 +4,6 @@
 use crate::harness::*;
 use migrate::engine;
 
-async fn migrated(set: &str) -> (TestDb, sqlx::PgConnection) {
-    let db = TestDb::new().await;
-    let mut c = db.conn().await;
-    engine::up(&mut c, &embedded_set(set), None, "5s", &quiet)
-        .await
-        .unwrap();
-    (db, c)
-}
-
 /// The `(PASS|FAIL, check, summary)` lines of a verify run.
 fn lines(out: &Output) -> Vec<(String, String)> {
     out.stdout
