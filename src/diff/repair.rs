@@ -213,6 +213,45 @@ fn rls_flags(name: &str, expected: &str, actual: &str) -> Result<Vec<String>, &'
     Ok(out)
 }
 
+/// `REVOKE` what `actual` grants and `GRANT` what `expected` grants on a table, column or
+/// function; grant lines read `grantee PRIV, PRIV[ (grantable)]`.
+fn regrant(kind: &str, name: &str, expected: &str, actual: &str) -> Vec<String> {
+    let (target, columns) = match kind {
+        "grants on table" => (format!("TABLE {}", quote_path(name)), String::new()),
+        "grants on column" => {
+            let (table, column) = table_and_name(name);
+            (format!("TABLE {table}"), format!(" ({column})"))
+        }
+        _ => {
+            let (function, args) = name.split_once('(').unwrap_or((name, ")"));
+            (
+                format!("FUNCTION {}({args}", quote_path(function)),
+                String::new(),
+            )
+        }
+    };
+    let grantee = |line: &str| {
+        line.split_once(' ')
+            .map(|(g, _)| g.to_string())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<String> = actual
+        .split('\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("REVOKE ALL{columns} ON {target} FROM {};", grantee(l)))
+        .collect();
+    for line in expected.split('\n').filter(|l| !l.is_empty()) {
+        let (who, privileges) = line.split_once(' ').unwrap_or((line, ""));
+        let grantable = privileges.contains("(grantable)");
+        let privileges = privileges.replace(" (grantable)", "");
+        out.push(format!(
+            "GRANT {privileges}{columns} ON {target} TO {who}{};",
+            if grantable { " WITH GRANT OPTION" } else { "" }
+        ));
+    }
+    out
+}
+
 /// The statement recreating an index, trigger or function from its expected body.
 fn definition(body: &str) -> String {
     let def: Vec<&str> = body
@@ -232,7 +271,7 @@ fn definition(body: &str) -> String {
 /// objects live in `schema`.
 pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String> {
     // (order, statement): drops first, then tables, columns, constraints, functions,
-    // indexes, triggers, policies, publications.
+    // indexes, triggers, policies, publications, grants.
     let mut out: Vec<(u8, String)> = Vec::new();
     let mut not_generated: Vec<String> = Vec::new();
     let mut skip =
@@ -267,6 +306,9 @@ pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String
                 }
             }
             "policy" => out.push((7, create_policy(name, body))),
+            "grants on table" | "grants on column" | "grants on function" => {
+                out.extend(regrant(kind, name, body, "").into_iter().map(|s| (9, s)));
+            }
             "publication member" => match name.split_once(':') {
                 Some((publication, table)) => out.push((8, format!(
                     "ALTER PUBLICATION {} ADD TABLE {};",
@@ -350,6 +392,13 @@ pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String
                 ));
             }
             "function" | "procedure" => out.push((4, definition(&c.expected))),
+            "grants on table" | "grants on column" | "grants on function" => {
+                out.extend(
+                    regrant(kind, name, &c.expected, &c.actual)
+                        .into_iter()
+                        .map(|s| (9, s)),
+                );
+            }
             "column" => match alter_column(name, &c.expected, &c.actual) {
                 Ok(sql) => out.extend(sql.into_iter().map(|s| (2, s))),
                 Err(why) => skip(&c.object, why),
@@ -396,5 +445,38 @@ mod tests {
             ]
         );
         assert!(alter_column("users.role", "text", "integer").is_err());
+    }
+
+    #[test]
+    fn grants_are_revoked_then_granted() {
+        assert_eq!(
+            regrant(
+                "grants on table",
+                "users",
+                "authenticated SELECT, UPDATE\nservice_role SELECT (grantable)",
+                "anon SELECT"
+            ),
+            [
+                "REVOKE ALL ON TABLE \"users\" FROM anon;",
+                "GRANT SELECT, UPDATE ON TABLE \"users\" TO authenticated;",
+                "GRANT SELECT ON TABLE \"users\" TO service_role WITH GRANT OPTION;",
+            ]
+        );
+        assert_eq!(
+            regrant("grants on column", "users.name", "authenticated UPDATE", ""),
+            ["GRANT UPDATE (\"name\") ON TABLE \"users\" TO authenticated;"]
+        );
+        assert_eq!(
+            regrant(
+                "grants on function",
+                "f(p_id bigint)",
+                "service_role EXECUTE",
+                "PUBLIC EXECUTE"
+            ),
+            [
+                "REVOKE ALL ON FUNCTION \"f\"(p_id bigint) FROM PUBLIC;",
+                "GRANT EXECUTE ON FUNCTION \"f\"(p_id bigint) TO service_role;"
+            ]
+        );
     }
 }

@@ -60,6 +60,13 @@ const CASES: &[Case] = &[
         names: "changed     table activity_logs_default",
         repairable: false,
     },
+    Case { name: "dropped_table", inject: "DROP TABLE payments", names: "missing     table payments", repairable: true },
+    Case {
+        name: "changed_grants",
+        inject: "REVOKE DELETE ON ai_clones FROM authenticated; GRANT SELECT ON ai_clones TO anon",
+        names: "changed     grants on table ai_clones",
+        repairable: true,
+    },
     Case {
         name: "removed_publication_membership",
         inject: "ALTER PUBLICATION supabase_realtime DROP TABLE payments",
