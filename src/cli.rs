@@ -57,11 +57,16 @@ pub enum Command {
         /// Stop after this version (default: apply all).
         #[arg(long, value_name = "VERSION")]
         to: Option<i64>,
+        /// Print the SQL that would run, in order, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 
     /// Roll back applied migrations, newest first (default: one step).
     ///
-    /// Asks for confirmation on a terminal; without one, --yes is required.
+    /// Asks for confirmation on a terminal, listing the tables and columns holding rows that
+    /// the down files drop; without a terminal, --yes is required. Stops before a migration
+    /// whose down file says `-- migrate:irreversible`.
     Down {
         /// Roll back this many migrations.
         #[arg(long, value_name = "N", conflicts_with = "to")]
@@ -72,6 +77,10 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Print the SQL that would run, in order, and the data it would delete; change
+        /// nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 
     /// Show every migration of each set: applied or pending, when, by whom, and whether the
@@ -99,7 +108,15 @@ pub enum Command {
     /// invariants: row level security on every table and partition, an index behind every
     /// foreign key, a fixed search_path on SECURITY DEFINER functions, no invalid and no
     /// duplicate indexes. Exit 0 only when every check passes. Default sets: those installed.
-    Verify,
+    Verify {
+        /// Instead, prove every migration's down on a scratch database (a temporary database
+        /// on --database-url's server, or a throwaway server when no URL is given): after
+        /// up to k and down one step the catalog must be the one after up to k-1, up again
+        /// must give the same catalog, and a full rollback must leave nothing. Default sets:
+        /// all of them.
+        #[arg(long)]
+        roundtrip: bool,
+    },
 
     /// Write each set's expected catalog (schema/<set>/expected_catalog.txt): the canonical
     /// text of every object its migrations create, read from a scratch database (a temporary

@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use migrate::cluster::{Cluster, ClusterOptions};
 use migrate::config::{valid_duration, Config, MigrationSet};
 use migrate::engine::{self, DownTarget, EngineError, Event, SetStatus, Step};
-use migrate::sets::Migration;
+
 use serde_json::json;
 use sqlx::PgConnection;
 use std::io::{BufRead, IsTerminal, Write};
@@ -37,21 +37,95 @@ pub async fn run(cli: Cli) -> Result<()> {
         sets.push(config.load_set(s)?);
     }
     match &cli.command {
-        Command::Up { to } => up(g, &sets, *to).await,
-        Command::Down { steps, to, yes } => {
-            let target = match (steps, to) {
-                (_, Some(v)) => DownTarget::To(*v),
-                (Some(n), None) => DownTarget::Steps(*n),
-                (None, None) => DownTarget::Steps(1),
-            };
-            down(g, &sets, target, *yes).await
+        Command::Up { to, dry_run: true } => up_dry_run(g, &sets, *to).await,
+        Command::Up { to, dry_run: false } => up(g, &sets, *to).await,
+        Command::Down {
+            steps,
+            to,
+            dry_run: true,
+            ..
+        } => down_dry_run(g, &sets, down_target(*steps, *to)).await,
+        Command::Down { steps, to, yes, .. } => {
+            down(g, &sets, down_target(*steps, *to), *yes).await
         }
         Command::Status => status(g, &sets).await,
         Command::Sandbox { keep } => sandbox(g, &sets, *keep).await,
         Command::Snapshot { check } => snapshot(g, &sets, *check).await,
         Command::Diff { against, sql } => diff(g, &sets, against.as_deref(), *sql).await,
-        Command::Verify => verify(g, &sets).await,
+        Command::Verify { roundtrip: true } => roundtrip(g, &sets).await,
+        Command::Verify { roundtrip: false } => verify(g, &sets).await,
     }
+}
+
+fn down_target(steps: Option<usize>, to: Option<i64>) -> DownTarget {
+    match (steps, to) {
+        (_, Some(v)) => DownTarget::To(v),
+        (Some(n), None) => DownTarget::Steps(n),
+        (None, None) => DownTarget::Steps(1),
+    }
+}
+
+/// `up --dry-run`: the SQL of every pending migration, in order; nothing is changed.
+async fn up_dry_run(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
+    check_distinct_schemas(sets)?;
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut reports = Vec::new();
+    for set in sets {
+        let plan = engine::pending(&mut conn, set, to).await?;
+        let scripts: Vec<String> = plan
+            .iter()
+            .map(|m| engine::script(set, m, engine::Direction::Up, lock_timeout(g, set)))
+            .collect();
+        if !g.json {
+            println!(
+                "-- {}: {} migration(s) would be applied",
+                set.name,
+                plan.len()
+            );
+            print!("{}", scripts.join(""));
+        }
+        reports.push(json!({ "set": set.name, "versions": plan.iter().map(|m| m.version).collect::<Vec<_>>(), "sql": scripts }));
+    }
+    if g.json {
+        print_json(json!({ "command": "up", "dry_run": true, "sets": reports }));
+    }
+    Ok(())
+}
+
+/// `down --dry-run`: the SQL of every migration that would be rolled back, in order, and
+/// the data it would delete; nothing is changed.
+async fn down_dry_run(g: &Global, sets: &[MigrationSet], target: DownTarget) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut reports = Vec::new();
+    for set in sets.iter().rev() {
+        let (plan, at_risk) = engine::rollback_preview(&mut conn, set, target).await?;
+        let scripts: Vec<String> = plan
+            .iter()
+            .map(|m| engine::script(set, m, engine::Direction::Down, lock_timeout(g, set)))
+            .collect();
+        if !g.json {
+            println!(
+                "-- {}: {} migration(s) would be rolled back",
+                set.name,
+                plan.len()
+            );
+            for r in &at_risk {
+                println!(
+                    "-- deletes data: {} ({} rows, by {:04})",
+                    r.object, r.rows, r.version
+                );
+            }
+            print!("{}", scripts.join(""));
+        }
+        reports.push(json!({
+            "set": set.name, "versions": plan.iter().map(|m| m.version).collect::<Vec<_>>(),
+            "data_at_risk": at_risk, "sql": scripts,
+        }));
+    }
+    if g.json {
+        print_json(json!({ "command": "down", "dry_run": true, "sets": reports }));
+    }
+    Ok(())
 }
 
 fn database_url(g: &Global) -> Result<&str> {
@@ -151,14 +225,29 @@ fn summary(set: &MigrationSet, steps: &[Step], now: &SetStatus, verb: &str) -> S
 }
 
 /// Asks before rolling back: `--yes` skips the question; without a terminal it refuses.
-fn confirm(yes: bool) -> impl FnMut(&MigrationSet, &[&Migration]) -> Result<(), EngineError> {
-    move |set, plan| {
+/// The question (and the refusal) lists the data the down files would delete.
+fn confirm(yes: bool) -> impl FnMut(&engine::RollbackPlan) -> Result<(), EngineError> {
+    move |plan| {
         let list = plan
+            .migrations
             .iter()
             .map(|m| format!("{:04} {}", m.version, m.name))
             .collect::<Vec<_>>()
             .join(", ");
-        let what = format!("{} migration(s) of set `{}`: {list}", plan.len(), set.name);
+        let mut what = format!(
+            "{} migration(s) of set `{}`: {list}",
+            plan.migrations.len(),
+            plan.set.name
+        );
+        if !plan.data_at_risk.is_empty() {
+            let risk = plan
+                .data_at_risk
+                .iter()
+                .map(|r| format!("{} ({} rows, by {:04})", r.object, r.rows, r.version))
+                .collect::<Vec<_>>()
+                .join(", ");
+            what.push_str(&format!("; this deletes data: {risk}"));
+        }
         if yes {
             return Ok(());
         }
@@ -774,6 +863,57 @@ async fn verify(g: &Global, sets: &[MigrationSet]) -> Result<()> {
     }
     if g.json {
         print_json(json!({ "command": "verify", "ok": all_ok, "sets": reports }));
+    }
+    if !all_ok {
+        return Err(DriftFound.into());
+    }
+    Ok(())
+}
+
+async fn roundtrip(g: &Global, sets: &[MigrationSet]) -> Result<()> {
+    let server = ScratchServer::start(g)?;
+    let color = use_color(g);
+    let mut all_ok = true;
+    let mut reports = Vec::new();
+    for set in sets {
+        let steps = server
+            .with_database("roundtrip", async |c: &mut PgConnection| {
+                Ok(migrate::roundtrip::prove(c, set).await?)
+            })
+            .await?;
+        let ok = steps.iter().all(|s| s.outcome != "fail");
+        all_ok &= ok;
+        if !g.json {
+            println!("{}: rollback proof on a scratch database", set.name);
+            for s in &steps {
+                println!(
+                    "  {:<12} {:<40} {}",
+                    s.outcome.to_uppercase(),
+                    s.step,
+                    s.detail
+                );
+            }
+            for s in steps.iter().filter(|s| !s.changed.is_empty()) {
+                for c in &s.changed {
+                    print!(
+                        "{}",
+                        unified_diff(
+                            &migrate::catalog::text::render_body(&c.expected),
+                            &migrate::catalog::text::render_body(&c.actual),
+                            &format!("{}: {} before", s.step, c.object),
+                            &format!("{}: {} after", s.step, c.object),
+                            color,
+                        )
+                    );
+                }
+            }
+        }
+        reports.push(json!({ "set": set.name, "ok": ok, "steps": steps }));
+    }
+    if g.json {
+        print_json(
+            json!({ "command": "verify", "roundtrip": true, "ok": all_ok, "sets": reports }),
+        );
     }
     if !all_ok {
         return Err(DriftFound.into());

@@ -72,6 +72,14 @@ pub enum EngineError {
         outcome: String,
     },
 
+    #[error("set `{set}`: migration {version:04} ({name}) is irreversible ({file} says so); nothing was rolled back; roll back only to {version:04} or later (--to {version})")]
+    Irreversible {
+        set: String,
+        version: i64,
+        name: String,
+        file: String,
+    },
+
     #[error("rolling back needs confirmation and there is no terminal to ask on; pass --yes to roll back {what}")]
     NeedsConfirmation { what: String },
 

@@ -23,6 +23,72 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A string literal.
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// The SQL [`run`] sends for `m`, in order, as a script: what `--dry-run` prints. Values the
+/// engine binds are shown as literals; `<ms>` stands for the execution time it records.
+pub fn script(
+    set: &MigrationSet,
+    m: &Migration,
+    direction: Direction,
+    lock_timeout: &str,
+) -> String {
+    let file = match direction {
+        Direction::Up => &m.up,
+        Direction::Down => &m.down,
+    };
+    let local = !file.no_transaction;
+    let mut out = vec![format!(
+        "-- {} {:04} {} ({}){}",
+        set.name,
+        m.version,
+        m.name,
+        file.path,
+        if local { "" } else { ", without a transaction" }
+    )];
+    if local {
+        out.push("BEGIN;".into());
+    }
+    out.push(format!(
+        "SELECT set_config('lock_timeout', {}, {local}), set_config('search_path', {}, {local});",
+        literal(lock_timeout),
+        literal(&quote_ident(&set.schema))
+    ));
+    if set.schema != "public" {
+        out.push(format!(
+            "CREATE SCHEMA {};  -- when it does not exist yet",
+            quote_ident(&set.schema)
+        ));
+    }
+    for stmt in split(&file.sql).unwrap_or_default() {
+        out.push(format!("{};", stmt.text));
+    }
+    out.push(match direction {
+        Direction::Up => format!(
+            "INSERT INTO migrate.history (set_name, version, name, namespace, checksum, execution_ms) VALUES ({}, {}, {}, {}, {}, <ms>);",
+            literal(&set.name),
+            m.version,
+            literal(&m.name),
+            literal(&set.schema),
+            literal(&m.checksum)
+        ),
+        Direction::Down => format!(
+            "DELETE FROM migrate.history WHERE set_name = {} AND version = {};",
+            literal(&set.name),
+            m.version
+        ),
+    });
+    out.push(if local {
+        "COMMIT;".into()
+    } else {
+        "RESET lock_timeout; RESET search_path;".into()
+    });
+    out.join("\n") + "\n"
+}
+
 /// `search_path` (the set's schema only, so nothing resolves into another set's objects)
 /// and `lock_timeout`, for the transaction (`local`) or the session.
 async fn settings(

@@ -8,16 +8,16 @@ pub mod error;
 pub mod execute;
 pub mod history;
 pub mod lock;
+pub mod risk;
 
 pub use error::EngineError;
-pub use execute::quote_ident;
+pub use execute::{quote_ident, script, Direction};
 pub use history::AppliedMigration;
 
 use crate::config::MigrationSet;
 use crate::redact::redact_url;
 use crate::sets::Migration;
 use error::{db, reason};
-use execute::Direction;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgConnection};
 use std::str::FromStr;
@@ -66,8 +66,16 @@ pub struct Step {
     pub execution_ms: i64,
 }
 
-/// Decides whether a rollback plan may run; sees the set and its migrations, newest first.
-pub type Confirm<'a> = dyn FnMut(&MigrationSet, &[&Migration]) -> Result<(), EngineError> + 'a;
+/// A rollback about to run: the migrations to revert, newest first, and the data their down
+/// files would delete.
+pub struct RollbackPlan<'a> {
+    pub set: &'a MigrationSet,
+    pub migrations: &'a [&'a Migration],
+    pub data_at_risk: Vec<risk::DataAtRisk>,
+}
+
+/// Decides whether a rollback plan may run.
+pub type Confirm<'a> = dyn FnMut(&RollbackPlan) -> Result<(), EngineError> + 'a;
 
 /// Where `down` stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +239,40 @@ pub fn plan_down<'s>(
             newest_first.retain(|m| m.version > v);
         }
     }
+    if let Some(m) = newest_first.iter().find(|m| m.down.irreversible) {
+        return Err(EngineError::Irreversible {
+            set: set.name.clone(),
+            version: m.version,
+            name: m.name.clone(),
+            file: m.down.path.clone(),
+        });
+    }
     Ok(newest_first)
+}
+
+/// What `up` would apply, read without creating or locking anything (for `--dry-run`).
+pub async fn pending<'s>(
+    conn: &mut PgConnection,
+    set: &'s MigrationSet,
+    to: Option<i64>,
+) -> Result<Vec<&'s Migration>, EngineError> {
+    let applied = history::read(conn, &set.name).await?;
+    validate(set, &applied)?;
+    plan_up(set, &applied, to)
+}
+
+/// What `down` would revert and the data it would delete, read without changing anything
+/// (for `--dry-run`).
+pub async fn rollback_preview<'s>(
+    conn: &mut PgConnection,
+    set: &'s MigrationSet,
+    target: DownTarget,
+) -> Result<(Vec<&'s Migration>, Vec<risk::DataAtRisk>), EngineError> {
+    let applied = history::read(conn, &set.name).await?;
+    validate(set, &applied)?;
+    let plan = plan_down(set, &applied, target)?;
+    let at_risk = risk::data_at_risk(conn, set, &plan).await?;
+    Ok((plan, at_risk))
 }
 
 /// Runs `work` while holding the set's lock, and releases it whatever `work` returned.
@@ -311,7 +352,12 @@ pub async fn down(
         if plan.is_empty() {
             return Ok(Vec::new());
         }
-        confirm(set, &plan)?;
+        let data_at_risk = risk::data_at_risk(conn, set, &plan).await?;
+        confirm(&RollbackPlan {
+            set,
+            migrations: &plan,
+            data_at_risk,
+        })?;
         let mut steps = Vec::new();
         for m in &plan {
             events(&Event::Reverting {

@@ -19,6 +19,10 @@ pub mod embedded {
 /// First-line directive that makes a file run outside a transaction.
 pub const NO_TRANSACTION: &str = "-- migrate:no-transaction";
 
+/// First-line directive of a `.down.sql` that declares the migration cannot be undone (the
+/// rest of the file says why); `down` stops before such a migration.
+pub const IRREVERSIBLE: &str = "-- migrate:irreversible";
+
 /// Problems with the files of a set.
 #[derive(Debug, Error)]
 pub enum SetError {
@@ -36,7 +40,7 @@ pub enum SetError {
     },
     #[error("{file}: contains no SQL statement; write the migration or remove the file")]
     Empty { file: String },
-    #[error("{file}:{line}: unknown directive `{directive}`; the only directive is `-- migrate:no-transaction`")]
+    #[error("{file}:{line}: unknown directive `{directive}`; the directives are `-- migrate:no-transaction` and, in a .down.sql, `-- migrate:irreversible`")]
     UnknownDirective {
         file: String,
         line: usize,
@@ -48,6 +52,8 @@ pub enum SetError {
         line: usize,
         what: &'static str,
     },
+    #[error("{file}: {problem}")]
+    Irreversible { file: String, problem: &'static str },
     #[error("{file}: not valid UTF-8; save the file as UTF-8")]
     NotUtf8 { file: String },
     #[error("cannot read {path}: {source}")]
@@ -66,6 +72,8 @@ pub struct SqlFile {
     pub sql: String,
     /// The file starts with `-- migrate:no-transaction`.
     pub no_transaction: bool,
+    /// A down file that starts with `-- migrate:irreversible`: there is no way back.
+    pub irreversible: bool,
 }
 
 /// A versioned migration: an up file, a down file and the checksum of the up file.
@@ -119,11 +127,19 @@ fn parse_file_name(file_name: &str) -> Option<(i64, String, Direction)> {
     Some((version, name.to_string(), dir))
 }
 
-/// Checks a file's first-line directive and that it holds at least one statement.
-fn check_sql(path: &str, sql: &str) -> Result<bool, SetError> {
+/// What a file's first-line directive declares.
+struct Directives {
+    no_transaction: bool,
+    irreversible: bool,
+}
+
+/// Checks a file's first-line directive and that it holds at least one statement (or, for
+/// an irreversible down file, none).
+fn check_sql(path: &str, sql: &str, down: bool) -> Result<Directives, SetError> {
     let first = sql.lines().next().unwrap_or("").trim();
     let no_transaction = first == NO_TRANSACTION;
-    if !no_transaction {
+    let irreversible = first == IRREVERSIBLE;
+    if !no_transaction && !irreversible {
         if let Some(rest) = first.strip_prefix("-- migrate:") {
             return Err(SetError::UnknownDirective {
                 file: path.to_string(),
@@ -132,17 +148,32 @@ fn check_sql(path: &str, sql: &str) -> Result<bool, SetError> {
             });
         }
     }
+    if irreversible && !down {
+        return Err(SetError::Irreversible {
+            file: path.to_string(),
+            problem: "`-- migrate:irreversible` belongs in the .down.sql file",
+        });
+    }
     let statements = split::split(sql).map_err(|e| SetError::Unterminated {
         file: path.to_string(),
         line: e.line,
         what: e.what,
     })?;
-    if statements.is_empty() {
+    if irreversible && !statements.is_empty() {
+        return Err(SetError::Irreversible {
+            file: path.to_string(),
+            problem: "declares `-- migrate:irreversible` but contains statements; keep only comments explaining why there is no way back",
+        });
+    }
+    if statements.is_empty() && !irreversible {
         return Err(SetError::Empty {
             file: path.to_string(),
         });
     }
-    Ok(no_transaction)
+    Ok(Directives {
+        no_transaction,
+        irreversible,
+    })
 }
 
 /// Builds the ordered migrations of a set from `(display path, contents)` pairs. Files whose
@@ -206,8 +237,8 @@ pub fn load_migrations(files: &[(String, String)]) -> Result<Vec<Migration>, Set
                 file: up.path.clone(),
                 missing: up.path.replace(".up.sql", ".down.sql"),
             })?;
-        let up_nt = check_sql(&up.path, &up.sql)?;
-        let down_nt = check_sql(&down.path, &down.sql)?;
+        let up_directives = check_sql(&up.path, &up.sql, false)?;
+        let down_directives = check_sql(&down.path, &down.sql, true)?;
         out.push(Migration {
             version,
             checksum: sha256_hex(up.sql.as_bytes()),
@@ -215,12 +246,14 @@ pub fn load_migrations(files: &[(String, String)]) -> Result<Vec<Migration>, Set
             up: SqlFile {
                 path: up.path,
                 sql: up.sql,
-                no_transaction: up_nt,
+                no_transaction: up_directives.no_transaction,
+                irreversible: false,
             },
             down: SqlFile {
                 path: down.path,
                 sql: down.sql,
-                no_transaction: down_nt,
+                no_transaction: down_directives.no_transaction,
+                irreversible: down_directives.irreversible,
             },
         });
     }
@@ -360,6 +393,37 @@ mod tests {
             e.starts_with("s/0001_a.up.sql:2: dollar-quoted string never closed"),
             "{e}"
         );
+        let e = err(&[
+            f("s/0001_a.up.sql", "-- migrate:irreversible\nSELECT 1;"),
+            f("s/0001_a.down.sql", "SELECT 1;"),
+        ]);
+        assert!(e.contains("belongs in the .down.sql"), "{e}");
+        let e = err(&[
+            f("s/0001_a.up.sql", "SELECT 1;"),
+            f(
+                "s/0001_a.down.sql",
+                "-- migrate:irreversible\nDROP TABLE t;",
+            ),
+        ]);
+        assert!(
+            e.starts_with(
+                "s/0001_a.down.sql: declares `-- migrate:irreversible` but contains statements"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_irreversible_down_holds_only_its_reason() {
+        let m = load_migrations(&[
+            f("s/0001_a.up.sql", "UPDATE t SET x = lower(x);"),
+            f(
+                "s/0001_a.down.sql",
+                "-- migrate:irreversible\n-- the original case is gone\n",
+            ),
+        ])
+        .unwrap();
+        assert!(m[0].down.irreversible && !m[0].up.irreversible);
     }
 
     /// Reads the real `schema/` tree, as embedded, and checks every set directory in it.

@@ -546,7 +546,7 @@ async fn the_auth_shim_works_like_supabase_and_stays_out_of_its_way() {
         &set,
         DownTarget::To(0),
         "5s",
-        &mut |_, _| Ok(()),
+        &mut |_| Ok(()),
         &quiet,
     )
     .await
@@ -583,7 +583,7 @@ async fn the_auth_shim_works_like_supabase_and_stays_out_of_its_way() {
         &set,
         DownTarget::To(0),
         "5s",
-        &mut |_, _| Ok(()),
+        &mut |_| Ok(()),
         &quiet,
     )
     .await
@@ -631,7 +631,7 @@ async fn realtime_publishes_the_documented_tables() {
         &set,
         DownTarget::Steps(1),
         "5s",
-        &mut |_, _| Ok(()),
+        &mut |_| Ok(()),
         &quiet,
     )
     .await

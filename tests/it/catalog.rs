@@ -36,7 +36,7 @@ async fn dropping_and_recreating_a_schema_gives_the_same_text() {
             &set,
             DownTarget::To(0),
             "5s",
-            &mut |_, _| Ok(()),
+            &mut |_| Ok(()),
             &quiet,
         )
         .await

@@ -4,10 +4,7 @@ use crate::harness::*;
 use migrate::engine::{self, DownTarget, EngineError};
 use std::sync::Mutex;
 
-fn yes(
-    _: &migrate::config::MigrationSet,
-    _: &[&migrate::sets::Migration],
-) -> Result<(), EngineError> {
+fn yes(_: &engine::RollbackPlan) -> Result<(), EngineError> {
     Ok(())
 }
 

@@ -1067,7 +1067,7 @@ async fn down_to_zero_removes_every_witchcraft_object_and_up_works_again() {
         &set,
         DownTarget::To(0),
         "5s",
-        &mut |_, _| Ok(()),
+        &mut |_| Ok(()),
         &quiet,
     )
     .await
@@ -1152,7 +1152,7 @@ async fn both_sets_in_one_database_each_in_its_own_schema() {
         &wc,
         DownTarget::To(0),
         "5s",
-        &mut |_, _| Ok(()),
+        &mut |_| Ok(()),
         &quiet,
     )
     .await
@@ -1162,7 +1162,7 @@ async fn both_sets_in_one_database_each_in_its_own_schema() {
         &ac,
         DownTarget::To(0),
         "5s",
-        &mut |_, _| Ok(()),
+        &mut |_| Ok(()),
         &quiet,
     )
     .await
@@ -1235,7 +1235,7 @@ async fn maintenance_is_scheduled_with_pg_cron_where_it_is_installed() {
         &set,
         DownTarget::Steps(1),
         "5s",
-        &mut |_, _| Ok(()),
+        &mut |_| Ok(()),
         &quiet,
     )
     .await

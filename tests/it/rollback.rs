@@ -1,0 +1,297 @@
+//! Rollback you can trust: the proof for both sets and for deliberately wrong down files,
+//! irreversible migrations, the data-loss guard, dry runs, and failures during `down`.
+
+use crate::harness::*;
+use migrate::engine::{self, DownTarget, EngineError};
+use std::process::Command;
+
+fn fixtures(cmd: &mut Command) -> &mut Command {
+    cmd.arg("--config").arg(fixtures_config())
+}
+
+/// `(OUTCOME, step, detail)` lines of a `verify --roundtrip` run.
+fn proof_lines(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter_map(|l| {
+            l.split_once(' ')
+                .map(|(o, rest)| (o.to_string(), rest.trim().to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_down_of_both_sets_is_proven() {
+    // The scratch databases go on the test server (the URL's server), and are dropped after.
+    let db = TestDb::new().await;
+    let out = run(db.migrate().args(["verify", "--roundtrip", "--json"]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    for (i, set) in ["aethercrown98", "witchcraft"].iter().enumerate() {
+        let steps = v["sets"][i]["steps"].as_array().unwrap();
+        assert_eq!(v["sets"][i]["set"], *set);
+        assert_eq!(steps.len(), embedded_set(set).migrations.len() + 2, "{set}");
+        assert!(
+            steps.iter().all(|s| s["outcome"] == "pass"),
+            "{set}: {steps:?}"
+        );
+    }
+    let mut c = db.conn().await;
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'migrate\\_roundtrip\\_%'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_down_that_forgets_an_index_is_caught_and_named() {
+    let db = TestDb::new().await;
+    let out =
+        run(fixtures(&mut db.migrate()).args(["verify", "--roundtrip", "--set", "forgets_index"]));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let lines = proof_lines(&out.stdout);
+    assert_eq!(lines[0].0, "PASS");
+    assert_eq!(lines[1].0, "FAIL");
+    assert!(lines[1].1.starts_with("0002 index                               left behind: index fx_fi_a; applying it again then failed:"), "{}", out.stdout);
+    // the leftover index stops the migration from applying again: the proof ends there
+    assert_eq!(lines[2].0, "SKIPPED");
+    assert_eq!(lines[3].0, "SKIPPED");
+}
+
+#[tokio::test]
+async fn a_down_that_drops_too_much_is_caught_and_named() {
+    let db = TestDb::new().await;
+    let out = run(fixtures(&mut db.migrate()).args([
+        "verify",
+        "--roundtrip",
+        "--set",
+        "drops_too_much",
+        "--json",
+    ]));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let step = &v["sets"][0]["steps"][1];
+    assert_eq!(step["step"], "0002 index");
+    assert_eq!(step["outcome"], "fail");
+    assert_eq!(
+        step["removed_too_much"],
+        serde_json::json!(["column fx_keep.a", "table fx_keep"])
+    );
+    assert!(step["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("removed too much: column fx_keep.a, table fx_keep"));
+}
+
+#[tokio::test]
+async fn an_irreversible_migration_is_reported_and_down_stops_before_it() {
+    let db = TestDb::new().await;
+    let out =
+        run(fixtures(&mut db.migrate()).args(["verify", "--roundtrip", "--set", "irreversible"]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let outcomes: Vec<String> = proof_lines(&out.stdout)
+        .into_iter()
+        .map(|(o, _)| o)
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["PASS", "IRREVERSIBLE", "PASS", "SKIPPED", "SKIPPED"]
+    );
+
+    let up = run(fixtures(&mut db.migrate()).args(["--set", "irreversible", "up"]));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let down = run(fixtures(&mut db.migrate()).args([
+        "--set",
+        "irreversible",
+        "down",
+        "--to",
+        "0",
+        "--yes",
+    ]));
+    assert_eq!(down.code, 1);
+    assert!(
+        down.stderr.contains("migration 0002 (lowercase) is irreversible (irreversible/0002_lowercase.down.sql says so); nothing was rolled back; roll back only to 0002 or later (--to 2)"),
+        "{}",
+        down.stderr
+    );
+    let mut c = db.conn().await;
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
+        3
+    );
+    let to_2 = run(fixtures(&mut db.migrate()).args([
+        "--set",
+        "irreversible",
+        "down",
+        "--to",
+        "2",
+        "--yes",
+    ]));
+    assert_eq!(to_2.code, 0, "{}", to_2.stderr);
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT max(version) FROM migrate.history").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_data_loss_guard_lists_rows_and_needs_yes() {
+    let (db, mut c) = migrated("aethercrown98").await;
+    sqlx::raw_sql(
+        "INSERT INTO users (email) VALUES ('a@x'), ('b@x');
+         INSERT INTO payments (order_id, amount) VALUES ('o1', 1);",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let refused = run(db
+        .migrate()
+        .args(["--set", "aethercrown98", "down", "--to", "1"]));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains(
+            "this deletes data: table payments (1 rows, by 0002), table users (2 rows, by 0002)"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(scalar_i64(&mut c, "SELECT count(*) FROM users").await, 2);
+    let done = run(db
+        .migrate()
+        .args(["--set", "aethercrown98", "down", "--to", "1", "--yes"]));
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'users'"
+        )
+        .await,
+        0
+    );
+
+    // dropped columns count their non-null values; empty objects are not listed
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let set = fixture_set("irreversible");
+    engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
+    sqlx::raw_sql("INSERT INTO fx_irr VALUES ('a', 'kept'), ('b', NULL), ('c', 'kept')")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let mut refuse = |plan: &engine::RollbackPlan| {
+        seen.lock().unwrap().extend(
+            plan.data_at_risk
+                .iter()
+                .map(|r| format!("{} {} {}", r.object, r.rows, r.version)),
+        );
+        Err(EngineError::Cancelled)
+    };
+    let err = engine::down(
+        &mut c,
+        &set,
+        DownTarget::Steps(1),
+        "5s",
+        &mut refuse,
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, EngineError::Cancelled));
+    assert_eq!(*seen.lock().unwrap(), ["column fx_irr.note 2 3"]);
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM fx_irr WHERE note IS NOT NULL").await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn dry_runs_print_the_sql_and_change_nothing() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let before = user_objects(&mut c).await;
+    let out = run(db
+        .migrate()
+        .args(["--set", "aethercrown98", "up", "--dry-run"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("-- aethercrown98: 7 migration(s) would be applied\n-- aethercrown98 0001 supabase_auth_shim (schema/aethercrown98/0001_supabase_auth_shim.up.sql)\nBEGIN;\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("-- aethercrown98 0003 indexes (schema/aethercrown98/0003_indexes.up.sql), without a transaction\nSELECT set_config('lock_timeout', '5s', false)"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("CREATE TABLE users (\n  id UUID PRIMARY KEY DEFAULT gen_random_uuid(),"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("INSERT INTO migrate.history (set_name, version, name, namespace, checksum, execution_ms) VALUES ('aethercrown98', 7, 'realtime_publication', 'public', '"), "{}", out.stdout);
+    assert_eq!(out.stdout.matches("\nCOMMIT;\n").count(), 6);
+    // nothing at all was created, not even the history table
+    assert_eq!(user_objects(&mut c).await, before);
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'migrate'"
+        )
+        .await,
+        0
+    );
+
+    engine::up(&mut c, &embedded_set("aethercrown98"), None, "5s", &quiet)
+        .await
+        .unwrap();
+    sqlx::raw_sql("INSERT INTO users (email) VALUES ('a@x')")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let objects = user_objects(&mut c).await;
+    let out = run(db
+        .migrate()
+        .args(["--set", "aethercrown98", "down", "--to", "0", "--dry-run"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("-- aethercrown98: 7 migration(s) would be rolled back\n-- deletes data: table users (1 rows, by 0002)\n-- aethercrown98 0007 realtime_publication"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "DELETE FROM migrate.history WHERE set_name = 'aethercrown98' AND version = 1;"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(user_objects(&mut c).await, objects);
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
+        7
+    );
+    assert_eq!(scalar_i64(&mut c, "SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn a_failing_down_rolls_back_and_names_file_and_line() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let set = fixture_set("failing_down");
+    engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
+    let out = run(fixtures(&mut db.migrate()).args(["--set", "failing_down", "down", "--yes"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("migration failing_down 0002 failed at failing_down/0002_index.down.sql:2:21: relation \"nowhere\" does not exist [SQLSTATE 42P01]; the migration was rolled back and the history is unchanged"),
+        "{}",
+        out.stderr
+    );
+    // the index the first statement dropped is back, and 0002 is still recorded
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'fx_fd_a'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT max(version) FROM migrate.history").await,
+        2
+    );
+}
