@@ -1,0 +1,300 @@
+//! `up`, `down` and `status`, with their dry runs and the rollback question.
+
+use super::*;
+use anyhow::Result;
+use migrate::config::MigrationSet;
+use migrate::engine::{self, DownTarget, EngineError, Event, SetStatus, Step};
+use serde_json::json;
+use sqlx::PgConnection;
+use std::io::{BufRead, IsTerminal, Write};
+
+pub(super) fn down_target(steps: Option<usize>, to: Option<i64>) -> DownTarget {
+    match (steps, to) {
+        (_, Some(v)) => DownTarget::To(v),
+        (Some(n), None) => DownTarget::Steps(n),
+        (None, None) => DownTarget::Steps(1),
+    }
+}
+
+/// `up --dry-run`: the SQL of every pending migration, in order; nothing is changed.
+pub(super) async fn up_dry_run(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
+    check_distinct_schemas(sets)?;
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut reports = Vec::new();
+    for set in sets {
+        let plan = engine::pending(&mut conn, set, to).await?;
+        let scripts: Vec<String> = plan
+            .iter()
+            .map(|m| engine::script(set, m, engine::Direction::Up, lock_timeout(g, set)))
+            .collect();
+        if !g.json {
+            println!(
+                "-- {}: {} migration(s) would be applied",
+                set.name,
+                plan.len()
+            );
+            print!("{}", scripts.join(""));
+        }
+        reports.push(json!({ "set": set.name, "versions": plan.iter().map(|m| m.version).collect::<Vec<_>>(), "sql": scripts }));
+    }
+    if g.json {
+        print_json(json!({ "command": "up", "dry_run": true, "sets": reports }));
+    }
+    Ok(())
+}
+
+/// `down --dry-run`: the SQL of every migration that would be rolled back, in order, and
+/// the data it would delete; nothing is changed.
+pub(super) async fn down_dry_run(
+    g: &Global,
+    sets: &[MigrationSet],
+    target: DownTarget,
+) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut reports = Vec::new();
+    for set in sets.iter().rev() {
+        let (plan, at_risk) = engine::rollback_preview(&mut conn, set, target).await?;
+        let scripts: Vec<String> = plan
+            .iter()
+            .map(|m| engine::script(set, m, engine::Direction::Down, lock_timeout(g, set)))
+            .collect();
+        if !g.json {
+            println!(
+                "-- {}: {} migration(s) would be rolled back",
+                set.name,
+                plan.len()
+            );
+            for r in &at_risk {
+                println!(
+                    "-- deletes data: {} ({} rows, by {:04})",
+                    r.object, r.rows, r.version
+                );
+            }
+            print!("{}", scripts.join(""));
+        }
+        reports.push(json!({
+            "set": set.name, "versions": plan.iter().map(|m| m.version).collect::<Vec<_>>(),
+            "data_at_risk": at_risk, "sql": scripts,
+        }));
+    }
+    if g.json {
+        print_json(json!({ "command": "down", "dry_run": true, "sets": reports }));
+    }
+    Ok(())
+}
+
+pub(super) fn lock_timeout<'a>(g: &'a Global, set: &'a MigrationSet) -> &'a str {
+    g.lock_timeout.as_deref().unwrap_or(&set.lock_timeout)
+}
+
+/// Prints engine progress on standard error.
+pub(super) fn progress(e: &Event) {
+    let line = match e {
+        Event::Waiting { set, holder } => format!(
+            "{set}: another migrate run holds the lock of this set{}; waiting for it to finish",
+            holder.map(|h| format!(" ({h})")).unwrap_or_default()
+        ),
+        Event::Locked { set, waited_ms } => format!("{set}: lock obtained after {waited_ms} ms"),
+        Event::Applying { .. } | Event::Reverting { .. } => return,
+        Event::Applied { set, migration, ms } => {
+            format!(
+                "{set}: applied {:04} {} ({ms} ms)",
+                migration.version, migration.name
+            )
+        }
+        Event::Reverted { set, migration, ms } => {
+            format!(
+                "{set}: rolled back {:04} {} ({ms} ms)",
+                migration.version, migration.name
+            )
+        }
+        Event::SchemaKept { set, schema } => format!(
+            "{set}: schema {schema} was kept because it still holds objects of something else"
+        ),
+    };
+    eprintln!("{line}");
+}
+
+/// Two sets in one schema would collide (both have a `users` table): refuse before anything
+/// runs when one `up` is asked to install them side by side.
+pub(super) fn check_distinct_schemas(sets: &[MigrationSet]) -> Result<()> {
+    for (i, a) in sets.iter().enumerate() {
+        if let Some(b) = sets[i + 1..].iter().find(|b| b.schema == a.schema) {
+            return Err(UsageError(format!(
+                "sets `{}` and `{}` both install into schema `{}` and cannot share one database; pass --set NAME to apply one set per database, or give each set its own `schema` in migrations.toml",
+                a.name, b.name, a.schema
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
+    check_distinct_schemas(sets)?;
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut reports = Vec::new();
+    for set in sets {
+        let steps = engine::up(&mut conn, set, to, lock_timeout(g, set), &progress).await?;
+        let now = engine::status(&mut conn, set).await?;
+        if !g.json {
+            println!("{}", summary(set, &steps, &now, "applied"));
+        }
+        reports.push(json!({
+            "set": set.name, "schema": set.schema, "applied": steps,
+            "current_version": now.current_version, "pending": now.pending(),
+        }));
+    }
+    if g.json {
+        print_json(json!({ "command": "up", "sets": reports }));
+    }
+    Ok(())
+}
+
+pub(super) fn summary(set: &MigrationSet, steps: &[Step], now: &SetStatus, verb: &str) -> String {
+    if set.migrations.is_empty() {
+        return format!("{}: no migrations", set.name);
+    }
+    let at = format!("at {:04}", now.current_version);
+    match steps.len() {
+        0 => format!("{}: nothing to do, {at}", set.name),
+        n => format!(
+            "{}: {verb} {n} migration{}, now {at}",
+            set.name,
+            if n == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+/// Asks before rolling back: `--yes` skips the question; without a terminal it refuses.
+/// The question (and the refusal) lists the data the down files would delete.
+pub(super) fn confirm(yes: bool) -> impl FnMut(&engine::RollbackPlan) -> Result<(), EngineError> {
+    move |plan| {
+        let list = plan
+            .migrations
+            .iter()
+            .map(|m| format!("{:04} {}", m.version, m.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut what = format!(
+            "{} migration(s) of set `{}`: {list}",
+            plan.migrations.len(),
+            plan.set.name
+        );
+        if !plan.data_at_risk.is_empty() {
+            let risk = plan
+                .data_at_risk
+                .iter()
+                .map(|r| format!("{} ({} rows, by {:04})", r.object, r.rows, r.version))
+                .collect::<Vec<_>>()
+                .join(", ");
+            what.push_str(&format!("; this deletes data: {risk}"));
+        }
+        if yes {
+            return Ok(());
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(EngineError::NeedsConfirmation { what });
+        }
+        eprint!("roll back {what}? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        match answer.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => Ok(()),
+            _ => Err(EngineError::Cancelled),
+        }
+    }
+}
+
+pub(super) async fn down(
+    g: &Global,
+    sets: &[MigrationSet],
+    target: DownTarget,
+    yes: bool,
+) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut reports = Vec::new();
+    let mut ask = confirm(yes);
+    // Newest set first: the reverse of the order `up` applies them in.
+    for set in sets.iter().rev() {
+        let steps = engine::down(
+            &mut conn,
+            set,
+            target,
+            lock_timeout(g, set),
+            &mut ask,
+            &progress,
+        )
+        .await?;
+        let now = engine::status(&mut conn, set).await?;
+        if !g.json {
+            println!("{}", summary(set, &steps, &now, "rolled back"));
+        }
+        reports.push(json!({
+            "set": set.name, "schema": set.schema, "rolled_back": steps,
+            "current_version": now.current_version,
+        }));
+    }
+    if g.json {
+        print_json(json!({ "command": "down", "sets": reports }));
+    }
+    Ok(())
+}
+
+pub(super) fn render_status(s: &SetStatus) -> String {
+    let mut out = format!("{} (schema {}, files: {})", s.set, s.schema, s.source);
+    if s.migrations.is_empty() {
+        out.push_str(": no migrations\n");
+        return out;
+    }
+    out.push_str(&format!(
+        ": at {:04}, {} pending\n",
+        s.current_version,
+        s.pending()
+    ));
+    let width = s.migrations.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    for m in &s.migrations {
+        let detail = match (&m.applied_at, m.checksum_matches) {
+            (Some(at), Some(ok)) => format!(
+                "applied {at} by {} in {} ms, checksum {}",
+                m.applied_by.as_deref().unwrap_or("?"),
+                m.execution_ms.unwrap_or(0),
+                if ok { "ok" } else { "CHANGED since applied" }
+            ),
+            _ => "pending".to_string(),
+        };
+        out.push_str(&format!("  {:04} {:width$}  {detail}\n", m.version, m.name));
+    }
+    for u in &s.unknown_applied {
+        out.push_str(&format!(
+            "  {:04} {:width$}  applied {} but UNKNOWN to this binary\n",
+            u.version, u.name, u.applied_at
+        ));
+    }
+    out
+}
+
+pub(super) async fn statuses(
+    conn: &mut PgConnection,
+    sets: &[MigrationSet],
+) -> Result<Vec<SetStatus>> {
+    let mut out = Vec::new();
+    for set in sets {
+        out.push(engine::status(conn, set).await?);
+    }
+    Ok(out)
+}
+
+pub(super) async fn status(g: &Global, sets: &[MigrationSet]) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let all = statuses(&mut conn, sets).await?;
+    if g.json {
+        print_json(json!({ "command": "status", "sets": all }));
+    } else {
+        for s in &all {
+            print!("{}", render_status(s));
+        }
+    }
+    Ok(())
+}

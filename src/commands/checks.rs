@@ -1,0 +1,407 @@
+//! `snapshot`, `diff` and `verify` (with `--roundtrip`): the verbs that compare a database
+//! with what the binary expects.
+
+use super::*;
+use anyhow::{anyhow, bail, Context, Result};
+use migrate::config::MigrationSet;
+use migrate::engine;
+use serde_json::json;
+use sqlx::PgConnection;
+
+pub(super) async fn snapshot(g: &Global, sets: &[MigrationSet], check: bool) -> Result<()> {
+    let server = ScratchServer::start(g)?;
+    let mut reports = Vec::new();
+    let mut stale = Vec::new();
+    for set in sets {
+        let built = server
+            .with_database("snapshot", async |conn: &mut PgConnection| {
+                Ok(migrate::snapshot::build(conn, set).await?)
+            })
+            .await?;
+        let text = migrate::catalog::render(&built);
+        let file = format!(
+            "{}/{}",
+            set_dir_shown(set),
+            migrate::config::EXPECTED_CATALOG
+        );
+        let committed = set.expected_catalog.clone().unwrap_or_default();
+        let up_to_date = committed == text;
+        if check {
+            if !up_to_date {
+                stale.push(set.name.clone());
+                if !g.json {
+                    print!(
+                        "{}",
+                        unified_diff(
+                            &committed,
+                            &text,
+                            &format!("{file} (committed)"),
+                            &format!("{file} (from the migrations)"),
+                            use_color(g)
+                        )
+                    );
+                }
+            } else if !g.json {
+                println!(
+                    "{}: {file} is up to date ({} objects)",
+                    set.name,
+                    built.objects.len()
+                );
+            }
+        } else {
+            let dir = set.dir_on_disk.as_ref().ok_or_else(|| {
+                UsageError(format!(
+                    "set `{}` was read from the binary, not from disk; run snapshot in a checkout where {} exists",
+                    set.name, file
+                ))
+            })?;
+            let path = dir.join(migrate::config::EXPECTED_CATALOG);
+            std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+            if !g.json {
+                println!(
+                    "{}: wrote {file} ({} objects)",
+                    set.name,
+                    built.objects.len()
+                );
+            }
+        }
+        reports.push(json!({ "set": set.name, "file": file, "objects": built.objects.len(), "up_to_date": up_to_date }));
+    }
+    if g.json {
+        print_json(json!({ "command": "snapshot", "check": check, "sets": reports }));
+    }
+    if !stale.is_empty() {
+        bail!(
+            "the expected catalog of {} is out of date; run `migrate snapshot` and review the change",
+            stale.join(", ")
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn set_dir_shown(set: &MigrationSet) -> String {
+    format!("schema/{}", set.name)
+}
+
+/// The sets a checking verb looks at: those named with --set, else those installed in the
+/// database (with rows in migrate.history).
+pub(super) async fn installed_sets<'s>(
+    g: &Global,
+    conn: &mut PgConnection,
+    sets: &'s [MigrationSet],
+) -> Result<Vec<&'s MigrationSet>> {
+    if !g.sets.is_empty() {
+        return Ok(sets.iter().collect());
+    }
+    let mut installed = Vec::new();
+    for set in sets {
+        if !engine::history::read(conn, &set.name).await?.is_empty() {
+            installed.push(set);
+        }
+    }
+    if installed.is_empty() {
+        return Err(UsageError(
+            "no set is installed in this database (migrate.history has no rows); pass --set NAME to compare anyway".into(),
+        )
+        .into());
+    }
+    Ok(installed)
+}
+
+/// Expected and actual catalogs of one set, limited to the schemas the set owns.
+pub(super) async fn drift_of(
+    conn: &mut PgConnection,
+    other: Option<&mut PgConnection>,
+    set: &MigrationSet,
+) -> Result<(migrate::diff::Drift, migrate::catalog::Catalog)> {
+    let committed = migrate::snapshot::committed(set);
+    let expected = match other {
+        Some(other) => {
+            migrate::catalog::introspect(other, &set.schema)
+                .await?
+                .catalog
+        }
+        None => committed.as_ref().map_err(|e| anyhow!("{e}"))?.clone(),
+    };
+    let mut scope = vec![set.schema.clone()];
+    scope.extend(expected.schema_names());
+    if let Ok(c) = &committed {
+        scope.extend(c.schema_names());
+    }
+    let expected = expected.scoped(&scope);
+    let actual = migrate::catalog::introspect(conn, &set.schema)
+        .await?
+        .catalog
+        .scoped(&scope);
+    Ok((migrate::diff::compare(&expected, &actual), expected))
+}
+
+pub(super) fn render_drift(
+    set: &MigrationSet,
+    drift: &migrate::diff::Drift,
+    objects: usize,
+    color: bool,
+) -> String {
+    let head = format!("{} (schema {})", set.name, set.schema);
+    if drift.is_empty() {
+        return format!("{head}: no drift ({objects} objects)\n");
+    }
+    let mut out = format!(
+        "{head}: {} difference{}: {} missing, {} unexpected, {} changed\n",
+        drift.count(),
+        if drift.count() == 1 { "" } else { "s" },
+        drift.missing.len(),
+        drift.unexpected.len(),
+        drift.changed.len()
+    );
+    for key in &drift.missing {
+        out.push_str(&format!("  missing     {key}\n"));
+    }
+    for key in &drift.unexpected {
+        out.push_str(&format!("  unexpected  {key}\n"));
+    }
+    for c in &drift.changed {
+        out.push_str(&format!("  changed     {}\n", c.object));
+    }
+    for c in &drift.changed {
+        out.push('\n');
+        out.push_str(&unified_diff(
+            &migrate::catalog::text::render_body(&c.expected),
+            &migrate::catalog::text::render_body(&c.actual),
+            &format!("expected {}", c.object),
+            &format!("actual {}", c.object),
+            color,
+        ));
+    }
+    out
+}
+
+pub(super) async fn diff(
+    g: &Global,
+    sets: &[MigrationSet],
+    against: Option<&str>,
+    sql: bool,
+) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut other = match against {
+        Some(url) => Some(engine::connect(url).await?),
+        None => None,
+    };
+    let selected = installed_sets(g, &mut conn, sets).await?;
+    let color = use_color(g);
+    let mut reports = Vec::new();
+    let mut drifted = false;
+    for set in selected {
+        let (drift, expected) = drift_of(&mut conn, other.as_mut(), set).await?;
+        drifted |= !drift.is_empty();
+        let statements = migrate::diff::repair::statements(&drift, &expected, &set.schema);
+        if !g.json {
+            if sql {
+                if !drift.is_empty() {
+                    println!("-- {}: repair statements", set.name);
+                    println!("{}", statements.join("\n"));
+                }
+            } else {
+                print!(
+                    "{}",
+                    render_drift(set, &drift, expected.objects.len(), color)
+                );
+            }
+        }
+        let expected_from = match against {
+            Some(url) => format!("database {}", migrate::redact::redact_url(url)),
+            None => format!("schema/{}/{}", set.name, migrate::config::EXPECTED_CATALOG),
+        };
+        let mut report = json!({
+            "set": set.name, "schema": set.schema, "expected": expected_from,
+            "objects": expected.objects.len(), "drift": !drift.is_empty(),
+            "missing": drift.missing, "unexpected": drift.unexpected, "changed": drift.changed,
+        });
+        if sql {
+            report["sql"] = json!(statements);
+        }
+        reports.push(report);
+    }
+    if g.json {
+        print_json(json!({ "command": "diff", "drift": drifted, "sets": reports }));
+    }
+    if drifted {
+        return Err(DriftFound.into());
+    }
+    Ok(())
+}
+
+/// The catalog check of `verify`: the database against the expected catalog of the applied
+/// version, each drifted object attributed to the migration that made it where that can be
+/// worked out on a scratch database.
+pub(super) async fn catalog_check(
+    g: &Global,
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    applied_version: i64,
+) -> Result<migrate::verify::Check> {
+    let fully_applied = applied_version == set.latest();
+    let committed = migrate::snapshot::committed(set);
+    let mut steps = None;
+    if !fully_applied || committed.is_err() {
+        let server = ScratchServer::start(g)?;
+        steps = Some(
+            server
+                .with_database("verify", async |c: &mut PgConnection| {
+                    Ok(migrate::snapshot::per_migration(c, set).await?)
+                })
+                .await?,
+        );
+    }
+    let expected = match (&steps, committed) {
+        (Some(steps), _) if !fully_applied => steps
+            .iter()
+            .rfind(|(v, _, _)| *v <= applied_version)
+            .map(|(_, _, c)| c.clone())
+            .unwrap_or_default(),
+        (_, Ok(c)) => c,
+        (Some(steps), Err(_)) => steps.last().map(|(_, _, c)| c.clone()).unwrap_or_default(),
+        (None, Err(e)) => return Err(e.into()),
+    };
+    let mut scope = vec![set.schema.clone()];
+    scope.extend(expected.schema_names());
+    let expected = expected.scoped(&scope);
+    let actual = migrate::catalog::introspect(conn, &set.schema)
+        .await?
+        .catalog
+        .scoped(&scope);
+    let drift = migrate::diff::compare(&expected, &actual);
+    if !drift.is_empty() && steps.is_none() {
+        // Which migration made what: worth a scratch database only when something drifted.
+        if let Ok(server) = ScratchServer::start(g) {
+            steps = server
+                .with_database("verify", async |c: &mut PgConnection| {
+                    Ok(migrate::snapshot::per_migration(c, set).await?)
+                })
+                .await
+                .ok();
+        }
+    }
+    let from = |key: &str| -> String {
+        steps
+            .as_ref()
+            .and_then(|s| migrate::snapshot::made_by(s, key))
+            .map(|(v, n)| format!(" (from {v:04} {n})"))
+            .unwrap_or_default()
+    };
+    let mut problems = Vec::new();
+    problems.extend(
+        drift
+            .missing
+            .iter()
+            .map(|k| format!("missing {k}{}", from(k))),
+    );
+    problems.extend(drift.unexpected.iter().map(|k| format!("unexpected {k}")));
+    problems.extend(
+        drift
+            .changed
+            .iter()
+            .map(|c| format!("changed {}{}", c.object, from(&c.object))),
+    );
+    Ok(migrate::verify::Check::new(
+        "catalog",
+        problems,
+        &format!(
+            "matches the expected catalog at {applied_version:04} ({} objects)",
+            expected.objects.len()
+        ),
+        "differs from the expected catalog (migrate diff shows how)",
+    ))
+}
+
+pub(super) async fn verify(g: &Global, sets: &[MigrationSet]) -> Result<()> {
+    let mut conn = engine::connect(database_url(g)?).await?;
+    let selected = installed_sets(g, &mut conn, sets).await?;
+    let mut all_ok = true;
+    let mut reports = Vec::new();
+    for set in selected {
+        let applied = engine::history::read(&mut conn, &set.name).await?;
+        let mut checks = migrate::verify::history_checks(set, &applied);
+        let applied_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
+        checks.push(catalog_check(g, &mut conn, set, applied_version).await?);
+        let mut schemas = vec![set.schema.clone()];
+        if let Some(text) = &set.expected_catalog {
+            if let Ok(c) = migrate::catalog::parse(text) {
+                schemas.extend(c.schema_names());
+            }
+        }
+        checks.extend(migrate::verify::invariants(&mut conn, &schemas).await?);
+        let ok = checks.iter().all(|c| c.ok);
+        all_ok &= ok;
+        if !g.json {
+            println!("{} (schema {})", set.name, set.schema);
+            for c in &checks {
+                println!(
+                    "  {}  {:<20} {}",
+                    if c.ok { "PASS" } else { "FAIL" },
+                    c.check,
+                    c.summary
+                );
+            }
+        }
+        reports.push(json!({ "set": set.name, "schema": set.schema, "ok": ok, "checks": checks }));
+    }
+    if g.json {
+        print_json(json!({ "command": "verify", "ok": all_ok, "sets": reports }));
+    }
+    if !all_ok {
+        return Err(DriftFound.into());
+    }
+    Ok(())
+}
+
+pub(super) async fn roundtrip(g: &Global, sets: &[MigrationSet]) -> Result<()> {
+    let server = ScratchServer::start(g)?;
+    let color = use_color(g);
+    let mut all_ok = true;
+    let mut reports = Vec::new();
+    for set in sets {
+        let steps = server
+            .with_database("roundtrip", async |c: &mut PgConnection| {
+                Ok(migrate::roundtrip::prove(c, set).await?)
+            })
+            .await?;
+        let ok = steps.iter().all(|s| s.outcome != "fail");
+        all_ok &= ok;
+        if !g.json {
+            println!("{}: rollback proof on a scratch database", set.name);
+            for s in &steps {
+                println!(
+                    "  {:<12} {:<40} {}",
+                    s.outcome.to_uppercase(),
+                    s.step,
+                    s.detail
+                );
+            }
+            for s in steps.iter().filter(|s| !s.changed.is_empty()) {
+                for c in &s.changed {
+                    print!(
+                        "{}",
+                        unified_diff(
+                            &migrate::catalog::text::render_body(&c.expected),
+                            &migrate::catalog::text::render_body(&c.actual),
+                            &format!("{}: {} before", s.step, c.object),
+                            &format!("{}: {} after", s.step, c.object),
+                            color,
+                        )
+                    );
+                }
+            }
+        }
+        reports.push(json!({ "set": set.name, "ok": ok, "steps": steps }));
+    }
+    if g.json {
+        print_json(
+            json!({ "command": "verify", "roundtrip": true, "ok": all_ok, "sets": reports }),
+        );
+    }
+    if !all_ok {
+        return Err(DriftFound.into());
+    }
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! `sandbox`: a throwaway server with every set applied, each in its own database.
+
+use super::apply::*;
+use super::*;
+use anyhow::{anyhow, bail, Context, Result};
+use migrate::cluster::{Cluster, ClusterOptions};
+use migrate::config::MigrationSet;
+use migrate::engine;
+use serde_json::json;
+use std::io::IsTerminal;
+
+pub(super) async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Result<()> {
+    if !g.json {
+        eprintln!("starting a throwaway PostgreSQL server...");
+    }
+    let cluster = Cluster::start(&ClusterOptions { keep })?;
+    let result = sandbox_apply(g, sets, &cluster).await;
+    let databases = match result {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = cluster.stop();
+            return Err(e);
+        }
+    };
+    let server = json!({
+        "port": cluster.port(), "dir": cluster.root(), "pid": cluster.pid(),
+        "bindir": cluster.bindir(), "kept": keep,
+    });
+    let pid = cluster.pid().unwrap_or(0);
+    let stop_hint = format!("kill -INT {pid} && rm -rf {}", cluster.root().display());
+    if g.json {
+        print_json(json!({ "command": "sandbox", "server": server, "databases": databases }));
+    } else {
+        for d in &databases {
+            println!(
+                "{}  {}",
+                d["set"].as_str().unwrap_or(""),
+                d["url"].as_str().unwrap_or("")
+            );
+        }
+    }
+    if keep {
+        cluster.keep();
+        if !g.json {
+            println!("the server keeps running; stop and remove it with: {stop_hint}");
+        }
+        return Ok(());
+    }
+    if std::io::stdin().is_terminal() && !g.json {
+        println!("press Ctrl-C to stop the server and remove it");
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+    }
+    cluster.stop()?;
+    if !g.json {
+        eprintln!("server stopped and removed");
+    }
+    Ok(())
+}
+
+/// Creates one database per set on the sandbox server and applies the set to it.
+pub(super) async fn sandbox_apply(
+    g: &Global,
+    sets: &[MigrationSet],
+    cluster: &Cluster,
+) -> Result<Vec<serde_json::Value>> {
+    let mut admin = engine::connect(&cluster.url("postgres")).await?;
+    let mut out = Vec::new();
+    for set in sets {
+        sqlx::raw_sql(&format!(
+            "CREATE DATABASE {}",
+            engine::quote_ident(&set.name)
+        ))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "creating database {}: {}",
+                set.name,
+                engine::error::reason(&e)
+            )
+        })?;
+        let url = cluster.url(&set.name);
+        let mut conn = engine::connect(&url).await?;
+        engine::up(&mut conn, set, None, lock_timeout(g, set), &progress).await?;
+        let st = engine::status(&mut conn, set).await?;
+        if st.pending() > 0 {
+            bail!("set {} still has pending migrations", set.name);
+        }
+        if !g.json {
+            print!("{}", render_status(&st));
+        }
+        out.push(json!({ "set": set.name, "url": url, "status": st }));
+    }
+    Ok(out)
+}
