@@ -132,7 +132,9 @@ pub(super) fn check_distinct_schemas(sets: &[MigrationSet]) -> Result<()> {
 
 pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
     check_distinct_schemas(sets)?;
-    let mut conn = engine::connect(database_url(g)?).await?;
+    let url = database_url(g)?;
+    engine::require_session_connection(url)?;
+    let mut conn = engine::connect(url).await?;
     let mut reports = Vec::new();
     for set in sets {
         let steps = engine::up(&mut conn, set, to, lock_timeout(g, set), &progress).await?;
@@ -213,7 +215,9 @@ pub(super) async fn down(
     target: DownTarget,
     yes: bool,
 ) -> Result<()> {
-    let mut conn = engine::connect(database_url(g)?).await?;
+    let url = database_url(g)?;
+    engine::require_session_connection(url)?;
+    let mut conn = engine::connect(url).await?;
     let mut reports = Vec::new();
     let mut ask = confirm(yes);
     // Newest set first: the reverse of the order `up` applies them in.

@@ -80,6 +80,12 @@ pub enum EngineError {
         file: String,
     },
 
+    #[error("{url} looks like a transaction-mode pooler (port 6543), which hands each transaction to any server session: the run's lock and settings would not hold; use the direct connection or the session pooler (port 5432)")]
+    TransactionPooler { url: String },
+
+    #[error("the lock of set `{set}` did not stay with this session, so the connection goes through a transaction-mode pooler; use a direct or session-mode connection")]
+    LockNotHeld { set: String },
+
     #[error("rolling back needs confirmation and there is no terminal to ask on; pass --yes to roll back {what}")]
     NeedsConfirmation { what: String },
 
@@ -92,7 +98,7 @@ impl EngineError {
     pub fn exit_code(&self) -> i32 {
         match self {
             EngineError::Connect { .. } => 3,
-            EngineError::BadUrl { .. } => 2,
+            EngineError::BadUrl { .. } | EngineError::TransactionPooler { .. } => 2,
             _ => 1,
         }
     }

@@ -62,6 +62,23 @@ pub async fn acquire(
             .await
             .map_err(db(format!("taking the lock of set `{set}`")))?;
         if got {
+            // Behind a transaction-mode pooler the next statement may run in another server
+            // session, where this lock is not held: check before relying on it.
+            let held: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                     AND pid = pg_backend_pid() AND objsubid = 1
+                     AND classid::bigint = $1 AND objid::bigint = $2)",
+            )
+            .bind(((key as u64) >> 32) as i64)
+            .bind(((key as u64) & 0xffff_ffff) as i64)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db(format!("checking the lock of set `{set}`")))?;
+            if !held {
+                return Err(EngineError::LockNotHeld {
+                    set: set.to_string(),
+                });
+            }
             if announced {
                 events(&Event::Locked {
                     set,

@@ -99,6 +99,21 @@ pub fn with_database(url: &str, db: &str) -> String {
     format!("{}/{db}{query}", &base[..path_start])
 }
 
+/// Refuses a URL on port 6543, where Supabase's transaction-mode pooler listens: runs that
+/// change the schema need one server session for the whole run (advisory lock, settings).
+pub fn require_session_connection(url: &str) -> Result<(), EngineError> {
+    let opts = PgConnectOptions::from_str(url).map_err(|e| EngineError::BadUrl {
+        url: redact_url(url),
+        reason: reason(&e),
+    })?;
+    if opts.get_port() == 6543 {
+        return Err(EngineError::TransactionPooler {
+            url: redact_url(url),
+        });
+    }
+    Ok(())
+}
+
 /// Opens the run's connection.
 pub async fn connect(url: &str) -> Result<PgConnection, EngineError> {
     let shown = redact_url(url);

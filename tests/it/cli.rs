@@ -431,3 +431,24 @@ async fn server_notices_reach_the_operator() {
         out.stdout
     );
 }
+
+#[tokio::test]
+async fn runs_that_change_the_schema_refuse_the_transaction_pooler() {
+    let url = "postgres://postgres.ref:sekret@aws-0-eu.pooler.supabase.com:6543/postgres";
+    for args in [
+        vec!["--set", "aethercrown98", "up"],
+        vec!["--set", "aethercrown98", "down", "--yes"],
+    ] {
+        let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+            .args(&args)
+            .env("DATABASE_URL", url)
+            .stdin(Stdio::null()));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("postgres://postgres.ref:***@aws-0-eu.pooler.supabase.com:6543/postgres looks like a transaction-mode pooler (port 6543)"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("sekret"));
+    }
+}
