@@ -541,16 +541,7 @@ async fn the_auth_shim_works_like_supabase_and_stays_out_of_its_way() {
         strings(&mut c, "SELECT rolname::text FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role') AND NOT rolcanlogin ORDER BY 1").await,
         vec!["anon", "authenticated", "service_role"]
     );
-    engine::down(
-        &mut c,
-        &set,
-        DownTarget::To(0),
-        "5s",
-        &mut |_| Ok(()),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    roll_back(&mut c, &set, DownTarget::To(0)).await;
     assert_eq!(
         scalar_i64(
             &mut c,
@@ -578,16 +569,7 @@ async fn the_auth_shim_works_like_supabase_and_stays_out_of_its_way() {
     let src_before = strings(&mut c, sources).await;
     engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
     assert_eq!(strings(&mut c, sources).await, src_before);
-    engine::down(
-        &mut c,
-        &set,
-        DownTarget::To(0),
-        "5s",
-        &mut |_| Ok(()),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    roll_back(&mut c, &set, DownTarget::To(0)).await;
     assert_eq!(user_objects(&mut c).await, before);
     assert_eq!(strings(&mut c, sources).await, src_before);
 }
@@ -626,16 +608,7 @@ async fn realtime_publishes_the_documented_tables() {
         realtime_members(&mut c).await,
         ["activity_logs", "ai_clones", "ai_tasks", "payments"]
     );
-    engine::down(
-        &mut c,
-        &set,
-        DownTarget::Steps(1),
-        "5s",
-        &mut |_| Ok(()),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    roll_back(&mut c, &set, DownTarget::Steps(1)).await;
     // the platform's publication stays; only the tables left it
     assert_eq!(
         scalar_i64(

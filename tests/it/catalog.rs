@@ -31,16 +31,7 @@ async fn dropping_and_recreating_a_schema_gives_the_same_text() {
     for set in [embedded_set("witchcraft")] {
         engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
         let first = render(&introspect(&mut c, "public").await.unwrap().catalog);
-        engine::down(
-            &mut c,
-            &set,
-            DownTarget::To(0),
-            "5s",
-            &mut |_| Ok(()),
-            &quiet,
-        )
-        .await
-        .unwrap();
+        roll_back(&mut c, &set, DownTarget::To(0)).await;
         // something in between takes the oids the first objects had
         sqlx::raw_sql("CREATE TABLE spacer (id int); DROP TABLE spacer;")
             .execute(&mut c)

@@ -78,9 +78,7 @@ async fn down_steps_then_down_to_zero_leaves_nothing_behind() {
     engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
     let latest = set.latest();
 
-    let steps = engine::down(&mut c, &set, DownTarget::Steps(3), "5s", &mut yes, &quiet)
-        .await
-        .unwrap();
+    let steps = roll_back(&mut c, &set, DownTarget::Steps(3)).await;
     assert_eq!(
         steps.iter().map(|s| s.version).collect::<Vec<_>>(),
         vec![latest, latest - 1, latest - 2]
@@ -102,9 +100,7 @@ async fn down_steps_then_down_to_zero_leaves_nothing_behind() {
     );
     assert!(scalar_i64(&mut c, "SELECT count(*) FROM pg_policy").await > 0);
 
-    engine::down(&mut c, &set, DownTarget::To(0), "5s", &mut yes, &quiet)
-        .await
-        .unwrap();
+    roll_back(&mut c, &set, DownTarget::To(0)).await;
     assert_eq!(user_objects(&mut c).await, before);
     assert!(history(&db, "aethercrown98").await.is_empty());
 
@@ -329,9 +325,7 @@ async fn no_transaction_files_run_each_statement_alone() {
         .await
         .unwrap();
     assert_eq!(path, "\"$user\", public");
-    engine::down(&mut c, &set, DownTarget::Steps(1), "5s", &mut yes, &quiet)
-        .await
-        .unwrap();
+    roll_back(&mut c, &set, DownTarget::Steps(1)).await;
     assert_eq!(
         scalar_i64(
             &mut c,
@@ -474,8 +468,6 @@ async fn a_set_can_live_in_its_own_schema() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("installed in schema `ac98`"), "{msg}");
-    engine::down(&mut c, &set, DownTarget::To(0), "5s", &mut yes, &quiet)
-        .await
-        .unwrap();
+    roll_back(&mut c, &set, DownTarget::To(0)).await;
     assert_eq!(user_objects(&mut c).await, before);
 }

@@ -336,3 +336,14 @@ pub async fn migrated(set: &str) -> (TestDb, PgConnection) {
         .unwrap();
     (db, c)
 }
+
+/// Rolls `set` back to `target`, confirming without asking; panics on failure.
+pub async fn roll_back(
+    c: &mut PgConnection,
+    set: &MigrationSet,
+    target: migrate::engine::DownTarget,
+) -> Vec<migrate::engine::Step> {
+    migrate::engine::down(c, set, target, "5s", &mut |_| Ok(()), &quiet)
+        .await
+        .unwrap()
+}

@@ -1062,16 +1062,7 @@ async fn down_to_zero_removes_every_witchcraft_object_and_up_works_again() {
     let (p, m) = seed_models(&mut c).await;
     let user = new_user(&mut c, "a@example.com").await;
     record(&mut c, user, p, m, 10, 10).await.unwrap();
-    engine::down(
-        &mut c,
-        &set,
-        DownTarget::To(0),
-        "5s",
-        &mut |_| Ok(()),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    roll_back(&mut c, &set, DownTarget::To(0)).await;
     assert_eq!(user_objects(&mut c).await, before);
     let steps = engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
     assert_eq!(steps.len(), set.migrations.len());
@@ -1147,26 +1138,8 @@ async fn both_sets_in_one_database_each_in_its_own_schema() {
         Ok(1)
     );
     exec(&mut c, "RESET search_path").await;
-    engine::down(
-        &mut c,
-        &wc,
-        DownTarget::To(0),
-        "5s",
-        &mut |_| Ok(()),
-        &quiet,
-    )
-    .await
-    .unwrap();
-    engine::down(
-        &mut c,
-        &ac,
-        DownTarget::To(0),
-        "5s",
-        &mut |_| Ok(()),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    roll_back(&mut c, &wc, DownTarget::To(0)).await;
+    roll_back(&mut c, &ac, DownTarget::To(0)).await;
     assert_eq!(user_objects(&mut c).await, before);
 }
 
@@ -1230,15 +1203,6 @@ async fn maintenance_is_scheduled_with_pg_cron_where_it_is_installed() {
             "witchcraft_monthly_maintenance_public | 0 0 1 * * | SELECT public.monthly_maintenance()",
         ]
     );
-    engine::down(
-        &mut c,
-        &set,
-        DownTarget::Steps(1),
-        "5s",
-        &mut |_| Ok(()),
-        &quiet,
-    )
-    .await
-    .unwrap();
+    roll_back(&mut c, &set, DownTarget::Steps(1)).await;
     assert_eq!(scalar_i64(&mut c, "SELECT count(*) FROM cron.job").await, 0);
 }
