@@ -108,24 +108,36 @@ pub enum Command {
     /// invariants: row level security on every table and partition, an index behind every
     /// foreign key, a fixed search_path on SECURITY DEFINER functions, no invalid and no
     /// duplicate indexes. Exit 0 only when every check passes. Default sets: those installed.
+    ///
+    /// Read-only: it writes nothing to the database or its server; the expected catalog at
+    /// every version is embedded in this binary.
     Verify {
-        /// Instead, prove every migration's down on a scratch database (a temporary database
-        /// on --database-url's server, or a throwaway server when no URL is given): after
-        /// up to k and down one step the catalog must be the one after up to k-1, up again
-        /// must give the same catalog, and a full rollback must leave nothing. Default sets:
-        /// all of them.
+        /// Instead, prove every migration's down on a scratch database (on --scratch-url's
+        /// server, or on a throwaway local server; never on --database-url's): after up to k
+        /// and down one step the catalog must be the one after up to k-1, up again must give
+        /// the same catalog, and a full rollback must leave nothing. Default sets: all.
         #[arg(long)]
         roundtrip: bool,
+        /// Server for the proof's scratch databases, as a URL whose role may create
+        /// databases; each is named migrate_scratch_roundtrip_<random> and dropped after.
+        /// Default: a throwaway server started from this machine's PostgreSQL binaries.
+        #[arg(long, value_name = "URL")]
+        scratch_url: Option<String>,
     },
 
-    /// Write each set's expected catalog (schema/<set>/expected_catalog.txt): the canonical
-    /// text of every object its migrations create, read from a scratch database (a temporary
-    /// database on --database-url's server, dropped afterwards, or a throwaway server when no
-    /// URL is given).
+    /// Write each set's expected catalogs: schema/<set>/expected_catalog.txt (the canonical
+    /// text of every object its migrations create) and expected_versions.txt (what each
+    /// migration creates, changes and removes), read from a scratch database on
+    /// --scratch-url's server or on a throwaway local server (never on --database-url's).
     Snapshot {
-        /// Compare with the committed file instead of writing it; exit 1 when it is out of date.
+        /// Compare with the committed files instead of writing them; exit 1 when they are
+        /// out of date.
         #[arg(long)]
         check: bool,
+        /// Server for the scratch database, as a URL whose role may create databases.
+        /// Default: a throwaway server started from this machine's PostgreSQL binaries.
+        #[arg(long, value_name = "URL")]
+        scratch_url: Option<String>,
     },
 
     /// Start a throwaway Postgres from this machine's server binaries, apply every set (each

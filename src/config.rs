@@ -21,6 +21,10 @@ pub const EMBEDDED: &str = include_str!("../migrations.toml");
 /// File in a set's directory holding the catalog its migrations create (`migrate snapshot`).
 pub const EXPECTED_CATALOG: &str = "expected_catalog.txt";
 
+/// File in a set's directory holding what each migration adds to the catalog (`migrate
+/// snapshot`): the expected catalog at every version.
+pub const EXPECTED_VERSIONS: &str = "expected_versions.txt";
+
 /// Built-in `lock_timeout` for every migration.
 pub const DEFAULT_LOCK_TIMEOUT: &str = "5s";
 
@@ -110,6 +114,8 @@ pub struct MigrationSet {
     pub migrations: Vec<Migration>,
     /// The committed expected catalog (`expected_catalog.txt`), if the set has one.
     pub expected_catalog: Option<String>,
+    /// The committed per-version catalogs (`expected_versions.txt`), if the set has them.
+    pub expected_versions: Option<String>,
     /// The set's directory when its files were read from disk (where `snapshot` writes).
     pub dir_on_disk: Option<PathBuf>,
 }
@@ -295,10 +301,14 @@ impl Config {
             },
         };
         let migrations = sets::load_migrations(&files).map_err(set_err)?;
-        let expected_catalog = files
-            .iter()
-            .find(|(p, _)| p.rsplit('/').next() == Some(EXPECTED_CATALOG))
-            .map(|(_, text)| text.clone());
+        let file_text = |name: &str| {
+            files
+                .iter()
+                .find(|(p, _)| p.rsplit('/').next() == Some(name))
+                .map(|(_, text)| text.clone())
+        };
+        let expected_catalog = file_text(EXPECTED_CATALOG);
+        let expected_versions = file_text(EXPECTED_VERSIONS);
         Ok(MigrationSet {
             name: set.name.clone(),
             schema: set.schema.clone(),
@@ -306,6 +316,7 @@ impl Config {
             source,
             migrations,
             expected_catalog,
+            expected_versions,
             dir_on_disk,
         })
     }

@@ -1,6 +1,8 @@
 //! The `migrate` binary: parse the command line, run the verb, and turn an error into one
 //! line on standard error (or a JSON document with `--json`) and an exit code.
 
+#[macro_use]
+mod output;
 mod cli;
 mod commands;
 mod notices;
@@ -32,8 +34,59 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     1
 }
 
+/// Whether the reader of standard output has gone (`migrate ... | head -1`): not a failure.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes on one line. Most errors already quote their cause in their own
+/// message; a cause is added only when its text is not there yet.
+fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    redact_line(&text)
+}
+
+/// Prints an error as one line, or as the one JSON document of the run.
+fn report(json: bool, message: &str, code: u8) {
+    if json {
+        let doc = serde_json::json!({ "error": message, "exit_code": code });
+        outln_ignore!("{doc}");
+    } else {
+        errln!("error: {message}");
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let json_flag = std::env::args_os().any(|a| a == "--json");
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) || !json_flag
+            {
+                let _ = e.print();
+                return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+            }
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let text = first.trim_start_matches("error: ").to_string();
+            report(true, &redact_line(&text), 2);
+            return ExitCode::from(2);
+        }
+    };
     // Only fails when a subscriber is already set, which nothing else does.
     let _ = tracing::subscriber::set_global_default(notices::Notices);
     let json = cli.global.json;
@@ -45,25 +98,20 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            report(json, &format!("cannot start the async runtime: {e}"), 1);
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<commands::DriftFound>() => ExitCode::from(1),
-        Err(e) => {
-            let code = if is_diff { 2 } else { exit_code(&e) };
-            let message = redact_text(&format!("{e:#}"));
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "error": message, "exit_code": code })
-                );
-            } else {
-                eprintln!("error: {message}");
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<commands::Reported>() {
+            Some(reported) => ExitCode::from(reported.0),
+            None => {
+                let code = if is_diff { 2 } else { exit_code(&e) };
+                report(json, &message(&e), code);
+                ExitCode::from(code)
             }
-            ExitCode::from(code)
-        }
+        },
     }
 }

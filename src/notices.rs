@@ -1,9 +1,11 @@
-//! Shows the server's NOTICE and WARNING messages on standard error, prefixed `notice:`.
+//! Shows the server's INFO, NOTICE and WARNING messages on standard error, prefixed `info:`,
+//! `notice:` and `warning:`.
 //!
 //! A migration talks to its operator through `RAISE NOTICE` (Witchcraft's scheduling
 //! migration says so when pg_cron is missing and what to do instead). sqlx turns each notice
 //! into a `tracing` event with the target `sqlx::postgres::notice`; this subscriber prints
-//! those and nothing else, so no logging framework is needed.
+//! those and nothing else, so no logging framework is needed. sqlx logs INFO (and LOG) at
+//! TRACE, below NOTICE; the server sends LOG only when asked to, so TRACE here means INFO.
 
 use std::fmt::{self, Write as _};
 use tracing::field::{Field, Visit};
@@ -32,10 +34,10 @@ impl Visit for Message {
 
 impl Subscriber for Notices {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target() == TARGET && *metadata.level() <= Level::INFO
+        metadata.target() == TARGET
     }
     fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::INFO)
+        Some(tracing::level_filters::LevelFilter::TRACE)
     }
     fn new_span(&self, _: &Attributes<'_>) -> Id {
         Id::from_u64(1)
@@ -45,9 +47,18 @@ impl Subscriber for Notices {
     fn event(&self, event: &Event<'_>) {
         let mut message = Message(String::new());
         event.record(&mut message);
-        if !message.0.is_empty() {
-            eprintln!("notice: {}", crate::redact_line(&message.0));
+        if message.0.is_empty() {
+            return;
         }
+        let level = *event.metadata().level();
+        let prefix = if level >= Level::DEBUG {
+            "info"
+        } else if level == Level::INFO {
+            "notice"
+        } else {
+            "warning"
+        };
+        errln!("{prefix}: {}", crate::redact_line(&message.0));
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}

@@ -124,6 +124,22 @@ impl Catalog {
         Catalog { objects }
     }
 
+    /// A catalog of `(key, body)` pairs, as read back from text (for tests).
+    #[cfg(test)]
+    pub fn from_bodies(items: &[(&str, &str)]) -> Catalog {
+        let objects = items
+            .iter()
+            .map(|(k, b)| {
+                let object = CatalogObject {
+                    schema: None,
+                    body: b.to_string(),
+                };
+                (k.to_string(), object)
+            })
+            .collect();
+        Catalog { objects }
+    }
+
     /// Schemas named by `schema X` objects.
     pub fn schema_names(&self) -> Vec<String> {
         self.objects

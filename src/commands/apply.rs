@@ -28,17 +28,17 @@ pub(super) async fn up_dry_run(g: &Global, sets: &[MigrationSet], to: Option<i64
             .map(|m| engine::script(set, m, engine::Direction::Up, lock_timeout(g, set)))
             .collect();
         if !g.json {
-            println!(
+            outln!(
                 "-- {}: {} migration(s) would be applied",
                 set.name,
                 plan.len()
             );
-            print!("{}", scripts.join(""));
+            out!("{}", scripts.join(""));
         }
         reports.push(json!({ "set": set.name, "versions": plan.iter().map(|m| m.version).collect::<Vec<_>>(), "sql": scripts }));
     }
     if g.json {
-        print_json(json!({ "command": "up", "dry_run": true, "sets": reports }));
+        print_json(json!({ "command": "up", "dry_run": true, "sets": reports }))?;
     }
     Ok(())
 }
@@ -59,18 +59,20 @@ pub(super) async fn down_dry_run(
             .map(|m| engine::script(set, m, engine::Direction::Down, lock_timeout(g, set)))
             .collect();
         if !g.json {
-            println!(
+            outln!(
                 "-- {}: {} migration(s) would be rolled back",
                 set.name,
                 plan.len()
             );
             for r in &at_risk {
-                println!(
+                outln!(
                     "-- deletes data: {} ({} rows, by {:04})",
-                    r.object, r.rows, r.version
+                    r.object,
+                    r.rows,
+                    r.version
                 );
             }
-            print!("{}", scripts.join(""));
+            out!("{}", scripts.join(""));
         }
         reports.push(json!({
             "set": set.name, "versions": plan.iter().map(|m| m.version).collect::<Vec<_>>(),
@@ -78,7 +80,7 @@ pub(super) async fn down_dry_run(
         }));
     }
     if g.json {
-        print_json(json!({ "command": "down", "dry_run": true, "sets": reports }));
+        print_json(json!({ "command": "down", "dry_run": true, "sets": reports }))?;
     }
     Ok(())
 }
@@ -112,7 +114,7 @@ pub(super) fn progress(e: &Event) {
             "{set}: schema {schema} was kept because it still holds objects of something else"
         ),
     };
-    eprintln!("{line}");
+    errln!("{line}");
 }
 
 /// Two sets in one schema would collide (both have a `users` table): refuse before anything
@@ -140,7 +142,7 @@ pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Re
         let steps = engine::up(&mut conn, set, to, lock_timeout(g, set), &progress).await?;
         let now = engine::status(&mut conn, set).await?;
         if !g.json {
-            println!("{}", summary(set, &steps, &now, "applied"));
+            outln!("{}", summary(set, &steps, &now, "applied"));
         }
         reports.push(json!({
             "set": set.name, "schema": set.schema, "applied": steps,
@@ -148,7 +150,7 @@ pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Re
         }));
     }
     if g.json {
-        print_json(json!({ "command": "up", "sets": reports }));
+        print_json(json!({ "command": "up", "sets": reports }))?;
     }
     Ok(())
 }
@@ -198,7 +200,7 @@ pub(super) fn confirm(yes: bool) -> impl FnMut(&engine::RollbackPlan) -> Result<
         if !std::io::stdin().is_terminal() {
             return Err(EngineError::NeedsConfirmation { what });
         }
-        eprint!("roll back {what}? [y/N] ");
+        err!("roll back {what}? [y/N] ");
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
@@ -233,7 +235,7 @@ pub(super) async fn down(
         .await?;
         let now = engine::status(&mut conn, set).await?;
         if !g.json {
-            println!("{}", summary(set, &steps, &now, "rolled back"));
+            outln!("{}", summary(set, &steps, &now, "rolled back"));
         }
         reports.push(json!({
             "set": set.name, "schema": set.schema, "rolled_back": steps,
@@ -241,7 +243,7 @@ pub(super) async fn down(
         }));
     }
     if g.json {
-        print_json(json!({ "command": "down", "sets": reports }));
+        print_json(json!({ "command": "down", "sets": reports }))?;
     }
     Ok(())
 }
@@ -294,10 +296,10 @@ pub(super) async fn status(g: &Global, sets: &[MigrationSet]) -> Result<()> {
     let mut conn = engine::connect(database_url(g)?).await?;
     let all = statuses(&mut conn, sets).await?;
     if g.json {
-        print_json(json!({ "command": "status", "sets": all }));
+        print_json(json!({ "command": "status", "sets": all }))?;
     } else {
         for s in &all {
-            print!("{}", render_status(s));
+            out!("{}", render_status(s));
         }
     }
     Ok(())

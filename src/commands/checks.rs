@@ -5,74 +5,100 @@ use super::*;
 use anyhow::{anyhow, bail, Context, Result};
 use migrate::config::MigrationSet;
 use migrate::engine;
+use migrate::verify::scratch::ScratchServer;
 use serde_json::json;
 use sqlx::PgConnection;
 
-pub(super) async fn snapshot(g: &Global, sets: &[MigrationSet], check: bool) -> Result<()> {
-    let server = ScratchServer::start(g)?;
+pub(super) async fn snapshot(
+    g: &Global,
+    sets: &[MigrationSet],
+    check: bool,
+    scratch_url: Option<&str>,
+) -> Result<()> {
+    let server = ScratchServer::start(scratch_url)?;
     let mut reports = Vec::new();
     let mut stale = Vec::new();
     for set in sets {
-        let built = server
+        let steps = server
             .with_database("snapshot", async |conn: &mut PgConnection| {
-                Ok(migrate::snapshot::build(conn, set).await?)
+                Ok::<_, anyhow::Error>(migrate::snapshot::per_migration(conn, set).await?)
             })
             .await?;
-        let text = migrate::catalog::render(&built);
-        let file = format!(
-            "{}/{}",
-            set_dir_shown(set),
-            migrate::config::EXPECTED_CATALOG
-        );
-        let committed = set.expected_catalog.clone().unwrap_or_default();
-        let up_to_date = committed == text;
-        if check {
-            if !up_to_date {
-                stale.push(set.name.clone());
-                if !g.json {
-                    print!(
-                        "{}",
-                        unified_diff(
-                            &committed,
-                            &text,
-                            &format!("{file} (committed)"),
-                            &format!("{file} (from the migrations)"),
-                            use_color(g)
-                        )
+        let built = steps.last().map(|(_, _, c)| c.clone()).unwrap_or_default();
+        let files = [
+            (
+                migrate::config::EXPECTED_CATALOG,
+                migrate::catalog::render(&built),
+                set.expected_catalog.clone().unwrap_or_default(),
+            ),
+            (
+                migrate::config::EXPECTED_VERSIONS,
+                migrate::snapshot::render_versions(&steps),
+                set.expected_versions.clone().unwrap_or_default(),
+            ),
+        ];
+        let up_to_date = files.iter().all(|(_, text, committed)| text == committed);
+        for (name, text, committed) in &files {
+            let file = format!("{}/{name}", set_dir_shown(set));
+            if check {
+                if text != committed {
+                    if !g.json {
+                        out!(
+                            "{}",
+                            unified_diff(
+                                committed,
+                                text,
+                                &format!("{file} (committed)"),
+                                &format!("{file} (from the migrations)"),
+                                use_color(g)
+                            )
+                        );
+                    }
+                } else if !g.json {
+                    outln!(
+                        "{}: {file} is up to date ({} objects)",
+                        set.name,
+                        built.objects.len()
                     );
                 }
-            } else if !g.json {
-                println!(
-                    "{}: {file} is up to date ({} objects)",
-                    set.name,
-                    built.objects.len()
-                );
-            }
-        } else {
-            let dir = set.dir_on_disk.as_ref().ok_or_else(|| {
-                UsageError(format!(
-                    "set `{}` was read from the binary, not from disk; run snapshot in a checkout where {} exists",
-                    set.name, file
-                ))
-            })?;
-            let path = dir.join(migrate::config::EXPECTED_CATALOG);
-            std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-            if !g.json {
-                println!(
-                    "{}: wrote {file} ({} objects)",
-                    set.name,
-                    built.objects.len()
-                );
+            } else {
+                let dir = set.dir_on_disk.as_ref().ok_or_else(|| {
+                    UsageError(format!(
+                        "set `{}` was read from the binary, not from disk; run snapshot in a checkout where {} exists",
+                        set.name, set_dir_shown(set)
+                    ))
+                })?;
+                let path = dir.join(name);
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                if !g.json {
+                    outln!(
+                        "{}: wrote {file} ({} objects)",
+                        set.name,
+                        built.objects.len()
+                    );
+                }
             }
         }
-        reports.push(json!({ "set": set.name, "file": file, "objects": built.objects.len(), "up_to_date": up_to_date }));
+        if check && !up_to_date {
+            stale.push(set.name.clone());
+        }
+        reports.push(json!({
+            "set": set.name, "files": files.iter().map(|(n, _, _)| format!("{}/{n}", set_dir_shown(set))).collect::<Vec<_>>(),
+            "objects": built.objects.len(), "up_to_date": up_to_date,
+        }));
     }
     if g.json {
-        print_json(json!({ "command": "snapshot", "check": check, "sets": reports }));
+        print_json(json!({
+            "command": "snapshot", "check": check, "ok": stale.is_empty(), "sets": reports,
+        }))?;
+        if !stale.is_empty() {
+            return Err(Reported(1).into());
+        }
     }
     if !stale.is_empty() {
         bail!(
-            "the expected catalog of {} is out of date; run `migrate snapshot` and review the change",
+            "the expected catalogs of {} are out of date; run `migrate snapshot` and review the change",
             stale.join(", ")
         );
     }
@@ -198,11 +224,11 @@ pub(super) async fn diff(
         if !g.json {
             if sql {
                 if !drift.is_empty() {
-                    println!("-- {}: repair statements", set.name);
-                    println!("{}", statements.join("\n"));
+                    outln!("-- {}: repair statements", set.name);
+                    outln!("{}", statements.join("\n"));
                 }
             } else {
-                print!(
+                out!(
                     "{}",
                     render_drift(set, &drift, expected.objects.len(), color)
                 );
@@ -223,46 +249,28 @@ pub(super) async fn diff(
         reports.push(report);
     }
     if g.json {
-        print_json(json!({ "command": "diff", "drift": drifted, "sets": reports }));
+        print_json(json!({ "command": "diff", "drift": drifted, "sets": reports }))?;
     }
     if drifted {
-        return Err(DriftFound.into());
+        return Err(Reported(1).into());
     }
     Ok(())
 }
 
 /// The catalog check of `verify`: the database against the expected catalog of the applied
-/// version, each drifted object attributed to the migration that made it where that can be
-/// worked out on a scratch database.
+/// version, each drifted object attributed to the migration that made it. Both come from the
+/// committed catalogs embedded in the binary, so nothing is built or written anywhere.
 pub(super) async fn catalog_check(
-    g: &Global,
     conn: &mut PgConnection,
     set: &MigrationSet,
     applied_version: i64,
 ) -> Result<migrate::verify::Check> {
-    let fully_applied = applied_version == set.latest();
-    let committed = migrate::snapshot::committed(set);
-    let mut steps = None;
-    if !fully_applied || committed.is_err() {
-        let server = ScratchServer::start(g)?;
-        steps = Some(
-            server
-                .with_database("verify", async |c: &mut PgConnection| {
-                    Ok(migrate::snapshot::per_migration(c, set).await?)
-                })
-                .await?,
-        );
-    }
-    let expected = match (&steps, committed) {
-        (Some(steps), _) if !fully_applied => steps
-            .iter()
-            .rfind(|(v, _, _)| *v <= applied_version)
-            .map(|(_, _, c)| c.clone())
-            .unwrap_or_default(),
-        (_, Ok(c)) => c,
-        (Some(steps), Err(_)) => steps.last().map(|(_, _, c)| c.clone()).unwrap_or_default(),
-        (None, Err(e)) => return Err(e.into()),
-    };
+    let steps = migrate::snapshot::committed_versions(set)?;
+    let expected = steps
+        .iter()
+        .rfind(|(v, _, _)| *v <= applied_version)
+        .map(|(_, _, c)| c.clone())
+        .unwrap_or_default();
     let mut scope = vec![set.schema.clone()];
     scope.extend(expected.schema_names());
     let expected = expected.scoped(&scope);
@@ -271,21 +279,8 @@ pub(super) async fn catalog_check(
         .catalog
         .scoped(&scope);
     let drift = migrate::diff::compare(&expected, &actual);
-    if !drift.is_empty() && steps.is_none() {
-        // Which migration made what: worth a scratch database only when something drifted.
-        if let Ok(server) = ScratchServer::start(g) {
-            steps = server
-                .with_database("verify", async |c: &mut PgConnection| {
-                    Ok(migrate::snapshot::per_migration(c, set).await?)
-                })
-                .await
-                .ok();
-        }
-    }
     let from = |key: &str| -> String {
-        steps
-            .as_ref()
-            .and_then(|s| migrate::snapshot::made_by(s, key))
+        migrate::snapshot::made_by(&steps, key)
             .map(|(v, n)| format!(" (from {v:04} {n})"))
             .unwrap_or_default()
     };
@@ -323,7 +318,7 @@ pub(super) async fn verify(g: &Global, sets: &[MigrationSet]) -> Result<()> {
         let applied = engine::history::read(&mut conn, &set.name).await?;
         let mut checks = migrate::verify::history_checks(set, &applied);
         let applied_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
-        checks.push(catalog_check(g, &mut conn, set, applied_version).await?);
+        checks.push(catalog_check(&mut conn, set, applied_version).await?);
         let mut schemas = vec![set.schema.clone()];
         if let Some(text) = &set.expected_catalog {
             if let Ok(c) = migrate::catalog::parse(text) {
@@ -334,9 +329,9 @@ pub(super) async fn verify(g: &Global, sets: &[MigrationSet]) -> Result<()> {
         let ok = checks.iter().all(|c| c.ok);
         all_ok &= ok;
         if !g.json {
-            println!("{} (schema {})", set.name, set.schema);
+            outln!("{} (schema {})", set.name, set.schema);
             for c in &checks {
-                println!(
+                outln!(
                     "  {}  {:<20} {}",
                     if c.ok { "PASS" } else { "FAIL" },
                     c.check,
@@ -347,31 +342,35 @@ pub(super) async fn verify(g: &Global, sets: &[MigrationSet]) -> Result<()> {
         reports.push(json!({ "set": set.name, "schema": set.schema, "ok": ok, "checks": checks }));
     }
     if g.json {
-        print_json(json!({ "command": "verify", "ok": all_ok, "sets": reports }));
+        print_json(json!({ "command": "verify", "ok": all_ok, "sets": reports }))?;
     }
     if !all_ok {
-        return Err(DriftFound.into());
+        return Err(Reported(1).into());
     }
     Ok(())
 }
 
-pub(super) async fn roundtrip(g: &Global, sets: &[MigrationSet]) -> Result<()> {
-    let server = ScratchServer::start(g)?;
+pub(super) async fn roundtrip(
+    g: &Global,
+    sets: &[MigrationSet],
+    scratch_url: Option<&str>,
+) -> Result<()> {
+    let server = ScratchServer::start(scratch_url)?;
     let color = use_color(g);
     let mut all_ok = true;
     let mut reports = Vec::new();
     for set in sets {
         let steps = server
             .with_database("roundtrip", async |c: &mut PgConnection| {
-                Ok(migrate::roundtrip::prove(c, set).await?)
+                Ok::<_, anyhow::Error>(migrate::roundtrip::prove(c, set).await?)
             })
             .await?;
         let ok = steps.iter().all(|s| s.outcome != "fail");
         all_ok &= ok;
         if !g.json {
-            println!("{}: rollback proof on a scratch database", set.name);
+            outln!("{}: rollback proof on a scratch database", set.name);
             for s in &steps {
-                println!(
+                outln!(
                     "  {:<12} {:<40} {}",
                     s.outcome.to_uppercase(),
                     s.step,
@@ -380,7 +379,7 @@ pub(super) async fn roundtrip(g: &Global, sets: &[MigrationSet]) -> Result<()> {
             }
             for s in steps.iter().filter(|s| !s.changed.is_empty()) {
                 for c in &s.changed {
-                    print!(
+                    out!(
                         "{}",
                         unified_diff(
                             &migrate::catalog::text::render_body(&c.expected),
@@ -398,10 +397,10 @@ pub(super) async fn roundtrip(g: &Global, sets: &[MigrationSet]) -> Result<()> {
     if g.json {
         print_json(
             json!({ "command": "verify", "roundtrip": true, "ok": all_ok, "sets": reports }),
-        );
+        )?;
     }
     if !all_ok {
-        return Err(DriftFound.into());
+        return Err(Reported(1).into());
     }
     Ok(())
 }

@@ -8,17 +8,16 @@ mod checks;
 mod sandbox;
 
 use crate::cli::{Cli, Command, Global};
-use anyhow::{anyhow, Result};
-use migrate::cluster::{Cluster, ClusterOptions};
+use anyhow::Result;
 use migrate::config::{valid_duration, Config};
-use migrate::engine;
-use sqlx::PgConnection;
 use std::io::IsTerminal;
 
-/// A check found drift (exit code 1); the report has been printed already.
+/// The outcome has been printed already (a report with drift, failed checks, a stale
+/// snapshot): exit with this code and print nothing more, so that `--json` output stays one
+/// document.
 #[derive(Debug, thiserror::Error)]
-#[error("drift found")]
-pub struct DriftFound;
+#[error("the outcome has been reported (exit code {0})")]
+pub struct Reported(pub u8);
 
 /// A usage or configuration problem (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +53,25 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Status => apply::status(g, &sets).await,
         Command::Sandbox { keep } => sandbox::sandbox(g, &sets, *keep).await,
-        Command::Snapshot { check } => checks::snapshot(g, &sets, *check).await,
+        Command::Snapshot { check, scratch_url } => {
+            checks::snapshot(g, &sets, *check, scratch_url.as_deref()).await
+        }
         Command::Diff { against, sql } => checks::diff(g, &sets, against.as_deref(), *sql).await,
-        Command::Verify { roundtrip: true } => checks::roundtrip(g, &sets).await,
-        Command::Verify { roundtrip: false } => checks::verify(g, &sets).await,
+        Command::Verify {
+            roundtrip: true,
+            scratch_url,
+        } => checks::roundtrip(g, &sets, scratch_url.as_deref()).await,
+        Command::Verify {
+            roundtrip: false,
+            scratch_url: Some(_),
+        } => Err(UsageError(
+            "--scratch-url is used only with --roundtrip; plain verify only reads the database"
+                .into(),
+        )
+        .into()),
+        Command::Verify {
+            roundtrip: false, ..
+        } => checks::verify(g, &sets).await,
     }
 }
 
@@ -67,83 +81,12 @@ fn database_url(g: &Global) -> Result<&str> {
     })
 }
 
-fn print_json(value: serde_json::Value) {
-    println!(
+fn print_json(value: serde_json::Value) -> Result<()> {
+    outln!(
         "{}",
         serde_json::to_string_pretty(&value).unwrap_or_default()
     );
-}
-
-/// A server to make scratch databases on: the given one, or a throwaway cluster.
-struct ScratchServer {
-    admin_url: String,
-    _cluster: Option<Cluster>,
-}
-
-impl ScratchServer {
-    fn start(g: &Global) -> Result<ScratchServer> {
-        Ok(match &g.database_url {
-            Some(url) => ScratchServer {
-                admin_url: url.clone(),
-                _cluster: None,
-            },
-            None => {
-                let cluster = Cluster::start(&ClusterOptions::default())?;
-                ScratchServer {
-                    admin_url: cluster.url("postgres"),
-                    _cluster: Some(cluster),
-                }
-            }
-        })
-    }
-
-    /// Runs `work` on a new empty database, dropped afterwards whatever happened.
-    async fn with_database<T>(
-        &self,
-        purpose: &str,
-        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
-    ) -> Result<T> {
-        let name = format!("migrate_{purpose}_{}", std::process::id());
-        let mut admin = engine::connect(&self.admin_url).await?;
-        let quoted = engine::quote_ident(&name);
-        sqlx::raw_sql(&format!("CREATE DATABASE {quoted}"))
-            .execute(&mut admin)
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "creating scratch database {name}: {}",
-                    engine::error::reason(&e)
-                )
-            })?;
-        let result = async {
-            let mut conn = engine::connect(&engine::with_database(&self.admin_url, &name)).await?;
-            // The work replays migrations, maybe many times: their notices are not news here.
-            sqlx::raw_sql("SET client_min_messages = warning")
-                .execute(&mut conn)
-                .await
-                .map_err(|e| {
-                    anyhow!(
-                        "preparing scratch database {name}: {}",
-                        engine::error::reason(&e)
-                    )
-                })?;
-            let value = work(&mut conn).await;
-            drop(conn);
-            value
-        }
-        .await;
-        let dropped = sqlx::raw_sql(&format!("DROP DATABASE {quoted} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
-        let value = result?;
-        dropped.map_err(|e| {
-            anyhow!(
-                "dropping scratch database {name}: {}",
-                engine::error::reason(&e)
-            )
-        })?;
-        Ok(value)
-    }
+    Ok(())
 }
 
 /// A unified diff of two texts, coloured when `color` is set.

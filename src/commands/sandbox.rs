@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 
 pub(super) async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Result<()> {
     if !g.json {
-        eprintln!("starting a throwaway PostgreSQL server...");
+        errln!("starting a throwaway PostgreSQL server...");
     }
     let cluster = Cluster::start(&ClusterOptions { keep })?;
     let result = sandbox_apply(g, sets, &cluster).await;
@@ -29,10 +29,10 @@ pub(super) async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Re
     let pid = cluster.pid().unwrap_or(0);
     let stop_hint = format!("kill -INT {pid} && rm -rf {}", cluster.root().display());
     if g.json {
-        print_json(json!({ "command": "sandbox", "server": server, "databases": databases }));
+        print_json(json!({ "command": "sandbox", "server": server, "databases": databases }))?;
     } else {
         for d in &databases {
-            println!(
+            outln!(
                 "{}  {}",
                 d["set"].as_str().unwrap_or(""),
                 d["url"].as_str().unwrap_or("")
@@ -42,19 +42,19 @@ pub(super) async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Re
     if keep {
         cluster.keep();
         if !g.json {
-            println!("the server keeps running; stop and remove it with: {stop_hint}");
+            outln!("the server keeps running; stop and remove it with: {stop_hint}");
         }
         return Ok(());
     }
     if std::io::stdin().is_terminal() && !g.json {
-        println!("press Ctrl-C to stop the server and remove it");
+        outln!("press Ctrl-C to stop the server and remove it");
         tokio::signal::ctrl_c()
             .await
             .context("waiting for Ctrl-C")?;
     }
     cluster.stop()?;
     if !g.json {
-        eprintln!("server stopped and removed");
+        errln!("server stopped and removed");
     }
     Ok(())
 }
@@ -89,7 +89,7 @@ pub(super) async fn sandbox_apply(
             bail!("set {} still has pending migrations", set.name);
         }
         if !g.json {
-            print!("{}", render_status(&st));
+            out!("{}", render_status(&st));
         }
         out.push(json!({ "set": set.name, "url": url, "status": st }));
     }

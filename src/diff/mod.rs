@@ -91,23 +91,9 @@ pub fn split_key(key: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::CatalogObject;
 
     fn catalog(items: &[(&str, &str)]) -> Catalog {
-        Catalog {
-            objects: items
-                .iter()
-                .map(|(k, b)| {
-                    (
-                        k.to_string(),
-                        CatalogObject {
-                            schema: None,
-                            body: b.to_string(),
-                        },
-                    )
-                })
-                .collect(),
-        }
+        Catalog::from_bodies(items)
     }
 
     #[test]

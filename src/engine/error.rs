@@ -6,13 +6,22 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error("cannot connect to {url}: {reason}; check --database-url or DATABASE_URL and that the server is up")]
-    Connect { url: String, reason: String },
+    Connect {
+        url: String,
+        reason: String,
+        #[source]
+        source: Option<Box<sqlx::Error>>,
+    },
 
     #[error("invalid database URL {url}: {reason}")]
     BadUrl { url: String, reason: String },
 
-    #[error("{doing}: {reason}")]
-    Database { doing: String, reason: String },
+    #[error("{doing}: {}", reason(source))]
+    Database {
+        doing: String,
+        #[source]
+        source: Box<sqlx::Error>,
+    },
 
     #[error("set `{set}`: migration {version:04} ({file}) was applied with checksum {applied} but the file now has {current}; restore the file as it was applied, and put the change in a new migration")]
     ChecksumMismatch {
@@ -69,7 +78,11 @@ pub enum EngineError {
         /// Server message with SQLSTATE, detail and hint, on one line.
         message: String,
         /// What state the database was left in.
-        outcome: String,
+        outcome: Outcome,
+        /// The server's SQLSTATE, when the server reported the failure.
+        sqlstate: Option<Box<str>>,
+        #[source]
+        source: Option<Box<sqlx::Error>>,
     },
 
     #[error("set `{set}`: migration {version:04} ({name}) is irreversible ({file} says so); nothing was rolled back; roll back only to {version:04} or later (--to {version})")]
@@ -93,7 +106,56 @@ pub enum EngineError {
     Cancelled,
 }
 
+/// What a failed migration left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The file could not be split; nothing was sent.
+    NothingRun,
+    /// Its transaction was rolled back.
+    RolledBack,
+    /// The server answered COMMIT with an error, which rolls back.
+    CommitRefused,
+    /// The connection was lost after COMMIT was sent: committed or not, nobody knows yet.
+    CommitUnknown,
+    /// A no-transaction file failed at its first statement.
+    NothingApplied,
+    /// A no-transaction file failed after `applied` statements, at `line`.
+    PartlyApplied { applied: u32, line: u32 },
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::NothingRun => write!(f, "nothing was run"),
+            Outcome::RolledBack => write!(f, "the migration was rolled back and the history is unchanged"),
+            Outcome::CommitRefused => write!(f, "the server refused to commit, so the migration was rolled back and the history is unchanged"),
+            Outcome::CommitUnknown => write!(f, "the connection was lost while committing, so the outcome is unknown: the migration and its history row commit together or not at all; run `migrate status` and see whether this migration is applied"),
+            Outcome::NothingApplied => write!(f, "nothing of this no-transaction file was applied; the history is unchanged"),
+            Outcome::PartlyApplied { applied, line } => write!(f, "this file runs without a transaction: its {applied} statement(s) before line {line} were applied and stay, and it is not recorded as applied; make its statements idempotent (IF NOT EXISTS) and run again"),
+        }
+    }
+}
+
 impl EngineError {
+    /// The SQLSTATE the server answered with, when this error comes from a server error.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            EngineError::MigrationFailed { sqlstate, .. } => sqlstate.as_deref(),
+            _ => self.driver_error().and_then(sqlstate_of),
+        }
+    }
+
+    /// The driver's error this one was caused by, if any.
+    pub fn driver_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            EngineError::Database { source, .. } => Some(source),
+            EngineError::Connect { source, .. } | EngineError::MigrationFailed { source, .. } => {
+                source.as_deref()
+            }
+            _ => None,
+        }
+    }
+
     /// Process exit code: 3 when the server could not be reached, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -116,6 +178,16 @@ pub fn reason(e: &sqlx::Error) -> String {
     one_line(&crate::redact::redact_text(&text))
 }
 
+/// The SQLSTATE of a driver error the server reported.
+pub fn sqlstate_of(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .map(|pg| pg.code()),
+        _ => None,
+    }
+}
+
 /// Collapses whitespace runs (newlines included) into single spaces.
 pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -124,8 +196,8 @@ pub fn one_line(s: &str) -> String {
 /// Wraps a driver error with what the engine was doing.
 pub fn db(doing: impl Into<String>) -> impl FnOnce(sqlx::Error) -> EngineError {
     let doing = doing.into();
-    move |e| EngineError::Database {
-        reason: reason(&e),
+    move |source| EngineError::Database {
         doing,
+        source: Box::new(source),
     }
 }

@@ -3,7 +3,7 @@
 //! `-- migrate:no-transaction`. A failure is mapped to the file line and column the server
 //! pointed at.
 
-use super::error::{db, one_line, EngineError};
+use super::error::{db, one_line, EngineError, Outcome};
 use super::history;
 use crate::config::MigrationSet;
 use crate::sets::split::{line_of, split, Statement};
@@ -197,16 +197,21 @@ pub async fn run(
         version: m.version,
         location: format!("{}:{}", file.path, e.line),
         message: e.to_string(),
-        outcome: "nothing was run".into(),
+        outcome: Outcome::NothingRun,
+        sqlstate: None,
+        source: None,
     })?;
-    let failed =
-        |location: String, message: String, outcome: String| EngineError::MigrationFailed {
+    let failed = |location: String, message: String, outcome: Outcome, source: sqlx::Error| {
+        EngineError::MigrationFailed {
             set: set.name.clone(),
             version: m.version,
             location,
             message,
             outcome,
-        };
+            sqlstate: super::error::sqlstate_of(&source).map(Into::into),
+            source: Some(Box::new(source)),
+        }
+    };
     let set_name = set.name.as_str();
     let record = async |conn: &mut PgConnection, ms: i64| match direction {
         Direction::Up => {
@@ -238,11 +243,7 @@ pub async fn run(
             if let Err(e) = sqlx::raw_sql(stmt.text).execute(&mut *tx).await {
                 let (location, message) = locate(file, stmt, &e);
                 let _ = tx.rollback().await;
-                return Err(failed(
-                    location,
-                    message,
-                    "the migration was rolled back and the history is unchanged".into(),
-                ));
+                return Err(failed(location, message, Outcome::RolledBack, e));
             }
         }
         let ms = started.elapsed().as_millis() as i64;
@@ -251,10 +252,21 @@ pub async fn run(
             return Err(db(format!("recording {} in migrate.history", file.path))(e));
         }
         if let Err(e) = tx.commit().await {
+            let outcome = if e.as_database_error().is_some() {
+                // The server answered the COMMIT with an error (a deferred constraint, a
+                // serialization failure): it rolled the transaction back.
+                Outcome::CommitRefused
+            } else {
+                // The COMMIT was sent and its answer never came: the server may have
+                // committed or not. The history row commits with the migration, so the
+                // history tells which.
+                Outcome::CommitUnknown
+            };
             return Err(failed(
                 format!("{}:commit", file.path),
                 super::error::reason(&e),
-                "the transaction did not commit; the history is unchanged".into(),
+                outcome,
+                e,
             ));
         }
         return Ok(ms);
@@ -274,14 +286,14 @@ pub async fn run(
             let (location, message) = locate(file, stmt, &e);
             reset(conn).await;
             let outcome = if i == 0 {
-                "nothing of this no-transaction file was applied; the history is unchanged".into()
+                Outcome::NothingApplied
             } else {
-                format!(
-                    "this file runs without a transaction: its {i} statement(s) before line {} were applied and stay, and it is not recorded as applied; make its statements idempotent (IF NOT EXISTS) and run again",
-                    line_of(&file.sql, stmt.offset)
-                )
+                Outcome::PartlyApplied {
+                    applied: i as u32,
+                    line: line_of(&file.sql, stmt.offset) as u32,
+                }
             };
-            return Err(failed(location, message, outcome));
+            return Err(failed(location, message, outcome, e));
         }
     }
     let ms = started.elapsed().as_millis() as i64;

@@ -86,19 +86,6 @@ pub enum DownTarget {
     To(i64),
 }
 
-/// `url` with its database name replaced by `db` (query parameters kept).
-pub fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    format!("{}/{db}{query}", &base[..path_start])
-}
-
 /// Refuses a URL on port 6543, where Supabase's transaction-mode pooler listens: runs that
 /// change the schema need one server session for the whole run (advisory lock, settings).
 pub fn require_session_connection(url: &str) -> Result<(), EngineError> {
@@ -114,40 +101,39 @@ pub fn require_session_connection(url: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
+/// Parses a connection URL (or key=value string) into options, registering its password so
+/// that no message can show it.
+pub fn options(url: &str) -> Result<PgConnectOptions, EngineError> {
+    crate::redact::register_url_secrets(url);
+    let opts = PgConnectOptions::from_str(url).map_err(|e| EngineError::BadUrl {
+        url: redact_url(url),
+        reason: reason(&e),
+    })?;
+    Ok(opts.application_name("migrate").disable_statement_logging())
+}
+
 /// Opens the run's connection.
 pub async fn connect(url: &str) -> Result<PgConnection, EngineError> {
-    let shown = redact_url(url);
-    let opts = PgConnectOptions::from_str(url)
-        .map_err(|e| EngineError::BadUrl {
-            url: shown.clone(),
-            reason: reason(&e),
-        })?
-        .application_name("migrate")
-        .disable_statement_logging();
+    connect_with(&options(url)?, &redact_url(url)).await
+}
+
+/// Opens a connection from parsed options; `shown` names the server in messages (no password).
+pub async fn connect_with(
+    opts: &PgConnectOptions,
+    shown: &str,
+) -> Result<PgConnection, EngineError> {
     match tokio::time::timeout(CONNECT_TIMEOUT, opts.connect()).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(EngineError::Connect {
-            url: shown,
+            url: shown.to_string(),
             reason: reason(&e),
+            source: Some(Box::new(e)),
         }),
         Err(_) => Err(EngineError::Connect {
-            url: shown,
+            url: shown.to_string(),
             reason: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+            source: None,
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn database_names_are_replaced() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5/db?sslmode=require", "x"),
-            "postgres://u:p@h:5/x?sslmode=require"
-        );
-        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
     }
 }
 

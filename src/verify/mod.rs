@@ -2,6 +2,10 @@
 //! set's files, and the invariants every set must keep whatever its migrations say (row
 //! level security everywhere, indexed foreign keys, pinned search_path on SECURITY DEFINER
 //! functions, no invalid or duplicate indexes). One query per invariant, in `sql/`.
+//! `scratch` gives the verbs that must build a schema (`snapshot`, the rollback proof) an
+//! empty database of their own.
+
+pub mod scratch;
 
 use crate::config::MigrationSet;
 use crate::engine::error::db;

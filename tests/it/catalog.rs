@@ -21,6 +21,17 @@ async fn the_committed_expected_catalogs_match_the_migrations() {
                 .to_string();
             panic!("schema/{name}/expected_catalog.txt is out of date; run `migrate snapshot` and review:\n{diff}");
         }
+        // the per-version catalogs that verify replays end where the full one does
+        let steps = migrate::snapshot::committed_versions(&set).unwrap();
+        let db = TestDb::new().await;
+        let mut c = db.conn().await;
+        let built = migrate::snapshot::per_migration(&mut c, &set)
+            .await
+            .unwrap();
+        assert!(
+            built == steps,
+            "schema/{name}/expected_versions.txt is out of date; run `migrate snapshot`"
+        );
     }
 }
 

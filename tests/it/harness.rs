@@ -113,6 +113,28 @@ fn server() -> &'static Server {
     })
 }
 
+/// `admin_url` pointing at database `db`: the path replaced, and any `dbname` parameter
+/// (which would win over the path) removed.
+pub fn database_url(admin_url: &str, db: &str) -> String {
+    let mut u = url::Url::parse(admin_url).expect("the test server URL parses");
+    u.set_path(&format!("/{db}"));
+    let query: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| k != "dbname")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    u.set_query(None);
+    if !query.is_empty() {
+        u.query_pairs_mut().extend_pairs(query);
+    }
+    u.to_string()
+}
+
+/// URL of the test server's admin database: where `--scratch-url` may create databases.
+pub fn admin_url() -> String {
+    server().admin_url.clone()
+}
+
 /// A fresh database of its own for one test; dropped when the value is dropped.
 pub struct TestDb {
     pub name: String,
@@ -140,7 +162,7 @@ impl TestDb {
             .await
             .expect("creating a test database");
         TestDb {
-            url: migrate::engine::with_database(&server.admin_url, &name),
+            url: database_url(&server.admin_url, &name),
             name,
             admin_url: server.admin_url.clone(),
         }
@@ -210,12 +232,83 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// Passwords the tests put in URLs. [`run`] fails any test whose `migrate` output shows one.
+pub const TEST_PASSWORDS: &[&str] = &[
+    "Sup3r-Secret-Pw",
+    "pa/ss-Word9",
+    "pa?ss-Word9",
+    "my secret kv",
+];
+
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("running migrate");
-    Output {
+    let out = Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),
+    };
+    assert_no_secret(&out.stdout);
+    assert_no_secret(&out.stderr);
+    assert!(
+        !out.stderr.contains("panicked"),
+        "migrate panicked:\n{}",
+        out.stderr
+    );
+    out
+}
+
+/// Fails when `text` shows one of the test passwords.
+pub fn assert_no_secret(text: &str) {
+    for pw in TEST_PASSWORDS {
+        assert!(!text.contains(pw), "a password reached the output:\n{text}");
+    }
+}
+
+/// `url` with `password` as the password of its user (the test server trusts everyone, so
+/// the connection works whatever it is).
+pub fn with_password(url: &str, password: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    u.set_password(Some(password)).unwrap();
+    u.to_string()
+}
+
+/// A set written to a temporary directory, with a migrations.toml declaring it as `name`:
+/// for tests that need migration files of their own.
+pub struct TempSet {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+}
+
+impl TempSet {
+    pub fn new(name: &str, files: &[(&str, &str)]) -> TempSet {
+        let dir = std::env::temp_dir().join(format!(
+            "migrate-test-set-{}-{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(name).join(file), text).unwrap();
+        }
+        let config = dir.join("migrations.toml");
+        std::fs::write(
+            &config,
+            format!("[[set]]\nname = \"{name}\"\ndir = \"{name}\"\n"),
+        )
+        .unwrap();
+        TempSet { dir, config }
+    }
+
+    /// The set as the library loads it.
+    pub fn set(&self) -> MigrationSet {
+        let config = Config::load(Some(&self.config)).unwrap();
+        config.load_set(&config.sets[0]).unwrap()
+    }
+}
+
+impl Drop for TempSet {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

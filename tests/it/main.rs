@@ -7,6 +7,7 @@ mod cli;
 mod diff;
 mod engine;
 mod harness;
+mod promises;
 mod rollback;
 mod sandbox;
 mod verify;

@@ -23,9 +23,15 @@ fn proof_lines(stdout: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn every_down_of_both_sets_is_proven() {
-    // The scratch databases go on the test server (the URL's server), and are dropped after.
+    // The scratch databases go on the test server (--scratch-url), and are dropped after.
     let db = TestDb::new().await;
-    let out = run(db.migrate().args(["verify", "--roundtrip", "--json"]));
+    let out = run(db.migrate().args([
+        "verify",
+        "--roundtrip",
+        "--scratch-url",
+        &admin_url(),
+        "--json",
+    ]));
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     for (i, set) in ["aethercrown98", "witchcraft"].iter().enumerate() {
@@ -41,7 +47,7 @@ async fn every_down_of_both_sets_is_proven() {
     assert_eq!(
         scalar_i64(
             &mut c,
-            "SELECT count(*) FROM pg_database WHERE datname LIKE 'migrate\\_roundtrip\\_%'"
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'migrate\\_scratch\\_%'"
         )
         .await,
         0
@@ -51,8 +57,14 @@ async fn every_down_of_both_sets_is_proven() {
 #[tokio::test]
 async fn a_down_that_forgets_an_index_is_caught_and_named() {
     let db = TestDb::new().await;
-    let out =
-        run(fixtures(&mut db.migrate()).args(["verify", "--roundtrip", "--set", "forgets_index"]));
+    let out = run(fixtures(&mut db.migrate()).args([
+        "verify",
+        "--roundtrip",
+        "--scratch-url",
+        &admin_url(),
+        "--set",
+        "forgets_index",
+    ]));
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let lines = proof_lines(&out.stdout);
     assert_eq!(lines[0].0, "PASS");
@@ -69,6 +81,8 @@ async fn a_down_that_drops_too_much_is_caught_and_named() {
     let out = run(fixtures(&mut db.migrate()).args([
         "verify",
         "--roundtrip",
+        "--scratch-url",
+        &admin_url(),
         "--set",
         "drops_too_much",
         "--json",
@@ -91,8 +105,14 @@ async fn a_down_that_drops_too_much_is_caught_and_named() {
 #[tokio::test]
 async fn an_irreversible_migration_is_reported_and_down_stops_before_it() {
     let db = TestDb::new().await;
-    let out =
-        run(fixtures(&mut db.migrate()).args(["verify", "--roundtrip", "--set", "irreversible"]));
+    let out = run(fixtures(&mut db.migrate()).args([
+        "verify",
+        "--roundtrip",
+        "--scratch-url",
+        &admin_url(),
+        "--set",
+        "irreversible",
+    ]));
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let outcomes: Vec<String> = proof_lines(&out.stdout)
         .into_iter()
