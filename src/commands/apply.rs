@@ -65,12 +65,7 @@ pub(super) async fn down_dry_run(
                 plan.len()
             );
             for r in &at_risk {
-                outln!(
-                    "-- deletes data: {} ({} rows, by {:04})",
-                    r.object,
-                    r.rows,
-                    r.version
-                );
+                outln!("-- deletes data: {r}");
             }
             out!("{}", scripts.join(""));
         }
@@ -189,7 +184,7 @@ pub(super) fn confirm(yes: bool) -> impl FnMut(&engine::RollbackPlan) -> Result<
             let risk = plan
                 .data_at_risk
                 .iter()
-                .map(|r| format!("{} ({} rows, by {:04})", r.object, r.rows, r.version))
+                .map(|r| r.to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
             what.push_str(&format!("; this deletes data: {risk}"));

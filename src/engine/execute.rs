@@ -195,7 +195,7 @@ pub async fn run(
     let statements = split(&file.sql).map_err(|e| EngineError::MigrationFailed {
         set: set.name.clone(),
         version: m.version,
-        location: format!("{}:{}", file.path, e.line),
+        location: format!("{}:{}", file.path, e.line()),
         message: e.to_string(),
         outcome: Outcome::NothingRun,
         sqlstate: None,

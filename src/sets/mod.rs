@@ -5,6 +5,7 @@
 //! exactly four digits, so file-name order and version order are the same thing. Every problem
 //! is reported with the file it was found in.
 
+pub mod lexer;
 pub mod split;
 
 use sha2::{Digest, Sha256};
@@ -52,6 +53,20 @@ pub enum SetError {
         line: usize,
         what: &'static str,
     },
+    #[error("{file}:{line}: `{command}` is a psql meta-command, not SQL; migrate sends the file to the server as it is, so write the SQL it stands for or remove it")]
+    MetaCommand {
+        file: String,
+        line: usize,
+        command: String,
+    },
+    #[error("{file}:{line}: `{statement}` controls the transaction, which migrate owns (each migration commits together with its history row, or runs statement by statement under `-- migrate:no-transaction`); remove it, or split the file into two migrations")]
+    TransactionControl {
+        file: String,
+        line: usize,
+        statement: String,
+    },
+    #[error("{file}:{line}: `COPY ... FROM STDIN` waits for data that a migration file cannot send; write the rows as INSERT statements")]
+    CopyFromStdin { file: String, line: usize },
     #[error("{file}: {problem}")]
     Irreversible { file: String, problem: &'static str },
     #[error("{file}: not valid UTF-8; save the file as UTF-8")]
@@ -154,11 +169,21 @@ fn check_sql(path: &str, sql: &str, down: bool) -> Result<Directives, SetError> 
             problem: "`-- migrate:irreversible` belongs in the .down.sql file",
         });
     }
-    let statements = split::split(sql).map_err(|e| SetError::Unterminated {
-        file: path.to_string(),
-        line: e.line,
-        what: e.what,
+    let statements = split::split(sql).map_err(|e| match e {
+        split::SplitError::Unterminated { what, line } => SetError::Unterminated {
+            file: path.to_string(),
+            line,
+            what,
+        },
+        split::SplitError::MetaCommand { command, line } => SetError::MetaCommand {
+            file: path.to_string(),
+            line,
+            command,
+        },
     })?;
+    for st in &statements {
+        check_statement(path, sql, st)?;
+    }
     if irreversible && !statements.is_empty() {
         return Err(SetError::Irreversible {
             file: path.to_string(),
@@ -174,6 +199,59 @@ fn check_sql(path: &str, sql: &str, down: bool) -> Result<Directives, SetError> 
         no_transaction,
         irreversible,
     })
+}
+
+/// Refuses statements a migration file must not hold: transaction control (the engine owns
+/// the transaction: a `COMMIT` would commit half a migration, a `ROLLBACK` would discard it
+/// while its history row is still written) and `COPY ... FROM STDIN` (no data can follow).
+fn check_statement(path: &str, sql: &str, st: &split::Statement<'_>) -> Result<(), SetError> {
+    let Ok(words) = lexer::code_tokens(st.text) else {
+        return Ok(());
+    };
+    let word = |i: usize| words.get(i).filter(|t| t.kind == lexer::Kind::Word);
+    let Some(first) = word(0) else {
+        return Ok(());
+    };
+    let line = split::line_of(sql, st.offset + first.offset);
+    let second_is = |w: &str| word(1).is_some_and(|t| t.is(w));
+    let control = [
+        "BEGIN",
+        "COMMIT",
+        "END",
+        "ROLLBACK",
+        "ABORT",
+        "SAVEPOINT",
+        "RELEASE",
+    ]
+    .iter()
+    .any(|k| first.is(k))
+        || (first.is("START") && second_is("TRANSACTION"))
+        || (first.is("PREPARE") && second_is("TRANSACTION"));
+    if control {
+        let n = if first.is("START") || first.is("PREPARE") {
+            2
+        } else {
+            1
+        };
+        let statement: Vec<&str> = words.iter().take(n).map(|t| t.text).collect();
+        return Err(SetError::TransactionControl {
+            file: path.to_string(),
+            line,
+            statement: statement.join(" "),
+        });
+    }
+    if first.is("COPY") {
+        let from_stdin = words
+            .windows(2)
+            .any(|w| w[0].is("FROM") && w[1].is("STDIN"));
+        if from_stdin {
+            return Err(SetError::CopyFromStdin {
+                file: path.to_string(),
+                line,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Builds the ordered migrations of a set from `(display path, contents)` pairs. Files whose
@@ -409,6 +487,58 @@ mod tests {
             e.starts_with(
                 "s/0001_a.down.sql: declares `-- migrate:irreversible` but contains statements"
             ),
+            "{e}"
+        );
+    }
+
+    /// A `COMMIT` in a transactional file once committed half a migration, and a `ROLLBACK`
+    /// discarded the first half while the history row was still written.
+    #[test]
+    fn transaction_control_in_a_file_is_refused_with_its_line() {
+        let load = |sql: &str| {
+            load_migrations(&[
+                f("s/0001_a.up.sql", sql),
+                f("s/0001_a.down.sql", "SELECT 1;"),
+            ])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        };
+        for (sql, shown, line) in [
+            ("CREATE TABLE t (id int);\nCOMMIT;\nSELECT 1;", "COMMIT", 2),
+            ("BEGIN;\nSELECT 1;", "BEGIN", 1),
+            ("SELECT 1;\n\n-- note\nrollback;", "rollback", 4),
+            ("START TRANSACTION;", "START TRANSACTION", 1),
+            ("SELECT 1;\nSAVEPOINT s;", "SAVEPOINT", 2),
+            ("RELEASE s;", "RELEASE", 1),
+            ("END;", "END", 1),
+            ("ABORT;", "ABORT", 1),
+            ("PREPARE TRANSACTION 'x';", "PREPARE TRANSACTION", 1),
+        ] {
+            let e = load(sql).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "s/0001_a.up.sql:{line}: `{shown}` controls the transaction"
+                )),
+                "{sql}: {e}"
+            );
+        }
+        // function bodies, DO blocks and prepared statements stay legal
+        for sql in [
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;",
+            "DO $$ BEGIN PERFORM 1; COMMIT; END $$;",
+            "PREPARE p AS SELECT 1;",
+            "CREATE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN COMMIT; END $$;",
+        ] {
+            assert_eq!(load(sql), Ok(()), "{sql}");
+        }
+        let e = load("SELECT 1;\nCOPY t (a) FROM stdin;").unwrap_err();
+        assert!(
+            e.starts_with("s/0001_a.up.sql:2: `COPY ... FROM STDIN`"),
+            "{e}"
+        );
+        let e = load("SELECT 1;\n\\i other.sql\n").unwrap_err();
+        assert!(
+            e.starts_with("s/0001_a.up.sql:2: `\\i` is a psql meta-command"),
             "{e}"
         );
     }

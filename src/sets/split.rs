@@ -4,11 +4,13 @@
 //! the file line where the failing statement starts (Postgres reports no position for many
 //! errors), and so that `-- migrate:no-transaction` files never run inside the implicit
 //! transaction a multi-statement query gets. A full SQL parser is not needed and does not
-//! exist for every construct Postgres accepts (`DO $$ ... $$`), so this is a lexer that knows
-//! exactly what can hide a `;`: quoted strings (`'…'`, `E'…'`), quoted identifiers, dollar
-//! quotes (`$$`, `$tag$`), both comment forms (block comments nest), and SQL-standard
-//! `BEGIN ATOMIC … END` function bodies.
+//! exist for every construct Postgres accepts (`DO $$ ... $$`), so the cut is made on the
+//! tokens of [`lexer`](super::lexer), the way psql cuts: at a `;` outside parentheses
+//! (`CREATE RULE ... DO ALSO (INSERT ...; INSERT ...)`) and outside SQL-standard `BEGIN
+//! ATOMIC … END` function bodies. psql meta-commands are refused: they are not SQL.
 
+pub use super::lexer::line_of;
+use super::lexer::{tokens, Kind, LexError};
 use thiserror::Error;
 
 /// One statement of a file: its text (without the closing `;`) and where it starts.
@@ -20,170 +22,100 @@ pub struct Statement<'a> {
     pub offset: usize,
 }
 
-/// A construct that was opened and never closed.
+/// Why a file cannot be split into statements.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("unterminated {what} starting at line {line}")]
-pub struct SplitError {
-    pub what: &'static str,
-    pub line: usize,
+pub enum SplitError {
+    #[error("unterminated {what} starting at line {line}")]
+    Unterminated { what: &'static str, line: usize },
+    #[error("psql meta-command `{command}` at line {line} is not SQL")]
+    MetaCommand { command: String, line: usize },
 }
 
-/// 1-based line number of a byte offset.
-pub fn line_of(src: &str, offset: usize) -> usize {
-    src.as_bytes()[..offset.min(src.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+impl SplitError {
+    pub fn line(&self) -> usize {
+        match self {
+            SplitError::Unterminated { line, .. } | SplitError::MetaCommand { line, .. } => *line,
+        }
+    }
 }
 
-fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+impl From<LexError> for SplitError {
+    fn from(e: LexError) -> SplitError {
+        SplitError::Unterminated {
+            what: e.what,
+            line: e.line,
+        }
+    }
 }
 
 /// Splits `src` into statements. Statements that hold nothing but comments and whitespace are
 /// dropped.
 pub fn split(src: &str) -> Result<Vec<Statement<'_>>, SplitError> {
-    let b = src.as_bytes();
     let mut out = Vec::new();
     let mut start = 0usize;
-    // Whether the current statement has anything besides whitespace and comments.
+    // Whether the current statement has anything besides comments.
     let mut has_code = false;
+    // Parentheses open in the current statement, and where the outermost opened.
+    let mut depth = 0usize;
+    let mut paren_open = 0usize;
     // `BEGIN ATOMIC` bodies: nesting depth of BEGIN/CASE … END, 0 when outside one.
     let mut atomic_depth = 0usize;
-    let mut prev_word = String::new();
-    let mut i = 0usize;
-
-    let unterminated = |what, at| SplitError {
-        what,
-        line: line_of(src, at),
-    };
-
-    while i < b.len() {
-        let c = b[i];
-        match c {
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let open = i;
-                let mut depth = 1;
-                i += 2;
-                while depth > 0 {
-                    if i + 1 >= b.len() {
-                        return Err(unterminated("block comment", open));
-                    }
-                    if b[i] == b'/' && b[i + 1] == b'*' {
-                        depth += 1;
-                        i += 2;
-                    } else if b[i] == b'*' && b[i + 1] == b'/' {
-                        depth -= 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            b'\'' => {
-                has_code = true;
-                let escapes =
-                    i > 0 && matches!(b[i - 1], b'E' | b'e') && (i < 2 || !is_ident_byte(b[i - 2]));
-                let open = i;
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None => return Err(unterminated("quoted string", open)),
-                        Some(b'\\') if escapes => i += 2,
-                        Some(b'\'') if b.get(i + 1) == Some(&b'\'') => i += 2,
-                        Some(b'\'') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(_) => i += 1,
-                    }
-                }
-                prev_word.clear();
-            }
-            b'"' => {
-                has_code = true;
-                let open = i;
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None => return Err(unterminated("quoted identifier", open)),
-                        Some(b'"') if b.get(i + 1) == Some(&b'"') => i += 2,
-                        Some(b'"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(_) => i += 1,
-                    }
-                }
-                prev_word.clear();
-            }
-            b'$' if i == 0 || !is_ident_byte(b[i - 1]) => {
-                has_code = true;
-                // `$tag$` where tag is empty or an identifier not starting with a digit;
-                // `$1` is a parameter, not a quote.
-                let mut j = i + 1;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] >= 0x80)
-                {
-                    j += 1;
-                }
-                let tag_ok =
-                    j < b.len() && b[j] == b'$' && (j == i + 1 || !b[i + 1].is_ascii_digit());
-                if tag_ok {
-                    let tag = &src[i..=j];
-                    let open = i;
-                    match src[j + 1..].find(tag) {
-                        Some(rel) => i = j + 1 + rel + tag.len(),
-                        None => return Err(unterminated("dollar-quoted string", open)),
-                    }
-                } else {
-                    i += 1;
-                }
-                prev_word.clear();
-            }
-            b';' if atomic_depth == 0 => {
-                if has_code {
-                    push_statement(src, start, i, &mut out);
-                }
-                i += 1;
-                start = i;
-                has_code = false;
-                prev_word.clear();
-            }
-            _ if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
-                has_code = true;
-                let w0 = i;
-                while i < b.len() && is_ident_byte(b[i]) {
-                    i += 1;
-                }
-                let word = src[w0..i].to_ascii_uppercase();
-                if atomic_depth == 0 {
-                    if word == "ATOMIC" && prev_word == "BEGIN" {
-                        atomic_depth = 1;
-                    }
-                } else if word == "CASE" || word == "BEGIN" {
-                    atomic_depth += 1;
-                } else if word == "END" {
-                    atomic_depth -= 1;
-                }
-                prev_word = word;
-            }
-            _ => {
-                if !c.is_ascii_whitespace() {
-                    has_code = true;
-                    prev_word.clear();
-                }
-                i += 1;
-            }
+    let mut atomic_open = 0usize;
+    let mut prev_begin: Option<usize> = None;
+    for t in tokens(src)? {
+        if t.is_comment() {
+            continue;
         }
+        if t.kind == Kind::MetaCommand {
+            return Err(SplitError::MetaCommand {
+                command: t.text.split_whitespace().next().unwrap_or("\\").to_string(),
+                line: line_of(src, t.offset),
+            });
+        }
+        let begin_here = t.is("BEGIN").then_some(t.offset);
+        if t.is_punct(';') && depth == 0 && atomic_depth == 0 {
+            if has_code {
+                push_statement(src, start, t.offset, &mut out);
+            }
+            start = t.offset + 1;
+            has_code = false;
+            prev_begin = None;
+            continue;
+        }
+        has_code = true;
+        if t.is_punct('(') {
+            if depth == 0 {
+                paren_open = t.offset;
+            }
+            depth += 1;
+        } else if t.is_punct(')') {
+            depth = depth.saturating_sub(1);
+        } else if atomic_depth == 0 {
+            if let (true, Some(open)) = (t.is("ATOMIC"), prev_begin) {
+                atomic_depth = 1;
+                atomic_open = open;
+            }
+        } else if t.is("CASE") || t.is("BEGIN") {
+            atomic_depth += 1;
+        } else if t.is("END") {
+            atomic_depth -= 1;
+        }
+        prev_begin = begin_here;
+    }
+    if atomic_depth > 0 {
+        return Err(SplitError::Unterminated {
+            what: "BEGIN ATOMIC body (no matching END)",
+            line: line_of(src, atomic_open),
+        });
+    }
+    if depth > 0 {
+        return Err(SplitError::Unterminated {
+            what: "parenthesis",
+            line: line_of(src, paren_open),
+        });
     }
     if has_code {
-        push_statement(src, start, b.len(), &mut out);
+        push_statement(src, start, src.len(), &mut out);
     }
     Ok(out)
 }
@@ -275,6 +207,45 @@ mod tests {
         );
     }
 
+    /// psql tracks parentheses; a rule's action list holds several statements.
+    #[test]
+    fn semicolons_inside_parentheses_do_not_split() {
+        let src = "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));\nSELECT 1";
+        let t = texts(src);
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert!(t[0].ends_with("INSERT INTO b VALUES (2))"));
+    }
+
+    /// An unterminated `BEGIN ATOMIC` once swallowed the rest of the file silently.
+    #[test]
+    fn an_unterminated_begin_atomic_names_its_line() {
+        let src = "SELECT 1;\nCREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\nCREATE TABLE t (id int);";
+        assert_eq!(
+            split(src).unwrap_err(),
+            SplitError::Unterminated {
+                what: "BEGIN ATOMIC body (no matching END)",
+                line: 3
+            }
+        );
+    }
+
+    /// psql meta-commands passed the load check and failed at run time glued to the next
+    /// statement.
+    #[test]
+    fn psql_meta_commands_are_refused_with_their_line() {
+        assert_eq!(
+            split("SELECT 1;\n\\set ON_ERROR_STOP on\nSELECT 2;").unwrap_err(),
+            SplitError::MetaCommand {
+                command: "\\set".into(),
+                line: 2
+            }
+        );
+        assert!(split("\\i other.sql").is_err());
+        assert!(split("\\connect db").is_err());
+        // a backslash inside a string or a comment is not one
+        assert_eq!(texts("SELECT E'\\\\n', '\\' -- \\x\n").len(), 1);
+    }
+
     #[test]
     fn comment_only_statements_are_dropped() {
         assert_eq!(
@@ -291,14 +262,19 @@ mod tests {
     fn unterminated_constructs_name_their_line() {
         assert_eq!(
             split("SELECT 1;\nSELECT 'oops").unwrap_err(),
-            SplitError {
+            SplitError::Unterminated {
                 what: "quoted string",
                 line: 2
             }
         );
-        assert_eq!(split("\n\nDO $x$ BEGIN").unwrap_err().line, 3);
-        assert_eq!(split("/* /* */").unwrap_err().what, "block comment");
-        assert_eq!(split("SELECT \"x").unwrap_err().what, "quoted identifier");
+        assert_eq!(split("\n\nDO $x$ BEGIN").unwrap_err().line(), 3);
+        let what = |src| match split(src).unwrap_err() {
+            SplitError::Unterminated { what, .. } => what,
+            e => panic!("{e}"),
+        };
+        assert_eq!(what("/* /* */"), "block comment");
+        assert_eq!(what("SELECT \"x"), "quoted identifier");
+        assert_eq!(what("SELECT (1;\nSELECT 2"), "parenthesis");
     }
 
     #[test]
@@ -337,8 +313,9 @@ mod tests {
             "col",
             "t.x",
             "42",
-            "(",
-            ")",
+            "(1)",
+            "(a; b)",
+            "(x (y; z) w)",
             ",",
             "+",
             "'a;b'",

@@ -1,6 +1,6 @@
 //! The catalog model against real databases: the committed expected catalogs match what the
-//! migrations create, the text does not depend on oids or on the schema a set lives in, and
-//! introspection costs the same number of queries whatever the size of the schema.
+//! migrations create, and the text does not depend on oids or on the schema a set lives in.
+//! (What introspection costs is counted on the wire: `promises.rs`.)
 
 use crate::harness::*;
 use migrate::catalog::{introspect, render};
@@ -65,30 +65,4 @@ async fn a_set_renders_the_same_in_public_and_in_its_own_schema() {
         let built = render(&migrate::snapshot::build(&mut c, &set).await.unwrap());
         assert_eq!(built, set.expected_catalog.clone().unwrap(), "{name}");
     }
-}
-
-#[tokio::test]
-async fn introspection_costs_the_same_queries_for_any_size() {
-    let db = TestDb::new().await;
-    let mut c = db.conn().await;
-    let empty = introspect(&mut c, "public").await.unwrap();
-    assert!(
-        empty.catalog.objects.is_empty(),
-        "{:?}",
-        empty.catalog.objects.keys()
-    );
-    let mut ac = embedded_set("aethercrown98");
-    ac.schema = "ac".into();
-    let mut wc = embedded_set("witchcraft");
-    wc.schema = "wc".into();
-    engine::up(&mut c, &ac, None, "5s", &quiet).await.unwrap();
-    engine::up(&mut c, &wc, None, "5s", &quiet).await.unwrap();
-    let full = introspect(&mut c, "public").await.unwrap();
-    assert!(
-        full.catalog.objects.len() > 500,
-        "{}",
-        full.catalog.objects.len()
-    );
-    assert_eq!(full.queries, empty.queries);
-    assert_eq!(full.queries, 13);
 }

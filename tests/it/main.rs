@@ -8,6 +8,7 @@ mod diff;
 mod engine;
 mod harness;
 mod promises;
+mod proxy;
 mod rollback;
 mod sandbox;
 mod verify;

@@ -62,12 +62,6 @@ async fn scratch_database_ignores_dbname_in_url() {
     ]));
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(rows_and_history(&mut c).await, (3, 7));
-    let leftovers = scalar_i64(
-        &mut c,
-        "SELECT count(*) FROM pg_database WHERE datname LIKE 'migrate\\_scratch\\_%'",
-    )
-    .await;
-    assert_eq!(leftovers, 0);
 }
 
 /// Scratch names were `migrate_<purpose>_<pid>`: two runs in two containers (same pid) on one
@@ -122,27 +116,31 @@ async fn verify_writes_nothing_to_the_server() {
     migrate::engine::up(&mut c, &embedded_set("witchcraft"), Some(4), "5s", &quiet)
         .await
         .unwrap();
-    sqlx::raw_sql("DROP INDEX idx_user_quotas_period_end")
-        .execute(&mut c)
-        .await
-        .ok();
     sqlx::raw_sql("ALTER TABLE users ADD COLUMN nickname text")
         .execute(&mut c)
         .await
         .unwrap();
-    let server_state = async |c: &mut sqlx::PgConnection| {
-        strings(
-            c,
-            "SELECT 'db ' || datname FROM pg_database UNION ALL SELECT 'role ' || rolname FROM pg_roles ORDER BY 1",
-        )
-        .await
-    };
-    let before = server_state(&mut c).await;
-    // every transaction of the run is read-only: any write fails the run
+    // A role that may create nothing, in read-only transactions: any write fails the run.
+    let role = format!("reader_{}", db.name);
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE \"{role}\" LOGIN NOCREATEDB NOCREATEROLE;
+         GRANT USAGE ON SCHEMA migrate TO \"{role}\"; GRANT SELECT ON migrate.history TO \"{role}\";"
+    ))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let catalog_before = migrate::catalog::render(
+        &migrate::catalog::introspect(&mut c, "public")
+            .await
+            .unwrap()
+            .catalog,
+    );
+    let mut u = url::Url::parse(&db.url).unwrap();
+    u.set_username(&role).unwrap();
     let read_only = format!(
         "{}{}options=-c%20default_transaction_read_only%3Don",
-        db.url,
-        if db.url.contains('?') { "&" } else { "?" }
+        u,
+        if u.query().is_some() { "&" } else { "?" }
     );
     let out = run(db.migrate().env("DATABASE_URL", &read_only).arg("verify"));
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
@@ -164,7 +162,17 @@ async fn verify_writes_nothing_to_the_server() {
         "{}",
         out.stdout
     );
-    assert_eq!(server_state(&mut c).await, before);
+    let catalog_after = migrate::catalog::render(
+        &migrate::catalog::introspect(&mut c, "public")
+            .await
+            .unwrap()
+            .catalog,
+    );
+    assert_eq!(catalog_after, catalog_before);
+    sqlx::raw_sql(&format!("DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""))
+        .execute(&mut c)
+        .await
+        .unwrap();
 }
 
 /// `redact.rs` once ended the authority at the first `/` or `?`, so these passwords were
@@ -417,4 +425,464 @@ async fn engine_errors_keep_their_cause_and_sqlstate() {
     assert!(std::error::Error::source(&err).is_some());
     let driver = err.driver_error().expect("the driver error is kept");
     assert!(driver.as_database_error().is_some(), "{driver:?}");
+}
+
+/// The data-at-risk preview of rolling all of `set` back.
+async fn at_risk(c: &mut sqlx::PgConnection, set: &migrate::config::MigrationSet) -> Vec<String> {
+    let (_, risks) = migrate::engine::rollback_preview(c, set, migrate::engine::DownTarget::To(0))
+        .await
+        .unwrap();
+    risks.iter().map(|r| r.to_string()).collect()
+}
+
+/// `risk.rs` stepped one byte over multi-byte text: a down file with `'café'` made `down`
+/// and `down --dry-run` exit 101.
+#[tokio::test]
+async fn data_at_risk_survives_multibyte_text() {
+    let db = TestDb::new().await;
+    let set = TempSet::new(
+        "cafe",
+        &[
+            (
+                "0001_t.up.sql",
+                "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1), (2);",
+            ),
+            (
+                "0001_t.down.sql",
+                "COMMENT ON TABLE t IS 'café ☕';\nDROP TABLE \"t\";",
+            ),
+        ],
+    );
+    let up = run(db.migrate().arg("--config").arg(&set.config).arg("up"));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let dry = run(db
+        .migrate()
+        .arg("--config")
+        .arg(&set.config)
+        .args(["down", "--dry-run"]));
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout
+            .contains("-- deletes data: table t (2 rows, by 0001)"),
+        "{}",
+        dry.stdout
+    );
+    let down = run(db.migrate().arg("--config").arg(&set.config).arg("down"));
+    assert_eq!(down.code, 1, "{}", down.stderr);
+    assert!(
+        down.stderr.contains("table t (2 rows, by 0001)"),
+        "{}",
+        down.stderr
+    );
+}
+
+/// CASCADE, materialized views, types and DO blocks were invisible to the old check; what a
+/// cascade reaches is read from pg_depend.
+#[tokio::test]
+async fn data_at_risk_follows_cascades_views_types_and_do_blocks() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let set = TempSet::new(
+        "reach",
+        &[
+            (
+                "0001_all.up.sql",
+                "CREATE SCHEMA app;
+                 CREATE TABLE app.kept (id int); INSERT INTO app.kept VALUES (1), (2), (3);
+                 CREATE TABLE app.empty (id int);
+                 CREATE TYPE mood AS ENUM ('ok', 'sad');
+                 CREATE TABLE diary (id int, m mood); INSERT INTO diary VALUES (1, 'ok'), (2, NULL);
+                 CREATE TABLE parent (id int PRIMARY KEY); INSERT INTO parent VALUES (1);
+                 CREATE TABLE child (pid int REFERENCES parent); INSERT INTO child VALUES (1), (1);
+                 CREATE MATERIALIZED VIEW stats AS SELECT count(*) AS n FROM diary;
+                 CREATE TABLE by_do (id int); INSERT INTO by_do VALUES (7);",
+            ),
+            (
+                "0001_all.down.sql",
+                "DO $$ BEGIN EXECUTE 'DROP TABLE by_do'; END $$;
+                 TRUNCATE parent RESTART IDENTITY CASCADE;
+                 DROP MATERIALIZED VIEW stats;
+                 DROP TYPE mood CASCADE;
+                 DROP SCHEMA app CASCADE;
+                 DROP TABLE child, parent;",
+            ),
+        ],
+    );
+    let set = set.set();
+    migrate::engine::up(&mut c, &set, None, "5s", &quiet)
+        .await
+        .unwrap();
+    let mut risks = at_risk(&mut c, &set).await;
+    risks.sort();
+    assert_eq!(
+        risks,
+        [
+            "column diary.m (1 rows, CASCADE from type mood, by 0001)",
+            "materialized view stats (1 rows, by 0001)",
+            "table app.kept (3 rows, CASCADE from schema app, by 0001)",
+            "table by_do (1 rows, by 0001)",
+            "table child (2 rows, by 0001)",
+            "table parent (1 rows, by 0001)",
+        ]
+    );
+}
+
+/// A failed count was swallowed and the table dropped from the list: "no data" when the
+/// check could not see. It is "rows unknown" now, and listed like data.
+#[tokio::test]
+async fn data_at_risk_a_count_that_fails_is_unknown_not_empty() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let role = format!("risk_owner_{}", db.name);
+    migrate::engine::history::ensure(&mut c).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE \"{role}\"; GRANT CREATE ON SCHEMA public TO \"{role}\";
+         GRANT USAGE ON SCHEMA migrate TO \"{role}\"; GRANT ALL ON migrate.history TO \"{role}\";"
+    ))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let set = TempSet::new(
+        "hidden",
+        &[
+            (
+                "0001_t.up.sql",
+                "CREATE TABLE secret (id int); INSERT INTO secret VALUES (1);
+                 REVOKE SELECT ON secret FROM CURRENT_USER;",
+            ),
+            ("0001_t.down.sql", "DROP TABLE secret;"),
+        ],
+    );
+    let set = set.set();
+    sqlx::raw_sql(&format!("SET ROLE \"{role}\""))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    migrate::engine::up(&mut c, &set, None, "5s", &quiet)
+        .await
+        .unwrap();
+    let risks = at_risk(&mut c, &set).await;
+    assert_eq!(risks.len(), 1, "{risks:?}");
+    assert!(
+        risks[0].starts_with("table secret (rows unknown: permission denied for table secret"),
+        "{risks:?}"
+    );
+    let err = migrate::engine::down(
+        &mut c,
+        &set,
+        migrate::engine::DownTarget::To(0),
+        "5s",
+        &mut |plan| {
+            assert_eq!(plan.data_at_risk.len(), 1);
+            Err(migrate::engine::EngineError::Cancelled)
+        },
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, migrate::engine::EngineError::Cancelled));
+    sqlx::raw_sql("RESET ROLE").execute(&mut c).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "DROP TABLE secret; DROP SCHEMA migrate CASCADE; REVOKE CREATE ON SCHEMA public FROM \"{role}\"; DROP OWNED BY \"{role}\"; DROP ROLE \"{role}\""
+    ))
+    .execute(&mut c)
+    .await
+    .unwrap();
+}
+
+/// The exact count had no time bound. A table it cannot count in time (here: locked by
+/// another session) gets the planner's estimate, marked as such.
+#[tokio::test]
+async fn data_at_risk_falls_back_to_the_planner_estimate() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let set = TempSet::new(
+        "big",
+        &[
+            (
+                "0001_t.up.sql",
+                "CREATE TABLE big (id int); INSERT INTO big SELECT generate_series(1, 5000);",
+            ),
+            ("0001_t.down.sql", "DROP TABLE big;"),
+        ],
+    );
+    let set = set.set();
+    migrate::engine::up(&mut c, &set, None, "5s", &quiet)
+        .await
+        .unwrap();
+    sqlx::raw_sql("ANALYZE big").execute(&mut c).await.unwrap();
+    let mut locker = db.conn().await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE big IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let risks = at_risk(&mut c, &set).await;
+    assert_eq!(
+        risks,
+        ["table big (about 5000 rows, planner estimate: counting took over 2s, by 0001)"]
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+}
+
+/// A `COMMIT;` in a file committed half a migration, and the error then said "rolled back";
+/// a `ROLLBACK;` discarded the first half while the history row was still written. Both are
+/// refused when the file is loaded, before anything runs.
+#[tokio::test]
+async fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    for (statement, line) in [
+        ("COMMIT", 2),
+        ("ROLLBACK", 2),
+        ("BEGIN", 2),
+        ("SAVEPOINT s", 2),
+    ] {
+        let set = TempSet::new(
+            "tx",
+            &[
+                (
+                    "0001_half.up.sql",
+                    &format!("CREATE TABLE first_half (id int);\n{statement};\nCREATE TABLE second_half (id int);"),
+                ),
+                ("0001_half.down.sql", "DROP TABLE second_half, first_half;"),
+            ],
+        );
+        let out = run(db.migrate().arg("--config").arg(&set.config).arg("up"));
+        assert_eq!(out.code, 2, "{statement}: {}", out.stderr);
+        let first_word = statement.split(' ').next().unwrap();
+        assert!(
+            out.stderr.contains(&format!(
+                "tx/0001_half.up.sql:{line}: `{first_word}` controls the transaction"
+            )),
+            "{statement}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            strings(&mut c, "SELECT relname::text FROM pg_class WHERE relname IN ('first_half', 'second_half', 'history')").await,
+            Vec::<String>::new()
+        );
+    }
+}
+
+/// When the answer to COMMIT is lost, nobody knows whether the server committed. The error
+/// once said "the transaction did not commit; the history is unchanged", which was false
+/// here: the server had committed. It says the outcome is unknown and how to find out.
+#[tokio::test]
+async fn a_lost_commit_acknowledgement_says_the_outcome_is_unknown() {
+    let db = TestDb::new().await;
+    let mut direct = db.conn().await;
+    migrate::engine::history::ensure(&mut direct).await.unwrap();
+    let proxy = crate::proxy::Proxy::start(&db.url);
+    let set = TempSet::new(
+        "acked",
+        &[
+            ("0001_t.up.sql", "CREATE TABLE acked (id int);"),
+            ("0001_t.down.sql", "DROP TABLE acked;"),
+        ],
+    );
+    let set = set.set();
+    let mut c = migrate::engine::connect(&proxy.url(&db.url)).await.unwrap();
+    proxy
+        .counters
+        .cut_after_commit
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = migrate::engine::up(&mut c, &set, None, "5s", &quiet)
+        .await
+        .unwrap_err();
+    let cuts = proxy
+        .counters
+        .cuts
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(cuts, 1, "{err}");
+    let msg = err.to_string();
+    assert!(
+        matches!(
+            err,
+            migrate::engine::EngineError::MigrationFailed {
+                outcome: migrate::engine::error::Outcome::CommitUnknown,
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("the outcome is unknown"), "{msg}");
+    assert!(msg.contains("run `migrate status`"), "{msg}");
+    assert!(!msg.contains("did not commit"), "{msg}");
+    // here the server did commit, and status (through the history) says so
+    let status = run(db
+        .migrate()
+        .arg("--config")
+        .arg(set_config_of(&set))
+        .arg("status"));
+    assert!(
+        status.stdout.contains("0001 t  applied"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(
+        scalar_i64(
+            &mut direct,
+            "SELECT count(*) FROM pg_class WHERE relname = 'acked'"
+        )
+        .await,
+        1
+    );
+}
+
+/// The configuration file of a set loaded from a [`TempSet`].
+fn set_config_of(set: &migrate::config::MigrationSet) -> std::path::PathBuf {
+    std::path::Path::new(&set.source)
+        .parent()
+        .unwrap()
+        .join("migrations.toml")
+}
+
+/// `introspection_costs_the_same_queries_for_any_size` counted the entries of a constant
+/// array. These count the statements the server receives, through a proxy, at two sizes.
+#[tokio::test]
+async fn introspection_sends_the_same_statements_for_any_size() {
+    let db = TestDb::new().await;
+    let proxy = crate::proxy::Proxy::start(&db.url);
+    let mut c = migrate::engine::connect(&proxy.url(&db.url)).await.unwrap();
+    let counted = async |c: &mut sqlx::PgConnection| {
+        let before = proxy.counters.statements();
+        let found = migrate::catalog::introspect(c, "public").await.unwrap();
+        (
+            proxy.counters.statements() - before,
+            found.catalog.objects.len(),
+        )
+    };
+    let (empty_statements, empty_objects) = counted(&mut c).await;
+    let mut direct = db.conn().await;
+    let mut ac = embedded_set("aethercrown98");
+    ac.schema = "ac".into();
+    migrate::engine::up(&mut direct, &ac, None, "5s", &quiet)
+        .await
+        .unwrap();
+    let mut wc = embedded_set("witchcraft");
+    wc.schema = "wc".into();
+    migrate::engine::up(&mut direct, &wc, None, "5s", &quiet)
+        .await
+        .unwrap();
+    let tables: String = (0..200)
+        .map(|i| format!("CREATE TABLE extra_{i} (id int PRIMARY KEY, v text);"))
+        .collect();
+    sqlx::raw_sql(&tables).execute(&mut direct).await.unwrap();
+    let (full_statements, full_objects) = counted(&mut c).await;
+    assert_eq!(empty_objects, 0);
+    assert!(full_objects > 1000, "{full_objects}");
+    assert_eq!(full_statements, empty_statements);
+    // one per object kind, plus the transaction and its settings
+    assert!(full_statements <= 18, "{full_statements}");
+}
+
+/// Whether the server's parser reads `text` as exactly one statement: the extended protocol
+/// refuses several ("cannot insert multiple commands into a prepared statement") and a
+/// fragment fails as a syntax error, both SQLSTATE 42601. Anything else (success, or an
+/// error of analysis such as an unknown table) means one whole statement.
+async fn server_reads_one_statement(c: &mut sqlx::PgConnection, text: &str) -> Result<(), String> {
+    use sqlx::Executor;
+    match c.prepare(text).await {
+        Err(e) if migrate::engine::error::sqlstate_of(&e) == Some("42601") => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+/// The splitter's cut, checked by the server's own grammar on every migration file in
+/// `schema/` and the fixtures, and on generated statements full of constructs that hide a
+/// `;` (the unit test checks the generator's statements split back into themselves).
+#[tokio::test]
+async fn the_server_agrees_with_every_statement_the_splitter_cuts() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let mut files: Vec<(String, String)> = migrate::sets::embedded::FILES
+        .iter()
+        .filter(|(p, _)| p.ends_with(".sql"))
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect();
+    for entry in std::fs::read_dir(crate_root().join("tests/fixtures")).unwrap() {
+        let dir = entry.unwrap().path();
+        if dir.is_dir() {
+            for f in std::fs::read_dir(&dir).unwrap() {
+                let f = f.unwrap().path();
+                files.push((
+                    f.display().to_string(),
+                    std::fs::read_to_string(&f).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (path, sql) in &files {
+        for st in migrate::sets::split::split(sql).unwrap() {
+            checked += 1;
+            if let Err(e) = server_reads_one_statement(&mut c, st.text).await {
+                failures.push(format!(
+                    "{path}:{}: {e}",
+                    migrate::sets::split::line_of(sql, st.offset)
+                ));
+            }
+        }
+    }
+    let pieces = [
+        "'a;b'",
+        "E'it\\'s;'",
+        "'it''s;'",
+        "$$ x; y $$",
+        "$fn$ a $$;$$ b $fn$",
+        "\"we;ird\"",
+        "(1)",
+        "(SELECT ';')",
+        "CASE WHEN true THEN ';' END",
+        "U&'d;'",
+        "ARRAY[1, 2]",
+        "1 /* c; /* n; */ */ + 2",
+        "-- c;\n 3",
+        "B'1010'",
+        "X'1F'",
+        "'x' || 'y;'",
+    ];
+    let mut seed = 11u64;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) % n as u64) as usize
+    };
+    for _ in 0..150 {
+        let statements: Vec<String> = (0..1 + next(4))
+            .map(|_| {
+                let items: Vec<&str> = (0..1 + next(5))
+                    .map(|_| pieces[next(pieces.len())])
+                    .collect();
+                format!("SELECT {}", items.join(", "))
+            })
+            .collect();
+        let src = statements.join(";\n") + ";";
+        let got = migrate::sets::split::split(&src).unwrap();
+        if got.len() != statements.len() {
+            failures.push(format!(
+                "{} statements, cut into {}: {src}",
+                statements.len(),
+                got.len()
+            ));
+        }
+        for st in got {
+            checked += 1;
+            if let Err(e) = server_reads_one_statement(&mut c, st.text).await {
+                failures.push(format!("generated: {e}: {}", st.text));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 700, "{checked}");
 }

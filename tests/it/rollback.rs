@@ -208,7 +208,7 @@ async fn the_data_loss_guard_lists_rows_and_needs_yes() {
         seen.lock().unwrap().extend(
             plan.data_at_risk
                 .iter()
-                .map(|r| format!("{} {} {}", r.object, r.rows, r.version)),
+                .map(|r| format!("{} {} {}", r.object, r.rows.unwrap_or(-1), r.version)),
         );
         Err(EngineError::Cancelled)
     };

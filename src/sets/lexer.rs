@@ -1,0 +1,314 @@
+//! The one SQL lexer: what the splitter cuts statements with, what the load checks read
+//! the first words of a statement with, and what the data-at-risk check of `down` reads
+//! `DROP`, `TRUNCATE` and `ALTER TABLE ... DROP COLUMN` with. One lexer, so that what is a
+//! string, a comment or a word is decided once.
+//!
+//! It knows exactly what can hide a `;` or a keyword in PostgreSQL: quoted strings (`'…'`
+//! with `''`, `E'…'` with backslash escapes, `U&'…'`, `B'…'`, `X'…'`, `N'…'`), quoted
+//! identifiers, dollar quotes (`$$`, `$tag$`), line comments and nesting block comments.
+//! A backslash outside all of those is a psql meta-command (`\set`, `\i`), which is not SQL.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A keyword or unquoted identifier (letters, digits, `_`, `$`).
+    Word,
+    /// `"…"`.
+    QuotedIdent,
+    /// A string constant in any of its forms.
+    String,
+    /// `$tag$ … $tag$`.
+    DollarString,
+    /// A number, or a `$1` parameter.
+    Number,
+    /// `-- …` to the end of the line.
+    LineComment,
+    /// `/* … */`, nested.
+    BlockComment,
+    /// Any other single character: `(`, `)`, `,`, `;`, `.`, operators.
+    Punct,
+    /// A backslash outside quotes and comments: a psql meta-command, to the end of the line.
+    MetaCommand,
+}
+
+/// One token: its kind, text and byte offset in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
+    pub kind: Kind,
+    pub text: &'a str,
+    pub offset: usize,
+}
+
+impl Token<'_> {
+    /// A word equal to `keyword`, ignoring case.
+    pub fn is(&self, keyword: &str) -> bool {
+        self.kind == Kind::Word && self.text.eq_ignore_ascii_case(keyword)
+    }
+    pub fn is_punct(&self, c: char) -> bool {
+        self.kind == Kind::Punct && self.text.starts_with(c)
+    }
+    pub fn is_comment(&self) -> bool {
+        matches!(self.kind, Kind::LineComment | Kind::BlockComment)
+    }
+    /// The name a word or quoted identifier stands for: unquoted words fold to lower case.
+    pub fn name(&self) -> Option<String> {
+        match self.kind {
+            Kind::Word => Some(self.text.to_lowercase()),
+            Kind::QuotedIdent => Some(self.text[1..self.text.len() - 1].replace("\"\"", "\"")),
+            _ => None,
+        }
+    }
+    /// The body of a dollar-quoted string, without its tags.
+    pub fn dollar_body(&self) -> Option<&str> {
+        if self.kind != Kind::DollarString {
+            return None;
+        }
+        let tag_len = self.text[1..].find('$')? + 2;
+        self.text.get(tag_len..self.text.len() - tag_len)
+    }
+    /// The value of a plain `'…'` string constant (no escapes), if this is one.
+    pub fn plain_string(&self) -> Option<String> {
+        (self.kind == Kind::String && self.text.starts_with('\''))
+            .then(|| self.text[1..self.text.len() - 1].replace("''", "'"))
+    }
+}
+
+/// A construct that was opened and never closed.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("unterminated {what} starting at line {line}")]
+pub struct LexError {
+    pub what: &'static str,
+    pub line: usize,
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_of(src: &str, offset: usize) -> usize {
+    src.as_bytes()[..offset.min(src.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+/// Every token of `src`, in order, comments included.
+pub fn tokens(src: &str) -> Result<Vec<Token<'_>>, LexError> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    let unterminated = |what, at| LexError {
+        what,
+        line: line_of(src, at),
+    };
+    while i < b.len() {
+        let start = i;
+        let c = b[i];
+        let kind = match c {
+            _ if c.is_ascii_whitespace() => {
+                i += 1;
+                continue;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                Kind::LineComment
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 1;
+                i += 2;
+                while depth > 0 {
+                    if i + 1 >= b.len() {
+                        return Err(unterminated("block comment", start));
+                    }
+                    if b[i] == b'/' && b[i + 1] == b'*' {
+                        depth += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b[i + 1] == b'/' {
+                        depth -= 1;
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
+                Kind::BlockComment
+            }
+            b'\'' => {
+                i = string_end(b, i, false).ok_or_else(|| unterminated("quoted string", start))?;
+                Kind::String
+            }
+            b'"' => {
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None => return Err(unterminated("quoted identifier", start)),
+                        Some(b'"') if b.get(i + 1) == Some(&b'"') => i += 2,
+                        Some(b'"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(_) => i += 1,
+                    }
+                }
+                Kind::QuotedIdent
+            }
+            b'$' => {
+                // `$tag$` where tag is empty or an identifier not starting with a digit;
+                // `$1` is a parameter.
+                let mut j = i + 1;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] >= 0x80)
+                {
+                    j += 1;
+                }
+                if j < b.len() && b[j] == b'$' && (j == i + 1 || !b[i + 1].is_ascii_digit()) {
+                    let tag = &src[i..=j];
+                    match src[j + 1..].find(tag) {
+                        Some(rel) => i = j + 1 + rel + tag.len(),
+                        None => return Err(unterminated("dollar-quoted string", start)),
+                    }
+                    Kind::DollarString
+                } else {
+                    i = j.max(i + 1);
+                    Kind::Number
+                }
+            }
+            b'\\' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                Kind::MetaCommand
+            }
+            _ if is_ident_start(c) => {
+                while i < b.len() && is_ident_byte(b[i]) {
+                    i += 1;
+                }
+                let word = &src[start..i];
+                // String constants with a prefix: E'…' (backslash escapes), B'…', X'…',
+                // N'…', U&'…'.
+                let prefixed = match b.get(i) {
+                    Some(b'\'')
+                        if matches!(word, "E" | "e" | "B" | "b" | "X" | "x" | "N" | "n") =>
+                    {
+                        Some(word.eq_ignore_ascii_case("e"))
+                    }
+                    Some(b'&')
+                        if word.eq_ignore_ascii_case("u") && b.get(i + 1) == Some(&b'\'') =>
+                    {
+                        i += 1;
+                        Some(false)
+                    }
+                    _ => None,
+                };
+                match prefixed {
+                    Some(escapes) => {
+                        i = string_end(b, i, escapes)
+                            .ok_or_else(|| unterminated("quoted string", start))?;
+                        Kind::String
+                    }
+                    None => Kind::Word,
+                }
+            }
+            _ if c.is_ascii_digit() => {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_')
+                {
+                    i += 1;
+                }
+                Kind::Number
+            }
+            _ => {
+                i += src[i..].chars().next().map_or(1, char::len_utf8);
+                Kind::Punct
+            }
+        };
+        out.push(Token {
+            kind,
+            text: &src[start..i],
+            offset: start,
+        });
+    }
+    Ok(out)
+}
+
+/// The end (exclusive) of the string constant whose opening quote is at `open`.
+fn string_end(b: &[u8], open: usize, escapes: bool) -> Option<usize> {
+    let mut i = open + 1;
+    loop {
+        match b.get(i)? {
+            b'\\' if escapes => i += 2,
+            b'\'' if b.get(i + 1) == Some(&b'\'') => i += 2,
+            b'\'' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+}
+
+/// The tokens of `src` that are not comments.
+pub fn code_tokens(src: &str) -> Result<Vec<Token<'_>>, LexError> {
+    Ok(tokens(src)?
+        .into_iter()
+        .filter(|t| !t.is_comment())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(src: &str) -> Vec<(Kind, &str)> {
+        tokens(src)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.kind, t.text))
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_of_token() {
+        assert_eq!(
+            kinds("SELECT e'a\\'b', U&'x', \"Q\"\"q\", $1, $t$ ; $t$ -- c\n/* a /* b */ */ café;\\set x"),
+            vec![
+                (Kind::Word, "SELECT"),
+                (Kind::String, "e'a\\'b'"),
+                (Kind::Punct, ","),
+                (Kind::String, "U&'x'"),
+                (Kind::Punct, ","),
+                (Kind::QuotedIdent, "\"Q\"\"q\""),
+                (Kind::Punct, ","),
+                (Kind::Number, "$1"),
+                (Kind::Punct, ","),
+                (Kind::DollarString, "$t$ ; $t$"),
+                (Kind::LineComment, "-- c"),
+                (Kind::BlockComment, "/* a /* b */ */"),
+                (Kind::Word, "café"),
+                (Kind::Punct, ";"),
+                (Kind::MetaCommand, "\\set x"),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_and_bodies() {
+        let t = tokens("Users \"Mixed\"\"Case\" $f$ DROP TABLE x $f$ 'it''s'").unwrap();
+        assert_eq!(t[0].name().as_deref(), Some("users"));
+        assert_eq!(t[1].name().as_deref(), Some("Mixed\"Case"));
+        assert_eq!(t[2].dollar_body(), Some(" DROP TABLE x "));
+        assert_eq!(t[3].plain_string().as_deref(), Some("it's"));
+    }
+
+    #[test]
+    fn multibyte_text_never_splits_a_character() {
+        let src = "COMMENT ON TABLE t IS 'café'; SELECT ü→ß";
+        let all = tokens(src).unwrap();
+        assert!(all.iter().all(|t| src.is_char_boundary(t.offset)));
+        // like Postgres, any non-ASCII character is part of an identifier
+        assert_eq!(all.last().unwrap().text, "ü→ß");
+    }
+}
