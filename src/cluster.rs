@@ -6,8 +6,10 @@
 //! 5432), keeps its data, socket and log in one temporary directory, and is tuned for
 //! throwaway use (`fsync=off`). Postgres refuses to run as root, so when this process is root
 //! the server runs as the `postgres` OS user. Unless the cluster is kept, the server is tied
-//! to this process: it gets SIGQUIT if the thread that started it dies, and [`Cluster::stop`]
-//! or drop stops it and removes its directory.
+//! to this process: on Linux the kernel sends it SIGQUIT if the thread that started it dies
+//! (`PR_SET_PDEATHSIG`); elsewhere (macOS) a small watchdog shell does the same within a
+//! second of this process's death. [`Cluster::stop`] or drop stops it and removes its
+//! directory.
 
 use std::fs::File;
 use std::io::Read;
@@ -62,6 +64,23 @@ pub struct Cluster {
     child: Option<Child>,
     run_as: Option<(u32, u32)>,
     kept: bool,
+    /// Off Linux: the process that stops the server if this one dies.
+    watchdog: Option<Child>,
+}
+
+/// Starts a shell that sends SIGQUIT to `server` once `parent` has died: where the kernel
+/// cannot tie a child's life to its parent's (no `PR_SET_PDEATHSIG` off Linux), a server
+/// must not outlive a test run or a sandbox that was killed.
+pub fn watch_parent(parent: u32, server: u32) -> std::io::Result<Child> {
+    Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            "while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill -QUIT {server} 2>/dev/null"
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
 }
 
 /// Where `initdb` and `postgres` live.
@@ -151,6 +170,7 @@ impl Cluster {
             child: None,
             run_as,
             kept: opts.keep,
+            watchdog: None,
         };
         // From here on, a failure drops `cluster`, which removes the directory.
         cluster.kept = false;
@@ -247,6 +267,7 @@ impl Cluster {
                     Ok(())
                 });
             } else {
+                #[cfg(target_os = "linux")]
                 cmd.pre_exec(|| {
                     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT);
                     Ok(())
@@ -254,6 +275,12 @@ impl Cluster {
             }
         }
         let child = cmd.spawn().map_err(io("starting postgres"))?;
+        if !keep && !cfg!(target_os = "linux") {
+            self.watchdog = Some(
+                watch_parent(std::process::id(), child.id())
+                    .map_err(io("starting the server's watchdog"))?,
+            );
+        }
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         let pid_file = self.data_dir().join("postmaster.pid");
@@ -307,6 +334,10 @@ impl Cluster {
 
     /// Fast shutdown (SIGINT), then SIGKILL if it takes more than 10 s.
     fn kill_server(&mut self) {
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -343,6 +374,10 @@ impl Cluster {
     pub fn keep(mut self) -> PathBuf {
         self.kept = true;
         self.child = None;
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
         self.root.clone()
     }
 
@@ -367,6 +402,7 @@ impl Cluster {
                 child: self.child.take(),
                 run_as: self.run_as,
                 kept: false,
+                watchdog: self.watchdog.take(),
             });
     }
 }
@@ -385,5 +421,35 @@ impl Drop for Cluster {
         if !self.kept {
             let _ = self.shutdown();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fallback for platforms without `PR_SET_PDEATHSIG`, exercised here: when the
+    /// parent dies, the watchdog stops the server.
+    #[test]
+    fn the_watchdog_stops_the_server_when_its_parent_dies() {
+        let mut parent = Command::new("sleep").arg("60").spawn().unwrap();
+        let mut server = Command::new("sleep").arg("60").spawn().unwrap();
+        let mut watchdog = watch_parent(parent.id(), server.id()).unwrap();
+        parent.kill().unwrap();
+        parent.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = server.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let _ = server.kill();
+        let _ = watchdog.wait();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.and_then(|s| s.signal()), Some(libc::SIGQUIT));
     }
 }

@@ -43,10 +43,14 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// The error and its causes on one line. Most errors already quote their cause in their own
-/// message; a cause is added only when its text is not there yet.
+/// message; a cause is added only when its text is not there yet. A driver error is always
+/// quoted by the error that keeps it (with its SQLSTATE), so it is never added again.
 fn message(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
+        if cause.is::<sqlx::Error>() {
+            continue;
+        }
         let part = cause.to_string();
         if text.contains(&part) {
             continue;

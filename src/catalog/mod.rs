@@ -159,6 +159,9 @@ fn qualify(schema: &str, name: &str, home: &str) -> String {
     }
 }
 
+/// How the home schema is written inside `SET search_path` clauses of canonical text.
+pub const HOME_IN_SEARCH_PATH: &str = "'@home'";
+
 /// Removes the home schema's qualifier (`home.`) from definitions, and writes it as `@home`
 /// inside `SET search_path` clauses, so that definitions do not depend on where the set lives.
 pub fn normalize(body: &str, home: &str) -> String {
@@ -168,13 +171,37 @@ pub fn normalize(body: &str, home: &str) -> String {
             out.push('\n');
         }
         let line = if line.trim_start().starts_with("SET search_path") {
-            line.replace(&format!("'{home}'"), "'@home'")
+            line.replace(&format!("'{home}'"), HOME_IN_SEARCH_PATH)
         } else {
             line.to_string()
         };
         out.push_str(&strip_qualifier(&line, home));
     }
     out
+}
+
+/// A canonical definition made runnable in a database whose home schema is `home`: the
+/// `'@home'` of its `SET search_path` clauses becomes the schema, as Postgres writes it there.
+pub fn denormalize(body: &str, home: &str) -> String {
+    let item = if home
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        home.to_string()
+    } else {
+        crate::engine::quote_ident(home)
+    };
+    let literal = format!("'{}'", item.replace('\'', "''"));
+    body.split('\n')
+        .map(|line| {
+            if line.trim_start().starts_with("SET search_path") {
+                line.replace(HOME_IN_SEARCH_PATH, &literal)
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn strip_qualifier(line: &str, home: &str) -> String {
@@ -345,6 +372,24 @@ mod tests {
             " SET search_path TO '@home', 'pg_temp'\nSELECT f(), my_witchcraft.g(), \"witchcraft.x\""
         );
         assert_eq!(normalize("auth.uid()", "public"), "auth.uid()");
+    }
+
+    /// `diff --sql` printed `'@home'` back, pinning repaired functions to a schema named
+    /// `@home`.
+    #[test]
+    fn the_home_schema_is_restored_in_search_path() {
+        let canonical = normalize(
+            " SET search_path TO 'witchcraft', 'pg_temp'\nSELECT '@home'",
+            "witchcraft",
+        );
+        assert_eq!(
+            denormalize(&canonical, "witchcraft"),
+            " SET search_path TO 'witchcraft', 'pg_temp'\nSELECT '@home'"
+        );
+        assert_eq!(
+            denormalize(" SET search_path TO '@home', 'pg_temp'", "Odd Name"),
+            " SET search_path TO '\"Odd Name\"', 'pg_temp'"
+        );
     }
 
     #[test]

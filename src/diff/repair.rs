@@ -4,7 +4,7 @@
 //! and missing tables. Everything else gets a `-- not generated:` line that says why.
 
 use super::{split_key, Drift};
-use crate::catalog::Catalog;
+use crate::catalog::{denormalize, Catalog};
 use crate::engine::quote_ident;
 
 /// Quotes each dot-separated part of an object name.
@@ -296,7 +296,7 @@ pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String
                 let (table, constraint) = table_and_name(name);
                 out.push((3, format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} {body};")));
             }
-            "function" | "procedure" => out.push((4, definition(body))),
+            "function" | "procedure" => out.push((4, definition(&denormalize(body, schema)))),
             "index" => out.push((5, definition(body))),
             "trigger" => {
                 out.push((6, definition(body)));
@@ -391,7 +391,9 @@ pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String
                     ),
                 ));
             }
-            "function" | "procedure" => out.push((4, definition(&c.expected))),
+            "function" | "procedure" => {
+                out.push((4, definition(&denormalize(&c.expected, schema))))
+            }
             "grants on table" | "grants on column" | "grants on function" => {
                 out.extend(
                     regrant(kind, name, &c.expected, &c.actual)

@@ -27,21 +27,46 @@ async fn two_runners(db: &TestDb, config: Option<&std::path::Path>, set: &str) -
             .spawn()
             .unwrap()
     };
-    let (first, second) = (spawn(), spawn());
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    // Each runner's standard error is read as it comes; the lock is released once both
+    // have said they wait for it, not after a guessed delay.
+    let (said, heard) = std::sync::mpsc::channel();
+    let mut children = Vec::new();
+    for mut child in [spawn(), spawn()] {
+        let stderr = child.stderr.take().unwrap();
+        let said = said.clone();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+                let line = line.unwrap();
+                if line.contains("holds the lock") {
+                    let _ = said.send(());
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        });
+        children.push((child, reader));
+    }
+    for _ in 0..2 {
+        heard
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("both runners say they wait for the lock");
+    }
     migrate::engine::lock::release(&mut holder, set)
         .await
         .unwrap();
-    [first, second]
+    children
         .into_iter()
-        .map(|child| {
+        .map(|(child, reader)| {
             let o = child.wait_with_output().unwrap();
             let text = format!(
                 "{}{}",
                 String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
+                reader.join().unwrap()
             );
             assert!(o.status.success(), "{text}");
+            assert_no_secret(&text);
             text
         })
         .collect()

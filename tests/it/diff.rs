@@ -77,87 +77,92 @@ const CASES: &[Case] = &[
 
 #[tokio::test]
 async fn every_kind_of_drift_is_found_named_and_where_possible_repaired() {
-    for case in CASES {
-        let (db, mut c) = migrated("aethercrown98").await;
-        let clean = run(db.migrate().arg("diff"));
-        assert_eq!(
-            clean.code, 0,
-            "{}: {}{}",
-            case.name, clean.stdout, clean.stderr
-        );
-        assert!(
-            clean
-                .stdout
-                .starts_with("aethercrown98 (schema public): no drift ("),
-            "{}",
-            clean.stdout
-        );
-
-        sqlx::raw_sql(case.inject).execute(&mut c).await.unwrap();
-        let out = run(db.migrate().arg("diff").env("NO_COLOR", "1"));
-        assert_eq!(out.code, 1, "{}: {}{}", case.name, out.stdout, out.stderr);
-        assert!(
-            out.stdout.contains(case.names),
-            "{}: {}",
-            case.name,
-            out.stdout
-        );
-        insta::assert_snapshot!(case.name, out.stdout);
-
-        let json = run(db.migrate().args(["diff", "--json"]));
-        assert_eq!(json.code, 1);
-        let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-        assert_eq!(v["drift"], true, "{}", case.name);
-        let object = case
-            .names
-            .split_whitespace()
-            .skip(1)
-            .collect::<Vec<_>>()
-            .join(" ");
-        assert!(
-            json.stdout.contains(&object),
-            "{}: {}",
-            case.name,
-            json.stdout
-        );
-
-        // verify fails on the same drift, naming the object in its catalog line
-        let verify = run(db.migrate().arg("verify"));
-        assert_eq!(verify.code, 1, "{}: {}", case.name, verify.stdout);
-        let catalog_line = verify
-            .stdout
-            .lines()
-            .find(|l| l.contains("FAIL  catalog"))
-            .unwrap_or_default();
-        assert!(
-            catalog_line.contains(&object),
-            "{}: {}",
-            case.name,
-            verify.stdout
-        );
-
-        let sql = run(db.migrate().args(["diff", "--sql"]));
-        assert_eq!(sql.code, 1);
-        if case.repairable {
-            sqlx::raw_sql(&sql.stdout)
-                .execute(&mut c)
-                .await
-                .unwrap_or_else(|e| panic!("{}: {e}\n{}", case.name, sql.stdout));
-            let after = run(db.migrate().arg("diff"));
+    every_case(
+        CASES.iter(),
+        |c| c.name.to_string(),
+        |case| async move {
+            let (db, mut c) = migrated("aethercrown98").await;
+            let clean = run(db.migrate().arg("diff"));
             assert_eq!(
-                after.code, 0,
-                "{}: repair left drift:\n{}\n{}",
-                case.name, sql.stdout, after.stdout
+                clean.code, 0,
+                "{}: {}{}",
+                case.name, clean.stdout, clean.stderr
             );
-        } else {
             assert!(
-                sql.stdout.contains("-- not generated: "),
+                clean
+                    .stdout
+                    .starts_with("aethercrown98 (schema public): no drift ("),
+                "{}",
+                clean.stdout
+            );
+
+            sqlx::raw_sql(case.inject).execute(&mut c).await.unwrap();
+            let out = run(db.migrate().arg("diff").env("NO_COLOR", "1"));
+            assert_eq!(out.code, 1, "{}: {}{}", case.name, out.stdout, out.stderr);
+            assert!(
+                out.stdout.contains(case.names),
                 "{}: {}",
                 case.name,
-                sql.stdout
+                out.stdout
             );
-        }
-    }
+            insta::assert_snapshot!(case.name, out.stdout);
+
+            let json = run(db.migrate().args(["diff", "--json"]));
+            assert_eq!(json.code, 1);
+            let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+            assert_eq!(v["drift"], true, "{}", case.name);
+            let object = case
+                .names
+                .split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                json.stdout.contains(&object),
+                "{}: {}",
+                case.name,
+                json.stdout
+            );
+
+            // verify fails on the same drift, naming the object in its catalog line
+            let verify = run(db.migrate().arg("verify"));
+            assert_eq!(verify.code, 1, "{}: {}", case.name, verify.stdout);
+            let catalog_line = verify
+                .stdout
+                .lines()
+                .find(|l| l.contains("FAIL  catalog"))
+                .unwrap_or_default();
+            assert!(
+                catalog_line.contains(&object),
+                "{}: {}",
+                case.name,
+                verify.stdout
+            );
+
+            let sql = run(db.migrate().args(["diff", "--sql"]));
+            assert_eq!(sql.code, 1);
+            if case.repairable {
+                sqlx::raw_sql(&sql.stdout)
+                    .execute(&mut c)
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {e}\n{}", case.name, sql.stdout));
+                let after = run(db.migrate().arg("diff"));
+                assert_eq!(
+                    after.code, 0,
+                    "{}: repair left drift:\n{}\n{}",
+                    case.name, sql.stdout, after.stdout
+                );
+            } else {
+                assert!(
+                    sql.stdout.contains("-- not generated: "),
+                    "{}: {}",
+                    case.name,
+                    sql.stdout
+                );
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -270,4 +275,63 @@ async fn both_sets_in_one_database_are_each_compared_in_their_own_schema() {
         out.stdout
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `diff --sql` printed the canonical `'@home'` back into `SET search_path`, so every
+/// Witchcraft SECURITY DEFINER function it recreated searched a schema named `@home`; then
+/// `diff` and `verify` both reported clean. Repair, then call each function.
+#[tokio::test]
+async fn diff_sql_restores_the_real_search_path_of_definer_functions() {
+    let (db, mut c) = migrated("witchcraft").await;
+    let definers = "SELECT p.oid::regprocedure::text || ' ' || array_to_string(p.proconfig, ';')
+                      FROM pg_proc p WHERE p.prosecdef
+                       AND p.pronamespace::regnamespace::text IN ('public', 'witchcraft_auth')
+                     ORDER BY 1";
+    let pinned = strings(&mut c, definers).await;
+    assert_eq!(pinned.len(), 9, "{pinned:?}");
+    // drift every one of them: each gets recreated by the repair
+    sqlx::raw_sql(
+        "DO $$ DECLARE f regprocedure; BEGIN
+           FOR f IN SELECT p.oid FROM pg_proc p WHERE p.prosecdef
+                     AND p.pronamespace::regnamespace::text IN ('public', 'witchcraft_auth') LOOP
+             EXECUTE format('ALTER FUNCTION %s RESET search_path', f);
+           END LOOP; END $$",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let sql = run(db.migrate().args(["diff", "--sql"]));
+    assert_eq!(sql.code, 1, "{}", sql.stderr);
+    assert_eq!(
+        sql.stdout.matches("CREATE OR REPLACE FUNCTION").count(),
+        9,
+        "{}",
+        sql.stdout
+    );
+    assert!(!sql.stdout.contains("@home"), "{}", sql.stdout);
+    sqlx::raw_sql(&sql.stdout).execute(&mut c).await.unwrap();
+    assert_eq!(strings(&mut c, definers).await, pinned);
+    assert_eq!(run(db.migrate().arg("diff")).code, 0);
+    let verify = run(db.migrate().arg("verify"));
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
+    // and they work: each resolves its tables through the repaired search_path
+    sqlx::raw_sql("RESET search_path; SET search_path = pg_catalog")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    for call in [
+        "SELECT public.create_user_with_profile('fn@example.com', '$2b$12$N9qo8uLOickgx2ZMRZoMyeN9qo8uLOickgx2ZMRZoMyeN9qo8uLOi', 'Fn')::text",
+        "SELECT public.check_and_consume_quota((SELECT id FROM public.users WHERE email = 'fn@example.com'), 10, 0.01)::text",
+        "SELECT public.ensure_ai_usage_partitions(3)::text",
+        "SELECT public.cleanup_old_audit_logs(90)::text",
+        "SELECT public.daily_maintenance()::text",
+        "SELECT public.monthly_maintenance()::text",
+        "SELECT witchcraft_auth.is_admin()::text",
+        "SELECT coalesce(witchcraft_auth.user_id()::text, 'none')",
+    ] {
+        sqlx::query_scalar::<_, String>(call)
+            .fetch_one(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{call}: {e}"));
+    }
 }

@@ -404,10 +404,17 @@ async fn a_second_runner_waits_for_the_lock_and_says_so() {
         .unwrap();
 
     let waited = Mutex::new(Vec::new());
-    let log = |e: &engine::Event| waited.lock().unwrap().push(format!("{e:?}"));
+    // The lock is released once the runner has said it waits, not after a guessed delay.
+    let waiting = tokio::sync::Notify::new();
+    let log = |e: &engine::Event| {
+        if matches!(e, engine::Event::Waiting { .. }) {
+            waiting.notify_one();
+        }
+        waited.lock().unwrap().push(format!("{e:?}"))
+    };
     let mut c = db.conn().await;
     let release = async {
-        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        waiting.notified().await;
         migrate::engine::lock::release(&mut holder, "slow")
             .await
             .unwrap();

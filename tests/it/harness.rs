@@ -43,6 +43,7 @@ where
     .expect("the helper thread finishes")
 }
 
+#[cfg(not(feature = "testcontainers"))]
 /// Starts the local cluster on a thread that lives as long as the test binary: the server is
 /// tied to the thread that started it, and is stopped and removed at exit.
 fn local_cluster() -> String {
@@ -72,11 +73,22 @@ fn local_cluster() -> String {
     }
 }
 
+/// The image of the container backend: the module's default is PostgreSQL 11, older than
+/// the harness (`STRATEGY FILE_COPY`) and the schemas (`WITH (FORCE)`, `tgparentid`) need.
+/// `MIGRATE_TEST_PG_IMAGE_TAG` picks another tag of the `postgres` image.
+pub const CONTAINER_TAG: &str = "17-alpine";
+
+/// The oldest PostgreSQL `migrate` supports, and the harness checks its server against.
+pub const MIN_SERVER_VERSION_NUM: i32 = 150000;
+
 #[cfg(feature = "testcontainers")]
 fn container() -> String {
     use testcontainers_modules::postgres::Postgres;
     use testcontainers_modules::testcontainers::runners::SyncRunner;
+    use testcontainers_modules::testcontainers::ImageExt;
+    let tag = std::env::var("MIGRATE_TEST_PG_IMAGE_TAG").unwrap_or_else(|_| CONTAINER_TAG.into());
     let node = Postgres::default()
+        .with_tag(tag)
         .start()
         .expect("starting a postgres container (is Docker running?)");
     let port = node.get_host_port_ipv4(5432).expect("the container's port");
@@ -101,6 +113,14 @@ fn server() -> &'static Server {
         let (url, name) = (admin_url.clone(), template.clone());
         block_on(move || async move {
             let mut c = PgConnection::connect(&url).await.expect("admin connection");
+            let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            assert!(
+                version >= MIN_SERVER_VERSION_NUM,
+                "the test server runs PostgreSQL {version}; migrate needs {MIN_SERVER_VERSION_NUM} or newer"
+            );
             sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
                 .execute(&mut c)
                 .await
@@ -439,4 +459,45 @@ pub async fn roll_back(
     migrate::engine::down(c, set, target, "5s", &mut |_| Ok(()), &quiet)
         .await
         .unwrap()
+}
+
+/// Runs every case of a table-driven test, each in a task of its own, and fails once at the
+/// end naming every case that failed: a loop of asserts stops at the first failure and
+/// hides the rest.
+pub async fn every_case<C, F, Fut>(
+    cases: impl IntoIterator<Item = C>,
+    label: fn(&C) -> String,
+    check: F,
+) where
+    C: 'static,
+    F: Fn(C) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let mut failed = Vec::new();
+    let mut total = 0;
+    // A local task set: the cases' futures need not be Send, and a panic ends only its task.
+    let local = tokio::task::LocalSet::new();
+    for case in cases {
+        total += 1;
+        let name = label(&case);
+        let task = local.spawn_local(check(case));
+        let outcome = local.run_until(task).await;
+        if let Err(e) = outcome {
+            let why = match e.try_into_panic() {
+                Ok(p) => p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default(),
+                Err(e) => e.to_string(),
+            };
+            failed.push(format!("--- {name}: {why}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }

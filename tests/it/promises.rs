@@ -886,3 +886,32 @@ async fn the_server_agrees_with_every_statement_the_splitter_cuts() {
     );
     assert!(checked > 700, "{checked}");
 }
+
+/// The container backend ran the module's default image, PostgreSQL 11, older than what the
+/// harness (`STRATEGY FILE_COPY`) and the schemas (`WITH (FORCE)`, `tgparentid`) need.
+#[tokio::test]
+async fn the_test_servers_run_postgres_15_or_newer() {
+    let major: i32 = CONTAINER_TAG
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(major * 10000 >= MIN_SERVER_VERSION_NUM, "{CONTAINER_TAG}");
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let version = scalar_i64(
+        &mut c,
+        "SELECT current_setting('server_version_num')::bigint",
+    )
+    .await;
+    assert!(version >= MIN_SERVER_VERSION_NUM as i64, "{version}");
+    let readme = std::fs::read_to_string(crate_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!(
+            "PostgreSQL {} or newer",
+            MIN_SERVER_VERSION_NUM / 10000
+        )),
+        "the README states the minimum version"
+    );
+}

@@ -77,6 +77,8 @@ fn serve(mut client: TcpStream, server: TcpStream, c: Arc<Counters>) {
     let mut to_client = client.try_clone().unwrap();
     let cut = Arc::new(AtomicBool::new(false));
     let cut2 = cut.clone();
+    // Told when the server's answer to the COMMIT has come (and was not passed on).
+    let (answered, answer) = std::sync::mpsc::channel::<()>();
     // server -> client: bytes as they come, until the cut
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
@@ -84,13 +86,16 @@ fn serve(mut client: TcpStream, server: TcpStream, c: Arc<Counters>) {
             match from_server.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if cut2.load(Ordering::SeqCst) || to_client.write_all(&buf[..n]).is_err() {
+                    if cut2.load(Ordering::SeqCst) {
+                        let _ = answered.send(());
+                        break;
+                    }
+                    if to_client.write_all(&buf[..n]).is_err() {
                         break;
                     }
                 }
             }
         }
-        let _ = to_client.shutdown(Shutdown::Both);
     });
     // client -> server: the untyped startup message, then typed messages
     let Some(len) = read_exact(&mut client, 4) else {
@@ -122,8 +127,8 @@ fn serve(mut client: TcpStream, server: TcpStream, c: Arc<Counters>) {
             c.cuts.fetch_add(1, Ordering::SeqCst);
             let _ = to_server.write_all(&head);
             let _ = to_server.write_all(&body);
-            // let the server commit, then vanish without passing on its answer
-            std::thread::sleep(Duration::from_millis(300));
+            // the server has committed once it answers; vanish without passing that on
+            let _ = answer.recv_timeout(Duration::from_secs(30));
             let _ = client.shutdown(Shutdown::Both);
             let _ = to_server.shutdown(Shutdown::Both);
             return;

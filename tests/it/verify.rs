@@ -64,21 +64,32 @@ async fn each_check_fails_on_what_it_guards() {
          "foreign key indexes", "payment_history payment_history_subscription_id_fkey"),
         ("unpinned definer", "ALTER FUNCTION daily_maintenance() RESET search_path",
          "definer search_path", "daily_maintenance()"),
+        ("definer pinned to a schema that does not exist", "ALTER FUNCTION daily_maintenance() SET search_path = '@home', pg_temp",
+         "definer search_path", "daily_maintenance()"),
+        ("definer searching pg_temp first", "ALTER FUNCTION monthly_maintenance() SET search_path = public",
+         "definer search_path", "monthly_maintenance()"),
+        ("definer searching a schema of someone else", "CREATE SCHEMA elsewhere; ALTER FUNCTION cleanup_old_audit_logs(integer) SET search_path = elsewhere, public, pg_temp",
+         "definer search_path", "cleanup_old_audit_logs(integer)"),
         ("duplicate index", "CREATE INDEX users_email_again ON users (email)",
          "duplicate indexes", "users_email_again, users_email_key"),
     ];
-    for (what, inject, check, names) in cases {
-        let (db, mut c) = migrated("witchcraft").await;
-        sqlx::raw_sql(inject).execute(&mut c).await.unwrap();
-        let out = run(db.migrate().arg("verify"));
-        assert_eq!(out.code, 1, "{what}: {}", out.stdout);
-        let failed = lines(&out);
-        let line = failed
-            .iter()
-            .find(|(s, l)| s == "FAIL" && l.starts_with(check))
-            .unwrap_or_else(|| panic!("{what}: no failing {check} line in\n{}", out.stdout));
-        assert!(line.1.contains(names), "{what}: {}", line.1);
-    }
+    every_case(
+        cases.iter().copied(),
+        |c| c.0.to_string(),
+        |(what, inject, check, names)| async move {
+            let (db, mut c) = migrated("witchcraft").await;
+            sqlx::raw_sql(inject).execute(&mut c).await.unwrap();
+            let out = run(db.migrate().arg("verify"));
+            assert_eq!(out.code, 1, "{what}: {}", out.stdout);
+            let failed = lines(&out);
+            let line = failed
+                .iter()
+                .find(|(s, l)| s == "FAIL" && l.starts_with(check))
+                .unwrap_or_else(|| panic!("{what}: no failing {check} line in\n{}", out.stdout));
+            assert!(line.1.contains(names), "{what}: {}", line.1);
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
