@@ -53,6 +53,9 @@ pub struct ClusterOptions {
     /// Leave the server running after this process exits (it gets its own session, so a
     /// Ctrl-C in the terminal does not reach it either).
     pub keep: bool,
+    /// Name of the bootstrap superuser; `postgres` when `None`. (A Supabase-like server has
+    /// `supabase_admin` there, and `postgres` as an ordinary role.)
+    pub superuser: Option<String>,
 }
 
 /// A running throwaway server.
@@ -64,6 +67,7 @@ pub struct Cluster {
     child: Option<Child>,
     run_as: Option<(u32, u32)>,
     kept: bool,
+    superuser: String,
     /// Off Linux: the process that stops the server if this one dies.
     watchdog: Option<Child>,
 }
@@ -170,6 +174,7 @@ impl Cluster {
             child: None,
             run_as,
             kept: opts.keep,
+            superuser: opts.superuser.clone().unwrap_or_else(|| "postgres".into()),
             watchdog: None,
         };
         // From here on, a failure drops `cluster`, which removes the directory.
@@ -209,16 +214,8 @@ impl Cluster {
             .command("initdb")
             .arg("-D")
             .arg(self.data_dir())
-            .args([
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ])
+            .args(["-U", &self.superuser])
+            .args(["-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"])
             .stdin(Stdio::null())
             .output()
             .map_err(io("running initdb"))?;
@@ -327,9 +324,14 @@ impl Cluster {
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
-    /// URL of database `db` as the superuser `postgres` (trust authentication, loopback only).
+    /// URL of database `db` as the superuser (trust authentication, loopback only).
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+        self.url_as(&self.superuser, db)
+    }
+
+    /// URL of database `db` as `user` (trust authentication, loopback only).
+    pub fn url_as(&self, user: &str, db: &str) -> String {
+        format!("postgres://{user}@127.0.0.1:{}/{db}", self.port)
     }
 
     /// Fast shutdown (SIGINT), then SIGKILL if it takes more than 10 s.
@@ -402,6 +404,7 @@ impl Cluster {
                 child: self.child.take(),
                 run_as: self.run_as,
                 kept: false,
+                superuser: std::mem::take(&mut self.superuser),
                 watchdog: self.watchdog.take(),
             });
     }

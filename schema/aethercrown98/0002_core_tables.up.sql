@@ -3,9 +3,11 @@
 --
 -- Row level security is enabled in the same transaction that creates each table, so no
 -- table is ever reachable by the API roles without it; the policies follow in 0004.
--- The grants mirror what Supabase gives the API roles on new tables in `public`; on plain
--- Postgres they make the same RLS policies the only gate. anon gets nothing: no policy lets
--- an anonymous caller see a row.
+-- Privileges are stated exactly, the same on plain Postgres and on Supabase (whose default
+-- privileges would otherwise give anon, authenticated and service_role ALL, TRUNCATE
+-- included, which row level security does not cover): authenticated and service_role may
+-- SELECT, INSERT, UPDATE and DELETE, and the policies decide which rows; anon gets no
+-- privilege at all.
 
 CREATE TABLE users (
   id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -77,5 +79,10 @@ ALTER TABLE ai_tasks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE payments ENABLE ROW LEVEL SECURITY;
 ALTER TABLE activity_logs ENABLE ROW LEVEL SECURITY;
 
+-- Exactly these privileges, whatever the platform grants by default (on Supabase, ALL to
+-- anon, authenticated and service_role on every new table in public: TRUNCATE is not
+-- covered by row level security).
+REVOKE ALL ON users, ai_clones, ai_tasks, payments, activity_logs
+  FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT, INSERT, UPDATE, DELETE ON users, ai_clones, ai_tasks, payments, activity_logs
   TO authenticated, service_role;

@@ -10,6 +10,8 @@ BEGIN
   RETURN NEW;
 END;
 $$ LANGUAGE plpgsql;
+-- Only triggers call it (a trigger fires without EXECUTE); no role needs to.
+REVOKE ALL ON FUNCTION update_updated_at_column() FROM PUBLIC, anon, authenticated, service_role;
 
 CREATE TRIGGER update_users_updated_at
   BEFORE UPDATE ON users

@@ -2,6 +2,9 @@
 -- nullable again), primary key (id), foreign key, the six indexes, RLS, grants and policies,
 -- with the same names. Every row of every partition is kept.
 
+-- Locked first, so that no row committed meanwhile is lost with the partitioned table.
+LOCK TABLE activity_logs IN ACCESS EXCLUSIVE MODE;
+
 DROP FUNCTION ensure_activity_logs_partitions(integer);
 
 CREATE TABLE activity_logs_unpartitioned (
@@ -31,6 +34,7 @@ CREATE INDEX idx_logs_user_id ON activity_logs(user_id);
 CREATE INDEX idx_logs_details ON activity_logs USING GIN (details);
 
 ALTER TABLE activity_logs ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON activity_logs FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT, INSERT, UPDATE, DELETE ON activity_logs TO authenticated, service_role;
 
 CREATE POLICY log_select_own ON activity_logs

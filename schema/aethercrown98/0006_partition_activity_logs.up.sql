@@ -10,6 +10,10 @@
 -- partition. ensure_activity_logs_partitions() creates upcoming months (idempotent); run it
 -- monthly from a scheduler. Partitions get RLS enabled and no grants, so the API roles reach
 -- log rows only through activity_logs and its policies.
+--
+-- The table is locked first: a row committed by another session between the copy and the
+-- swap would otherwise be lost with the old table.
+LOCK TABLE activity_logs IN ACCESS EXCLUSIVE MODE;
 
 CREATE TABLE activity_logs_partitioned (
   id UUID NOT NULL DEFAULT gen_random_uuid(),
@@ -24,6 +28,8 @@ CREATE TABLE activity_logs_partitioned (
 
 CREATE TABLE activity_logs_default PARTITION OF activity_logs_partitioned DEFAULT;
 ALTER TABLE activity_logs_default ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON activity_logs_partitioned, activity_logs_default
+  FROM PUBLIC, anon, authenticated, service_role;
 
 INSERT INTO activity_logs_partitioned SELECT * FROM activity_logs;
 DROP TABLE activity_logs;
@@ -81,11 +87,14 @@ BEGIN
        INSERT INTO %I SELECT * FROM moved', lo, hi, part);
     EXECUTE format('ALTER TABLE activity_logs ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', part);
+    -- no role but the owner reaches a partition directly, whatever the platform's defaults
+    EXECUTE format('REVOKE ALL ON TABLE %I FROM PUBLIC, anon, authenticated, service_role', part);
     made := made + 1;
   END LOOP;
   RETURN made;
 END;
 $$;
-REVOKE EXECUTE ON FUNCTION ensure_activity_logs_partitions(integer) FROM PUBLIC, anon, authenticated;
+REVOKE ALL ON FUNCTION ensure_activity_logs_partitions(integer)
+  FROM PUBLIC, anon, authenticated, service_role;
 
 SELECT ensure_activity_logs_partitions(2);

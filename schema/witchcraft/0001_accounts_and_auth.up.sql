@@ -198,11 +198,18 @@ $$;
 REVOKE ALL ON FUNCTION witchcraft_auth.user_id(), witchcraft_auth.is_admin() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION witchcraft_auth.user_id(), witchcraft_auth.is_admin()
     TO anon, authenticated, service_role;
-REVOKE ALL ON FUNCTION set_updated_at() FROM PUBLIC;
+REVOKE ALL ON FUNCTION set_updated_at() FROM PUBLIC, anon, authenticated, service_role;
 
 -- Privileges of the API roles (granted with the tables, so dropping a table takes them
 -- along): what each role may attempt; the policies of 0006 decide which rows. No policy
 -- exists yet, so RLS denies every row until then.
+-- Exactly these privileges, whatever the platform grants by default (on Supabase: ALL to
+-- anon, authenticated and service_role on every table and sequence created in public, and
+-- a table-wide grant makes the column grants below moot).
+REVOKE ALL ON users, user_profiles, access_tokens, password_reset_tokens,
+    email_verification_tokens, audit_logs, audit_logs_archive FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON SEQUENCE users_id_seq, access_tokens_id_seq, password_reset_tokens_id_seq,
+    email_verification_tokens_id_seq, audit_logs_id_seq FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON users, user_profiles, access_tokens, audit_logs, audit_logs_archive TO authenticated;
 GRANT UPDATE (display_name, avatar_url, bio, timezone, locale, preferences) ON user_profiles TO authenticated;
 GRANT UPDATE (revoked_at) ON access_tokens TO authenticated;

@@ -116,6 +116,12 @@ CREATE TRIGGER ai_models_set_updated_at BEFORE UPDATE ON ai_models
 -- Privileges of the API roles (granted with the tables, so dropping a table takes them
 -- along): what each role may attempt; the policies of 0006 decide which rows. No policy
 -- exists yet, so RLS denies every row until then.
+-- Exactly these privileges, whatever the platform grants by default (on Supabase: ALL to
+-- anon, authenticated and service_role on every table and sequence created in public, and
+-- a table-wide grant makes the column grants below moot).
+REVOKE ALL ON ai_providers, ai_models, ai_usage_requests, ai_usage_requests_default,
+    ai_usage_daily, ai_usage_monthly FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON SEQUENCE ai_providers_id_seq, ai_models_id_seq, ai_usage_requests_id_seq FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON ai_providers, ai_models TO anon;
 GRANT SELECT ON ai_providers, ai_models, ai_usage_requests, ai_usage_daily, ai_usage_monthly TO authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ai_providers, ai_models, ai_usage_requests, ai_usage_daily, ai_usage_monthly TO service_role;
@@ -159,12 +165,14 @@ BEGIN
         EXECUTE format('DELETE FROM ai_usage_requests_default WHERE created_at >= %L AND created_at < %L', lo, hi);
         EXECUTE format('ALTER TABLE ai_usage_requests ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', part);
+        -- no role but the owner reaches a partition directly, whatever the platform's defaults
+        EXECUTE format('REVOKE ALL ON TABLE %I FROM PUBLIC, anon, authenticated, service_role', part);
         made := made + 1;
     END LOOP;
     RETURN made;
 END;
 $$;
-REVOKE ALL ON FUNCTION ensure_ai_usage_partitions(integer) FROM PUBLIC, anon, authenticated;
+REVOKE ALL ON FUNCTION ensure_ai_usage_partitions(integer) FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION ensure_ai_usage_partitions(integer) TO service_role;
 
 SELECT ensure_ai_usage_partitions(3);

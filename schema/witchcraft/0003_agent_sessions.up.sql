@@ -109,7 +109,7 @@ BEGIN
     RETURN NULL;
 END;
 $$;
-REVOKE ALL ON FUNCTION agent_messages_update_session() FROM PUBLIC, anon, authenticated;
+REVOKE ALL ON FUNCTION agent_messages_update_session() FROM PUBLIC, anon, authenticated, service_role;
 
 CREATE TRIGGER agent_messages_update_session AFTER INSERT OR DELETE ON agent_messages
     FOR EACH ROW EXECUTE FUNCTION agent_messages_update_session();
@@ -138,12 +138,18 @@ SELECT s.id AS session_id,
 
 CREATE UNIQUE INDEX agent_session_stats_session_id_key ON agent_session_stats (session_id);
 CREATE INDEX agent_session_stats_user_id ON agent_session_stats (user_id);
-REVOKE ALL ON agent_session_stats FROM PUBLIC, anon, authenticated;
+REVOKE ALL ON agent_session_stats FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON agent_session_stats TO service_role;
 
 -- Privileges of the API roles (granted with the tables, so dropping a table takes them
 -- along): what each role may attempt; the policies of 0006 decide which rows. No policy
 -- exists yet, so RLS denies every row until then.
+-- Exactly these privileges, whatever the platform grants by default (on Supabase: ALL to
+-- anon, authenticated and service_role on every table and sequence created in public, and
+-- a table-wide grant makes the column grants below moot).
+REVOKE ALL ON agent_sessions, agent_messages, agent_tool_calls, agent_feedback FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON SEQUENCE agent_sessions_id_seq, agent_messages_id_seq, agent_tool_calls_id_seq,
+    agent_feedback_id_seq FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON agent_sessions, agent_messages, agent_tool_calls, agent_feedback TO authenticated;
 GRANT INSERT (user_id, model_id, title, metadata) ON agent_sessions TO authenticated;
 GRANT UPDATE (title, is_active, ended_at, metadata) ON agent_sessions TO authenticated;

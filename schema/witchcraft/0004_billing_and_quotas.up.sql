@@ -126,6 +126,13 @@ CREATE TRIGGER user_quotas_set_updated_at BEFORE UPDATE ON user_quotas
 -- Privileges of the API roles (granted with the tables, so dropping a table takes them
 -- along): what each role may attempt; the policies of 0006 decide which rows. No policy
 -- exists yet, so RLS denies every row until then.
+-- Exactly these privileges, whatever the platform grants by default (on Supabase: ALL to
+-- anon, authenticated and service_role on every table and sequence created in public, and
+-- a table-wide grant makes the column grants below moot).
+REVOKE ALL ON subscription_tiers, user_subscriptions, user_quotas, payment_history, usage_alerts
+    FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON SEQUENCE subscription_tiers_id_seq, user_subscriptions_id_seq, payment_history_id_seq,
+    usage_alerts_id_seq FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON subscription_tiers TO anon;
 GRANT SELECT ON subscription_tiers, user_subscriptions, user_quotas, payment_history, usage_alerts TO authenticated;
 GRANT UPDATE (acknowledged_at) ON usage_alerts TO authenticated;

@@ -388,7 +388,7 @@ REVOKE ALL ON FUNCTION
     cleanup_old_audit_logs(integer),
     daily_maintenance(),
     monthly_maintenance()
-    FROM PUBLIC, anon, authenticated;
+    FROM PUBLIC, anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION
     create_user_with_profile(text, text, text),
     quota_usage_percent(user_quotas),

@@ -13,7 +13,10 @@ pub(super) async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Re
     if !g.json {
         errln!("starting a throwaway PostgreSQL server...");
     }
-    let cluster = Cluster::start(&ClusterOptions { keep })?;
+    let cluster = Cluster::start(&ClusterOptions {
+        keep,
+        ..Default::default()
+    })?;
     let result = sandbox_apply(g, sets, &cluster).await;
     let databases = match result {
         Ok(d) => d,

@@ -620,3 +620,81 @@ async fn realtime_publishes_the_documented_tables() {
     );
     assert!(realtime_members(&mut c).await.is_empty());
 }
+
+/// Waits until a session running `migrate` waits for a lock (what a concurrent writer's
+/// open transaction makes the migration do), without guessing a delay.
+async fn until_migrate_waits_for_a_lock(c: &mut PgConnection) {
+    for _ in 0..3000 {
+        let waiting = scalar_i64(
+            c,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migrate'
+               AND datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .await;
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("migrate never waited for a lock");
+}
+
+/// 0006 copied activity_logs with INSERT ... SELECT and then swapped the tables without
+/// locking first: a row another session committed meanwhile was lost, both on `up` and on
+/// `down --to 5`. The table is now locked before the copy; a writer that commits while the
+/// migration waits keeps its row, in both directions.
+#[tokio::test]
+async fn partitioning_activity_logs_loses_no_concurrent_write() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let set = embedded_set("aethercrown98");
+    migrate::engine::up(&mut c, &set, Some(5), "5s", &quiet)
+        .await
+        .unwrap();
+    sqlx::raw_sql("INSERT INTO activity_logs (log_type, entity_id, action) VALUES ('a', gen_random_uuid(), 'before')")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let mut watcher = db.conn().await;
+    for (direction, target) in [("up", 6), ("down", 5)] {
+        let mut writer = db.conn().await;
+        sqlx::raw_sql(&format!(
+            "BEGIN; INSERT INTO activity_logs (log_type, entity_id, action) VALUES ('a', gen_random_uuid(), 'during {direction}')"
+        ))
+        .execute(&mut writer)
+        .await
+        .unwrap();
+        let migrate_conn = async {
+            let mut m = migrate::engine::connect(&db.url).await.unwrap();
+            if direction == "up" {
+                migrate::engine::up(&mut m, &set, Some(target), "30s", &quiet)
+                    .await
+                    .map(|_| ())
+            } else {
+                migrate::engine::down(
+                    &mut m,
+                    &set,
+                    DownTarget::To(target),
+                    "30s",
+                    &mut |_| Ok(()),
+                    &quiet,
+                )
+                .await
+                .map(|_| ())
+            }
+        };
+        let commit = async {
+            until_migrate_waits_for_a_lock(&mut watcher).await;
+            sqlx::raw_sql("COMMIT").execute(&mut writer).await.unwrap();
+        };
+        let (migrated, ()) = tokio::join!(migrate_conn, commit);
+        migrated.unwrap();
+        let actions = strings(&mut c, "SELECT action FROM activity_logs ORDER BY action").await;
+        let mut expected = vec!["before".to_string(), "during up".to_string()];
+        if direction == "down" {
+            expected.push("during down".into());
+        }
+        expected.sort();
+        assert_eq!(actions, expected, "{direction}");
+    }
+}

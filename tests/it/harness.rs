@@ -20,9 +20,61 @@ struct Server {
     admin_url: String,
     /// Template to clone test databases from, if the harness made one.
     template: Option<String>,
+    /// The role tests connect as, when not the admin URL's: `postgres` on the Supabase
+    /// stand-in, where it is not a superuser.
+    test_user: Option<String>,
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
+static SUPABASE: OnceLock<Server> = OnceLock::new();
+
+/// The two kinds of server every end-to-end test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Plain PostgreSQL, the tests connecting as a superuser.
+    Plain,
+    /// A Supabase stand-in (`tests/fixtures/supabase/`): superuser `supabase_admin`; tests
+    /// connect as `postgres`, an ordinary role owning the database, with the platform's
+    /// roles, `auth` schema, extensions, default privileges and publication.
+    Supabase,
+}
+
+pub const MODES: [Mode; 2] = [Mode::Plain, Mode::Supabase];
+
+/// The Supabase stand-in: its own cluster, set up once from the fixture SQL, with a
+/// template database every Supabase-mode test database is cloned from.
+fn supabase_server() -> &'static Server {
+    SUPABASE.get_or_init(|| {
+        let admin_url = local_cluster(Some("supabase_admin"));
+        let template = format!("migrate_supabase_template_{}", std::process::id());
+        let (url, name) = (admin_url.clone(), template.clone());
+        block_on(move || async move {
+            let fixtures = crate_root().join("tests/fixtures/supabase");
+            let read = |f: &str| std::fs::read_to_string(fixtures.join(f)).unwrap();
+            let mut c = PgConnection::connect(&url).await.expect("admin connection");
+            sqlx::raw_sql(&read("cluster.sql"))
+                .execute(&mut c)
+                .await
+                .expect("the stand-in's roles");
+            sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\" OWNER postgres"))
+                .execute(&mut c)
+                .await
+                .expect("the stand-in's template");
+            let mut t = PgConnection::connect(&database_url(&url, &name))
+                .await
+                .expect("connecting to the stand-in's template");
+            sqlx::raw_sql(&read("database.sql"))
+                .execute(&mut t)
+                .await
+                .expect("the stand-in's platform objects");
+        });
+        Server {
+            admin_url,
+            template: Some(template),
+            test_user: Some("postgres".into()),
+        }
+    })
+}
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs the future `make` returns on a thread and runtime of its own (callers are inside a
@@ -43,15 +95,19 @@ where
     .expect("the helper thread finishes")
 }
 
-#[cfg(not(feature = "testcontainers"))]
-/// Starts the local cluster on a thread that lives as long as the test binary: the server is
-/// tied to the thread that started it, and is stopped and removed at exit.
-fn local_cluster() -> String {
+/// Starts a local cluster on a thread that lives as long as the test binary: the server is
+/// tied to the thread that started it, and is stopped and removed at exit. Returns the
+/// superuser's URL of its `postgres` database.
+fn local_cluster(superuser: Option<&str>) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
+    let opts = migrate::cluster::ClusterOptions {
+        keep: false,
+        superuser: superuser.map(str::to_string),
+    };
     std::thread::Builder::new()
         .name("test-postgres".into())
         .spawn(move || {
-            let cluster = migrate::cluster::Cluster::start(&Default::default());
+            let cluster = migrate::cluster::Cluster::start(&opts);
             match cluster {
                 Ok(c) => {
                     tx.send(Ok(c.url("postgres"))).ok();
@@ -103,12 +159,13 @@ fn server() -> &'static Server {
             return Server {
                 admin_url: url,
                 template: None,
+                test_user: None,
             };
         }
         #[cfg(feature = "testcontainers")]
         let admin_url = container();
         #[cfg(not(feature = "testcontainers"))]
-        let admin_url = local_cluster();
+        let admin_url = local_cluster(None);
         let template = format!("migrate_test_template_{}", std::process::id());
         let (url, name) = (admin_url.clone(), template.clone());
         block_on(move || async move {
@@ -129,6 +186,7 @@ fn server() -> &'static Server {
         Server {
             admin_url,
             template: Some(template),
+            test_user: None,
         }
     })
 }
@@ -163,17 +221,29 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A fresh database on the plain server.
     pub async fn new() -> TestDb {
-        let server = server();
+        TestDb::in_mode(Mode::Plain).await
+    }
+
+    /// A fresh database on the server of `mode`.
+    pub async fn in_mode(mode: Mode) -> TestDb {
+        let server = match mode {
+            Mode::Plain => server(),
+            Mode::Supabase => supabase_server(),
+        };
         let name = format!(
             "migrate_test_{}_{}",
             std::process::id(),
             NEXT_DB.fetch_add(1, Ordering::SeqCst)
         );
-        let sql = match &server.template {
+        let mut sql = match &server.template {
             Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\" STRATEGY FILE_COPY"),
             None => format!("CREATE DATABASE \"{name}\""),
         };
+        if let Some(user) = &server.test_user {
+            sql.push_str(&format!(" OWNER \"{user}\""));
+        }
         let mut admin = PgConnection::connect(&server.admin_url)
             .await
             .expect("admin connection");
@@ -181,8 +251,12 @@ impl TestDb {
             .execute(&mut admin)
             .await
             .expect("creating a test database");
+        let mut url = url::Url::parse(&database_url(&server.admin_url, &name)).unwrap();
+        if let Some(user) = &server.test_user {
+            url.set_username(user).unwrap();
+        }
         TestDb {
-            url: database_url(&server.admin_url, &name),
+            url: url.to_string(),
             name,
             admin_url: server.admin_url.clone(),
         }
@@ -442,7 +516,12 @@ pub async fn assert_monthly_partitions(c: &mut PgConnection, table: &str, months
 
 /// A fresh database with every migration of the embedded set `set` applied.
 pub async fn migrated(set: &str) -> (TestDb, PgConnection) {
-    let db = TestDb::new().await;
+    migrated_in(Mode::Plain, set).await
+}
+
+/// A fresh database of `mode` with every migration of the embedded set `set` applied.
+pub async fn migrated_in(mode: Mode, set: &str) -> (TestDb, PgConnection) {
+    let db = TestDb::in_mode(mode).await;
     let mut c = db.conn().await;
     migrate::engine::up(&mut c, &embedded_set(set), None, "5s", &quiet)
         .await

@@ -11,5 +11,6 @@ mod promises;
 mod proxy;
 mod rollback;
 mod sandbox;
+mod supabase;
 mod verify;
 mod witchcraft;
