@@ -10,6 +10,7 @@ DROP TABLE access_tokens;
 DROP TABLE user_profiles;
 DROP TABLE users;
 DROP FUNCTION set_updated_at();
+DROP FUNCTION access_tokens_revocation_is_final();
 
 DO $roles$
 BEGIN

@@ -23,7 +23,10 @@
 -- no caller can redirect them with a temporary table of the same name.
 SELECT set_config('search_path', quote_ident(current_schema()) || ', pg_temp', true);
 
--- The API roles as Supabase names them, where missing (server-wide; never dropped).
+-- The API roles as Supabase names them, where missing (server-wide; never dropped), made
+-- exactly as AetherCrown98's shim makes them, so that whichever set comes first the roles
+-- are the same: service_role bypasses row level security, as on Supabase, where the
+-- migrating role may grant that (a superuser).
 DO $roles$
 DECLARE
     r text;
@@ -31,7 +34,11 @@ BEGIN
     FOREACH r IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
             BEGIN
-                EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+                IF r = 'service_role' AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+                    EXECUTE format('CREATE ROLE %I NOLOGIN BYPASSRLS', r);
+                ELSE
+                    EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+                END IF;
             EXCEPTION WHEN duplicate_object OR unique_violation THEN
                 NULL;
             END;
@@ -49,6 +56,22 @@ SET search_path FROM CURRENT
 AS $$
 BEGIN
     NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+-- Revoking a token is final: revoked_at goes from NULL to a time, and never back or to
+-- another time (the owner may set it; nobody may undo it).
+CREATE FUNCTION access_tokens_revocation_is_final() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS DISTINCT FROM OLD.revoked_at THEN
+        RAISE EXCEPTION 'access token % was revoked at %; a revocation cannot be undone or changed',
+            OLD.id, OLD.revoked_at
+            USING ERRCODE = 'check_violation';
+    END IF;
     RETURN NEW;
 END;
 $$;
@@ -101,6 +124,10 @@ CREATE TABLE access_tokens (
     CONSTRAINT access_tokens_expires_at_check
         CHECK (expires_at > created_at AND expires_at <= created_at + interval '30 days')
 );
+
+CREATE TRIGGER access_tokens_revocation_is_final
+    BEFORE UPDATE OF revoked_at ON access_tokens
+    FOR EACH ROW EXECUTE FUNCTION access_tokens_revocation_is_final();
 
 CREATE TABLE password_reset_tokens (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -199,6 +226,7 @@ REVOKE ALL ON FUNCTION witchcraft_auth.user_id(), witchcraft_auth.is_admin() FRO
 GRANT EXECUTE ON FUNCTION witchcraft_auth.user_id(), witchcraft_auth.is_admin()
     TO anon, authenticated, service_role;
 REVOKE ALL ON FUNCTION set_updated_at() FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON FUNCTION access_tokens_revocation_is_final() FROM PUBLIC, anon, authenticated, service_role;
 
 -- Privileges of the API roles (granted with the tables, so dropping a table takes them
 -- along): what each role may attempt; the policies of 0006 decide which rows. No policy

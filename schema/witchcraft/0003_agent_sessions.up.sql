@@ -43,7 +43,9 @@ CREATE TABLE agent_messages (
         CHECK ((usage_request_id IS NULL) = (usage_request_created_at IS NULL)),
     CONSTRAINT agent_messages_usage_request_key UNIQUE (usage_request_id, usage_request_created_at),
     CONSTRAINT agent_messages_usage_request_fkey FOREIGN KEY (usage_request_id, usage_request_created_at)
-        REFERENCES ai_usage_requests (id, created_at) ON DELETE SET NULL
+        REFERENCES ai_usage_requests (id, created_at) ON DELETE SET NULL,
+    -- what agent_feedback's foreign key points at: a message together with its session
+    CONSTRAINT agent_messages_id_session_key UNIQUE (id, session_id)
 );
 
 CREATE TABLE agent_tool_calls (
@@ -66,11 +68,15 @@ CREATE TABLE agent_feedback (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     session_id bigint NOT NULL REFERENCES agent_sessions (id) ON DELETE CASCADE,
-    message_id bigint REFERENCES agent_messages (id) ON DELETE CASCADE,
+    message_id bigint,
     rating     smallint NOT NULL,
     comment    text,
     created_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT agent_feedback_rating_check CHECK (rating BETWEEN 1 AND 5)
+    CONSTRAINT agent_feedback_rating_check CHECK (rating BETWEEN 1 AND 5),
+    -- Feedback on a message cites a message of the same session: nobody can attach feedback
+    -- to another user's message (nor lose it when that user deletes theirs).
+    CONSTRAINT agent_feedback_message_fkey FOREIGN KEY (message_id, session_id)
+        REFERENCES agent_messages (id, session_id) ON DELETE CASCADE
 );
 
 ALTER TABLE agent_sessions ENABLE ROW LEVEL SECURITY;

@@ -47,7 +47,7 @@ CREATE INDEX idx_agent_tool_calls_session_id ON agent_tool_calls (session_id);
 CREATE INDEX idx_agent_tool_calls_message_id ON agent_tool_calls (message_id);
 CREATE INDEX idx_agent_feedback_user_id ON agent_feedback (user_id);
 CREATE INDEX idx_agent_feedback_session_id ON agent_feedback (session_id);
-CREATE INDEX idx_agent_feedback_message_id ON agent_feedback (message_id);
+CREATE INDEX idx_agent_feedback_message_id ON agent_feedback (message_id, session_id);
 CREATE INDEX idx_user_subscriptions_tier_id ON user_subscriptions (tier_id);
 CREATE INDEX idx_user_quotas_tier_id ON user_quotas (tier_id);
 CREATE INDEX idx_payment_history_user_id ON payment_history (user_id, created_at DESC);

@@ -289,10 +289,12 @@ pub(super) async fn statuses(
 
 pub(super) async fn status(g: &Global, sets: &[MigrationSet]) -> Result<()> {
     let mut conn = engine::connect(database_url(g)?).await?;
+    let server = engine::server::inspect(&mut conn).await?;
     let all = statuses(&mut conn, sets).await?;
     if g.json {
-        print_json(json!({ "command": "status", "sets": all }))?;
+        print_json(json!({ "command": "status", "server": server, "sets": all }))?;
     } else {
+        outln!("server: {server}");
         for s in &all {
             out!("{}", render_status(s));
         }

@@ -9,6 +9,7 @@ pub mod execute;
 pub mod history;
 pub mod lock;
 pub mod risk;
+pub mod server;
 
 pub use error::EngineError;
 pub use execute::{quote_ident, script, Direction};

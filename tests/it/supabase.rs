@@ -81,7 +81,17 @@ async fn privileges_are_the_same_on_plain_postgres_and_on_the_stand_in() {
 #[tokio::test]
 async fn both_sets_apply_verify_roll_back_and_reapply_on_the_stand_in() {
     for name in ["aethercrown98", "witchcraft"] {
-        let (db, mut c) = migrated_in(Mode::Supabase, name).await;
+        let db = TestDb::in_mode(Mode::Supabase).await;
+        let mut c = db.conn().await;
+        let platform_before = platform_objects(&mut c).await;
+        migrate::engine::up(&mut c, &embedded_set(name), None, "5s", &quiet)
+            .await
+            .unwrap();
+        assert_eq!(
+            platform_objects(&mut c).await,
+            platform_before,
+            "{name}: migrate never creates or alters objects in the platform's schemas"
+        );
         let user: String = sqlx::query_scalar("SELECT current_user::text")
             .fetch_one(&mut c)
             .await
@@ -118,7 +128,33 @@ async fn both_sets_apply_verify_roll_back_and_reapply_on_the_stand_in() {
             .await
             .unwrap();
         assert_eq!(run(db.migrate().arg("diff")).code, 0, "{name}");
+        assert_eq!(platform_objects(&mut c).await, platform_before, "{name}");
     }
+}
+
+/// Every relation and function of the platform's schemas (`auth`, `extensions`), with its
+/// owner and privileges, and the schemas themselves.
+async fn platform_objects(c: &mut sqlx::PgConnection) -> Vec<String> {
+    strings(
+        c,
+        "SELECT 'schema ' || nspname || ' ' || pg_get_userbyid(nspowner) || ' ' || coalesce(nspacl::text, '')
+           FROM pg_namespace WHERE nspname IN ('auth', 'extensions')
+         UNION ALL
+         SELECT 'relation ' || c.oid::regclass::text || ' ' || pg_get_userbyid(c.relowner) || ' ' || coalesce(c.relacl::text, '')
+           FROM pg_class c WHERE c.relnamespace::regnamespace::text IN ('auth', 'extensions')
+         UNION ALL
+         SELECT 'function ' || p.oid::regprocedure::text || ' ' || pg_get_userbyid(p.proowner) || ' ' || coalesce(p.proacl::text, '')
+                || ' ' || md5(p.prosrc)
+           FROM pg_proc p WHERE p.pronamespace::regnamespace::text IN ('auth', 'extensions')
+         UNION ALL
+         SELECT 'policy ' || polname || ' on ' || polrelid::regclass::text FROM pg_policy
+          WHERE polrelid::regclass::text LIKE 'auth.%'
+         UNION ALL
+         SELECT 'trigger ' || tgname || ' on ' || tgrelid::regclass::text FROM pg_trigger
+          WHERE tgrelid::regclass::text LIKE 'auth.%'
+         ORDER BY 1",
+    )
+    .await
 }
 
 /// Runs `statement` as `role` (with the JWT `sub` claim when given), the way PostgREST does:
@@ -238,5 +274,197 @@ async fn the_platform_defaults_open_nothing_in_either_mode() {
         )
         .await;
         assert_eq!(got, Ok(()), "{mode:?}");
+    }
+}
+
+/// `status` says which platform it talks to, in text and JSON, and as whom.
+#[tokio::test]
+async fn status_tells_supabase_from_plain_postgres() {
+    for (mode, platform, line) in [
+        (Mode::Plain, "postgres", "server: PostgreSQL 1"),
+        (
+            Mode::Supabase,
+            "supabase",
+            "server: Supabase (or set up like it), PostgreSQL 1",
+        ),
+    ] {
+        // AetherCrown98's shim makes an `auth` schema on plain Postgres: still plain
+        let (db, _c) = migrated_in(mode, "aethercrown98").await;
+        let out = run(db.migrate().arg("status"));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stdout.starts_with(line), "{mode:?}: {}", out.stdout);
+        let json = run(db.migrate().args(["status", "--json"]));
+        let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(v["server"]["platform"], platform, "{mode:?}");
+        assert_eq!(v["server"]["role"], "postgres");
+        assert_eq!(v["server"]["superuser"], mode == Mode::Plain);
+        assert!(v["server"]["version_num"].as_i64().unwrap() >= 150000);
+    }
+}
+
+/// A user could un-revoke their own token (`SET revoked_at = NULL` as the owner succeeded),
+/// and attach feedback to another user's message. Both refused now, in both modes.
+#[tokio::test]
+async fn revocation_is_final_and_feedback_cites_a_message_of_its_session() {
+    let bcrypt = format!("$2b$12${}", &"N9qo8uLOickgx2ZMRZoMye".repeat(3)[..53]);
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "witchcraft").await;
+        let mut ids = Vec::new();
+        for email in ["a@x", "b@x"] {
+            let id: i64 = sqlx::query_scalar("SELECT create_user_with_profile($1, $2, 'n')")
+                .bind(email)
+                .bind(&bcrypt)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        let (a, b) = (ids[0], ids[1]);
+        let token: i64 = sqlx::query_scalar(
+            "INSERT INTO access_tokens (user_id, token_hash) VALUES ($1, repeat('a', 64)) RETURNING id",
+        )
+        .bind(a)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        let sub_a = a.to_string();
+        let update = |value: &str| {
+            format!("UPDATE access_tokens SET revoked_at = {value} WHERE id = {token} RETURNING id")
+        };
+        // the owner revokes: fine; un-revoking or moving the time: refused, for anyone
+        assert_eq!(
+            as_role(&mut c, "authenticated", Some(&sub_a), &update("now()")).await,
+            Ok(token)
+        );
+        sqlx::raw_sql(&format!(
+            "UPDATE access_tokens SET revoked_at = now() - interval '1 hour' WHERE id = {token}"
+        ))
+        .execute(&mut c)
+        .await
+        .unwrap();
+        for (role, value) in [
+            ("authenticated", "NULL"),
+            ("authenticated", "now() + interval '1 day'"),
+            ("service_role", "NULL"),
+        ] {
+            let got = as_role(&mut c, role, Some(&sub_a), &update(value)).await;
+            assert_eq!(
+                got,
+                Err("23514".to_string()),
+                "{mode:?} {role} sets revoked_at = {value}"
+            );
+        }
+
+        let session = |user: i64| {
+            format!("INSERT INTO agent_sessions (user_id, title) VALUES ({user}, 's') RETURNING id")
+        };
+        let session_a: i64 = sqlx::query_scalar(&session(a))
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        let session_b: i64 = sqlx::query_scalar(&session(b))
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        let message_a: i64 = sqlx::query_scalar(&format!(
+            "INSERT INTO agent_messages (session_id, role, content) VALUES ({session_a}, 'user', 'hi') RETURNING id"
+        ))
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        let sub_b = b.to_string();
+        let feedback = |user: i64, session: i64| {
+            format!("INSERT INTO agent_feedback (user_id, session_id, message_id, rating) VALUES ({user}, {session}, {message_a}, 1) RETURNING id")
+        };
+        // B, in B's own session, citing A's message
+        let got = as_role(
+            &mut c,
+            "authenticated",
+            Some(&sub_b),
+            &feedback(b, session_b),
+        )
+        .await;
+        assert_eq!(got, Err("23503".to_string()), "{mode:?}");
+        // A on A's message in A's session: fine
+        let got = as_role(
+            &mut c,
+            "authenticated",
+            Some(&sub_a),
+            &feedback(a, session_a),
+        )
+        .await;
+        assert!(got.is_ok(), "{mode:?}: {got:?}");
+    }
+}
+
+/// The API roles as a fresh plain server gets them from the sets installed in `order`
+/// (each in its own schema), and whether `service_role` then reads Witchcraft's users past
+/// row level security, as the backend steps of its flows need.
+async fn roles_after(order: &[&str]) -> (Vec<String>, Option<bool>) {
+    let cluster = migrate::cluster::Cluster::start(&Default::default()).unwrap();
+    let mut c = migrate::engine::connect(&cluster.url("postgres"))
+        .await
+        .unwrap();
+    for name in order {
+        let mut set = embedded_set(name);
+        set.schema = name.to_string();
+        migrate::engine::up(&mut c, &set, None, "5s", &quiet)
+            .await
+            .unwrap();
+    }
+    let roles = strings(
+        &mut c,
+        "SELECT rolname || ' login=' || rolcanlogin || ' bypassrls=' || rolbypassrls || ' inherit=' || rolinherit
+           FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role') ORDER BY 1",
+    )
+    .await;
+    let backend_sees_users = if order.contains(&"witchcraft") {
+        sqlx::raw_sql("INSERT INTO witchcraft.users (email, password_hash) VALUES ('svc@x', '$2b$12$N9qo8uLOickgx2ZMRZoMyeN9qo8uLOickgx2ZMRZoMyeN9qo8uLOi')")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        Some(
+            as_role(
+                &mut c,
+                "service_role",
+                None,
+                "SELECT count(*) FROM witchcraft.users",
+            )
+            .await
+                == Ok(1),
+        )
+    } else {
+        None
+    };
+    drop(c);
+    cluster.stop().unwrap();
+    (roles, backend_sees_users)
+}
+
+/// On plain Postgres, service_role got BYPASSRLS only from AetherCrown98's shim: Witchcraft
+/// installed alone left it without, and its backend steps failed on RLS. Either set alone,
+/// or both in either order, now leave the same roles.
+#[tokio::test]
+async fn the_api_roles_are_the_same_whatever_the_install_order() {
+    let (reference, sees) = roles_after(&["witchcraft"]).await;
+    assert_eq!(
+        sees,
+        Some(true),
+        "service_role reads users past RLS, as on Supabase"
+    );
+    assert!(
+        reference.contains(&"service_role login=false bypassrls=true inherit=true".to_string()),
+        "{reference:?}"
+    );
+    for order in [
+        vec!["aethercrown98"],
+        vec!["aethercrown98", "witchcraft"],
+        vec!["witchcraft", "aethercrown98"],
+    ] {
+        let (roles, sees) = roles_after(&order).await;
+        assert_eq!(roles, reference, "{order:?}");
+        if sees.is_some() {
+            assert_eq!(sees, Some(true), "{order:?}");
+        }
     }
 }
