@@ -4,7 +4,7 @@ DROP FUNCTION witchcraft_auth.user_id();
 DROP SCHEMA witchcraft_auth;
 DROP TABLE audit_logs_archive;
 DROP TABLE audit_logs;
-DROP TABLE email_verification_tokens;
+DROP TABLE email_verify_tokens;
 DROP TABLE password_reset_tokens;
 DROP TABLE access_tokens;
 DROP TABLE user_profiles;

@@ -143,7 +143,7 @@ CREATE TABLE password_reset_tokens (
         CHECK (expires_at > created_at AND expires_at <= created_at + interval '1 day')
 );
 
-CREATE TABLE email_verification_tokens (
+CREATE TABLE email_verify_tokens (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     email       text NOT NULL,
@@ -151,9 +151,9 @@ CREATE TABLE email_verification_tokens (
     created_at  timestamptz NOT NULL DEFAULT now(),
     expires_at  timestamptz NOT NULL DEFAULT now() + interval '24 hours',
     verified_at timestamptz,
-    CONSTRAINT email_verification_tokens_token_hash_key UNIQUE (token_hash),
-    CONSTRAINT email_verification_tokens_token_hash_check CHECK (token_hash ~ '^[0-9a-f]{64}$'),
-    CONSTRAINT email_verification_tokens_expires_at_check
+    CONSTRAINT email_verify_tokens_token_hash_key UNIQUE (token_hash),
+    CONSTRAINT email_verify_tokens_token_hash_check CHECK (token_hash ~ '^[0-9a-f]{64}$'),
+    CONSTRAINT email_verify_tokens_expires_at_check
         CHECK (expires_at > created_at AND expires_at <= created_at + interval '7 days')
 );
 
@@ -191,7 +191,7 @@ ALTER TABLE users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE user_profiles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE access_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE password_reset_tokens ENABLE ROW LEVEL SECURITY;
-ALTER TABLE email_verification_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE email_verify_tokens ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_logs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_logs_archive ENABLE ROW LEVEL SECURITY;
 
@@ -235,10 +235,10 @@ REVOKE ALL ON FUNCTION access_tokens_revocation_is_final() FROM PUBLIC, anon, au
 -- anon, authenticated and service_role on every table and sequence created in public, and
 -- a table-wide grant makes the column grants below moot).
 REVOKE ALL ON users, user_profiles, access_tokens, password_reset_tokens,
-    email_verification_tokens, audit_logs, audit_logs_archive FROM PUBLIC, anon, authenticated, service_role;
+    email_verify_tokens, audit_logs, audit_logs_archive FROM PUBLIC, anon, authenticated, service_role;
 REVOKE ALL ON SEQUENCE users_id_seq, access_tokens_id_seq, password_reset_tokens_id_seq,
-    email_verification_tokens_id_seq, audit_logs_id_seq FROM PUBLIC, anon, authenticated, service_role;
+    email_verify_tokens_id_seq, audit_logs_id_seq FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON users, user_profiles, access_tokens, audit_logs, audit_logs_archive TO authenticated;
 GRANT UPDATE (display_name, avatar_url, bio, timezone, locale, preferences) ON user_profiles TO authenticated;
 GRANT UPDATE (revoked_at) ON access_tokens TO authenticated;
-GRANT SELECT, INSERT, UPDATE, DELETE ON users, user_profiles, access_tokens, password_reset_tokens, email_verification_tokens, audit_logs, audit_logs_archive TO service_role;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users, user_profiles, access_tokens, password_reset_tokens, email_verify_tokens, audit_logs, audit_logs_archive TO service_role;

@@ -16,7 +16,7 @@ DROP INDEX idx_agent_sessions_model_id;
 DROP INDEX idx_agent_sessions_user_id;
 DROP INDEX idx_audit_logs_actor_user_id;
 DROP INDEX idx_audit_logs_user_id;
-DROP INDEX idx_email_verification_tokens_user_id;
+DROP INDEX idx_email_verify_tokens_user_id;
 DROP INDEX idx_password_reset_tokens_user_id;
 DROP INDEX idx_access_tokens_user_id;
 DROP INDEX idx_audit_logs_security;

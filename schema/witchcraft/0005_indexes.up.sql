@@ -37,7 +37,7 @@ CREATE INDEX idx_audit_logs_security ON audit_logs (created_at DESC)
 -- Foreign keys not already led by another index.
 CREATE INDEX idx_access_tokens_user_id ON access_tokens (user_id);
 CREATE INDEX idx_password_reset_tokens_user_id ON password_reset_tokens (user_id);
-CREATE INDEX idx_email_verification_tokens_user_id ON email_verification_tokens (user_id);
+CREATE INDEX idx_email_verify_tokens_user_id ON email_verify_tokens (user_id);
 CREATE INDEX idx_audit_logs_user_id ON audit_logs (user_id, created_at DESC);
 CREATE INDEX idx_audit_logs_actor_user_id ON audit_logs (actor_user_id);
 CREATE INDEX idx_agent_sessions_user_id ON agent_sessions (user_id);

@@ -11,7 +11,7 @@
 --   them, acknowledge alerts and revoke their tokens. Everything else (accounts, usage,
 --   quotas, subscriptions, payments, audit) is written by the backend through the functions
 --   of 0007 or as service_role.
--- * password_reset_tokens, email_verification_tokens and the partitions have RLS and no
+-- * password_reset_tokens, email_verify_tokens and the partitions have RLS and no
 --   policy: closed to every API role. audit_logs_archive is readable by admins only.
 -- * ai_providers, ai_models and subscription_tiers are readable by anyone (anon too), but
 --   only their active (models: of an active provider) / public rows; admins see all rows.

@@ -283,7 +283,7 @@ BEGIN
     GET DIAGNOSTICS tokens = ROW_COUNT;
     DELETE FROM password_reset_tokens WHERE expires_at < now() OR used_at IS NOT NULL;
     GET DIAGNOSTICS resets = ROW_COUNT;
-    DELETE FROM email_verification_tokens WHERE expires_at < now() OR verified_at IS NOT NULL;
+    DELETE FROM email_verify_tokens WHERE expires_at < now() OR verified_at IS NOT NULL;
     GET DIAGNOSTICS verifications = ROW_COUNT;
     UPDATE agent_sessions SET is_active = false, ended_at = now()
      WHERE is_active AND last_activity_at < now() - interval '24 hours';
@@ -300,7 +300,7 @@ BEGIN
     RETURN jsonb_build_object(
         'expired_access_tokens_deleted', tokens,
         'password_reset_tokens_deleted', resets,
-        'email_verification_tokens_deleted', verifications,
+        'email_verify_tokens_deleted', verifications,
         'inactive_sessions_ended', sessions,
         'audit_logs_archived', archived,
         'partitions_created', partitions);

@@ -129,7 +129,7 @@ async fn tables_view_partitions_and_row_level_security() {
             "ai_usage_requests",
             "audit_logs",
             "audit_logs_archive",
-            "email_verification_tokens",
+            "email_verify_tokens",
             "password_reset_tokens",
             "payment_history",
             "subscription_tiers",
@@ -521,7 +521,7 @@ async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
          INSERT INTO password_reset_tokens (user_id, token_hash, created_at, expires_at) VALUES
            ({user}, repeat('5', 64), now() - interval '2 hours', now() - interval '1 hour'),
            ({user}, repeat('6', 64), now(), now() + interval '1 hour');
-         INSERT INTO email_verification_tokens (user_id, email, token_hash, verified_at) VALUES
+         INSERT INTO email_verify_tokens (user_id, email, token_hash, verified_at) VALUES
            ({user}, 'a@example.com', repeat('7', 64), now()),
            ({user}, 'a@example.com', repeat('8', 64), NULL);
          INSERT INTO agent_sessions (user_id, title, last_activity_at) VALUES
@@ -554,7 +554,7 @@ async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
         report,
         serde_json::json!({
             "expired_access_tokens_deleted": 2, "password_reset_tokens_deleted": 1,
-            "email_verification_tokens_deleted": 1, "inactive_sessions_ended": 1,
+            "email_verify_tokens_deleted": 1, "inactive_sessions_ended": 1,
             "audit_logs_archived": 2, "partitions_created": 1,
         })
     );
