@@ -140,6 +140,18 @@ pub enum Command {
         scratch_url: Option<String>,
     },
 
+    /// Run each set's upkeep once: the `maintenance` statements of migrations.toml
+    /// (AetherCrown98: next months' activity_logs partitions; Witchcraft: daily_maintenance),
+    /// and with --monthly the `monthly_maintenance` ones too. For databases without pg_cron:
+    /// schedule `migrate maintain` daily and `migrate maintain --monthly` on the 1st. Runs
+    /// under the set's lock, only when all its migrations are applied. Default sets: those
+    /// installed.
+    Maintain {
+        /// Also run the monthly statements (Witchcraft: monthly_maintenance).
+        #[arg(long)]
+        monthly: bool,
+    },
+
     /// Start a throwaway Postgres from this machine's server binaries, apply every set (each
     /// in its own database, in `public`), print the status and connection URLs, and remove
     /// it all on exit. Ignores --database-url: it never touches another server.

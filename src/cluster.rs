@@ -56,6 +56,8 @@ pub struct ClusterOptions {
     /// Name of the bootstrap superuser; `postgres` when `None`. (A Supabase-like server has
     /// `supabase_admin` there, and `postgres` as an ordinary role.)
     pub superuser: Option<String>,
+    /// Extra server settings (`-c name=value`), e.g. `shared_preload_libraries`.
+    pub settings: Vec<(String, String)>,
 }
 
 /// A running throwaway server.
@@ -68,6 +70,7 @@ pub struct Cluster {
     run_as: Option<(u32, u32)>,
     kept: bool,
     superuser: String,
+    settings: Vec<(String, String)>,
     /// Off Linux: the process that stops the server if this one dies.
     watchdog: Option<Child>,
 }
@@ -175,6 +178,7 @@ impl Cluster {
             run_as,
             kept: opts.keep,
             superuser: opts.superuser.clone().unwrap_or_else(|| "postgres".into()),
+            settings: opts.settings.clone(),
             watchdog: None,
         };
         // From here on, a failure drops `cluster`, which removes the directory.
@@ -253,6 +257,11 @@ impl Cluster {
                 "full_page_writes=off",
             ])
             .args(["-c", "max_connections=200"])
+            .args(
+                self.settings
+                    .iter()
+                    .flat_map(|(k, v)| ["-c".to_string(), format!("{k}={v}")]),
+            )
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
@@ -405,6 +414,7 @@ impl Cluster {
                 run_as: self.run_as,
                 kept: false,
                 superuser: std::mem::take(&mut self.superuser),
+                settings: std::mem::take(&mut self.settings),
                 watchdog: self.watchdog.take(),
             });
     }

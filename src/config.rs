@@ -80,6 +80,19 @@ struct RawSet {
     dir: String,
     schema: Option<String>,
     lock_timeout: Option<String>,
+    #[serde(default)]
+    maintenance: Vec<String>,
+    #[serde(default)]
+    monthly_maintenance: Vec<String>,
+}
+
+/// A set's upkeep for `migrate maintain`: SELECT statements run in the set's schema, daily
+/// (every run) and monthly (with `--monthly`). Where pg_cron exists the set's migrations
+/// schedule the same calls themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Maintenance {
+    pub daily: Vec<String>,
+    pub monthly: Vec<String>,
 }
 
 /// One declared set, before its files are read.
@@ -91,6 +104,7 @@ pub struct SetConfig {
     pub schema: String,
     /// Effective `lock_timeout` (set value, else file value, else default).
     pub lock_timeout: String,
+    pub maintenance: Maintenance,
 }
 
 /// The loaded configuration.
@@ -111,6 +125,8 @@ pub struct MigrationSet {
     pub lock_timeout: String,
     /// `embedded` or the directory the files were read from.
     pub source: String,
+    /// What `migrate maintain` runs.
+    pub maintenance: Maintenance,
     pub migrations: Vec<Migration>,
     /// The committed expected catalog (`expected_catalog.txt`), if the set has one.
     pub expected_catalog: Option<String>,
@@ -199,11 +215,28 @@ impl Config {
                     s.name
                 )));
             }
+            for statement in s.maintenance.iter().chain(&s.monthly_maintenance) {
+                let first = crate::sets::lexer::code_tokens(statement)
+                    .ok()
+                    .and_then(|t| t.first().map(|w| w.is("SELECT")));
+                if first != Some(true)
+                    || crate::sets::split::split(statement).map(|v| v.len()) != Ok(1)
+                {
+                    return Err(invalid(format!(
+                        "set `{}`: maintenance statement {statement:?} must be one SELECT (e.g. \"SELECT daily_maintenance()\")",
+                        s.name
+                    )));
+                }
+            }
             sets.push(SetConfig {
                 name: s.name,
                 dir: s.dir,
                 schema,
                 lock_timeout,
+                maintenance: Maintenance {
+                    daily: s.maintenance,
+                    monthly: s.monthly_maintenance,
+                },
             });
         }
         Ok(Config {
@@ -314,6 +347,7 @@ impl Config {
             schema: set.schema.clone(),
             lock_timeout: set.lock_timeout.clone(),
             source,
+            maintenance: set.maintenance.clone(),
             migrations,
             expected_catalog,
             expected_versions,
@@ -390,6 +424,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("directory nowhere"), "{e}");
+    }
+
+    #[test]
+    fn maintenance_is_one_select_per_entry() {
+        let c = Config::parse(EMBEDDED, "embedded", None).unwrap();
+        assert_eq!(
+            c.sets[1].maintenance.daily,
+            ["SELECT daily_maintenance()"],
+            "{:?}",
+            c.sets[1]
+        );
+        for bad in [
+            "DROP TABLE users",
+            "SELECT 1; SELECT 2",
+            "select 1; DELETE FROM t",
+        ] {
+            let text = format!("[[set]]\nname = \"a\"\ndir = \"x\"\nmaintenance = [{bad:?}]\n");
+            let e = Config::parse(&text, "m.toml", None)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("must be one SELECT"), "{bad}: {e}");
+        }
     }
 
     #[test]

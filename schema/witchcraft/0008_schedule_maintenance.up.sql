@@ -10,11 +10,14 @@ DECLARE
     daily text := format('SELECT %I.daily_maintenance()', current_schema());
     monthly text := format('SELECT %I.monthly_maintenance()', current_schema());
 BEGIN
-    IF to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
-        RAISE NOTICE 'pg_cron is not installed: witchcraft maintenance is not scheduled; run % daily at 02:00 and % monthly on the 1st at 00:00 from another scheduler', daily, monthly;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE NOTICE 'pg_cron is not installed: witchcraft maintenance is not scheduled; run `migrate maintain --set witchcraft` daily at 02:00 and `migrate maintain --set witchcraft --monthly` on the 1st at 00:00 (or % and %) from another scheduler', daily, monthly;
         RETURN;
     END IF;
-    PERFORM cron.schedule('witchcraft_daily_maintenance_' || current_schema(), '0 2 * * *', daily);
-    PERFORM cron.schedule('witchcraft_monthly_maintenance_' || current_schema(), '0 0 1 * *', monthly);
+    -- named arguments: pg_cron 1.4 to 1.6 name the job parameter's type differently
+    PERFORM cron.schedule(job_name => 'witchcraft_daily_maintenance_' || current_schema(),
+                          schedule => '0 2 * * *', command => daily);
+    PERFORM cron.schedule(job_name => 'witchcraft_monthly_maintenance_' || current_schema(),
+                          schedule => '0 0 1 * *', command => monthly);
 END
 $cron$;

@@ -301,3 +301,36 @@ pub(super) async fn status(g: &Global, sets: &[MigrationSet]) -> Result<()> {
     }
     Ok(())
 }
+
+/// `maintain`: each installed (or named) set's upkeep, once.
+pub(super) async fn maintain(g: &Global, sets: &[MigrationSet], monthly: bool) -> Result<()> {
+    let url = database_url(g)?;
+    engine::require_session_connection(url)?;
+    let mut conn = engine::connect(url).await?;
+    let selected = super::checks::installed_sets(g, &mut conn, sets).await?;
+    let mut reports = Vec::new();
+    for set in selected {
+        let ran =
+            engine::maintain::maintain(&mut conn, set, monthly, lock_timeout(g, set), &progress)
+                .await?;
+        if !g.json {
+            for r in &ran {
+                outln!(
+                    "{}: {} -> {} ({} ms)",
+                    set.name,
+                    r.statement,
+                    r.result,
+                    r.ms
+                );
+            }
+            if ran.is_empty() {
+                outln!("{}: no maintenance declared", set.name);
+            }
+        }
+        reports.push(json!({ "set": set.name, "schema": set.schema, "ran": ran }));
+    }
+    if g.json {
+        print_json(json!({ "command": "maintain", "monthly": monthly, "sets": reports }))?;
+    }
+    Ok(())
+}

@@ -52,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             apply::down(g, &sets, apply::down_target(*steps, *to), *yes).await
         }
         Command::Status => apply::status(g, &sets).await,
+        Command::Maintain { monthly } => apply::maintain(g, &sets, *monthly).await,
         Command::Sandbox { keep } => sandbox::sandbox(g, &sets, *keep).await,
         Command::Snapshot { check, scratch_url } => {
             checks::snapshot(g, &sets, *check, scratch_url.as_deref()).await

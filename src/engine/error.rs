@@ -104,6 +104,9 @@ pub enum EngineError {
 
     #[error("rollback cancelled; nothing was changed")]
     Cancelled,
+
+    #[error("set `{set}` is at {at:04} but its maintenance needs all its migrations (newest: {newest:04}); run `migrate up --set {set}` first")]
+    NotUpToDate { set: String, at: i64, newest: i64 },
 }
 
 /// What a failed migration left behind.

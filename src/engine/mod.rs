@@ -8,6 +8,7 @@ pub mod error;
 pub mod execute;
 pub mod history;
 pub mod lock;
+pub mod maintain;
 pub mod risk;
 pub mod server;
 
@@ -278,7 +279,7 @@ pub async fn rollback_preview<'s>(
 }
 
 /// Runs `work` while holding the set's lock, and releases it whatever `work` returned.
-async fn locked<T>(
+pub(crate) async fn locked<T>(
     conn: &mut PgConnection,
     set: &MigrationSet,
     events: &dyn Fn(&Event),

@@ -608,7 +608,7 @@ async fn realtime_publishes_the_documented_tables() {
         realtime_members(&mut c).await,
         ["activity_logs", "ai_clones", "ai_tasks", "payments"]
     );
-    roll_back(&mut c, &set, DownTarget::Steps(1)).await;
+    roll_back(&mut c, &set, DownTarget::To(6)).await;
     // the platform's publication stays; only the tables left it
     assert_eq!(
         scalar_i64(

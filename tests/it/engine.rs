@@ -78,13 +78,13 @@ async fn down_steps_then_down_to_zero_leaves_nothing_behind() {
     engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
     let latest = set.latest();
 
-    let steps = roll_back(&mut c, &set, DownTarget::Steps(3)).await;
+    let steps = roll_back(&mut c, &set, DownTarget::Steps(4)).await;
     assert_eq!(
         steps.iter().map(|s| s.version).collect::<Vec<_>>(),
-        vec![latest, latest - 1, latest - 2]
+        vec![latest, latest - 1, latest - 2, latest - 3]
     );
     let st = engine::status(&mut c, &set).await.unwrap();
-    assert_eq!(st.current_version, latest - 3);
+    assert_eq!(st.current_version, latest - 4);
     // 0005's trigger function is gone, 0006's partitions too; 0004's policies remain.
     assert_eq!(
         scalar_i64(

@@ -101,8 +101,8 @@ where
 fn local_cluster(superuser: Option<&str>) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     let opts = migrate::cluster::ClusterOptions {
-        keep: false,
         superuser: superuser.map(str::to_string),
+        ..Default::default()
     };
     std::thread::Builder::new()
         .name("test-postgres".into())

@@ -468,3 +468,150 @@ async fn the_api_roles_are_the_same_whatever_the_install_order() {
         }
     }
 }
+
+/// AetherCrown98 made partitions for three months and nothing made more: from the fourth
+/// month every row fell into the default partition. `migrate maintain` runs each set's
+/// upkeep once, for databases without pg_cron, in both modes.
+#[tokio::test]
+async fn maintain_runs_each_sets_upkeep_once() {
+    for mode in MODES {
+        let (db, mut c) = migrated_in(mode, "aethercrown98").await;
+        // as if a month had passed: the newest partition is not there yet
+        let newest: String = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'activity_logs'::regclass AND c.relname <> 'activity_logs_default'
+              ORDER BY 1 DESC LIMIT 1",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        sqlx::raw_sql(&format!("DROP TABLE {newest}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let out = run(db.migrate().args(["maintain", "--json"]));
+        assert_eq!(out.code, 0, "{mode:?}: {}{}", out.stdout, out.stderr);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v["sets"][0]["set"], "aethercrown98");
+        assert_eq!(
+            v["sets"][0]["ran"][0]["result"],
+            serde_json::json!([{ "ensure_activity_logs_partitions": 1 }]),
+            "{mode:?}"
+        );
+        assert_monthly_partitions(&mut c, "activity_logs", 2).await;
+        let verify = run(db.migrate().arg("verify"));
+        assert_eq!(
+            verify.code, 0,
+            "{mode:?}: {}{}",
+            verify.stdout, verify.stderr
+        );
+
+        let (db, _w) = migrated_in(mode, "witchcraft").await;
+        let daily = run(db.migrate().arg("maintain"));
+        assert_eq!(daily.code, 0, "{}", daily.stderr);
+        assert!(
+            daily
+                .stdout
+                .starts_with("witchcraft: SELECT daily_maintenance() -> [{\"daily_maintenance\":"),
+            "{}",
+            daily.stdout
+        );
+        assert!(
+            !daily.stdout.contains("monthly_maintenance"),
+            "{}",
+            daily.stdout
+        );
+        let monthly = run(db.migrate().args(["maintain", "--monthly"]));
+        assert_eq!(monthly.code, 0, "{}", monthly.stderr);
+        assert!(
+            monthly
+                .stdout
+                .contains("witchcraft: SELECT monthly_maintenance() -> [{\"monthly_maintenance\":"),
+            "{}",
+            monthly.stdout
+        );
+    }
+}
+
+/// Maintenance calls the functions of the newest version: it refuses a set that is behind.
+#[tokio::test]
+async fn maintain_refuses_a_set_that_is_behind() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    migrate::engine::up(
+        &mut c,
+        &embedded_set("aethercrown98"),
+        Some(5),
+        "5s",
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let out = run(db.migrate().args(["maintain", "--set", "aethercrown98"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("set `aethercrown98` is at 0005 but its maintenance needs all its migrations (newest: 0008); run `migrate up --set aethercrown98` first"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Witchcraft's 0008 down looked for `cron.unschedule(text)`, which pg_cron 1.4 does not have
+/// (it has `unschedule(name)`), reported success and left both jobs behind; its test stood
+/// on a fake `cron` schema. Here a server with the real pg_cron: both sets schedule their
+/// upkeep on `up`, and every job is gone after `down`.
+#[tokio::test]
+async fn upkeep_is_scheduled_and_unscheduled_with_the_real_pg_cron() {
+    let cluster = migrate::cluster::Cluster::start(&migrate::cluster::ClusterOptions {
+        settings: vec![
+            ("shared_preload_libraries".into(), "pg_cron".into()),
+            ("cron.database_name".into(), "postgres".into()),
+        ],
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| {
+        panic!("a server with pg_cron (Debian: apt-get install postgresql-15-cron): {e}")
+    });
+    let mut c = migrate::engine::connect(&cluster.url("postgres"))
+        .await
+        .unwrap();
+    sqlx::raw_sql("CREATE EXTENSION pg_cron")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let version: String =
+        sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert!(version.starts_with("1."), "{version}");
+    let jobs = "SELECT jobname || ' | ' || schedule || ' | ' || command FROM cron.job ORDER BY 1";
+    let mut sets = Vec::new();
+    for (name, schema) in [("aethercrown98", "ac"), ("witchcraft", "wc")] {
+        let mut set = embedded_set(name);
+        set.schema = schema.into();
+        migrate::engine::up(&mut c, &set, None, "5s", &quiet)
+            .await
+            .unwrap();
+        sets.push(set);
+    }
+    assert_eq!(
+        strings(&mut c, jobs).await,
+        [
+            "aethercrown98_partitions_ac | 0 1 * * * | SELECT ac.ensure_activity_logs_partitions(2)",
+            "witchcraft_daily_maintenance_wc | 0 2 * * * | SELECT wc.daily_maintenance()",
+            "witchcraft_monthly_maintenance_wc | 0 0 1 * * | SELECT wc.monthly_maintenance()",
+        ],
+        "pg_cron {version}"
+    );
+    for set in sets.iter().rev() {
+        roll_back(&mut c, set, DownTarget::Steps(1)).await;
+    }
+    assert_eq!(
+        strings(&mut c, jobs).await,
+        Vec::<String>::new(),
+        "pg_cron {version}"
+    );
+    drop(c);
+    cluster.stop().unwrap();
+}

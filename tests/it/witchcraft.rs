@@ -1177,32 +1177,5 @@ async fn maintenance_is_scheduled_with_pg_cron_where_it_is_installed() {
         .await,
         0
     );
-
-    // With pg_cron's interface present (a stand-in with its signatures), both jobs are
-    // scheduled, and rolling 0008 back removes them.
-    let db = TestDb::new().await;
-    let mut c = db.conn().await;
-    exec(
-        &mut c,
-        "CREATE SCHEMA cron;
-         CREATE TABLE cron.job (jobid bigserial PRIMARY KEY, jobname text UNIQUE, schedule text, command text);
-         CREATE FUNCTION cron.schedule(job_name text, schedule text, command text) RETURNS bigint LANGUAGE sql AS
-           $$ INSERT INTO cron.job (jobname, schedule, command) VALUES ($1, $2, $3)
-              ON CONFLICT (jobname) DO UPDATE SET schedule = EXCLUDED.schedule, command = EXCLUDED.command
-              RETURNING jobid $$;
-         CREATE FUNCTION cron.unschedule(job_name text) RETURNS boolean LANGUAGE sql AS
-           $$ DELETE FROM cron.job WHERE jobname = $1 RETURNING true $$;",
-    )
-    .await;
-    let set = witchcraft();
-    engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
-    assert_eq!(
-        strings(&mut c, "SELECT jobname || ' | ' || schedule || ' | ' || command FROM cron.job ORDER BY jobname").await,
-        [
-            "witchcraft_daily_maintenance_public | 0 2 * * * | SELECT public.daily_maintenance()",
-            "witchcraft_monthly_maintenance_public | 0 0 1 * * | SELECT public.monthly_maintenance()",
-        ]
-    );
-    roll_back(&mut c, &set, DownTarget::Steps(1)).await;
-    assert_eq!(scalar_i64(&mut c, "SELECT count(*) FROM cron.job").await, 0);
+    // With the real pg_cron: supabase::upkeep_is_scheduled_and_unscheduled_with_the_real_pg_cron.
 }
