@@ -1,3 +1,4 @@
+DROP TABLE quota_reservations;
 DROP TABLE usage_alerts;
 DROP TABLE payment_history;
 DROP TABLE user_quotas;

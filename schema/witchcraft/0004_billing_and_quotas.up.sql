@@ -116,6 +116,26 @@ ALTER TABLE user_quotas ENABLE ROW LEVEL SECURITY;
 ALTER TABLE payment_history ENABLE ROW LEVEL SECURITY;
 ALTER TABLE usage_alerts ENABLE ROW LEVEL SECURITY;
 
+-- Quota held for an AI request in flight: check_and_consume_quota() reserves the request's
+-- estimate before the provider is called, and record_ai_usage() settles the reservation to
+-- the actual tokens and cost afterwards (refunding or charging the difference), so a request
+-- is charged exactly once, at its actual usage. daily_maintenance() releases a reservation
+-- nobody settled within an hour (the request failed) and deletes settled ones after 31 days.
+CREATE TABLE quota_reservations (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id      bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    tokens       bigint NOT NULL,
+    cost_usd     numeric(14, 6) NOT NULL,
+    period_start timestamptz NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    settled_at   timestamptz,
+    settled_by   text,
+    CONSTRAINT quota_reservations_amounts_check CHECK (tokens >= 0 AND cost_usd >= 0),
+    CONSTRAINT quota_reservations_settled_check
+        CHECK ((settled_at IS NULL) = (settled_by IS NULL) AND settled_by IN ('request', 'released'))
+);
+ALTER TABLE quota_reservations ENABLE ROW LEVEL SECURITY;
+
 CREATE TRIGGER subscription_tiers_set_updated_at BEFORE UPDATE ON subscription_tiers
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 CREATE TRIGGER user_subscriptions_set_updated_at BEFORE UPDATE ON user_subscriptions
@@ -129,11 +149,12 @@ CREATE TRIGGER user_quotas_set_updated_at BEFORE UPDATE ON user_quotas
 -- Exactly these privileges, whatever the platform grants by default (on Supabase: ALL to
 -- anon, authenticated and service_role on every table and sequence created in public, and
 -- a table-wide grant makes the column grants below moot).
-REVOKE ALL ON subscription_tiers, user_subscriptions, user_quotas, payment_history, usage_alerts
-    FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON subscription_tiers, user_subscriptions, user_quotas, payment_history, usage_alerts,
+    quota_reservations FROM PUBLIC, anon, authenticated, service_role;
 REVOKE ALL ON SEQUENCE subscription_tiers_id_seq, user_subscriptions_id_seq, payment_history_id_seq,
-    usage_alerts_id_seq FROM PUBLIC, anon, authenticated, service_role;
+    usage_alerts_id_seq, quota_reservations_id_seq FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON subscription_tiers TO anon;
 GRANT SELECT ON subscription_tiers, user_subscriptions, user_quotas, payment_history, usage_alerts TO authenticated;
 GRANT UPDATE (acknowledged_at) ON usage_alerts TO authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON subscription_tiers, user_subscriptions, user_quotas, payment_history, usage_alerts TO service_role;
+GRANT SELECT ON quota_reservations TO service_role;

@@ -50,6 +50,8 @@ CREATE INDEX idx_agent_feedback_session_id ON agent_feedback (session_id);
 CREATE INDEX idx_agent_feedback_message_id ON agent_feedback (message_id, session_id);
 CREATE INDEX idx_user_subscriptions_tier_id ON user_subscriptions (tier_id);
 CREATE INDEX idx_user_quotas_tier_id ON user_quotas (tier_id);
+-- a user's reservations, oldest first: what record_ai_usage() settles
+CREATE INDEX idx_quota_reservations_user_id ON quota_reservations (user_id, created_at);
 CREATE INDEX idx_payment_history_user_id ON payment_history (user_id, created_at DESC);
 CREATE INDEX idx_payment_history_subscription_id ON payment_history (subscription_id);
 

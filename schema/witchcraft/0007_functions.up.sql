@@ -10,7 +10,11 @@
 --     numbers, admins everyone's; the planner inlines them, so they use the table indexes)
 -- EXECUTE is revoked from PUBLIC, anon and authenticated on everything else.
 --
--- A refused quota raises SQLSTATE WQ429 ("quota exceeded for user N: ...").
+-- The AI request flow, in the overview's order: check_and_consume_quota() reserves the
+-- estimate (NULL: refused, and recorded as such), the provider is called, record_ai_usage()
+-- settles the reservation to the actual usage. Recording without a reservation consumes
+-- the actual usage, and raises SQLSTATE WQ429 ("quota exceeded for user N: ...") when it
+-- does not fit.
 
 SELECT set_config('search_path', quote_ident(current_schema()) || ', pg_temp', true);
 
@@ -60,20 +64,39 @@ AS $$
         coalesce(100.0 * q.cost_used_usd / nullif(q.cost_limit_usd, 0), 0)), 2)
 $$;
 
--- Consumes `p_tokens` and `p_cost` from the user's quota if both fit, atomically: one
--- conditional UPDATE, so concurrent callers serialise on the row and each re-checks the limit
--- against the committed total; they can never overspend together. Raises WQ429 when it does
--- not fit. Writes the 80% and 100% usage_alerts when this consumption crosses them.
+-- Writes the 80% and 100% usage alerts a change of usage from `pct_before` to `pct_after`
+-- crosses, once per user, threshold and period.
+CREATE FUNCTION write_usage_alerts(p_user_id bigint, pct_before numeric, pct_after numeric,
+                                   p_period_start timestamptz)
+RETURNS void
+LANGUAGE sql
+SET search_path FROM CURRENT
+BEGIN ATOMIC
+    INSERT INTO usage_alerts (user_id, alert_type, threshold_percent, usage_percent, period_start)
+    SELECT p_user_id, t.alert_type, t.threshold, least(pct_after, 99999.99), p_period_start
+      FROM (VALUES ('quota_warning', 80), ('quota_exceeded', 100)) t (alert_type, threshold)
+     WHERE pct_before < t.threshold AND pct_after >= t.threshold
+    ON CONFLICT ON CONSTRAINT usage_alerts_once_per_period_key DO NOTHING;
+END;
+
+-- Step 2 of the AI request flow: reserves the request's estimated `p_tokens` and `p_cost`
+-- from the user's quota if both fit, atomically: one conditional UPDATE, so concurrent
+-- callers serialise on the quota row and each re-checks the limit against the committed
+-- total; they can never overspend together. Returns the reservation's id, which
+-- record_ai_usage() settles to the actual usage (step 4).
+-- Refused (it does not fit): returns NULL, and the refusal leaves a trace that stays (an
+-- error would roll it back): a 'quota_exceeded' audit row every time, and the 100% usage
+-- alert once per user and period. Do not call the provider on NULL.
 CREATE FUNCTION check_and_consume_quota(p_user_id bigint, p_tokens bigint, p_cost numeric)
-RETURNS boolean
+RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path FROM CURRENT
 AS $$
 DECLARE
     q user_quotas;
     prior user_quotas;
-    pct_before numeric;
-    pct_after numeric;
+    asked user_quotas;
+    reservation bigint;
 BEGIN
     IF p_tokens IS NULL OR p_cost IS NULL OR p_tokens < 0 OR p_cost < 0 THEN
         RAISE EXCEPTION 'tokens and cost must be given and not negative (got %, %)', p_tokens, p_cost
@@ -91,34 +114,41 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION 'user % has no quota', p_user_id USING ERRCODE = 'no_data_found';
         END IF;
-        RAISE EXCEPTION 'quota exceeded for user %: % tokens and $% requested, % of % tokens and $% of $% used this period',
-            p_user_id, p_tokens, p_cost, prior.tokens_used, coalesce(prior.tokens_limit::text, 'unlimited'),
-            prior.cost_used_usd, coalesce(prior.cost_limit_usd::text, 'unlimited')
-            USING ERRCODE = 'WQ429', HINT = 'upgrade the subscription or wait for the next period';
+        asked := prior;
+        asked.tokens_used := prior.tokens_used + p_tokens;
+        asked.cost_used_usd := prior.cost_used_usd + p_cost;
+        INSERT INTO audit_logs (user_id, event_type, severity, success, metadata)
+        VALUES (p_user_id, 'quota_exceeded', 'warning', false, jsonb_build_object(
+            'tokens_requested', p_tokens, 'cost_requested_usd', p_cost,
+            'tokens_used', prior.tokens_used, 'tokens_limit', prior.tokens_limit,
+            'cost_used_usd', prior.cost_used_usd, 'cost_limit_usd', prior.cost_limit_usd,
+            'period_start', prior.period_start));
+        -- the 100% alert (a refusal is "exceeded"), never the 80% one for it
+        PERFORM write_usage_alerts(p_user_id, 80, greatest(quota_usage_percent(asked), 100), prior.period_start);
+        RETURN NULL;
     END IF;
+    INSERT INTO quota_reservations (user_id, tokens, cost_usd, period_start)
+    VALUES (p_user_id, p_tokens, p_cost, q.period_start)
+    RETURNING id INTO reservation;
     prior := q;
     prior.tokens_used := q.tokens_used - p_tokens;
     prior.cost_used_usd := q.cost_used_usd - p_cost;
-    pct_before := quota_usage_percent(prior);
-    pct_after := quota_usage_percent(q);
-    IF pct_before < 80 AND pct_after >= 80 THEN
-        INSERT INTO usage_alerts (user_id, alert_type, threshold_percent, usage_percent, period_start)
-        VALUES (p_user_id, 'quota_warning', 80, pct_after, q.period_start)
-        ON CONFLICT ON CONSTRAINT usage_alerts_once_per_period_key DO NOTHING;
-    END IF;
-    IF pct_before < 100 AND pct_after >= 100 THEN
-        INSERT INTO usage_alerts (user_id, alert_type, threshold_percent, usage_percent, period_start)
-        VALUES (p_user_id, 'quota_exceeded', 100, pct_after, q.period_start)
-        ON CONFLICT ON CONSTRAINT usage_alerts_once_per_period_key DO NOTHING;
-    END IF;
-    RETURN true;
+    PERFORM write_usage_alerts(p_user_id, quota_usage_percent(prior), quota_usage_percent(q), q.period_start);
+    RETURN reservation;
 END;
 $$;
 
--- Records one AI request: consumes its tokens and cost from the quota (unless the caller
--- already did with check_and_consume_quota: p_consume_quota => false), inserts the request,
--- and adds it to the user's daily and monthly aggregates. The cost defaults to the model's
--- prices. Returns the request row; its (id, created_at) is what an assistant message links to.
+-- Step 4 of the AI request flow: records one AI request and adds it to the user's daily and
+-- monthly aggregates, and settles the quota to its actual tokens and cost. The reservation
+-- settled is `p_reservation_id`, else the user's oldest open one; the difference between
+-- the estimate and the actual usage is refunded or charged, so the request costs the quota
+-- exactly what the aggregates say. Usage beyond the limit (an estimate too low) is charged
+-- up to the limit and the excess noted in the request's metadata (quota_overshoot_*): the
+-- provider was called already. Without any reservation the actual usage is consumed now,
+-- and refused with SQLSTATE WQ429 when it does not fit (nothing is recorded then).
+-- p_consume_quota => false records without touching the quota. The cost defaults to the
+-- model's prices. Returns the request row; its (id, created_at) is what an assistant message
+-- links to.
 CREATE FUNCTION record_ai_usage(
     p_user_id bigint,
     p_provider_id integer,
@@ -131,7 +161,8 @@ CREATE FUNCTION record_ai_usage(
     p_status text DEFAULT 'success',
     p_error_message text DEFAULT NULL,
     p_metadata jsonb DEFAULT '{}',
-    p_consume_quota boolean DEFAULT true)
+    p_consume_quota boolean DEFAULT true,
+    p_reservation_id bigint DEFAULT NULL)
 RETURNS ai_usage_requests
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path FROM CURRENT
@@ -139,8 +170,17 @@ AS $$
 DECLARE
     m ai_models;
     r ai_usage_requests;
+    res quota_reservations;
+    q user_quotas;
+    after user_quotas;
     v_cost numeric;
+    v_tokens bigint := coalesce(p_input_tokens, 0) + coalesce(p_output_tokens, 0);
     v_day date;
+    v_metadata jsonb := coalesce(p_metadata, '{}');
+    new_tokens bigint;
+    new_cost numeric;
+    over_tokens bigint;
+    over_cost numeric;
 BEGIN
     SELECT * INTO m FROM ai_models WHERE id = p_model_id;
     IF NOT FOUND OR m.provider_id IS DISTINCT FROM p_provider_id THEN
@@ -151,14 +191,53 @@ BEGIN
         (coalesce(p_input_tokens, 0) * m.input_cost_per_1k_tokens
          + coalesce(p_output_tokens, 0) * m.output_cost_per_1k_tokens) / 1000, 6));
     IF p_consume_quota THEN
-        PERFORM check_and_consume_quota(p_user_id, coalesce(p_input_tokens, 0) + coalesce(p_output_tokens, 0), v_cost);
+        -- SKIP LOCKED: two requests settling at once each take a reservation of their own
+        SELECT * INTO res FROM quota_reservations
+         WHERE user_id = p_user_id AND settled_at IS NULL
+           AND (p_reservation_id IS NULL OR id = p_reservation_id)
+         ORDER BY created_at, id LIMIT 1
+           FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND AND p_reservation_id IS NOT NULL THEN
+            RAISE EXCEPTION 'reservation % is not an open reservation of user %', p_reservation_id, p_user_id
+                USING ERRCODE = 'no_data_found';
+        END IF;
+        IF FOUND THEN
+            SELECT * INTO q FROM user_quotas WHERE user_id = p_user_id FOR UPDATE;
+            new_tokens := q.tokens_used + v_tokens;
+            new_cost := q.cost_used_usd + v_cost;
+            IF res.period_start = q.period_start THEN
+                -- the estimate is still counted in this period: replace it by the actual
+                new_tokens := new_tokens - res.tokens;
+                new_cost := new_cost - res.cost_usd;
+            END IF;
+            over_tokens := greatest(0, new_tokens - coalesce(q.tokens_limit, new_tokens));
+            over_cost := greatest(0, new_cost - coalesce(q.cost_limit_usd, new_cost));
+            UPDATE user_quotas
+               SET tokens_used = greatest(0, new_tokens - over_tokens),
+                   cost_used_usd = greatest(0, new_cost - over_cost)
+             WHERE user_id = p_user_id
+            RETURNING * INTO after;
+            UPDATE quota_reservations SET settled_at = now(), settled_by = 'request' WHERE id = res.id;
+            PERFORM write_usage_alerts(p_user_id, quota_usage_percent(q), quota_usage_percent(after), after.period_start);
+            IF over_tokens > 0 OR over_cost > 0 THEN
+                v_metadata := v_metadata || jsonb_build_object(
+                    'quota_overshoot_tokens', over_tokens, 'quota_overshoot_usd', over_cost);
+            END IF;
+        ELSE
+            res.id := check_and_consume_quota(p_user_id, v_tokens, v_cost);
+            IF res.id IS NULL THEN
+                RAISE EXCEPTION 'quota exceeded for user %: % tokens and $% requested', p_user_id, v_tokens, v_cost
+                    USING ERRCODE = 'WQ429', HINT = 'reserve quota with check_and_consume_quota() before calling the provider';
+            END IF;
+            UPDATE quota_reservations SET settled_at = now(), settled_by = 'request' WHERE id = res.id;
+        END IF;
     END IF;
     INSERT INTO ai_usage_requests (user_id, provider_id, model_id, request_type, status,
                                    input_tokens, output_tokens, cost_usd, latency_ms,
                                    error_message, metadata)
     VALUES (p_user_id, p_provider_id, p_model_id, p_request_type, p_status,
             coalesce(p_input_tokens, 0), coalesce(p_output_tokens, 0), v_cost, p_latency_ms,
-            p_error_message, coalesce(p_metadata, '{}'))
+            p_error_message, v_metadata)
     RETURNING * INTO r;
     v_day := (r.created_at AT TIME ZONE 'UTC')::date;
     INSERT INTO ai_usage_daily AS d (user_id, usage_date, request_count, input_tokens, output_tokens, total_tokens, cost_usd)
@@ -277,7 +356,25 @@ DECLARE
     sessions bigint;
     archived bigint;
     partitions integer;
+    released bigint;
 BEGIN
+    -- reservations of requests that never settled (the request failed): given back
+    WITH gone AS (
+        UPDATE quota_reservations r SET settled_at = now(), settled_by = 'released'
+         WHERE r.settled_at IS NULL AND r.created_at < now() - interval '1 hour'
+        RETURNING r.user_id, r.tokens AS held_tokens, r.cost_usd AS held_cost, r.period_start),
+    refund AS (
+        SELECT g.user_id, sum(g.held_tokens) AS back_tokens, sum(g.held_cost) AS back_cost
+          FROM gone g JOIN user_quotas q ON q.user_id = g.user_id AND q.period_start = g.period_start
+         GROUP BY g.user_id),
+    refunded AS (
+        UPDATE user_quotas q
+           SET tokens_used = greatest(0, q.tokens_used - refund.back_tokens),
+               cost_used_usd = greatest(0, q.cost_used_usd - refund.back_cost)
+          FROM refund WHERE q.user_id = refund.user_id
+        RETURNING q.user_id)
+    SELECT count(*) INTO released FROM gone;
+    DELETE FROM quota_reservations WHERE settled_at < now() - interval '31 days';
     DELETE FROM access_tokens
      WHERE expires_at < now() OR revoked_at < now() - interval '1 day';
     GET DIAGNOSTICS tokens = ROW_COUNT;
@@ -303,7 +400,8 @@ BEGIN
         'email_verify_tokens_deleted', verifications,
         'inactive_sessions_ended', sessions,
         'audit_logs_archived', archived,
-        'partitions_created', partitions);
+        'partitions_created', partitions,
+        'quota_reservations_released', released);
 END;
 $$;
 
@@ -381,8 +479,9 @@ $$;
 REVOKE ALL ON FUNCTION
     create_user_with_profile(text, text, text),
     quota_usage_percent(user_quotas),
+    write_usage_alerts(bigint, numeric, numeric, timestamptz),
     check_and_consume_quota(bigint, bigint, numeric),
-    record_ai_usage(bigint, integer, integer, integer, integer, numeric, integer, text, text, text, jsonb, boolean),
+    record_ai_usage(bigint, integer, integer, integer, integer, numeric, integer, text, text, text, jsonb, boolean, bigint),
     get_remaining_quota(bigint),
     get_user_activity_summary(bigint, integer),
     cleanup_old_audit_logs(integer),
@@ -393,7 +492,7 @@ GRANT EXECUTE ON FUNCTION
     create_user_with_profile(text, text, text),
     quota_usage_percent(user_quotas),
     check_and_consume_quota(bigint, bigint, numeric),
-    record_ai_usage(bigint, integer, integer, integer, integer, numeric, integer, text, text, text, jsonb, boolean),
+    record_ai_usage(bigint, integer, integer, integer, integer, numeric, integer, text, text, text, jsonb, boolean, bigint),
     get_remaining_quota(bigint),
     get_user_activity_summary(bigint, integer),
     cleanup_old_audit_logs(integer),

@@ -132,6 +132,7 @@ async fn tables_view_partitions_and_row_level_security() {
             "email_verify_tokens",
             "password_reset_tokens",
             "payment_history",
+            "quota_reservations",
             "subscription_tiers",
             "usage_alerts",
             "user_profiles",
@@ -398,18 +399,14 @@ async fn consume_repeatedly(url: String, user: i64, times: usize) -> usize {
         .unwrap();
     let mut granted = 0;
     for _ in 0..times {
-        match sqlx::query("SELECT check_and_consume_quota($1, 1000, 0.01)")
-            .bind(user)
-            .execute(&mut c)
-            .await
-        {
-            Ok(_) => granted += 1,
-            Err(e) => assert_eq!(
-                e.as_database_error().and_then(|d| d.code()).as_deref(),
-                Some("WQ429"),
-                "{e}"
-            ),
-        }
+        // a reservation id when granted, NULL when refused
+        let reservation: Option<i64> =
+            sqlx::query_scalar("SELECT check_and_consume_quota($1, 1000, 0.01)")
+                .bind(user)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        granted += usize::from(reservation.is_some());
     }
     granted
 }
@@ -556,6 +553,7 @@ async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
             "expired_access_tokens_deleted": 2, "password_reset_tokens_deleted": 1,
             "email_verify_tokens_deleted": 1, "inactive_sessions_ended": 1,
             "audit_logs_archived": 2, "partitions_created": 1,
+            "quota_reservations_released": 0,
         })
     );
     assert_eq!(
@@ -921,7 +919,7 @@ async fn helpers_and_definer_functions_are_pinned_and_granted_narrowly() {
     assert!(unpinned.is_empty(), "{unpinned:?}");
     let functions = [
         "create_user_with_profile(text,text,text)",
-        "record_ai_usage(bigint,integer,integer,integer,integer,numeric,integer,text,text,text,jsonb,boolean)",
+        "record_ai_usage(bigint,integer,integer,integer,integer,numeric,integer,text,text,text,jsonb,boolean,bigint)",
         "check_and_consume_quota(bigint,bigint,numeric)",
         "get_remaining_quota(bigint)",
         "get_user_activity_summary(bigint,integer)",
@@ -943,7 +941,7 @@ async fn helpers_and_definer_functions_are_pinned_and_granted_narrowly() {
         grants,
         [
             "create_user_with_profile(text,text,text): service_role",
-            "record_ai_usage(bigint,integer,integer,integer,integer,numeric,integer,text,text,text,jsonb,boolean): service_role",
+            "record_ai_usage(bigint,integer,integer,integer,integer,numeric,integer,text,text,text,jsonb,boolean,bigint): service_role",
             "check_and_consume_quota(bigint,bigint,numeric): service_role",
             "get_remaining_quota(bigint): authenticated,service_role",
             "get_user_activity_summary(bigint,integer): authenticated,service_role",
@@ -1178,4 +1176,192 @@ async fn maintenance_is_scheduled_with_pg_cron_where_it_is_installed() {
         0
     );
     // With the real pg_cron: supabase::upkeep_is_scheduled_and_unscheduled_with_the_real_pg_cron.
+}
+
+/// One AI request in the overview's order, step by step, as a backend makes it: reserve
+/// the estimate (check_and_consume_quota), call the provider, record the actual usage
+/// (record_ai_usage). Returns whether the request was granted.
+async fn ai_request(
+    c: &mut PgConnection,
+    user: i64,
+    (p, m): (i32, i32),
+    estimate: (i64, f64),
+    actual: (i32, i32),
+) -> bool {
+    let reservation: Option<i64> =
+        sqlx::query_scalar("SELECT check_and_consume_quota($1, $2, $3::numeric)")
+            .bind(user)
+            .bind(estimate.0)
+            .bind(estimate.1)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+    if reservation.is_none() {
+        return false;
+    }
+    sqlx::query("SELECT record_ai_usage($1, $2, $3, $4, $5)")
+        .bind(user)
+        .bind(p)
+        .bind(m)
+        .bind(actual.0)
+        .bind(actual.1)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    true
+}
+
+/// Quota used, next to the aggregates: `tokens cost | daily tokens cost | monthly tokens cost`.
+async fn quota_and_aggregates(c: &mut PgConnection, user: i64) -> String {
+    strings(
+        c,
+        &format!(
+            "SELECT q.tokens_used || ' ' || q.cost_used_usd::numeric(12,6)
+                    || ' | ' || coalesce((SELECT sum(total_tokens) || ' ' || sum(cost_usd)::numeric(12,6) FROM ai_usage_daily WHERE user_id = {user}), '0 0.000000')
+                    || ' | ' || coalesce((SELECT sum(total_tokens) || ' ' || sum(cost_usd)::numeric(12,6) FROM ai_usage_monthly WHERE user_id = {user}), '0 0.000000')
+               FROM user_quotas q WHERE q.user_id = {user}"
+        ),
+    )
+    .await
+    .remove(0)
+}
+
+/// Followed in the overview's order, `check_and_consume_quota(1, 1500, 0.075)` then
+/// `record_ai_usage(...)` charged the request twice (3,000 tokens). Now the check reserves
+/// the estimate and recording settles it: the request costs exactly its actual tokens and
+/// cost, and quota and aggregates agree, also with requests of one user racing on eight
+/// connections against a limit they overrun together.
+#[tokio::test]
+async fn an_ai_request_is_charged_once_at_its_actual_usage() {
+    let (db, mut c) = migrated().await;
+    let models = seed_models(&mut c).await;
+    let user = new_user(&mut c, "a@example.com").await;
+    // estimate 1,500 tokens and $0.075; actually 1,000 in and 500 out: $0.01 + $0.015
+    assert!(ai_request(&mut c, user, models, (1500, 0.075), (1000, 500)).await);
+    assert_eq!(
+        quota_and_aggregates(&mut c, user).await,
+        "1500 0.025000 | 1500 0.025000 | 1500 0.025000"
+    );
+    // an estimate too low is charged at the actual usage too
+    assert!(ai_request(&mut c, user, models, (100, 0.001), (2000, 0)).await);
+    assert_eq!(
+        quota_and_aggregates(&mut c, user).await,
+        "3500 0.045000 | 3500 0.045000 | 3500 0.045000"
+    );
+    assert_eq!(
+        scalar_i64(&mut c, &format!("SELECT count(*) FROM quota_reservations WHERE user_id = {user} AND settled_at IS NULL")).await,
+        0
+    );
+
+    // concurrency: 8 connections x 10 requests, each reserving 1,000 and using 900 tokens,
+    // against 30,000 tokens left
+    exec(&mut c, &format!("UPDATE user_quotas SET tokens_limit = 33500, cost_limit_usd = NULL WHERE user_id = {user}")).await;
+    let race = |url: String| async move {
+        let mut c = <PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let mut granted = 0;
+        for _ in 0..10 {
+            granted += usize::from(ai_request(&mut c, user, models, (1000, 0.01), (900, 0)).await);
+        }
+        granted
+    };
+    let u = || db.url.clone();
+    let n = tokio::join!(
+        race(u()),
+        race(u()),
+        race(u()),
+        race(u()),
+        race(u()),
+        race(u()),
+        race(u()),
+        race(u())
+    );
+    let granted = n.0 + n.1 + n.2 + n.3 + n.4 + n.5 + n.6 + n.7;
+    assert!(granted >= 30, "{granted}");
+    let used = 3500 + 900 * granted as i64;
+    assert!(used <= 33500, "{used}");
+    let line = quota_and_aggregates(&mut c, user).await;
+    let fields: Vec<&str> = line.split(" | ").collect();
+    assert_eq!(fields[0], fields[1], "{line}");
+    assert_eq!(fields[1], fields[2], "{line}");
+    assert!(fields[0].starts_with(&format!("{used} ")), "{line}");
+}
+
+/// A request refused at the limit left no trace: no alert, no audit row (the error rolled
+/// back whatever the function wrote). Refusals are recorded: the `quota_exceeded` alert once
+/// per user, threshold and period, and an audit row every time.
+#[tokio::test]
+async fn refused_requests_are_recorded() {
+    let (_db, mut c) = migrated().await;
+    let user = new_user(&mut c, "a@example.com").await;
+    exec(
+        &mut c,
+        &format!("UPDATE user_quotas SET tokens_used = 99000 WHERE user_id = {user}"),
+    )
+    .await;
+    for _ in 0..3 {
+        let reservation: Option<i64> =
+            sqlx::query_scalar("SELECT check_and_consume_quota($1, 5000, 0.01)")
+                .bind(user)
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        assert_eq!(reservation, None);
+    }
+    assert_eq!(
+        strings(&mut c, &format!("SELECT alert_type || ' ' || threshold_percent || ' ' || usage_percent FROM usage_alerts WHERE user_id = {user}")).await,
+        ["quota_exceeded 100 104.00"]
+    );
+    assert_eq!(
+        strings(&mut c, &format!(
+            "SELECT event_type || ' ' || success || ' ' || (metadata ->> 'tokens_requested') || ' ' || (metadata ->> 'tokens_used')
+               FROM audit_logs WHERE user_id = {user} AND event_type = 'quota_exceeded'")).await,
+        ["quota_exceeded false 5000 99000"; 3]
+    );
+    // nothing was consumed
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            &format!("SELECT tokens_used FROM user_quotas WHERE user_id = {user}")
+        )
+        .await,
+        99000
+    );
+}
+
+/// A reservation whose request never came back (the provider call failed, the backend
+/// crashed) is given back by the daily maintenance an hour later.
+#[tokio::test]
+async fn unsettled_reservations_are_released_by_daily_maintenance() {
+    let (_db, mut c) = migrated().await;
+    let user = new_user(&mut c, "a@example.com").await;
+    let reservation: Option<i64> =
+        sqlx::query_scalar("SELECT check_and_consume_quota($1, 4000, 0.02)")
+            .bind(user)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    let tokens = format!("SELECT tokens_used FROM user_quotas WHERE user_id = {user}");
+    assert_eq!(scalar_i64(&mut c, &tokens).await, 4000);
+    // a fresh reservation stays; one older than an hour goes
+    let report: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(report["quota_reservations_released"], 0);
+    exec(
+        &mut c,
+        &format!(
+            "UPDATE quota_reservations SET created_at = now() - interval '2 hours' WHERE id = {}",
+            reservation.unwrap()
+        ),
+    )
+    .await;
+    let report: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(report["quota_reservations_released"], 1);
+    assert_eq!(scalar_i64(&mut c, &tokens).await, 0);
 }
