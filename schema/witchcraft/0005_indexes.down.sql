@@ -6,6 +6,7 @@ DROP INDEX idx_payment_history_subscription_id;
 DROP INDEX idx_payment_history_user_id;
 DROP INDEX idx_quota_reservations_user_id;
 DROP INDEX idx_user_quotas_tier_id;
+DROP INDEX idx_access_tokens_revoked;
 DROP INDEX idx_user_subscriptions_tier_id;
 DROP INDEX idx_agent_feedback_message_id;
 DROP INDEX idx_agent_feedback_session_id;

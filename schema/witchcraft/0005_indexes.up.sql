@@ -30,6 +30,8 @@ CREATE INDEX idx_audit_logs_failed_logins ON audit_logs (created_at DESC, user_i
     WHERE event_type = 'login_failed';
 -- Expired tokens, for cleanup.
 CREATE INDEX idx_access_tokens_expired ON access_tokens (expires_at);
+-- Revoked tokens, for cleanup a day after revocation (most tokens are never revoked).
+CREATE INDEX idx_access_tokens_revoked ON access_tokens (revoked_at) WHERE revoked_at IS NOT NULL;
 -- Security events: everything above info severity.
 CREATE INDEX idx_audit_logs_security ON audit_logs (created_at DESC)
     WHERE severity IN ('warning', 'critical');

@@ -1,6 +1,7 @@
 DROP FUNCTION monthly_maintenance();
 DROP FUNCTION daily_maintenance();
 DROP FUNCTION cleanup_old_audit_logs(integer);
+DROP VIEW quotas_approaching_limit;
 DROP FUNCTION get_user_activity_summary(bigint, integer);
 DROP FUNCTION get_remaining_quota(bigint);
 DROP FUNCTION record_ai_usage(bigint, integer, integer, integer, integer, numeric, integer, text, text, text, jsonb, boolean, bigint);

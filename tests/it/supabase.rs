@@ -615,3 +615,40 @@ async fn upkeep_is_scheduled_and_unscheduled_with_the_real_pg_cron() {
     drop(c);
     cluster.stop().unwrap();
 }
+
+/// What a Realtime subscriber sees of the partitioned activity_logs, in both modes: the
+/// table itself, not partition names that change every month; and the publication-wide
+/// option goes back to what it was after a rollback.
+#[tokio::test]
+async fn realtime_subscribers_see_activity_logs_not_its_partitions() {
+    let published = "SELECT tablename::text FROM pg_publication_tables WHERE pubname = 'supabase_realtime' ORDER BY 1";
+    let via_root =
+        "SELECT pubviaroot::text FROM pg_publication WHERE pubname = 'supabase_realtime'";
+    for mode in MODES {
+        let db = TestDb::in_mode(mode).await;
+        let mut c = db.conn().await;
+        let before = strings(&mut c, via_root).await;
+        let set = embedded_set("aethercrown98");
+        migrate::engine::up(&mut c, &set, None, "5s", &quiet)
+            .await
+            .unwrap();
+        assert_eq!(
+            strings(&mut c, published).await,
+            ["activity_logs", "ai_clones", "ai_tasks", "payments"],
+            "{mode:?}"
+        );
+        // next month's partition changes nothing for subscribers
+        sqlx::raw_sql("SELECT ensure_activity_logs_partitions(5)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(strings(&mut c, published).await.len(), 4, "{mode:?}");
+        roll_back(&mut c, &set, DownTarget::To(6)).await;
+        assert_eq!(strings(&mut c, via_root).await, before, "{mode:?}");
+        assert_eq!(
+            strings(&mut c, published).await,
+            Vec::<String>::new(),
+            "{mode:?}"
+        );
+    }
+}

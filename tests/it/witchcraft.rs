@@ -552,7 +552,7 @@ async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
         serde_json::json!({
             "expired_access_tokens_deleted": 2, "password_reset_tokens_deleted": 1,
             "email_verify_tokens_deleted": 1, "inactive_sessions_ended": 1,
-            "audit_logs_archived": 2, "partitions_created": 1,
+            "audit_logs_archived": 2, "audit_logs_archive_purged": 0, "partitions_created": 1,
             "quota_reservations_released": 0,
         })
     );
@@ -599,18 +599,47 @@ async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
         "{again}"
     );
 
-    // manual cleanup: everything older than 90 days, hot and archived
+    // cleanup_old_audit_logs(90) once deleted from the archive the rows the daily job had
+    // just moved there: now it moves hot rows into the archive and never deletes an event
+    // before its two years are over
     assert_eq!(
-        scalar_i64(&mut c, "SELECT cleanup_old_audit_logs(90)").await,
-        2
+        scalar_i64(&mut c, "SELECT cleanup_old_audit_logs(30)").await,
+        1
     );
     assert_eq!(
-        scalar_i64(&mut c, "SELECT count(*) FROM audit_logs_archive").await,
+        strings(
+            &mut c,
+            "SELECT event_type FROM audit_logs_archive ORDER BY created_at"
+        )
+        .await,
+        ["login", "login_failed", "login"]
+    );
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM audit_logs WHERE created_at < now() - interval '30 days'"
+        )
+        .await,
         0
     );
+    // archived events leave after two years, not before
+    exec(
+        &mut c,
+        &format!(
+            "INSERT INTO audit_logs_archive (id, user_id, event_type, created_at) VALUES
+           (1001, {user}, 'login', now() - interval '2 years 1 day'),
+           (1002, {user}, 'login', now() - interval '1 year 11 months')"
+        ),
+    )
+    .await;
+    let report: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(report["audit_logs_archive_purged"], 1, "{report}");
     assert_eq!(
-        scalar_i64(&mut c, "SELECT count(*) FROM audit_logs").await,
-        2
+        scalar_i64(&mut c, "SELECT count(*) FROM audit_logs_archive").await,
+        4
     );
     let (code, _) = fails(&mut c, "SELECT cleanup_old_audit_logs(0)").await;
     assert_eq!(code, "22023");
@@ -1019,6 +1048,7 @@ async fn the_common_queries_use_their_indexes() {
         ("quota checks", "SELECT user_id FROM user_quotas WHERE tokens_limit IS NOT NULL AND tokens_used * 5 >= tokens_limit * 4".into(), "idx_quotas_approaching_limit"),
         ("token validation", "SELECT * FROM access_tokens WHERE token_hash = repeat('a', 64)".into(), "idx_access_tokens_token_hash"),
         ("expired tokens", "SELECT id FROM access_tokens WHERE expires_at < now()".into(), "idx_access_tokens_expired"),
+        ("who to warn", "SELECT * FROM quotas_approaching_limit".into(), "idx_quotas_approaching_limit"),
         ("cost analysis", "SELECT user_id, cost_usd FROM ai_usage_monthly WHERE year = 2026 AND month = 1 ORDER BY cost_usd DESC LIMIT 10".into(), "idx_ai_usage_monthly_cost"),
         ("failed logins", "SELECT count(*) FROM audit_logs WHERE event_type = 'login_failed' AND created_at > now() - interval '1 hour'".into(), "idx_audit_logs_failed_logins"),
         ("security events", "SELECT * FROM audit_logs WHERE severity IN ('warning', 'critical') ORDER BY created_at DESC LIMIT 50".into(), "idx_audit_logs_security"),
@@ -1028,6 +1058,32 @@ async fn the_common_queries_use_their_indexes() {
         assert!(
             text.contains(&format!(" using {index} on ")) || text.contains(&format!(" on {index}")),
             "{what}: {sql}\n{text}"
+        );
+    }
+    // the token cleanup of daily_maintenance(), its statements as the function has them: each
+    // uses an index (the one statement with OR it had could use neither)
+    let body = strings(
+        &mut c,
+        "SELECT pg_get_functiondef('daily_maintenance()'::regprocedure)",
+    )
+    .await
+    .remove(0);
+    let deletes: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("DELETE FROM access_tokens"))
+        .collect();
+    assert_eq!(deletes.len(), 2, "{body}");
+    for (delete, index) in deletes
+        .iter()
+        .zip(["idx_access_tokens_expired", "idx_access_tokens_revoked"])
+    {
+        let text = strings(&mut c, &plan(delete.trim_end_matches(';')))
+            .await
+            .join("\n");
+        assert!(
+            text.contains(&format!(" using {index} on ")) || text.contains(&format!(" on {index}")),
+            "{delete}\n{text}"
         );
     }
     // on the partitioned table, the plan names the partitions' copies of the index
