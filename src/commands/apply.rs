@@ -132,6 +132,7 @@ pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Re
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
     let mut conn = engine::connect(url).await?;
+    engine::require_own_session(&mut conn, url).await?;
     let mut reports = Vec::new();
     for set in sets {
         let steps = engine::up(&mut conn, set, to, lock_timeout(g, set), &progress).await?;
@@ -215,6 +216,7 @@ pub(super) async fn down(
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
     let mut conn = engine::connect(url).await?;
+    engine::require_own_session(&mut conn, url).await?;
     let mut reports = Vec::new();
     let mut ask = confirm(yes);
     // Newest set first: the reverse of the order `up` applies them in.
@@ -307,6 +309,7 @@ pub(super) async fn maintain(g: &Global, sets: &[MigrationSet], monthly: bool) -
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
     let mut conn = engine::connect(url).await?;
+    engine::require_own_session(&mut conn, url).await?;
     let selected = super::checks::installed_sets(g, &mut conn, sets).await?;
     let mut reports = Vec::new();
     for set in selected {

@@ -93,8 +93,8 @@ pub enum EngineError {
         file: String,
     },
 
-    #[error("{url} looks like a transaction-mode pooler (port 6543), which hands each transaction to any server session: the run's lock and settings would not hold; use the direct connection or the session pooler (port 5432)")]
-    TransactionPooler { url: String },
+    #[error("{url} goes through a transaction-mode pooler ({evidence}), which hands each transaction to any server session: the run's lock and settings would not hold; use the direct connection or a session-mode pooler (on Supabase: port 5432)")]
+    TransactionPooler { url: String, evidence: String },
 
     #[error("the lock of set `{set}` did not stay with this session, so the connection goes through a transaction-mode pooler; use a direct or session-mode connection")]
     LockNotHeld { set: String },

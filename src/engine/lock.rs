@@ -6,6 +6,10 @@
 //! snapshot to end. The holder would wait for the waiter and the waiter for the holder; the
 //! deadlock detector then kills one of them, possibly the migration. Between two polls the
 //! waiter holds no snapshot, so the holder's migration proceeds.
+//!
+//! The lock's own statements are unnamed (not prepared and cached): should a transaction-mode
+//! pooler slip past the session check, they still run in whatever server session they land
+//! in, and [`held`] can say that the lock is not there.
 
 use super::error::{db, EngineError};
 use super::Event;
@@ -16,6 +20,7 @@ const POLL: Duration = Duration::from_millis(200);
 
 async fn key(conn: &mut PgConnection, set: &str) -> Result<i64, EngineError> {
     sqlx::query_scalar("SELECT hashtextextended('migrate:set:' || $1, 0)")
+        .persistent(false)
         .bind(set)
         .fetch_one(conn)
         .await
@@ -57,6 +62,7 @@ pub async fn acquire(
     let mut announced = false;
     loop {
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .persistent(false)
             .bind(key)
             .fetch_one(&mut *conn)
             .await
@@ -64,17 +70,7 @@ pub async fn acquire(
         if got {
             // Behind a transaction-mode pooler the next statement may run in another server
             // session, where this lock is not held: check before relying on it.
-            let held: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-                     AND pid = pg_backend_pid() AND objsubid = 1
-                     AND classid::bigint = $1 AND objid::bigint = $2)",
-            )
-            .bind(((key as u64) >> 32) as i64)
-            .bind(((key as u64) & 0xffff_ffff) as i64)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db(format!("checking the lock of set `{set}`")))?;
-            if !held {
+            if !held(conn, set).await? {
                 return Err(EngineError::LockNotHeld {
                     set: set.to_string(),
                 });
@@ -99,9 +95,27 @@ pub async fn acquire(
     }
 }
 
+/// Whether the server session running this statement holds the lock of `set`. Through a
+/// transaction-mode pooler it may be another session than the one that took it.
+pub async fn held(conn: &mut PgConnection, set: &str) -> Result<bool, EngineError> {
+    let key = key(conn, set).await?;
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+             AND pid = pg_backend_pid() AND objsubid = 1
+             AND classid::bigint = $1 AND objid::bigint = $2)",
+    )
+    .persistent(false)
+    .bind(((key as u64) >> 32) as i64)
+    .bind(((key as u64) & 0xffff_ffff) as i64)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db(format!("checking the lock of set `{set}`")))
+}
+
 pub async fn release(conn: &mut PgConnection, set: &str) -> Result<(), EngineError> {
     let key = key(conn, set).await?;
     sqlx::query("SELECT pg_advisory_unlock($1)")
+        .persistent(false)
         .bind(key)
         .execute(conn)
         .await

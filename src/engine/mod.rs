@@ -90,6 +90,7 @@ pub enum DownTarget {
 
 /// Refuses a URL on port 6543, where Supabase's transaction-mode pooler listens: runs that
 /// change the schema need one server session for the whole run (advisory lock, settings).
+/// A pooler on another port is caught by [`require_own_session`] once connected.
 pub fn require_session_connection(url: &str) -> Result<(), EngineError> {
     let opts = PgConnectOptions::from_str(url).map_err(|e| EngineError::BadUrl {
         url: redact_url(url),
@@ -98,6 +99,62 @@ pub fn require_session_connection(url: &str) -> Result<(), EngineError> {
     if opts.get_port() == 6543 {
         return Err(EngineError::TransactionPooler {
             url: redact_url(url),
+            evidence: "port 6543, Supabase's transaction pooler".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Proves, from the server's answers, that the run's connection has a server session of its
+/// own: it marks its session with a setting, then a second connection opens a transaction
+/// and looks for the mark. A transaction-mode pooler (PgBouncer, Supavisor) hands the second
+/// client the server session the first just released, mark included; a direct connection or
+/// a session-mode pooler never does. Simple-protocol queries only: a pooler in transaction
+/// mode also loses prepared statements between transactions.
+pub async fn require_own_session(conn: &mut PgConnection, url: &str) -> Result<(), EngineError> {
+    use sqlx::Row;
+    let doing = "checking that the connection has a server session of its own";
+    let token = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    sqlx::raw_sql(&format!(
+        "SELECT set_config('migrate.session_probe', '{token}', false)"
+    ))
+    .execute(&mut *conn)
+    .await
+    .map_err(db(doing))?;
+    let mut other = connect(url).await?;
+    let probe = "SELECT coalesce(current_setting('migrate.session_probe', true), '')";
+    let seen = async {
+        sqlx::raw_sql("BEGIN").execute(&mut other).await?;
+        let row = sqlx::raw_sql(probe).fetch_one(&mut other).await?;
+        let seen: String = row.try_get(0)?;
+        sqlx::raw_sql("ROLLBACK").execute(&mut other).await?;
+        Ok::<_, sqlx::Error>(seen)
+    }
+    .await
+    .map_err(db(doing))?;
+    let _ = sqlx::Connection::close(other).await;
+    let row = sqlx::raw_sql(probe)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db(doing))?;
+    let mine: String = row.try_get(0).map_err(db(doing))?;
+    let _ = sqlx::raw_sql("SELECT set_config('migrate.session_probe', '', false)")
+        .execute(&mut *conn)
+        .await;
+    if seen == token || mine != token {
+        return Err(EngineError::TransactionPooler {
+            url: redact_url(url),
+            evidence: if seen == token {
+                "a second connection was handed this connection's server session".into()
+            } else {
+                "this connection's session setting did not survive to its next statement".into()
+            },
         });
     }
     Ok(())

@@ -470,7 +470,7 @@ async fn runs_that_change_the_schema_refuse_the_transaction_pooler() {
             .stdin(Stdio::null()));
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
         assert!(
-            out.stderr.contains("postgres://postgres.ref:***@aws-0-eu.pooler.supabase.com:6543/postgres looks like a transaction-mode pooler (port 6543)"),
+            out.stderr.contains("postgres://postgres.ref:***@aws-0-eu.pooler.supabase.com:6543/postgres goes through a transaction-mode pooler (port 6543, Supabase's transaction pooler)"),
             "{}",
             out.stderr
         );

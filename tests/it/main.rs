@@ -7,6 +7,7 @@ mod cli;
 mod diff;
 mod engine;
 mod harness;
+mod pooler;
 mod promises;
 mod proxy;
 mod rollback;
