@@ -140,6 +140,13 @@ pub enum Command {
         scratch_url: Option<String>,
     },
 
+    /// Set up a new database or Supabase project in one step: check the connection (a
+    /// transaction-mode pooler is refused) and the role's privileges, apply every selected
+    /// set in its configured schema, verify it, and report how its upkeep is scheduled
+    /// (pg_cron, or what to schedule instead). Idempotent: a second run changes nothing and
+    /// says so. Exit 0 when every set verifies.
+    Bootstrap,
+
     /// Run each set's upkeep once: the `maintenance` statements of migrations.toml
     /// (AetherCrown98: next months' activity_logs partitions; Witchcraft: daily_maintenance),
     /// and with --monthly the `monthly_maintenance` ones too. For databases without pg_cron:

@@ -48,7 +48,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn message(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
-        if cause.is::<sqlx::Error>() {
+        if cause.is::<sqlx::Error>() || cause.is::<Box<sqlx::Error>>() {
             continue;
         }
         let part = cause.to_string();

@@ -309,35 +309,50 @@ pub(super) async fn catalog_check(
     ))
 }
 
+/// Every check of `verify` for one set, in order.
+pub(super) async fn checks_of(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+) -> Result<Vec<migrate::verify::Check>> {
+    let applied = engine::history::read(conn, &set.name).await?;
+    let mut checks = migrate::verify::history_checks(set, &applied);
+    let applied_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
+    checks.push(catalog_check(conn, set, applied_version).await?);
+    let mut schemas = vec![set.schema.clone()];
+    if let Some(text) = &set.expected_catalog {
+        if let Ok(c) = migrate::catalog::parse(text) {
+            schemas.extend(c.schema_names());
+        }
+    }
+    checks.extend(migrate::verify::invariants(conn, &schemas).await?);
+    Ok(checks)
+}
+
+/// The check lines of one set, as `verify` prints them.
+pub(super) fn render_checks(set: &MigrationSet, checks: &[migrate::verify::Check]) -> String {
+    let mut out = format!("{} (schema {})\n", set.name, set.schema);
+    for c in checks {
+        out.push_str(&format!(
+            "  {}  {:<20} {}\n",
+            if c.ok { "PASS" } else { "FAIL" },
+            c.check,
+            c.summary
+        ));
+    }
+    out
+}
+
 pub(super) async fn verify(g: &Global, sets: &[MigrationSet]) -> Result<()> {
     let mut conn = engine::connect(database_url(g)?).await?;
     let selected = installed_sets(g, &mut conn, sets).await?;
     let mut all_ok = true;
     let mut reports = Vec::new();
     for set in selected {
-        let applied = engine::history::read(&mut conn, &set.name).await?;
-        let mut checks = migrate::verify::history_checks(set, &applied);
-        let applied_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
-        checks.push(catalog_check(&mut conn, set, applied_version).await?);
-        let mut schemas = vec![set.schema.clone()];
-        if let Some(text) = &set.expected_catalog {
-            if let Ok(c) = migrate::catalog::parse(text) {
-                schemas.extend(c.schema_names());
-            }
-        }
-        checks.extend(migrate::verify::invariants(&mut conn, &schemas).await?);
+        let checks = checks_of(&mut conn, set).await?;
         let ok = checks.iter().all(|c| c.ok);
         all_ok &= ok;
         if !g.json {
-            outln!("{} (schema {})", set.name, set.schema);
-            for c in &checks {
-                outln!(
-                    "  {}  {:<20} {}",
-                    if c.ok { "PASS" } else { "FAIL" },
-                    c.check,
-                    c.summary
-                );
-            }
+            out!("{}", render_checks(set, &checks));
         }
         reports.push(json!({ "set": set.name, "schema": set.schema, "ok": ok, "checks": checks }));
     }

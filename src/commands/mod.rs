@@ -1,9 +1,10 @@
 //! The verbs: load configuration, connect, call the engine, and print text or JSON.
 //! Progress goes to standard error so that standard output holds only the result. One file
-//! per group of verbs: `apply` (up, down, status), `checks` (snapshot, diff, verify),
-//! `sandbox`; what they share lives here.
+//! per group of verbs: `apply` (up, down, status, maintain), `checks` (snapshot, diff,
+//! verify), `bootstrap`, `sandbox`; what they share lives here.
 
 mod apply;
+mod bootstrap;
 mod checks;
 mod sandbox;
 
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Status => apply::status(g, &sets).await,
         Command::Maintain { monthly } => apply::maintain(g, &sets, *monthly).await,
+        Command::Bootstrap => bootstrap::bootstrap(g, &sets).await,
         Command::Sandbox { keep } => sandbox::sandbox(g, &sets, *keep).await,
         Command::Snapshot { check, scratch_url } => {
             checks::snapshot(g, &sets, *check, scratch_url.as_deref()).await

@@ -25,7 +25,8 @@ pub struct ServerInfo {
 /// Reads the server's version and platform. Supabase is recognised by what every project
 /// has and plain Postgres does not: the `supabase_admin` role and Supabase Auth's
 /// `auth.users` table. (A database migrated here on plain Postgres has an `auth` schema of
-/// this tool's shim, but no `auth.users` and no `supabase_admin`.)
+/// this tool's shim, but no `auth.users` and no `supabase_admin`.) Read from the catalog, not
+/// with `to_regclass`, which fails for a role without USAGE on `auth`.
 pub async fn inspect(conn: &mut PgConnection) -> Result<ServerInfo, EngineError> {
     let row = sqlx::query(
         "SELECT current_setting('server_version') AS version,
@@ -33,7 +34,8 @@ pub async fn inspect(conn: &mut PgConnection) -> Result<ServerInfo, EngineError>
                 current_user::text AS role,
                 (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
                 EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_admin')
-                  AND to_regclass('auth.users') IS NOT NULL AS supabase",
+                  AND EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                               WHERE n.nspname = 'auth' AND c.relname = 'users') AS supabase",
     )
     .fetch_one(conn)
     .await

@@ -102,6 +102,7 @@ async fn up_and_down_refuse_a_transaction_pooler_on_any_port() {
         vec!["up", "--set", "aethercrown98"],
         vec!["down", "--set", "aethercrown98", "--yes"],
         vec!["maintain", "--set", "aethercrown98"],
+        vec!["bootstrap", "--set", "aethercrown98"],
     ] {
         let out = run(db.migrate().env("DATABASE_URL", &through).args(&args));
         assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);

@@ -423,6 +423,21 @@ async fn engine_errors_keep_their_cause_and_sqlstate() {
         .unwrap_err();
     assert_eq!(err.sqlstate(), Some("42703"));
     assert!(std::error::Error::source(&err).is_some());
+    // the binary quotes the driver's message once, with its SQLSTATE
+    let missing = database_url(&db.url, "no_such_database_here");
+    let out = run(db.migrate().env("DATABASE_URL", &missing).arg("status"));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("database \"no_such_database_here\" does not exist [SQLSTATE 3D000]"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("error returned from database"),
+        "{}",
+        out.stderr
+    );
     let driver = err.driver_error().expect("the driver error is kept");
     assert!(driver.as_database_error().is_some(), "{driver:?}");
 }

@@ -652,3 +652,104 @@ async fn realtime_subscribers_see_activity_logs_not_its_partitions() {
         );
     }
 }
+
+/// `bootstrap` on a new project, in both modes: applies, verifies, reports the upkeep; a
+/// second run changes nothing and says so.
+#[tokio::test]
+async fn bootstrap_sets_up_a_new_project_once() {
+    for mode in MODES {
+        let db = TestDb::in_mode(mode).await;
+        let first = run(db
+            .migrate()
+            .args(["bootstrap", "--set", "witchcraft", "--json"]));
+        assert_eq!(first.code, 0, "{mode:?}: {}{}", first.stdout, first.stderr);
+        let v: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+        assert_eq!(v["changed"], true);
+        assert_eq!(v["ok"], true);
+        assert_eq!(
+            v["server"]["platform"],
+            if mode == Mode::Plain {
+                "postgres"
+            } else {
+                "supabase"
+            }
+        );
+        let set = &v["sets"][0];
+        assert_eq!(
+            set["applied"].as_array().unwrap().len(),
+            embedded_set("witchcraft").migrations.len()
+        );
+        assert_eq!(set["checks"].as_array().unwrap().len(), 8);
+        assert_eq!(set["upkeep"]["pg_cron"], serde_json::Value::Null);
+        let again = run(db.migrate().args(["bootstrap", "--set", "witchcraft"]));
+        assert_eq!(again.code, 0, "{}", again.stderr);
+        assert!(
+            again.stdout.contains("witchcraft: nothing to do, at 0008"),
+            "{}",
+            again.stdout
+        );
+        assert!(
+            again
+                .stdout
+                .ends_with("bootstrap: nothing to change, the database was bootstrapped already\n"),
+            "{}",
+            again.stdout
+        );
+        assert!(
+            again
+                .stdout
+                .contains("  upkeep: pg_cron is not installed: schedule `migrate maintain` daily"),
+            "{}",
+            again.stdout
+        );
+    }
+}
+
+/// What bootstrap refuses, before changing anything: two sets into one schema, and a role
+/// that may not create in the set's schema.
+#[tokio::test]
+async fn bootstrap_refuses_before_changing_anything() {
+    let db = TestDb::in_mode(Mode::Supabase).await;
+    let mut c = db.conn().await;
+    let both = run(db.migrate().arg("bootstrap"));
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert!(
+        both.stderr.contains("both install into schema `public`"),
+        "{}",
+        both.stderr
+    );
+    let weak = format!("weak_{}", db.name);
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE \"{weak}\" LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC"
+    ))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let mut u = url::Url::parse(&db.url).unwrap();
+    u.set_username(&weak).unwrap();
+    let out = run(db.migrate().env("DATABASE_URL", u.to_string()).args([
+        "bootstrap",
+        "--set",
+        "aethercrown98",
+    ]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "role {weak} may not create objects in schema public (set `aethercrown98`)"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'migrate'"
+        )
+        .await,
+        0
+    );
+    sqlx::raw_sql(&format!("DROP ROLE \"{weak}\""))
+        .execute(&mut c)
+        .await
+        .unwrap();
+}
