@@ -120,9 +120,15 @@ pub enum Command {
         roundtrip: bool,
         /// Server for the proof's scratch databases, as a URL whose role may create
         /// databases; each is named migrate_scratch_roundtrip_<random> and dropped after.
-        /// Default: a throwaway server started from this machine's PostgreSQL binaries.
+        /// Use the role migrations run as (on Supabase: postgres). Default: a throwaway
+        /// server started from this machine's PostgreSQL binaries.
         #[arg(long, value_name = "URL")]
         scratch_url: Option<String>,
+        /// Clone scratch databases from this database instead of template1: one carrying
+        /// the platform's surface (roles' default privileges, auth schema, publication),
+        /// required when the scratch server is Supabase or set up like it.
+        #[arg(long, value_name = "DATABASE")]
+        scratch_template: Option<String>,
     },
 
     /// Write each set's expected catalogs: schema/<set>/expected_catalog.txt (the canonical
@@ -138,6 +144,10 @@ pub enum Command {
         /// Default: a throwaway server started from this machine's PostgreSQL binaries.
         #[arg(long, value_name = "URL")]
         scratch_url: Option<String>,
+        /// Clone the scratch database from this database instead of template1 (see
+        /// verify --scratch-template).
+        #[arg(long, value_name = "DATABASE")]
+        scratch_template: Option<String>,
     },
 
     /// Set up a new database or Supabase project in one step: check the connection (a

@@ -13,9 +13,8 @@ pub(super) async fn snapshot(
     g: &Global,
     sets: &[MigrationSet],
     check: bool,
-    scratch_url: Option<&str>,
+    server: &ScratchServer,
 ) -> Result<()> {
-    let server = ScratchServer::start(scratch_url)?;
     let mut reports = Vec::new();
     let mut stale = Vec::new();
     for set in sets {
@@ -368,9 +367,8 @@ pub(super) async fn verify(g: &Global, sets: &[MigrationSet]) -> Result<()> {
 pub(super) async fn roundtrip(
     g: &Global,
     sets: &[MigrationSet],
-    scratch_url: Option<&str>,
+    server: &ScratchServer,
 ) -> Result<()> {
-    let server = ScratchServer::start(scratch_url)?;
     let color = use_color(g);
     let mut all_ok = true;
     let mut reports = Vec::new();

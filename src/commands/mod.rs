@@ -11,6 +11,7 @@ mod sandbox;
 use crate::cli::{Cli, Command, Global};
 use anyhow::Result;
 use migrate::config::{valid_duration, Config};
+use migrate::verify::scratch::ScratchServer;
 use std::io::IsTerminal;
 
 /// The outcome has been printed already (a report with drift, failed checks, a stale
@@ -56,19 +57,29 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Maintain { monthly } => apply::maintain(g, &sets, *monthly).await,
         Command::Bootstrap => bootstrap::bootstrap(g, &sets).await,
         Command::Sandbox { keep } => sandbox::sandbox(g, &sets, *keep).await,
-        Command::Snapshot { check, scratch_url } => {
-            checks::snapshot(g, &sets, *check, scratch_url.as_deref()).await
+        Command::Snapshot {
+            check,
+            scratch_url,
+            scratch_template,
+        } => {
+            let server = ScratchServer::start(scratch_url.as_deref(), scratch_template.as_deref())?;
+            checks::snapshot(g, &sets, *check, &server).await
         }
         Command::Diff { against, sql } => checks::diff(g, &sets, against.as_deref(), *sql).await,
         Command::Verify {
             roundtrip: true,
             scratch_url,
-        } => checks::roundtrip(g, &sets, scratch_url.as_deref()).await,
+            scratch_template,
+        } => {
+            let server = ScratchServer::start(scratch_url.as_deref(), scratch_template.as_deref())?;
+            checks::roundtrip(g, &sets, &server).await
+        }
         Command::Verify {
             roundtrip: false,
-            scratch_url: Some(_),
-        } => Err(UsageError(
-            "--scratch-url is used only with --roundtrip; plain verify only reads the database"
+            scratch_url,
+            scratch_template,
+        } if scratch_url.is_some() || scratch_template.is_some() => Err(UsageError(
+            "--scratch-url and --scratch-template are used only with --roundtrip; plain verify only reads the database"
                 .into(),
         )
         .into()),

@@ -7,6 +7,12 @@
 //! and nothing runs until `current_database()` says it is the scratch database. Its name
 //! carries a random token from the server, so two runs on one server (containers share
 //! pids) never meet, and only a database this run created is ever dropped.
+//!
+//! The proof must meet what `up` meets. On Supabase (or a server set up like it) a database
+//! made from `template1` lacks the platform: no `auth` schema, none of the default
+//! privileges that open new objects to the API roles, no `supabase_realtime`. So a scratch
+//! database can be cloned from a named template that carries the platform's surface
+//! (`--scratch-template`), and on a Supabase-like server one is required.
 
 use crate::cluster::{Cluster, ClusterError, ClusterOptions};
 use crate::engine::{self, error::reason, quote_ident, EngineError};
@@ -31,6 +37,8 @@ pub enum ScratchError {
     },
     #[error("refusing to use the scratch connection: it reached database {actual:?} instead of the new scratch database {expected:?}; nothing was run on it")]
     WrongDatabase { expected: String, actual: String },
+    #[error("the scratch server {server} is Supabase (or set up like it): a scratch database made from template1 would lack the platform's auth schema, default privileges and publication, and the proof would test something else than `up` meets; pass --scratch-template with a database that carries the platform (README: \"The rollback proof on Supabase\")")]
+    PlatformWithoutTemplate { server: String },
     #[error("dropping scratch database {name} on {server}: {reason}; drop it by hand")]
     Drop {
         name: String,
@@ -44,16 +52,23 @@ pub enum ScratchError {
 pub struct ScratchServer {
     admin: PgConnectOptions,
     shown: String,
+    /// The database scratch databases are cloned from; `template1` when `None`.
+    template: Option<String>,
     _cluster: Option<Cluster>,
 }
 
 impl ScratchServer {
-    /// Uses `scratch_url` when given, else starts a throwaway local server.
-    pub fn start(scratch_url: Option<&str>) -> Result<ScratchServer, ScratchError> {
+    /// Uses `scratch_url` when given, else starts a throwaway local server; scratch
+    /// databases are cloned from `template` when given.
+    pub fn start(
+        scratch_url: Option<&str>,
+        template: Option<&str>,
+    ) -> Result<ScratchServer, ScratchError> {
         Ok(match scratch_url {
             Some(url) => ScratchServer {
                 admin: engine::options(url)?,
                 shown: redact_url(url),
+                template: template.map(str::to_string),
                 _cluster: None,
             },
             None => {
@@ -62,6 +77,7 @@ impl ScratchServer {
                 ScratchServer {
                     admin: engine::options(&url)?,
                     shown: "a throwaway local server".into(),
+                    template: template.map(str::to_string),
                     _cluster: Some(cluster),
                 }
             }
@@ -107,7 +123,26 @@ impl ScratchServer {
         .await
         .map_err(engine::error::db("choosing a scratch database name"))?;
         let name = format!("migrate_scratch_{purpose}_{token}");
-        sqlx::raw_sql(&format!("CREATE DATABASE {}", quote_ident(&name)))
+        let from = match &self.template {
+            Some(t) => format!(" TEMPLATE {}", quote_ident(t)),
+            None => {
+                // Server-wide: the database the scratch URL names may hold no platform
+                // objects even where every project database does.
+                let platform: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_admin')",
+                )
+                .fetch_one(&mut *admin)
+                .await
+                .map_err(engine::error::db("reading what kind of server the scratch server is"))?;
+                if platform {
+                    return Err(ScratchError::PlatformWithoutTemplate {
+                        server: self.shown.clone(),
+                    });
+                }
+                String::new()
+            }
+        };
+        sqlx::raw_sql(&format!("CREATE DATABASE {}{from}", quote_ident(&name)))
             .execute(&mut *admin)
             .await
             .map_err(|source| ScratchError::Create {

@@ -208,6 +208,16 @@ pub fn database_url(admin_url: &str, db: &str) -> String {
     u.to_string()
 }
 
+/// The Supabase stand-in as a scratch server for the rollback proof: its `postgres` role
+/// (the one migrations run as there) on its `postgres` database, and the template carrying
+/// the platform's surface.
+pub fn supabase_scratch() -> (String, String) {
+    let server = supabase_server();
+    let mut u = url::Url::parse(&server.admin_url).unwrap();
+    u.set_username("postgres").unwrap();
+    (u.to_string(), server.template.clone().unwrap())
+}
+
 /// URL of the test server's admin database: where `--scratch-url` may create databases.
 pub fn admin_url() -> String {
     server().admin_url.clone()

@@ -68,7 +68,7 @@ async fn scratch_database_ignores_dbname_in_url() {
 /// server shared one, and one run's `DROP DATABASE ... WITH (FORCE)` killed the other's work.
 #[tokio::test]
 async fn scratch_databases_of_concurrent_runs_never_collide() {
-    let server = migrate::verify::scratch::ScratchServer::start(Some(&admin_url())).unwrap();
+    let server = migrate::verify::scratch::ScratchServer::start(Some(&admin_url()), None).unwrap();
     let (tx_a, rx_a) = tokio::sync::oneshot::channel::<()>();
     let name_of = async |c: &mut sqlx::PgConnection| -> Result<String, migrate::verify::scratch::ScratchError> {
         Ok(sqlx::query_scalar::<_, String>("SELECT current_database()::text")

@@ -753,3 +753,62 @@ async fn bootstrap_refuses_before_changing_anything() {
         .await
         .unwrap();
 }
+
+/// The rollback proof and `snapshot` built on scratch databases made from template1: on a
+/// Supabase server those lack the auth schema, the default privileges and the publication,
+/// so the proof passed while testing something else. On the stand-in they now run on
+/// databases cloned from a template carrying the platform, as the role migrations run as;
+/// without one they refuse.
+#[tokio::test]
+async fn the_rollback_proof_runs_on_the_platform_surface() {
+    let (scratch, template) = supabase_scratch();
+    let db = TestDb::new().await;
+    let proof = run(db.migrate().args([
+        "verify",
+        "--roundtrip",
+        "--json",
+        "--scratch-url",
+        &scratch,
+        "--scratch-template",
+        &template,
+    ]));
+    assert_eq!(proof.code, 0, "{}{}", proof.stdout, proof.stderr);
+    let v: serde_json::Value = serde_json::from_str(&proof.stdout).unwrap();
+    for set in v["sets"].as_array().unwrap() {
+        assert!(
+            set["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["outcome"] == "pass"),
+            "{set}"
+        );
+    }
+    // the expected catalogs hold on the platform surface too (grants included)
+    let snapshot = run(db.migrate().args([
+        "snapshot",
+        "--check",
+        "--scratch-url",
+        &scratch,
+        "--scratch-template",
+        &template,
+    ]));
+    assert_eq!(snapshot.code, 0, "{}{}", snapshot.stdout, snapshot.stderr);
+    // from template1 on a Supabase-like server: refused
+    let refused = run(db.migrate().args([
+        "verify",
+        "--roundtrip",
+        "--set",
+        "aethercrown98",
+        "--scratch-url",
+        &scratch,
+    ]));
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "is Supabase (or set up like it): a scratch database made from template1 would lack"
+        ),
+        "{}",
+        refused.stderr
+    );
+}
