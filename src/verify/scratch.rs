@@ -133,7 +133,9 @@ impl ScratchServer {
                 )
                 .fetch_one(&mut *admin)
                 .await
-                .map_err(engine::error::db("reading what kind of server the scratch server is"))?;
+                .map_err(engine::error::db(
+                    "reading what kind of server the scratch server is",
+                ))?;
                 if platform {
                     return Err(ScratchError::PlatformWithoutTemplate {
                         server: self.shown.clone(),

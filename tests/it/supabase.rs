@@ -812,3 +812,91 @@ async fn the_rollback_proof_runs_on_the_platform_surface() {
         refused.stderr
     );
 }
+
+/// Every API role's effective privileges on every object of `public` and `witchcraft_auth`,
+/// as README matrix rows: `| object | anon | authenticated | service_role |`. Letters: S
+/// select, I insert, U update, D delete, T truncate; `I(c, …)`/`U(c, …)` column grants only;
+/// `nextval` on sequences; `execute` on functions; `–` nothing. Monthly partitions collapse
+/// to `<parent>_YYYY_MM`.
+async fn grants_matrix(c: &mut sqlx::PgConnection) -> Vec<String> {
+    let rows = strings(
+        c,
+        r#"WITH roles(r, n) AS (VALUES ('anon', 1), ('authenticated', 2), ('service_role', 3)),
+         rels AS (
+             SELECT c.oid, c.relkind,
+                    regexp_replace(c.oid::regclass::text, '_[0-9]{4}_[0-9]{2}$', '_YYYY_MM') AS name
+               FROM pg_class c
+              WHERE c.relnamespace::regnamespace::text IN ('public', 'witchcraft_auth')
+                AND c.relkind IN ('r', 'p', 'v', 'm', 'S')),
+         cells AS (
+             SELECT rels.name, roles.n,
+                    CASE WHEN rels.relkind = 'S' THEN
+                         CASE WHEN has_sequence_privilege(roles.r, rels.oid, 'USAGE') OR has_sequence_privilege(roles.r, rels.oid, 'UPDATE')
+                              THEN 'nextval' ELSE '' END
+                    ELSE concat_ws(' ',
+                         nullif(concat(
+                             CASE WHEN has_table_privilege(roles.r, rels.oid, 'SELECT') THEN 'S' END,
+                             CASE WHEN has_table_privilege(roles.r, rels.oid, 'INSERT') THEN 'I' END,
+                             CASE WHEN has_table_privilege(roles.r, rels.oid, 'UPDATE') THEN 'U' END,
+                             CASE WHEN has_table_privilege(roles.r, rels.oid, 'DELETE') THEN 'D' END,
+                             CASE WHEN has_table_privilege(roles.r, rels.oid, 'TRUNCATE') THEN 'T' END), ''),
+                         (SELECT 'I(' || string_agg(a.attname, ', ' ORDER BY a.attnum) || ')' FROM pg_attribute a
+                           WHERE a.attrelid = rels.oid AND a.attnum > 0 AND NOT a.attisdropped
+                             AND NOT has_table_privilege(roles.r, rels.oid, 'INSERT')
+                             AND has_column_privilege(roles.r, rels.oid, a.attnum, 'INSERT')),
+                         (SELECT 'U(' || string_agg(a.attname, ', ' ORDER BY a.attnum) || ')' FROM pg_attribute a
+                           WHERE a.attrelid = rels.oid AND a.attnum > 0 AND NOT a.attisdropped
+                             AND NOT has_table_privilege(roles.r, rels.oid, 'UPDATE')
+                             AND has_column_privilege(roles.r, rels.oid, a.attnum, 'UPDATE')))
+                    END AS cell
+               FROM rels CROSS JOIN roles
+             UNION ALL
+             SELECT p.oid::regprocedure::text, roles.n,
+                    CASE WHEN has_function_privilege(roles.r, p.oid, 'EXECUTE') THEN 'execute' ELSE '' END
+               FROM pg_proc p CROSS JOIN roles
+              WHERE p.pronamespace::regnamespace::text IN ('public', 'witchcraft_auth'))
+         SELECT '| ' || name || ' | '
+                || string_agg(coalesce(nullif(cell, ''), '–'), ' | ' ORDER BY n) || ' |'
+           FROM (SELECT DISTINCT name, n, cell FROM cells) d GROUP BY name ORDER BY 1"#,
+    )
+    .await;
+    rows
+}
+
+/// The matrix the README writes for `set`, between its markers.
+fn readme_matrix(set: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(crate_root().join("README.md")).unwrap();
+    let start = format!("<!-- grants matrix: {set} -->");
+    let end = format!("<!-- end of grants matrix: {set} -->");
+    let Some(body) = readme
+        .split_once(&start)
+        .and_then(|(_, rest)| rest.split_once(&end))
+    else {
+        return Vec::new();
+    };
+    body.0
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| object") && !l.starts_with("| ---"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The README's grants matrix is what both modes really give every API role, on every
+/// table, partition, view, sequence and function of both sets.
+#[tokio::test]
+async fn the_readme_grants_matrix_is_what_each_role_gets_in_both_modes() {
+    for set in ["aethercrown98", "witchcraft"] {
+        let mut measured = Vec::new();
+        for mode in MODES {
+            let (_db, mut c) = migrated_in(mode, set).await;
+            measured.push(grants_matrix(&mut c).await);
+        }
+        assert_eq!(measured[0], measured[1], "{set}: plain and Supabase differ");
+        let written = readme_matrix(set);
+        assert!(
+            written == measured[0],
+            "{set}: the README's grants matrix is out of date; it should read:\n<!-- grants matrix: {set} -->\n| object | anon | authenticated | service_role |\n| --- | --- | --- | --- |\n{}\n<!-- end of grants matrix: {set} -->",
+            measured[0].join("\n")
+        );
+    }
+}
