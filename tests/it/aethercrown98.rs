@@ -262,13 +262,14 @@ async fn policies_cover_every_command_the_design_allows() {
 
 #[tokio::test]
 async fn triggers_keep_updated_at_current() {
-    let (_db, mut c) = migrated().await;
-    let defs = strings(
-        &mut c,
-        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname",
-    )
-    .await;
-    assert_eq!(
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "aethercrown98").await;
+        let defs = strings(
+            &mut c,
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname",
+        )
+        .await;
+        assert_eq!(
         defs,
         vec![
             "CREATE TRIGGER update_clones_updated_at BEFORE UPDATE ON public.ai_clones FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()",
@@ -277,12 +278,12 @@ async fn triggers_keep_updated_at_current() {
             "CREATE TRIGGER update_users_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION update_updated_at_column()",
         ]
     );
-    // pinned search_path
-    assert_eq!(
+        // pinned search_path
+        assert_eq!(
         strings(&mut c, "SELECT array_to_string(proconfig, ',') FROM pg_proc WHERE proname = 'update_updated_at_column'").await,
         vec!["search_path=\"\""]
     );
-    sqlx::raw_sql(
+        sqlx::raw_sql(
         "INSERT INTO users (id, email, updated_at) VALUES ('00000000-0000-0000-0000-00000000000a', 'a@x', '2000-01-01');
          INSERT INTO ai_clones (id, name, model_type, user_id, updated_at)
            VALUES ('00000000-0000-0000-0000-0000000000c1', 'c', 'gpt', '00000000-0000-0000-0000-00000000000a', '2000-01-01');
@@ -294,27 +295,30 @@ async fn triggers_keep_updated_at_current() {
     .execute(&mut c)
     .await
     .unwrap();
-    for table in ["users", "ai_clones", "ai_tasks", "payments"] {
-        let fresh = scalar_i64(
-            &mut c,
-            &format!("SELECT count(*) FROM {table} WHERE updated_at > now() - interval '1 minute'"),
-        )
-        .await;
-        assert_eq!(fresh, 1, "{table}.updated_at was not refreshed");
+        for table in ["users", "ai_clones", "ai_tasks", "payments"] {
+            let fresh = scalar_i64(
+                &mut c,
+                &format!(
+                    "SELECT count(*) FROM {table} WHERE updated_at > now() - interval '1 minute'"
+                ),
+            )
+            .await;
+            assert_eq!(fresh, 1, "{table}.updated_at was not refreshed");
+        }
+        // an UPDATE that sets updated_at explicitly is still overridden
+        sqlx::raw_sql("UPDATE users SET updated_at = '1999-01-01'")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                "SELECT count(*) FROM users WHERE updated_at < '2001-01-01'"
+            )
+            .await,
+            0
+        );
     }
-    // an UPDATE that sets updated_at explicitly is still overridden
-    sqlx::raw_sql("UPDATE users SET updated_at = '1999-01-01'")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        scalar_i64(
-            &mut c,
-            "SELECT count(*) FROM users WHERE updated_at < '2001-01-01'"
-        )
-        .await,
-        0
-    );
 }
 
 #[tokio::test]
@@ -407,49 +411,52 @@ async fn as_user(c: &mut PgConnection, user: &str, sql: &str) -> Result<i64, Str
 
 #[tokio::test]
 async fn an_authenticated_user_reads_exactly_their_own_rows_in_every_table() {
-    let (_db, mut c) = migrated().await;
-    seed_two_users(&mut c).await;
-    for table in TABLES {
-        assert_eq!(
-            scalar_i64(&mut c, &format!("SELECT count(*) FROM {table}")).await,
-            2
-        );
-        for user in [A, B] {
-            let visible = as_user(&mut c, user, &format!("SELECT count(*) FROM {table}")).await;
-            assert_eq!(visible, Ok(1), "{table} as {user}");
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "aethercrown98").await;
+        seed_two_users(&mut c).await;
+        for table in TABLES {
+            assert_eq!(
+                scalar_i64(&mut c, &format!("SELECT count(*) FROM {table}")).await,
+                2
+            );
+            for user in [A, B] {
+                let visible = as_user(&mut c, user, &format!("SELECT count(*) FROM {table}")).await;
+                assert_eq!(visible, Ok(1), "{table} as {user}");
+            }
         }
-    }
-    let own = as_user(
-        &mut c,
-        A,
-        "SELECT count(*) FROM ai_tasks WHERE task_name = 'task a'",
-    )
-    .await;
-    assert_eq!(own, Ok(1));
-    let other = as_user(
-        &mut c,
-        A,
-        "SELECT count(*) FROM payments WHERE order_id = 'order-b'",
-    )
-    .await;
-    assert_eq!(other, Ok(0));
-    // without claims, an authenticated session sees nothing
-    for table in TABLES {
-        assert_eq!(
-            as_user(&mut c, "", &format!("SELECT count(*) FROM {table}")).await,
-            Ok(0)
-        );
+        let own = as_user(
+            &mut c,
+            A,
+            "SELECT count(*) FROM ai_tasks WHERE task_name = 'task a'",
+        )
+        .await;
+        assert_eq!(own, Ok(1));
+        let other = as_user(
+            &mut c,
+            A,
+            "SELECT count(*) FROM payments WHERE order_id = 'order-b'",
+        )
+        .await;
+        assert_eq!(other, Ok(0));
+        // without claims, an authenticated session sees nothing
+        for table in TABLES {
+            assert_eq!(
+                as_user(&mut c, "", &format!("SELECT count(*) FROM {table}")).await,
+                Ok(0)
+            );
+        }
     }
 }
 
 #[tokio::test]
 async fn an_authenticated_user_writes_only_their_own_rows() {
-    let (_db, mut c) = migrated().await;
-    seed_two_users(&mut c).await;
-    let a_clone = "00000000-0000-0000-0000-00000000a001";
-    let b_clone = "00000000-0000-0000-0000-00000000b001";
-    let rls = Err("42501".to_string());
-    let cases: Vec<(&str, String, Result<i64, String>)> = vec![
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "aethercrown98").await;
+        seed_two_users(&mut c).await;
+        let a_clone = "00000000-0000-0000-0000-00000000a001";
+        let b_clone = "00000000-0000-0000-0000-00000000b001";
+        let rls = Err("42501".to_string());
+        let cases: Vec<(&str, String, Result<i64, String>)> = vec![
         // own rows: allowed
         ("update own user", "WITH u AS (UPDATE users SET name = 'me' RETURNING 1) SELECT count(*) FROM u".into(), Ok(1)),
         ("insert own clone", format!("WITH i AS (INSERT INTO ai_clones (name, model_type, user_id) VALUES ('n', 'm', '{A}') RETURNING 1) SELECT count(*) FROM i"), Ok(1)),
@@ -471,44 +478,47 @@ async fn an_authenticated_user_writes_only_their_own_rows() {
         ("erase own log", "WITH d AS (DELETE FROM activity_logs RETURNING 1) SELECT count(*) FROM d".into(), Ok(0)),
         ("read a partition directly", "SELECT count(*) FROM activity_logs_default".into(), rls.clone()),
     ];
-    for (what, sql, expected) in cases {
-        assert_eq!(as_user(&mut c, A, &sql).await, expected, "{what}");
+        for (what, sql, expected) in cases {
+            assert_eq!(as_user(&mut c, A, &sql).await, expected, "{what}");
+        }
     }
 }
 
 #[tokio::test]
 async fn anon_sees_nothing() {
-    let (_db, mut c) = migrated().await;
-    seed_two_users(&mut c).await;
-    for table in TABLES {
-        // plain Postgres: anon has no grant at all
-        sqlx::raw_sql("BEGIN; SET LOCAL ROLE anon")
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "aethercrown98").await;
+        seed_two_users(&mut c).await;
+        for table in TABLES {
+            // plain Postgres: anon has no grant at all
+            sqlx::raw_sql("BEGIN; SET LOCAL ROLE anon")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let denied = sqlx::query(&format!("SELECT * FROM {table}"))
+                .fetch_all(&mut c)
+                .await;
+            sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
+            let code = denied
+                .unwrap_err()
+                .as_database_error()
+                .and_then(|d| d.code())
+                .map(|c| c.to_string());
+            assert_eq!(code.as_deref(), Some("42501"), "{table}");
+            // Supabase grants anon SELECT on new tables; RLS must still show it nothing
+            sqlx::raw_sql(&format!(
+                "BEGIN; GRANT SELECT ON {table} TO anon; SET LOCAL ROLE anon"
+            ))
             .execute(&mut c)
             .await
             .unwrap();
-        let denied = sqlx::query(&format!("SELECT * FROM {table}"))
-            .fetch_all(&mut c)
-            .await;
-        sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
-        let code = denied
-            .unwrap_err()
-            .as_database_error()
-            .and_then(|d| d.code())
-            .map(|c| c.to_string());
-        assert_eq!(code.as_deref(), Some("42501"), "{table}");
-        // Supabase grants anon SELECT on new tables; RLS must still show it nothing
-        sqlx::raw_sql(&format!(
-            "BEGIN; GRANT SELECT ON {table} TO anon; SET LOCAL ROLE anon"
-        ))
-        .execute(&mut c)
-        .await
-        .unwrap();
-        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
-        assert_eq!(rows, 0, "{table}");
+            let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
+            assert_eq!(rows, 0, "{table}");
+        }
     }
 }
 

@@ -900,3 +900,47 @@ async fn the_readme_grants_matrix_is_what_each_role_gets_in_both_modes() {
         );
     }
 }
+
+/// `diff` and `verify` with drift on the stand-in, as `postgres`: a dropped index and a
+/// grant the platform's defaults would have given are found, named, and repaired by
+/// `diff --sql`.
+#[tokio::test]
+async fn drift_is_found_and_repaired_on_the_stand_in() {
+    let (db, mut c) = migrated_in(Mode::Supabase, "aethercrown98").await;
+    sqlx::raw_sql("DROP INDEX idx_tasks_status; GRANT ALL ON payments TO anon")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let diff = run(db.migrate().arg("diff"));
+    assert_eq!(diff.code, 1, "{}", diff.stderr);
+    assert!(
+        diff.stdout.contains("missing     index idx_tasks_status"),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        diff.stdout.contains("changed     grants on table payments"),
+        "{}",
+        diff.stdout
+    );
+    let verify = run(db.migrate().arg("verify"));
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    assert!(
+        verify
+            .stdout
+            .contains("missing index idx_tasks_status (from 0003 indexes)"),
+        "{}",
+        verify.stdout
+    );
+    let sql = run(db.migrate().args(["diff", "--sql"]));
+    sqlx::raw_sql(&sql.stdout)
+        .execute(&mut c)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", sql.stdout));
+    assert_eq!(run(db.migrate().arg("diff")).code, 0, "{}", sql.stdout);
+    assert_eq!(run(db.migrate().arg("verify")).code, 0);
+    assert_eq!(
+        as_role(&mut c, "anon", None, "SELECT count(*) FROM payments").await,
+        Err("42501".to_string())
+    );
+}

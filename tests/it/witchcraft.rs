@@ -286,49 +286,52 @@ async fn status_columns_hashes_and_expiry_are_constrained() {
 
 #[tokio::test]
 async fn registration_creates_user_profile_free_quota_and_audit_row_atomically() {
-    let (_db, mut c) = migrated().await;
-    let id = new_user(&mut c, "  Ada@Example.COM ").await;
-    assert_eq!(
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "witchcraft").await;
+        let id = new_user(&mut c, "  Ada@Example.COM ").await;
+        assert_eq!(
         strings(&mut c, &format!(
             "SELECT u.email || ' ' || p.display_name || ' ' || t.name || ' ' || q.tokens_limit || ' ' || q.tokens_used || ' ' || q.cost_limit_usd
                FROM users u JOIN user_profiles p ON p.user_id = u.id JOIN user_quotas q ON q.user_id = u.id
                JOIN subscription_tiers t ON t.id = q.tier_id WHERE u.id = {id}")).await,
         ["ada@example.com   Ada free 100000 0 5.00"]
     );
-    assert_eq!(
+        assert_eq!(
         strings(&mut c, &format!("SELECT event_type || ' ' || (metadata ->> 'email') FROM audit_logs WHERE user_id = {id}")).await,
         ["user_created ada@example.com"]
     );
-    let count = "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM user_profiles) + (SELECT count(*) FROM user_quotas) + (SELECT count(*) FROM audit_logs)";
-    let before = scalar_i64(&mut c, count).await;
-    let dup = sqlx::query("SELECT create_user_with_profile('ada@example.com', $1, 'Again')")
-        .bind(bcrypt())
-        .execute(&mut c)
-        .await
-        .unwrap_err();
-    let d = dup.as_database_error().unwrap();
-    assert_eq!(d.code().as_deref(), Some("23505"));
-    assert_eq!(
-        d.message(),
-        "a user with email ada@example.com already exists"
-    );
-    let (code, message) = fails(
-        &mut c,
-        "SELECT create_user_with_profile('bob@example.com', 'hash', 'Bob')",
-    )
-    .await;
-    assert_eq!(code, "23514");
-    assert!(message.contains("bcrypt"), "{message}");
-    assert_eq!(scalar_i64(&mut c, count).await, before);
+        let count = "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM user_profiles) + (SELECT count(*) FROM user_quotas) + (SELECT count(*) FROM audit_logs)";
+        let before = scalar_i64(&mut c, count).await;
+        let dup = sqlx::query("SELECT create_user_with_profile('ada@example.com', $1, 'Again')")
+            .bind(bcrypt())
+            .execute(&mut c)
+            .await
+            .unwrap_err();
+        let d = dup.as_database_error().unwrap();
+        assert_eq!(d.code().as_deref(), Some("23505"));
+        assert_eq!(
+            d.message(),
+            "a user with email ada@example.com already exists"
+        );
+        let (code, message) = fails(
+            &mut c,
+            "SELECT create_user_with_profile('bob@example.com', 'hash', 'Bob')",
+        )
+        .await;
+        assert_eq!(code, "23514");
+        assert!(message.contains("bcrypt"), "{message}");
+        assert_eq!(scalar_i64(&mut c, count).await, before);
+    }
 }
 
 #[tokio::test]
 async fn an_ai_request_consumes_quota_records_aggregates_and_alerts() {
-    let (_db, mut c) = migrated().await;
-    let (p, m) = seed_models(&mut c).await;
-    let user = new_user(&mut c, "a@example.com").await;
-    let other = new_user(&mut c, "b@example.com").await;
-    let state = format!(
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "witchcraft").await;
+        let (p, m) = seed_models(&mut c).await;
+        let user = new_user(&mut c, "a@example.com").await;
+        let other = new_user(&mut c, "b@example.com").await;
+        let state = format!(
         "SELECT q.tokens_used || ' ' || q.cost_used_usd::numeric(10,2)
                 || ' | ' || (SELECT count(*) FROM ai_usage_requests WHERE user_id = {user})
                 || ' | ' || coalesce((SELECT request_count || ' ' || total_tokens || ' ' || cost_usd::numeric(10,2) FROM ai_usage_daily WHERE user_id = {user}), '-')
@@ -336,61 +339,62 @@ async fn an_ai_request_consumes_quota_records_aggregates_and_alerts() {
                 || ' | ' || coalesce((SELECT string_agg(alert_type || ' ' || threshold_percent, ', ' ORDER BY threshold_percent) FROM usage_alerts WHERE user_id = {user}), '-')
            FROM user_quotas q WHERE q.user_id = {user}"
     );
-    // 40% of the 100k free tokens; cost from the model prices: 30k*0.01/1k + 10k*0.03/1k
-    record(&mut c, user, p, m, 30_000, 10_000).await.unwrap();
-    assert_eq!(
-        strings(&mut c, &state).await,
-        ["40000 0.60 | 1 | 1 40000 0.60 | 1 40000 | -"]
-    );
-    // crossing 80%
-    record(&mut c, user, p, m, 30_000, 15_000).await.unwrap();
-    assert_eq!(
-        strings(&mut c, &state).await,
-        ["85000 1.35 | 2 | 2 85000 1.35 | 2 85000 | quota_warning 80"]
-    );
-    // reaching 100%
-    record(&mut c, user, p, m, 10_000, 5_000).await.unwrap();
-    assert_eq!(
-        strings(&mut c, &state).await,
-        ["100000 1.60 | 3 | 3 100000 1.60 | 3 100000 | quota_warning 80, quota_exceeded 100"]
-    );
-    // over the limit: refused with a clear error, and nothing changes
-    let (code, message) = record(&mut c, user, p, m, 1, 0).await.unwrap_err();
-    assert_eq!(code, "WQ429");
-    assert!(
-        message.starts_with(&format!("quota exceeded for user {user}: 1 tokens")),
-        "{message}"
-    );
-    assert_eq!(
-        strings(&mut c, &state).await,
-        ["100000 1.60 | 3 | 3 100000 1.60 | 3 100000 | quota_warning 80, quota_exceeded 100"]
-    );
-    // the other user is untouched; a model of another provider is refused
-    assert_eq!(
-        scalar_i64(
+        // 40% of the 100k free tokens; cost from the model prices: 30k*0.01/1k + 10k*0.03/1k
+        record(&mut c, user, p, m, 30_000, 10_000).await.unwrap();
+        assert_eq!(
+            strings(&mut c, &state).await,
+            ["40000 0.60 | 1 | 1 40000 0.60 | 1 40000 | -"]
+        );
+        // crossing 80%
+        record(&mut c, user, p, m, 30_000, 15_000).await.unwrap();
+        assert_eq!(
+            strings(&mut c, &state).await,
+            ["85000 1.35 | 2 | 2 85000 1.35 | 2 85000 | quota_warning 80"]
+        );
+        // reaching 100%
+        record(&mut c, user, p, m, 10_000, 5_000).await.unwrap();
+        assert_eq!(
+            strings(&mut c, &state).await,
+            ["100000 1.60 | 3 | 3 100000 1.60 | 3 100000 | quota_warning 80, quota_exceeded 100"]
+        );
+        // over the limit: refused with a clear error, and nothing changes
+        let (code, message) = record(&mut c, user, p, m, 1, 0).await.unwrap_err();
+        assert_eq!(code, "WQ429");
+        assert!(
+            message.starts_with(&format!("quota exceeded for user {user}: 1 tokens")),
+            "{message}"
+        );
+        assert_eq!(
+            strings(&mut c, &state).await,
+            ["100000 1.60 | 3 | 3 100000 1.60 | 3 100000 | quota_warning 80, quota_exceeded 100"]
+        );
+        // the other user is untouched; a model of another provider is refused
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                &format!("SELECT tokens_used FROM user_quotas WHERE user_id = {other}")
+            )
+            .await,
+            0
+        );
+        let (code, _) = record(&mut c, other, p + 1, m, 1, 1).await.unwrap_err();
+        assert_eq!(code, "23503");
+        // the cost limit binds too: $5 at 0.03 per 1k output tokens is 166,666 tokens, more than
+        // the token limit, so raise the token limit and spend past $5
+        exec(
             &mut c,
-            &format!("SELECT tokens_used FROM user_quotas WHERE user_id = {other}")
+            &format!("UPDATE user_quotas SET tokens_limit = NULL WHERE user_id = {other}"),
         )
-        .await,
-        0
-    );
-    let (code, _) = record(&mut c, other, p + 1, m, 1, 1).await.unwrap_err();
-    assert_eq!(code, "23503");
-    // the cost limit binds too: $5 at 0.03 per 1k output tokens is 166,666 tokens, more than
-    // the token limit, so raise the token limit and spend past $5
-    exec(
-        &mut c,
-        &format!("UPDATE user_quotas SET tokens_limit = NULL WHERE user_id = {other}"),
-    )
-    .await;
-    record(&mut c, other, p, m, 0, 160_000).await.unwrap();
-    let (code, _) = record(&mut c, other, p, m, 0, 10_000).await.unwrap_err();
-    assert_eq!(code, "WQ429");
-    // get_remaining_quota reports what is left
-    assert_eq!(
+        .await;
+        record(&mut c, other, p, m, 0, 160_000).await.unwrap();
+        let (code, _) = record(&mut c, other, p, m, 0, 10_000).await.unwrap_err();
+        assert_eq!(code, "WQ429");
+        // get_remaining_quota reports what is left
+        assert_eq!(
         strings(&mut c, &format!("SELECT tier || ' ' || tokens_remaining || ' ' || cost_remaining_usd::numeric(10,2) || ' ' || usage_percent FROM get_remaining_quota({user})")).await,
         ["free 0 3.40 100.00"]
     );
+    }
 }
 
 async fn consume_repeatedly(url: String, user: i64, times: usize) -> usize {
@@ -447,68 +451,71 @@ async fn concurrent_consumers_never_overspend_a_quota() {
 
 #[tokio::test]
 async fn the_agent_flow_keeps_session_counters_and_totals() {
-    let (_db, mut c) = migrated().await;
-    let (p, m) = seed_models(&mut c).await;
-    let user = new_user(&mut c, "a@example.com").await;
-    let session: i64 = sqlx::query_scalar("INSERT INTO agent_sessions (user_id, model_id, title) VALUES ($1, $2, 'chat') RETURNING id")
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "witchcraft").await;
+        let (p, m) = seed_models(&mut c).await;
+        let user = new_user(&mut c, "a@example.com").await;
+        let session: i64 = sqlx::query_scalar("INSERT INTO agent_sessions (user_id, model_id, title) VALUES ($1, $2, 'chat') RETURNING id")
         .bind(user)
         .bind(m)
         .fetch_one(&mut c)
         .await
         .unwrap();
-    let totals = format!(
+        let totals = format!(
         "SELECT message_count || ' ' || total_tokens || ' ' || total_cost_usd::numeric(10,4) FROM agent_sessions WHERE id = {session}"
     );
-    // the user's message, posted through the API role
-    let posted = as_role(
+        // the user's message, posted through the API role
+        let posted = as_role(
         &mut c,
         "authenticated",
         Some(&user.to_string()),
         &format!("WITH i AS (INSERT INTO agent_messages (session_id, role, content) VALUES ({session}, 'user', 'hello') RETURNING 1) SELECT count(*) FROM i"),
     )
     .await;
-    assert_eq!(posted, Ok(1));
-    exec(&mut c, &format!("INSERT INTO agent_messages (session_id, role, content, tokens) VALUES ({session}, 'user', 'hello', 12)")).await;
-    assert_eq!(strings(&mut c, &totals).await, ["1 12 0.0000"]);
-    // the AI answers: usage first, then the assistant message linked to it
-    let (request, at) = record(&mut c, user, p, m, 100, 50).await.unwrap();
-    let link = format!(
+        assert_eq!(posted, Ok(1));
+        exec(&mut c, &format!("INSERT INTO agent_messages (session_id, role, content, tokens) VALUES ({session}, 'user', 'hello', 12)")).await;
+        assert_eq!(strings(&mut c, &totals).await, ["1 12 0.0000"]);
+        // the AI answers: usage first, then the assistant message linked to it
+        let (request, at) = record(&mut c, user, p, m, 100, 50).await.unwrap();
+        let link = format!(
         "INSERT INTO agent_messages (session_id, role, content, tokens, usage_request_id, usage_request_created_at)
          VALUES ({session}, 'assistant', 'hi!', 150, {request}, '{at}')"
     );
-    exec(&mut c, &link).await;
-    // 100*0.01/1000 + 50*0.03/1000 = 0.0025
-    assert_eq!(strings(&mut c, &totals).await, ["2 162 0.0025"]);
-    // a request belongs to at most one message
-    let (code, _) = fails(&mut c, &link).await;
-    assert_eq!(code, "23505");
-    exec(
-        &mut c,
-        "DELETE FROM agent_messages WHERE role = 'assistant'",
-    )
-    .await;
-    assert_eq!(strings(&mut c, &totals).await, ["1 12 0.0000"]);
-    assert_eq!(
+        exec(&mut c, &link).await;
+        // 100*0.01/1000 + 50*0.03/1000 = 0.0025
+        assert_eq!(strings(&mut c, &totals).await, ["2 162 0.0025"]);
+        // a request belongs to at most one message
+        let (code, _) = fails(&mut c, &link).await;
+        assert_eq!(code, "23505");
+        exec(
+            &mut c,
+            "DELETE FROM agent_messages WHERE role = 'assistant'",
+        )
+        .await;
+        assert_eq!(strings(&mut c, &totals).await, ["1 12 0.0000"]);
+        assert_eq!(
         scalar_i64(&mut c, &format!("SELECT count(*) FROM agent_sessions WHERE id = {session} AND last_activity_at >= started_at")).await,
         1
     );
-    // deleting the session takes its messages along without tripping the counters
-    exec(
-        &mut c,
-        &format!("DELETE FROM agent_sessions WHERE id = {session}"),
-    )
-    .await;
-    assert_eq!(
-        scalar_i64(&mut c, "SELECT count(*) FROM agent_messages").await,
-        0
-    );
+        // deleting the session takes its messages along without tripping the counters
+        exec(
+            &mut c,
+            &format!("DELETE FROM agent_sessions WHERE id = {session}"),
+        )
+        .await;
+        assert_eq!(
+            scalar_i64(&mut c, "SELECT count(*) FROM agent_messages").await,
+            0
+        );
+    }
 }
 
 #[tokio::test]
 async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
-    let (_db, mut c) = migrated().await;
-    let user = new_user(&mut c, "a@example.com").await;
-    exec(&mut c, &format!(
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "witchcraft").await;
+        let user = new_user(&mut c, "a@example.com").await;
+        exec(&mut c, &format!(
         "INSERT INTO access_tokens (user_id, token_hash, created_at, expires_at) VALUES
            ({user}, repeat('1', 64), now() - interval '40 days', now() - interval '10 days'),
            ({user}, repeat('2', 64), now(), now() + interval '30 days');
@@ -528,8 +535,8 @@ async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
            ({user}, 'login', now() - interval '89 days');"
     ))
     .await;
-    // a future partition that went missing is made again
-    let newest = strings(
+        // a future partition that went missing is made again
+        let newest = strings(
         &mut c,
         "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
           WHERE i.inhparent = 'ai_usage_requests'::regclass AND c.relname <> 'ai_usage_requests_default'
@@ -537,129 +544,135 @@ async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
     )
     .await
     .remove(0);
-    exec(
-        &mut c,
-        &format!("ALTER TABLE ai_usage_requests DETACH PARTITION {newest}; DROP TABLE {newest}"),
-    )
-    .await;
-
-    let report: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        report,
-        serde_json::json!({
-            "expired_access_tokens_deleted": 2, "password_reset_tokens_deleted": 1,
-            "email_verify_tokens_deleted": 1, "inactive_sessions_ended": 1,
-            "audit_logs_archived": 2, "audit_logs_archive_purged": 0, "partitions_created": 1,
-            "quota_reservations_released": 0,
-        })
-    );
-    assert_eq!(
-        strings(
+        exec(
             &mut c,
-            "SELECT left(token_hash, 1) FROM access_tokens ORDER BY 1"
+            &format!(
+                "ALTER TABLE ai_usage_requests DETACH PARTITION {newest}; DROP TABLE {newest}"
+            ),
         )
-        .await,
-        ["2", "4"]
-    );
-    assert_eq!(
+        .await;
+
+        let report: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(
+            report,
+            serde_json::json!({
+                "expired_access_tokens_deleted": 2, "password_reset_tokens_deleted": 1,
+                "email_verify_tokens_deleted": 1, "inactive_sessions_ended": 1,
+                "audit_logs_archived": 2, "audit_logs_archive_purged": 0, "partitions_created": 1,
+                "quota_reservations_released": 0,
+            })
+        );
+        assert_eq!(
+            strings(
+                &mut c,
+                "SELECT left(token_hash, 1) FROM access_tokens ORDER BY 1"
+            )
+            .await,
+            ["2", "4"]
+        );
+        assert_eq!(
         strings(&mut c, "SELECT title || ' ' || is_active || ' ' || (ended_at IS NOT NULL) FROM agent_sessions ORDER BY title").await,
         ["fresh true false", "stale false true"]
     );
-    assert_eq!(
+        assert_eq!(
         strings(&mut c, "SELECT event_type || ' ' || (archived_at IS NOT NULL) FROM audit_logs_archive ORDER BY created_at").await,
         ["login true", "login_failed true"]
     );
-    assert_eq!(
-        scalar_i64(
-            &mut c,
-            "SELECT count(*) FROM audit_logs WHERE created_at < now() - interval '90 days'"
-        )
-        .await,
-        0
-    );
-    assert_eq!(
-        scalar_i64(
-            &mut c,
-            &format!("SELECT count(*) FROM pg_class WHERE relname = '{newest}' AND relrowsecurity")
-        )
-        .await,
-        1
-    );
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                "SELECT count(*) FROM audit_logs WHERE created_at < now() - interval '90 days'"
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                &format!(
+                    "SELECT count(*) FROM pg_class WHERE relname = '{newest}' AND relrowsecurity"
+                )
+            )
+            .await,
+            1
+        );
 
-    // a second run finds nothing to do
-    let again: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    assert!(
-        again.as_object().unwrap().values().all(|v| v == 0),
-        "{again}"
-    );
+        // a second run finds nothing to do
+        let again: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert!(
+            again.as_object().unwrap().values().all(|v| v == 0),
+            "{again}"
+        );
 
-    // cleanup_old_audit_logs(90) once deleted from the archive the rows the daily job had
-    // just moved there: now it moves hot rows into the archive and never deletes an event
-    // before its two years are over
-    assert_eq!(
-        scalar_i64(&mut c, "SELECT cleanup_old_audit_logs(30)").await,
-        1
-    );
-    assert_eq!(
-        strings(
+        // cleanup_old_audit_logs(90) once deleted from the archive the rows the daily job had
+        // just moved there: now it moves hot rows into the archive and never deletes an event
+        // before its two years are over
+        assert_eq!(
+            scalar_i64(&mut c, "SELECT cleanup_old_audit_logs(30)").await,
+            1
+        );
+        assert_eq!(
+            strings(
+                &mut c,
+                "SELECT event_type FROM audit_logs_archive ORDER BY created_at"
+            )
+            .await,
+            ["login", "login_failed", "login"]
+        );
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                "SELECT count(*) FROM audit_logs WHERE created_at < now() - interval '30 days'"
+            )
+            .await,
+            0
+        );
+        // archived events leave after two years, not before
+        exec(
             &mut c,
-            "SELECT event_type FROM audit_logs_archive ORDER BY created_at"
-        )
-        .await,
-        ["login", "login_failed", "login"]
-    );
-    assert_eq!(
-        scalar_i64(
-            &mut c,
-            "SELECT count(*) FROM audit_logs WHERE created_at < now() - interval '30 days'"
-        )
-        .await,
-        0
-    );
-    // archived events leave after two years, not before
-    exec(
-        &mut c,
-        &format!(
-            "INSERT INTO audit_logs_archive (id, user_id, event_type, created_at) VALUES
+            &format!(
+                "INSERT INTO audit_logs_archive (id, user_id, event_type, created_at) VALUES
            (1001, {user}, 'login', now() - interval '2 years 1 day'),
            (1002, {user}, 'login', now() - interval '1 year 11 months')"
-        ),
-    )
-    .await;
-    let report: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(report["audit_logs_archive_purged"], 1, "{report}");
-    assert_eq!(
-        scalar_i64(&mut c, "SELECT count(*) FROM audit_logs_archive").await,
-        4
-    );
-    let (code, _) = fails(&mut c, "SELECT cleanup_old_audit_logs(0)").await;
-    assert_eq!(code, "22023");
+            ),
+        )
+        .await;
+        let report: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(report["audit_logs_archive_purged"], 1, "{report}");
+        assert_eq!(
+            scalar_i64(&mut c, "SELECT count(*) FROM audit_logs_archive").await,
+            4
+        );
+        let (code, _) = fails(&mut c, "SELECT cleanup_old_audit_logs(0)").await;
+        assert_eq!(code, "22023");
+    }
 }
 
 #[tokio::test]
 async fn monthly_maintenance_resets_quotas_updates_subscriptions_and_refreshes_stats() {
-    let (_db, mut c) = migrated().await;
-    let (p, m) = seed_models(&mut c).await;
-    let mut ids = Vec::new();
-    for name in ["over", "pro", "canceling", "trial", "pastdue", "current"] {
-        ids.push(new_user(&mut c, &format!("{name}@example.com")).await);
-    }
-    let [over, pro, canceling, trial, pastdue, current] = ids[..] else {
-        unreachable!()
-    };
-    // "over" used its whole quota last month; "current" has used some of this month's
-    record(&mut c, over, p, m, 60_000, 40_000).await.unwrap();
-    record(&mut c, current, p, m, 1_000, 0).await.unwrap();
-    exec(&mut c, &format!(
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "witchcraft").await;
+        let (p, m) = seed_models(&mut c).await;
+        let mut ids = Vec::new();
+        for name in ["over", "pro", "canceling", "trial", "pastdue", "current"] {
+            ids.push(new_user(&mut c, &format!("{name}@example.com")).await);
+        }
+        let [over, pro, canceling, trial, pastdue, current] = ids[..] else {
+            unreachable!()
+        };
+        // "over" used its whole quota last month; "current" has used some of this month's
+        record(&mut c, over, p, m, 60_000, 40_000).await.unwrap();
+        record(&mut c, current, p, m, 1_000, 0).await.unwrap();
+        exec(&mut c, &format!(
         "UPDATE user_quotas SET period_start = date_trunc('month', now(), 'UTC') - interval '1 month',
                                 period_end = date_trunc('month', now(), 'UTC')
           WHERE user_id <> {current};
@@ -677,23 +690,23 @@ async fn monthly_maintenance_resets_quotas_updates_subscriptions_and_refreshes_s
          INSERT INTO agent_messages (session_id, role, content, tokens) SELECT id, 'user', 'x', 7 FROM agent_sessions;"
     ))
     .await;
-    assert_eq!(
-        scalar_i64(&mut c, "SELECT count(*) FROM agent_session_stats").await,
-        0
-    );
+        assert_eq!(
+            scalar_i64(&mut c, "SELECT count(*) FROM agent_session_stats").await,
+            0
+        );
 
-    let report: serde_json::Value = sqlx::query_scalar("SELECT monthly_maintenance()")
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        report,
-        serde_json::json!({
-            "subscriptions_canceled": 1, "subscriptions_expired": 2, "quotas_reset": 5,
-            "monthly_usage_rows": 1, "session_stats_refreshed": true,
-        })
-    );
-    let quotas = strings(
+        let report: serde_json::Value = sqlx::query_scalar("SELECT monthly_maintenance()")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(
+            report,
+            serde_json::json!({
+                "subscriptions_canceled": 1, "subscriptions_expired": 2, "quotas_reset": 5,
+                "monthly_usage_rows": 1, "session_stats_refreshed": true,
+            })
+        );
+        let quotas = strings(
         &mut c,
         "SELECT split_part(u.email, '@', 1) || ' ' || t.name || ' ' || coalesce(q.tokens_limit::text, 'unlimited') || ' ' || q.tokens_used
                 || ' ' || (q.period_start = date_trunc('month', now(), 'UTC'))
@@ -701,62 +714,64 @@ async fn monthly_maintenance_resets_quotas_updates_subscriptions_and_refreshes_s
           ORDER BY u.id",
     )
     .await;
-    assert_eq!(
-        quotas,
-        [
-            "over free 100000 0 true",
-            "pro pro 2000000 0 true",
-            "canceling free 100000 0 true",
-            "trial free 100000 0 true",
-            "pastdue free 100000 0 true",
-            "current free 100000 1000 true",
-        ]
-    );
-    assert_eq!(
+        assert_eq!(
+            quotas,
+            [
+                "over free 100000 0 true",
+                "pro pro 2000000 0 true",
+                "canceling free 100000 0 true",
+                "trial free 100000 0 true",
+                "pastdue free 100000 0 true",
+                "current free 100000 1000 true",
+            ]
+        );
+        assert_eq!(
         strings(&mut c, "SELECT split_part(u.email, '@', 1) || ' ' || s.status FROM user_subscriptions s JOIN users u ON u.id = s.user_id ORDER BY u.id").await,
         ["pro active", "canceling canceled", "trial expired", "pastdue expired"]
     );
-    assert_eq!(
+        assert_eq!(
         strings(&mut c, &format!(
             "SELECT request_count || ' ' || total_tokens || ' ' || cost_usd::numeric(10,2) FROM ai_usage_monthly
               WHERE user_id = {pro} AND make_date(year, month, 1) = (date_trunc('month', now(), 'UTC') - interval '1 month')::date")).await,
         ["5 500 0.50"]
     );
-    assert_eq!(
-        strings(
-            &mut c,
-            "SELECT message_count || ' ' || total_tokens FROM agent_session_stats"
-        )
-        .await,
-        ["1 7"]
-    );
-    // alerts of the new period can fire again: the old ones belong to the old period
-    record(&mut c, over, p, m, 85_000, 0).await.unwrap();
-    assert_eq!(
-        scalar_i64(
-            &mut c,
-            &format!("SELECT count(*) FROM usage_alerts WHERE user_id = {over}")
-        )
-        .await,
-        3
-    );
+        assert_eq!(
+            strings(
+                &mut c,
+                "SELECT message_count || ' ' || total_tokens FROM agent_session_stats"
+            )
+            .await,
+            ["1 7"]
+        );
+        // alerts of the new period can fire again: the old ones belong to the old period
+        record(&mut c, over, p, m, 85_000, 0).await.unwrap();
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                &format!("SELECT count(*) FROM usage_alerts WHERE user_id = {over}")
+            )
+            .await,
+            3
+        );
+    }
 }
 
 #[tokio::test]
 async fn row_level_security_by_role() {
-    let (_db, mut c) = migrated().await;
-    let (p, m) = seed_models(&mut c).await;
-    let a = new_user(&mut c, "a@example.com").await;
-    let b = new_user(&mut c, "b@example.com").await;
-    let admin = new_user(&mut c, "admin@example.com").await;
-    exec(
-        &mut c,
-        &format!("UPDATE users SET role = 'admin' WHERE id = {admin}"),
-    )
-    .await;
-    for u in [a, b] {
-        let (request, at) = record(&mut c, u, p, m, 10, 10).await.unwrap();
-        exec(&mut c, &format!(
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "witchcraft").await;
+        let (p, m) = seed_models(&mut c).await;
+        let a = new_user(&mut c, "a@example.com").await;
+        let b = new_user(&mut c, "b@example.com").await;
+        let admin = new_user(&mut c, "admin@example.com").await;
+        exec(
+            &mut c,
+            &format!("UPDATE users SET role = 'admin' WHERE id = {admin}"),
+        )
+        .await;
+        for u in [a, b] {
+            let (request, at) = record(&mut c, u, p, m, 10, 10).await.unwrap();
+            exec(&mut c, &format!(
             "INSERT INTO access_tokens (user_id, token_hash) VALUES ({u}, md5('{u}') || md5('x{u}'));
              INSERT INTO password_reset_tokens (user_id, token_hash) VALUES ({u}, md5('r{u}') || md5('y{u}'));
              WITH s AS (INSERT INTO agent_sessions (user_id) VALUES ({u}) RETURNING id),
@@ -770,75 +785,75 @@ async fn row_level_security_by_role() {
                VALUES ({u}, 'quota_warning', 80, 81, date_trunc('month', now()));"
         ))
         .await;
-    }
-    exec(
-        &mut c,
-        "INSERT INTO audit_logs_archive (id, user_id, event_type) VALUES (999, NULL, 'login')",
-    )
-    .await;
-    let owner = |t: &str| match t {
-        "users" => "id",
-        "agent_messages" | "agent_tool_calls" => {
-            "(SELECT s.user_id FROM agent_sessions s WHERE s.id = session_id)"
         }
-        _ => "user_id",
-    };
-    let protected = [
-        "users",
-        "user_profiles",
-        "access_tokens",
-        "ai_usage_requests",
-        "ai_usage_daily",
-        "ai_usage_monthly",
-        "agent_sessions",
-        "agent_messages",
-        "agent_tool_calls",
-        "user_subscriptions",
-        "user_quotas",
-        "payment_history",
-        "audit_logs",
-        "agent_feedback",
-        "usage_alerts",
-    ];
-    let (sa, sb, sadmin) = (a.to_string(), b.to_string(), admin.to_string());
-    for t in protected {
-        let total = scalar_i64(&mut c, &format!("SELECT count(*) FROM {t}")).await;
-        let of_a = scalar_i64(
+        exec(
             &mut c,
-            &format!("SELECT count(*) FROM {t} WHERE {} = {a}", owner(t)),
+            "INSERT INTO audit_logs_archive (id, user_id, event_type) VALUES (999, NULL, 'login')",
         )
         .await;
-        assert!(of_a >= 1 && of_a < total, "{t}: {of_a} of {total}");
-        let count = format!("SELECT count(*) FROM {t}");
-        assert_eq!(
-            as_role(&mut c, "authenticated", Some(&sa), &count).await,
-            Ok(of_a),
-            "{t} as A"
-        );
-        let of_b_for_a = format!("SELECT count(*) FROM {t} WHERE {} = {b}", owner(t));
-        assert_eq!(
-            as_role(&mut c, "authenticated", Some(&sa), &of_b_for_a).await,
-            Ok(0),
-            "{t}: A sees B"
-        );
-        assert_eq!(
-            as_role(&mut c, "authenticated", Some(&sadmin), &count).await,
-            Ok(total),
-            "{t} as admin"
-        );
-        assert_eq!(
-            as_role(&mut c, "authenticated", None, &count).await,
-            Ok(0),
-            "{t} without a token"
-        );
-        assert_eq!(
-            as_role(&mut c, "anon", None, &count).await,
-            Err("42501".into()),
-            "{t} as anon"
-        );
-    }
-    let denied = Err("42501".to_string());
-    let writes = [
+        let owner = |t: &str| match t {
+            "users" => "id",
+            "agent_messages" | "agent_tool_calls" => {
+                "(SELECT s.user_id FROM agent_sessions s WHERE s.id = session_id)"
+            }
+            _ => "user_id",
+        };
+        let protected = [
+            "users",
+            "user_profiles",
+            "access_tokens",
+            "ai_usage_requests",
+            "ai_usage_daily",
+            "ai_usage_monthly",
+            "agent_sessions",
+            "agent_messages",
+            "agent_tool_calls",
+            "user_subscriptions",
+            "user_quotas",
+            "payment_history",
+            "audit_logs",
+            "agent_feedback",
+            "usage_alerts",
+        ];
+        let (sa, sb, sadmin) = (a.to_string(), b.to_string(), admin.to_string());
+        for t in protected {
+            let total = scalar_i64(&mut c, &format!("SELECT count(*) FROM {t}")).await;
+            let of_a = scalar_i64(
+                &mut c,
+                &format!("SELECT count(*) FROM {t} WHERE {} = {a}", owner(t)),
+            )
+            .await;
+            assert!(of_a >= 1 && of_a < total, "{t}: {of_a} of {total}");
+            let count = format!("SELECT count(*) FROM {t}");
+            assert_eq!(
+                as_role(&mut c, "authenticated", Some(&sa), &count).await,
+                Ok(of_a),
+                "{t} as A"
+            );
+            let of_b_for_a = format!("SELECT count(*) FROM {t} WHERE {} = {b}", owner(t));
+            assert_eq!(
+                as_role(&mut c, "authenticated", Some(&sa), &of_b_for_a).await,
+                Ok(0),
+                "{t}: A sees B"
+            );
+            assert_eq!(
+                as_role(&mut c, "authenticated", Some(&sadmin), &count).await,
+                Ok(total),
+                "{t} as admin"
+            );
+            assert_eq!(
+                as_role(&mut c, "authenticated", None, &count).await,
+                Ok(0),
+                "{t} without a token"
+            );
+            assert_eq!(
+                as_role(&mut c, "anon", None, &count).await,
+                Err("42501".into()),
+                "{t} as anon"
+            );
+        }
+        let denied = Err("42501".to_string());
+        let writes = [
         ("A edits B's profile", format!("WITH u AS (UPDATE user_profiles SET bio = 'x' WHERE user_id = {b} RETURNING 1) SELECT count(*) FROM u"), Ok(0)),
         ("A edits own profile", format!("WITH u AS (UPDATE user_profiles SET bio = 'x' WHERE user_id = {a} RETURNING 1) SELECT count(*) FROM u"), Ok(1)),
         ("A opens a session for B", format!("WITH i AS (INSERT INTO agent_sessions (user_id) VALUES ({b}) RETURNING 1) SELECT count(*) FROM i"), denied.clone()),
@@ -858,81 +873,82 @@ async fn row_level_security_by_role() {
         ("A's activity", format!("SELECT sum(request_count)::bigint FROM get_user_activity_summary({a}, 7)"), Ok(1)),
         ("B's activity, asked by A", format!("SELECT sum(request_count)::bigint FROM get_user_activity_summary({b}, 7)"), Ok(0)),
     ];
-    for (what, sql, expected) in writes {
+        for (what, sql, expected) in writes {
+            assert_eq!(
+                as_role(&mut c, "authenticated", Some(&sa), &sql).await,
+                expected,
+                "{what}"
+            );
+        }
         assert_eq!(
-            as_role(&mut c, "authenticated", Some(&sa), &sql).await,
-            expected,
-            "{what}"
+            as_role(
+                &mut c,
+                "authenticated",
+                Some(&sadmin),
+                "SELECT count(*) FROM audit_logs_archive"
+            )
+            .await,
+            Ok(1)
         );
-    }
-    assert_eq!(
-        as_role(
-            &mut c,
-            "authenticated",
-            Some(&sadmin),
-            "SELECT count(*) FROM audit_logs_archive"
-        )
-        .await,
-        Ok(1)
-    );
-    let _ = sb;
+        let _ = sb;
 
-    // the public catalogue: active rows for everyone, all rows for admins, writes for nobody
-    for role in ["anon", "authenticated"] {
-        let sub = (role == "authenticated").then_some(sa.as_str());
-        assert_eq!(
-            as_role(&mut c, role, sub, "SELECT count(*) FROM ai_providers").await,
-            Ok(1),
-            "{role}"
-        );
-        assert_eq!(
-            as_role(&mut c, role, sub, "SELECT count(*) FROM ai_models").await,
-            Ok(1),
-            "{role}"
-        );
-        assert_eq!(
-            as_role(&mut c, role, sub, "SELECT count(*) FROM subscription_tiers").await,
-            Ok(3),
-            "{role}"
-        );
-        for sql in [
+        // the public catalogue: active rows for everyone, all rows for admins, writes for nobody
+        for role in ["anon", "authenticated"] {
+            let sub = (role == "authenticated").then_some(sa.as_str());
+            assert_eq!(
+                as_role(&mut c, role, sub, "SELECT count(*) FROM ai_providers").await,
+                Ok(1),
+                "{role}"
+            );
+            assert_eq!(
+                as_role(&mut c, role, sub, "SELECT count(*) FROM ai_models").await,
+                Ok(1),
+                "{role}"
+            );
+            assert_eq!(
+                as_role(&mut c, role, sub, "SELECT count(*) FROM subscription_tiers").await,
+                Ok(3),
+                "{role}"
+            );
+            for sql in [
             "WITH i AS (INSERT INTO ai_providers (name, display_name) VALUES ('x', 'X') RETURNING 1) SELECT count(*) FROM i",
             "WITH u AS (UPDATE ai_models SET is_active = true RETURNING 1) SELECT count(*) FROM u",
             "WITH d AS (DELETE FROM subscription_tiers RETURNING 1) SELECT count(*) FROM d",
         ] {
             assert_eq!(as_role(&mut c, role, sub, sql).await, denied, "{role}: {sql}");
         }
+        }
+        assert_eq!(
+            as_role(
+                &mut c,
+                "authenticated",
+                Some(&sadmin),
+                "SELECT count(*) FROM ai_providers"
+            )
+            .await,
+            Ok(2)
+        );
+        assert_eq!(
+            as_role(
+                &mut c,
+                "authenticated",
+                Some(&sadmin),
+                "SELECT count(*) FROM ai_models"
+            )
+            .await,
+            Ok(3)
+        );
+        assert_eq!(
+            as_role(
+                &mut c,
+                "authenticated",
+                Some(&sadmin),
+                "SELECT count(*) FROM subscription_tiers"
+            )
+            .await,
+            Ok(4)
+        );
     }
-    assert_eq!(
-        as_role(
-            &mut c,
-            "authenticated",
-            Some(&sadmin),
-            "SELECT count(*) FROM ai_providers"
-        )
-        .await,
-        Ok(2)
-    );
-    assert_eq!(
-        as_role(
-            &mut c,
-            "authenticated",
-            Some(&sadmin),
-            "SELECT count(*) FROM ai_models"
-        )
-        .await,
-        Ok(3)
-    );
-    assert_eq!(
-        as_role(
-            &mut c,
-            "authenticated",
-            Some(&sadmin),
-            "SELECT count(*) FROM subscription_tiers"
-        )
-        .await,
-        Ok(4)
-    );
 }
 
 #[tokio::test]
@@ -1289,59 +1305,62 @@ async fn quota_and_aggregates(c: &mut PgConnection, user: i64) -> String {
 /// connections against a limit they overrun together.
 #[tokio::test]
 async fn an_ai_request_is_charged_once_at_its_actual_usage() {
-    let (db, mut c) = migrated().await;
-    let models = seed_models(&mut c).await;
-    let user = new_user(&mut c, "a@example.com").await;
-    // estimate 1,500 tokens and $0.075; actually 1,000 in and 500 out: $0.01 + $0.015
-    assert!(ai_request(&mut c, user, models, (1500, 0.075), (1000, 500)).await);
-    assert_eq!(
-        quota_and_aggregates(&mut c, user).await,
-        "1500 0.025000 | 1500 0.025000 | 1500 0.025000"
-    );
-    // an estimate too low is charged at the actual usage too
-    assert!(ai_request(&mut c, user, models, (100, 0.001), (2000, 0)).await);
-    assert_eq!(
-        quota_and_aggregates(&mut c, user).await,
-        "3500 0.045000 | 3500 0.045000 | 3500 0.045000"
-    );
-    assert_eq!(
+    for mode in MODES {
+        let (db, mut c) = migrated_in(mode, "witchcraft").await;
+        let models = seed_models(&mut c).await;
+        let user = new_user(&mut c, "a@example.com").await;
+        // estimate 1,500 tokens and $0.075; actually 1,000 in and 500 out: $0.01 + $0.015
+        assert!(ai_request(&mut c, user, models, (1500, 0.075), (1000, 500)).await);
+        assert_eq!(
+            quota_and_aggregates(&mut c, user).await,
+            "1500 0.025000 | 1500 0.025000 | 1500 0.025000"
+        );
+        // an estimate too low is charged at the actual usage too
+        assert!(ai_request(&mut c, user, models, (100, 0.001), (2000, 0)).await);
+        assert_eq!(
+            quota_and_aggregates(&mut c, user).await,
+            "3500 0.045000 | 3500 0.045000 | 3500 0.045000"
+        );
+        assert_eq!(
         scalar_i64(&mut c, &format!("SELECT count(*) FROM quota_reservations WHERE user_id = {user} AND settled_at IS NULL")).await,
         0
     );
 
-    // concurrency: 8 connections x 10 requests, each reserving 1,000 and using 900 tokens,
-    // against 30,000 tokens left
-    exec(&mut c, &format!("UPDATE user_quotas SET tokens_limit = 33500, cost_limit_usd = NULL WHERE user_id = {user}")).await;
-    let race = |url: String| async move {
-        let mut c = <PgConnection as sqlx::Connection>::connect(&url)
-            .await
-            .unwrap();
-        let mut granted = 0;
-        for _ in 0..10 {
-            granted += usize::from(ai_request(&mut c, user, models, (1000, 0.01), (900, 0)).await);
-        }
-        granted
-    };
-    let u = || db.url.clone();
-    let n = tokio::join!(
-        race(u()),
-        race(u()),
-        race(u()),
-        race(u()),
-        race(u()),
-        race(u()),
-        race(u()),
-        race(u())
-    );
-    let granted = n.0 + n.1 + n.2 + n.3 + n.4 + n.5 + n.6 + n.7;
-    assert!(granted >= 30, "{granted}");
-    let used = 3500 + 900 * granted as i64;
-    assert!(used <= 33500, "{used}");
-    let line = quota_and_aggregates(&mut c, user).await;
-    let fields: Vec<&str> = line.split(" | ").collect();
-    assert_eq!(fields[0], fields[1], "{line}");
-    assert_eq!(fields[1], fields[2], "{line}");
-    assert!(fields[0].starts_with(&format!("{used} ")), "{line}");
+        // concurrency: 8 connections x 10 requests, each reserving 1,000 and using 900 tokens,
+        // against 30,000 tokens left
+        exec(&mut c, &format!("UPDATE user_quotas SET tokens_limit = 33500, cost_limit_usd = NULL WHERE user_id = {user}")).await;
+        let race = |url: String| async move {
+            let mut c = <PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            let mut granted = 0;
+            for _ in 0..10 {
+                granted +=
+                    usize::from(ai_request(&mut c, user, models, (1000, 0.01), (900, 0)).await);
+            }
+            granted
+        };
+        let u = || db.url.clone();
+        let n = tokio::join!(
+            race(u()),
+            race(u()),
+            race(u()),
+            race(u()),
+            race(u()),
+            race(u()),
+            race(u()),
+            race(u())
+        );
+        let granted = n.0 + n.1 + n.2 + n.3 + n.4 + n.5 + n.6 + n.7;
+        assert!(granted >= 30, "{granted}");
+        let used = 3500 + 900 * granted as i64;
+        assert!(used <= 33500, "{used}");
+        let line = quota_and_aggregates(&mut c, user).await;
+        let fields: Vec<&str> = line.split(" | ").collect();
+        assert_eq!(fields[0], fields[1], "{line}");
+        assert_eq!(fields[1], fields[2], "{line}");
+        assert!(fields[0].starts_with(&format!("{used} ")), "{line}");
+    }
 }
 
 /// A request refused at the limit left no trace: no alert, no audit row (the error rolled
@@ -1349,41 +1368,43 @@ async fn an_ai_request_is_charged_once_at_its_actual_usage() {
 /// per user, threshold and period, and an audit row every time.
 #[tokio::test]
 async fn refused_requests_are_recorded() {
-    let (_db, mut c) = migrated().await;
-    let user = new_user(&mut c, "a@example.com").await;
-    exec(
-        &mut c,
-        &format!("UPDATE user_quotas SET tokens_used = 99000 WHERE user_id = {user}"),
-    )
-    .await;
-    for _ in 0..3 {
-        let reservation: Option<i64> =
-            sqlx::query_scalar("SELECT check_and_consume_quota($1, 5000, 0.01)")
-                .bind(user)
-                .fetch_one(&mut c)
-                .await
-                .unwrap();
-        assert_eq!(reservation, None);
-    }
-    assert_eq!(
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "witchcraft").await;
+        let user = new_user(&mut c, "a@example.com").await;
+        exec(
+            &mut c,
+            &format!("UPDATE user_quotas SET tokens_used = 99000 WHERE user_id = {user}"),
+        )
+        .await;
+        for _ in 0..3 {
+            let reservation: Option<i64> =
+                sqlx::query_scalar("SELECT check_and_consume_quota($1, 5000, 0.01)")
+                    .bind(user)
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap();
+            assert_eq!(reservation, None);
+        }
+        assert_eq!(
         strings(&mut c, &format!("SELECT alert_type || ' ' || threshold_percent || ' ' || usage_percent FROM usage_alerts WHERE user_id = {user}")).await,
         ["quota_exceeded 100 104.00"]
     );
-    assert_eq!(
+        assert_eq!(
         strings(&mut c, &format!(
             "SELECT event_type || ' ' || success || ' ' || (metadata ->> 'tokens_requested') || ' ' || (metadata ->> 'tokens_used')
                FROM audit_logs WHERE user_id = {user} AND event_type = 'quota_exceeded'")).await,
         ["quota_exceeded false 5000 99000"; 3]
     );
-    // nothing was consumed
-    assert_eq!(
-        scalar_i64(
-            &mut c,
-            &format!("SELECT tokens_used FROM user_quotas WHERE user_id = {user}")
-        )
-        .await,
-        99000
-    );
+        // nothing was consumed
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                &format!("SELECT tokens_used FROM user_quotas WHERE user_id = {user}")
+            )
+            .await,
+            99000
+        );
+    }
 }
 
 /// A reservation whose request never came back (the provider call failed, the backend
