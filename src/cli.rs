@@ -157,6 +157,19 @@ pub enum Command {
     /// says so. Exit 0 when every set verifies.
     Bootstrap,
 
+    /// Take over a database another tool migrated: for each set, find the version whose
+    /// expected catalog the database holds exactly and record it (and every earlier one) in
+    /// migrate.history, so `up` continues from there. Refuses, naming every difference,
+    /// when the database is no version of the set, and when migrate already keeps a
+    /// history for it. Default sets: all (one set per database in the default config).
+    Adopt {
+        /// The tool whose history table the database holds: supabase
+        /// (supabase_migrations.schema_migrations), refinery (refinery_schema_history) or
+        /// sqlx (_sqlx_migrations).
+        #[arg(long, value_name = "TOOL")]
+        from: String,
+    },
+
     /// Run each set's upkeep once: the `maintenance` statements of migrations.toml
     /// (AetherCrown98: next months' activity_logs partitions; Witchcraft: daily_maintenance),
     /// and with --monthly the `monthly_maintenance` ones too. For databases without pg_cron:

@@ -3,6 +3,7 @@
 //! per group of verbs: `apply` (up, down, status, maintain), `checks` (snapshot, diff,
 //! verify), `bootstrap`, `sandbox`; what they share lives here.
 
+mod adopt;
 mod apply;
 mod bootstrap;
 mod checks;
@@ -56,6 +57,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status => apply::status(g, &sets).await,
         Command::Maintain { monthly } => apply::maintain(g, &sets, *monthly).await,
         Command::Bootstrap => bootstrap::bootstrap(g, &sets).await,
+        Command::Adopt { from } => adopt::adopt(g, &sets, from).await,
         Command::Sandbox { keep } => sandbox::sandbox(g, &sets, *keep).await,
         Command::Snapshot {
             check,

@@ -944,3 +944,95 @@ async fn drift_is_found_and_repaired_on_the_stand_in() {
         Err("42501".to_string())
     );
 }
+
+/// Makes `db` look migrated by another tool: the set applied up to `to`, migrate's own
+/// history gone, and the other tool's history table there.
+async fn migrated_by_another_tool(c: &mut sqlx::PgConnection, set: &str, to: i64, table_sql: &str) {
+    migrate::engine::up(c, &embedded_set(set), Some(to), "5s", &quiet)
+        .await
+        .unwrap();
+    sqlx::raw_sql(&format!("DROP SCHEMA migrate CASCADE; {table_sql}"))
+        .execute(&mut *c)
+        .await
+        .unwrap();
+}
+
+/// `adopt` takes over a database the Supabase CLI, refinery or sqlx migrated: it records
+/// the version whose catalog the database holds, and `up`, `status` and `verify` continue
+/// from there; it refuses, naming every difference, a database that is no version.
+#[tokio::test]
+async fn adopt_takes_over_what_another_tool_migrated() {
+    for (mode, tool, table) in [
+        (Mode::Supabase, "supabase", "CREATE SCHEMA IF NOT EXISTS supabase_migrations; CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, name text, statements text[]); INSERT INTO supabase_migrations.schema_migrations VALUES ('20250101000000', 'init', '{}')"),
+        (Mode::Plain, "sqlx", "CREATE TABLE _sqlx_migrations (version bigint PRIMARY KEY, description text)"),
+        (Mode::Plain, "refinery", "CREATE TABLE refinery_schema_history (version int PRIMARY KEY, name text)"),
+    ] {
+        let db = TestDb::in_mode(mode).await;
+        let mut c = db.conn().await;
+        migrated_by_another_tool(&mut c, "witchcraft", 5, table).await;
+        let out = run(db.migrate().args(["adopt", "--from", tool, "--set", "witchcraft", "--json"]));
+        assert_eq!(out.code, 0, "{tool}: {}{}", out.stdout, out.stderr);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v["sets"][0]["version"], 5, "{tool}");
+        assert_eq!(v["sets"][0]["recorded"], serde_json::json!([1, 2, 3, 4, 5]));
+        let status = run(db.migrate().args(["status", "--set", "witchcraft"]));
+        assert!(status.stdout.contains("at 0005, 3 pending"), "{}", status.stdout);
+        // a second adopt refuses: migrate keeps this database's history now
+        let again = run(db.migrate().args(["adopt", "--from", tool, "--set", "witchcraft"]));
+        assert_eq!(again.code, 1);
+        assert!(again.stderr.contains("already has a history in migrate.history"), "{}", again.stderr);
+        let up = run(db.migrate().args(["up", "--set", "witchcraft"]));
+        assert_eq!(up.code, 0, "{}", up.stderr);
+        // the other tool's history table, beside the set's tables, is not the set's
+        if tool != "supabase" {
+            let verify = run(db.migrate().arg("verify"));
+            assert_eq!(verify.code, 1, "{tool}");
+            assert!(verify.stdout.contains("unexpected table _") || verify.stdout.contains("unexpected table refinery"), "{}", verify.stdout);
+            let other = if tool == "sqlx" { "_sqlx_migrations" } else { "refinery_schema_history" };
+            sqlx::raw_sql(&format!("DROP TABLE {other}")).execute(&mut c).await.unwrap();
+        }
+        let verify = run(db.migrate().arg("verify"));
+        assert_eq!(verify.code, 0, "{tool}: {}", verify.stdout);
+    }
+    // a database that is no version of the set: refused, every difference named
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    migrated_by_another_tool(
+        &mut c,
+        "aethercrown98",
+        8,
+        "CREATE TABLE _sqlx_migrations (version bigint)",
+    )
+    .await;
+    sqlx::raw_sql("DROP INDEX idx_tasks_status; ALTER TABLE users ADD COLUMN nickname text")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let out = run(db
+        .migrate()
+        .args(["adopt", "--from", "sqlx", "--set", "aethercrown98"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the database is no version of this set; nearest is 0008, which differs in: missing index idx_tasks_status, unexpected column users.nickname; nothing was adopted"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'migrate'"
+        )
+        .await,
+        0
+    );
+    // and without the other tool's history table, nothing to adopt
+    let out = run(db
+        .migrate()
+        .args(["adopt", "--from", "refinery", "--set", "aethercrown98"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("has no refinery_schema_history"),
+        "{}",
+        out.stderr
+    );
+}
