@@ -170,6 +170,18 @@ pub enum Command {
         from: String,
     },
 
+    /// Write the sets as a Supabase CLI migrations folder (supabase/migrations), for teams
+    /// that deploy with `supabase db push`: one file per migration, named so they sort in
+    /// migration order, and one file per statement for a migration that runs without a
+    /// transaction (the CLI runs each file in a transaction of its own). Never touches a
+    /// database; refuses to overwrite a different file. Afterwards, `migrate adopt --from
+    /// supabase` hands the deployed database to migrate.
+    Export {
+        /// The folder to write, e.g. supabase/migrations.
+        #[arg(long, value_name = "DIR")]
+        supabase: PathBuf,
+    },
+
     /// Run each set's upkeep once: the `maintenance` statements of migrations.toml
     /// (AetherCrown98: next months' activity_logs partitions; Witchcraft: daily_maintenance),
     /// and with --monthly the `monthly_maintenance` ones too. For databases without pg_cron:

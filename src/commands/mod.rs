@@ -7,6 +7,7 @@ mod adopt;
 mod apply;
 mod bootstrap;
 mod checks;
+mod export;
 mod sandbox;
 
 use crate::cli::{Cli, Command, Global};
@@ -58,6 +59,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Maintain { monthly } => apply::maintain(g, &sets, *monthly).await,
         Command::Bootstrap => bootstrap::bootstrap(g, &sets).await,
         Command::Adopt { from } => adopt::adopt(g, &sets, from).await,
+        Command::Export { supabase } => export::export(g, &sets, supabase).await,
         Command::Sandbox { keep } => sandbox::sandbox(g, &sets, *keep).await,
         Command::Snapshot {
             check,

@@ -1036,3 +1036,99 @@ async fn adopt_takes_over_what_another_tool_migrated() {
         out.stderr
     );
 }
+
+/// `export --supabase`, applied the way the Supabase CLI applies a migrations folder (each
+/// file on its own, its history in supabase_migrations.schema_migrations), then `adopt
+/// --from supabase`: the database is what `up` makes, and migrate takes it over.
+#[tokio::test]
+async fn export_for_the_supabase_cli_then_adopt() {
+    let dir = std::env::temp_dir().join(format!("migrate-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = TestDb::in_mode(Mode::Supabase).await;
+    let out = run(db
+        .migrate()
+        .args(["export", "--set", "aethercrown98", "--json", "--supabase"])
+        .arg(&dir));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let files: Vec<String> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = files.clone();
+    sorted.sort();
+    assert_eq!(files, sorted, "file names sort in migration order");
+    let set = embedded_set("aethercrown98");
+    let concurrent = set.migrations.iter().find(|m| m.up.no_transaction).unwrap();
+    let statements = migrate::sets::split::split(&concurrent.up.sql)
+        .unwrap()
+        .len();
+    assert_eq!(files.len(), set.migrations.len() - 1 + statements);
+    assert!(
+        files[0].starts_with("20240100000100_aethercrown98_supabase_auth_shim"),
+        "{files:?}"
+    );
+    // the Supabase CLI: each file in a transaction of its own, recorded in its history
+    let mut c = db.conn().await;
+    sqlx::raw_sql("CREATE SCHEMA supabase_migrations; CREATE TABLE supabase_migrations.schema_migrations (version text PRIMARY KEY, name text)")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    for file in &files {
+        let sql = std::fs::read_to_string(dir.join(file)).unwrap();
+        let single = migrate::sets::split::split(&sql).unwrap().len() == 1;
+        let script = if single {
+            sql.clone()
+        } else {
+            format!("BEGIN;\n{sql}\nCOMMIT;")
+        };
+        sqlx::raw_sql(&script)
+            .execute(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let (version, name) = file.trim_end_matches(".sql").split_once('_').unwrap();
+        sqlx::query("INSERT INTO supabase_migrations.schema_migrations VALUES ($1, $2)")
+            .bind(version)
+            .bind(name)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let diff = run(db.migrate().args(["diff", "--set", "aethercrown98"]));
+    assert_eq!(diff.code, 0, "{}", diff.stdout);
+    let adopt = run(db
+        .migrate()
+        .args(["adopt", "--from", "supabase", "--set", "aethercrown98"]));
+    assert_eq!(adopt.code, 0, "{}", adopt.stderr);
+    assert!(
+        adopt
+            .stdout
+            .contains("the database is at 0008; recorded 8 migration(s)"),
+        "{}",
+        adopt.stdout
+    );
+    assert_eq!(run(db.migrate().arg("verify")).code, 0);
+    // a second export into the same folder is the same, and a changed file is not overwritten
+    assert_eq!(
+        run(db
+            .migrate()
+            .args(["export", "--set", "aethercrown98", "--supabase"])
+            .arg(&dir))
+        .code,
+        0
+    );
+    std::fs::write(dir.join(&files[1]), "-- edited by hand\n").unwrap();
+    let refused = run(db
+        .migrate()
+        .args(["export", "--set", "aethercrown98", "--supabase"])
+        .arg(&dir));
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("exists with other contents"),
+        "{}",
+        refused.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
