@@ -22,21 +22,34 @@ pub struct ServerInfo {
     pub superuser: bool,
 }
 
+/// The server-wide sign of a Supabase project (or a server set up like one): its superuser
+/// role `supabase_admin`. Server-wide, so it holds in any database of the server.
+pub const PLATFORM_ROLE_EXISTS: &str =
+    "EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_admin')";
+
+/// Whether the server `conn` talks to is Supabase's, whatever database it is connected to.
+pub async fn is_platform_server(conn: &mut PgConnection) -> Result<bool, EngineError> {
+    sqlx::query_scalar(&format!("SELECT {PLATFORM_ROLE_EXISTS}"))
+        .fetch_one(conn)
+        .await
+        .map_err(db("reading what kind of server this is"))
+}
+
 /// Reads the server's version and platform. Supabase is recognised by what every project
 /// has and plain Postgres does not: the `supabase_admin` role and Supabase Auth's
 /// `auth.users` table. (A database migrated here on plain Postgres has an `auth` schema of
 /// this tool's shim, but no `auth.users` and no `supabase_admin`.) Read from the catalog, not
 /// with `to_regclass`, which fails for a role without USAGE on `auth`.
 pub async fn inspect(conn: &mut PgConnection) -> Result<ServerInfo, EngineError> {
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "SELECT current_setting('server_version') AS version,
                 current_setting('server_version_num')::int AS version_num,
                 current_user::text AS role,
                 (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-                EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_admin')
+                {PLATFORM_ROLE_EXISTS}
                   AND EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                               WHERE n.nspname = 'auth' AND c.relname = 'users') AS supabase",
-    )
+                               WHERE n.nspname = 'auth' AND c.relname = 'users') AS supabase"
+    ))
     .fetch_one(conn)
     .await
     .map_err(db("reading what kind of server this is"))?;

@@ -128,14 +128,7 @@ impl ScratchServer {
             None => {
                 // Server-wide: the database the scratch URL names may hold no platform
                 // objects even where every project database does.
-                let platform: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_admin')",
-                )
-                .fetch_one(&mut *admin)
-                .await
-                .map_err(engine::error::db(
-                    "reading what kind of server the scratch server is",
-                ))?;
+                let platform = engine::server::is_platform_server(admin).await?;
                 if platform {
                     return Err(ScratchError::PlatformWithoutTemplate {
                         server: self.shown.clone(),

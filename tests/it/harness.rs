@@ -361,6 +361,32 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// Fails unless the run exited with `code` and its standard error says `says`.
+#[track_caller]
+pub fn assert_refused(out: &Output, code: i32, says: &str) {
+    assert_eq!(out.code, code, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(says),
+        "expected {says:?} in:\n{}",
+        out.stderr
+    );
+}
+
+/// Whether the database holds migrate's history schema: a refused run must not create it.
+pub async fn has_history_schema(c: &mut PgConnection) -> bool {
+    scalar_i64(
+        c,
+        "SELECT count(*) FROM pg_namespace WHERE nspname = 'migrate'",
+    )
+    .await
+        > 0
+}
+
+/// A well-formed bcrypt hash, for Witchcraft users (its CHECK refuses anything else).
+pub fn bcrypt() -> String {
+    format!("$2b$12${}", &"N9qo8uLOickgx2ZMRZoMye".repeat(3)[..53])
+}
+
 /// Fails when `text` shows one of the test passwords.
 pub fn assert_no_secret(text: &str) {
     for pw in TEST_PASSWORDS {

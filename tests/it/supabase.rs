@@ -180,7 +180,7 @@ async fn attempt(
 /// session totals and alert percentages. All refused now, in both modes, with 42501.
 #[tokio::test]
 async fn the_platform_defaults_open_nothing_in_either_mode() {
-    let bcrypt = format!("$2b$12${}", &"N9qo8uLOickgx2ZMRZoMye".repeat(3)[..53]);
+    let bcrypt = bcrypt();
     for mode in MODES {
         let (_db, mut c) = migrated_in(mode, "aethercrown98").await;
         let user = "8d0f7a58-30c3-4bd9-a5d3-6f6d1a0e5c01";
@@ -306,7 +306,7 @@ async fn status_tells_supabase_from_plain_postgres() {
 /// and attach feedback to another user's message. Both refused now, in both modes.
 #[tokio::test]
 async fn revocation_is_final_and_feedback_cites_a_message_of_its_session() {
-    let bcrypt = format!("$2b$12${}", &"N9qo8uLOickgx2ZMRZoMye".repeat(3)[..53]);
+    let bcrypt = bcrypt();
     for mode in MODES {
         let (_db, mut c) = migrated_in(mode, "witchcraft").await;
         let mut ids = Vec::new();
@@ -419,10 +419,13 @@ async fn roles_after(order: &[&str]) -> (Vec<String>, Option<bool>) {
     )
     .await;
     let backend_sees_users = if order.contains(&"witchcraft") {
-        sqlx::raw_sql("INSERT INTO witchcraft.users (email, password_hash) VALUES ('svc@x', '$2b$12$N9qo8uLOickgx2ZMRZoMyeN9qo8uLOickgx2ZMRZoMyeN9qo8uLOi')")
-            .execute(&mut c)
-            .await
-            .unwrap();
+        sqlx::raw_sql(&format!(
+            "INSERT INTO witchcraft.users (email, password_hash) VALUES ('svc@x', '{}')",
+            bcrypt()
+        ))
+        .execute(&mut c)
+        .await
+        .unwrap();
         Some(
             as_role(
                 &mut c,
@@ -548,12 +551,7 @@ async fn maintain_refuses_a_set_that_is_behind() {
     .await
     .unwrap();
     let out = run(db.migrate().args(["maintain", "--set", "aethercrown98"]));
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("set `aethercrown98` is at 0005 but its maintenance needs all its migrations (newest: 0008); run `migrate up --set aethercrown98` first"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(&out, 1, "set `aethercrown98` is at 0005 but its maintenance needs all its migrations (newest: 0008); run `migrate up --set aethercrown98` first");
 }
 
 /// Witchcraft's 0008 down looked for `cron.unschedule(text)`, which pg_cron 1.4 does not have
@@ -712,12 +710,7 @@ async fn bootstrap_refuses_before_changing_anything() {
     let db = TestDb::in_mode(Mode::Supabase).await;
     let mut c = db.conn().await;
     let both = run(db.migrate().arg("bootstrap"));
-    assert_eq!(both.code, 2, "{}", both.stderr);
-    assert!(
-        both.stderr.contains("both install into schema `public`"),
-        "{}",
-        both.stderr
-    );
+    assert_refused(&both, 2, "both install into schema `public`");
     let weak = format!("weak_{}", db.name);
     sqlx::raw_sql(&format!(
         "CREATE ROLE \"{weak}\" LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC"
@@ -740,14 +733,7 @@ async fn bootstrap_refuses_before_changing_anything() {
         "{}",
         out.stderr
     );
-    assert_eq!(
-        scalar_i64(
-            &mut c,
-            "SELECT count(*) FROM pg_namespace WHERE nspname = 'migrate'"
-        )
-        .await,
-        0
-    );
+    assert!(!has_history_schema(&mut c).await, "nothing was changed");
     sqlx::raw_sql(&format!("DROP ROLE \"{weak}\""))
         .execute(&mut c)
         .await
@@ -803,13 +789,10 @@ async fn the_rollback_proof_runs_on_the_platform_surface() {
         "--scratch-url",
         &scratch,
     ]));
-    assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains(
-            "is Supabase (or set up like it): a scratch database made from template1 would lack"
-        ),
-        "{}",
-        refused.stderr
+    assert_refused(
+        &refused,
+        1,
+        "is Supabase (or set up like it): a scratch database made from template1 would lack",
     );
 }
 
@@ -1011,30 +994,13 @@ async fn adopt_takes_over_what_another_tool_migrated() {
     let out = run(db
         .migrate()
         .args(["adopt", "--from", "sqlx", "--set", "aethercrown98"]));
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("the database is no version of this set; nearest is 0008, which differs in: missing index idx_tasks_status, unexpected column users.nickname; nothing was adopted"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(
-        scalar_i64(
-            &mut c,
-            "SELECT count(*) FROM pg_namespace WHERE nspname = 'migrate'"
-        )
-        .await,
-        0
-    );
+    assert_refused(&out, 1, "the database is no version of this set; nearest is 0008, which differs in: missing index idx_tasks_status, unexpected column users.nickname; nothing was adopted");
+    assert!(!has_history_schema(&mut c).await, "nothing was changed");
     // and without the other tool's history table, nothing to adopt
     let out = run(db
         .migrate()
         .args(["adopt", "--from", "refinery", "--set", "aethercrown98"]));
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("has no refinery_schema_history"),
-        "{}",
-        out.stderr
-    );
+    assert_refused(&out, 1, "has no refinery_schema_history");
 }
 
 /// `export --supabase`, applied the way the Supabase CLI applies a migrations folder (each
@@ -1124,11 +1090,6 @@ async fn export_for_the_supabase_cli_then_adopt() {
         .migrate()
         .args(["export", "--set", "aethercrown98", "--supabase"])
         .arg(&dir));
-    assert_eq!(refused.code, 1);
-    assert!(
-        refused.stderr.contains("exists with other contents"),
-        "{}",
-        refused.stderr
-    );
+    assert_refused(&refused, 1, "exists with other contents");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -37,10 +37,6 @@ async fn fails(c: &mut PgConnection, sql: &str) -> (String, String) {
     )
 }
 
-fn bcrypt() -> String {
-    format!("$2b$12${}", &"N9qo8uLOickgx2ZMRZoMye".repeat(3)[..53])
-}
-
 async fn new_user(c: &mut PgConnection, email: &str) -> i64 {
     sqlx::query_scalar("SELECT create_user_with_profile($1, $2, $3)")
         .bind(email)
