@@ -482,6 +482,42 @@ pub async fn user_objects(conn: &mut PgConnection) -> Vec<String> {
     .await
 }
 
+/// SQL giving Witchcraft user `u` a row of their own in the tables a user owns beyond what
+/// registration makes: an access token, a reset token, an agent session with a message, a
+/// tool call and feedback, a subscription, a payment and a usage alert.
+pub fn witchcraft_rows_of(u: i64) -> String {
+    format!(
+        "INSERT INTO access_tokens (user_id, token_hash) VALUES ({u}, md5('{u}') || md5('x{u}'));
+         INSERT INTO password_reset_tokens (user_id, token_hash) VALUES ({u}, md5('r{u}') || md5('y{u}'));
+         WITH s AS (INSERT INTO agent_sessions (user_id) VALUES ({u}) RETURNING id),
+              msg AS (INSERT INTO agent_messages (session_id, role, content) SELECT id, 'assistant', 'x' FROM s RETURNING id, session_id),
+              t AS (INSERT INTO agent_tool_calls (session_id, message_id, tool_name) SELECT session_id, id, 'search' FROM msg)
+         INSERT INTO agent_feedback (user_id, session_id, message_id, rating) SELECT {u}, session_id, id, 5 FROM msg;
+         INSERT INTO user_subscriptions (user_id, tier_id) SELECT {u}, id FROM subscription_tiers WHERE name = 'pro';
+         INSERT INTO payment_history (user_id, amount_usd, status, payment_provider) VALUES ({u}, 25, 'succeeded', 'stripe');
+         INSERT INTO usage_alerts (user_id, alert_type, threshold_percent, usage_percent, period_start)
+           VALUES ({u}, 'quota_warning', 80, 81, date_trunc('month', now()));"
+    )
+}
+
+/// The rows of the README's table between `<!-- {marker} -->` and `<!-- end of {marker} -->`:
+/// its header and body, without the `| --- |` rule; empty when the markers are missing.
+pub fn readme_table(marker: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(crate_root().join("README.md")).unwrap();
+    let start = format!("<!-- {marker} -->");
+    let end = format!("<!-- end of {marker} -->");
+    let Some((body, _)) = readme
+        .split_once(&start)
+        .and_then(|(_, rest)| rest.split_once(&end))
+    else {
+        return Vec::new();
+    };
+    body.lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs `sql` as `role` with JWT claims whose `sub` is `sub` (no claims when `None`), in a
 /// transaction that is rolled back; returns the single bigint it selects, or the SQLSTATE of
 /// the error.

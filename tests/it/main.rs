@@ -1,6 +1,7 @@
 //! The one integration-test binary. Every test runs against a real Postgres given by
 //! `harness`, in a fresh database of its own.
 
+mod access;
 mod aethercrown98;
 mod catalog;
 mod cli;

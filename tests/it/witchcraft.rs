@@ -767,20 +767,12 @@ async fn row_level_security_by_role() {
         .await;
         for u in [a, b] {
             let (request, at) = record(&mut c, u, p, m, 10, 10).await.unwrap();
+            exec(&mut c, &witchcraft_rows_of(u)).await;
             exec(&mut c, &format!(
-            "INSERT INTO access_tokens (user_id, token_hash) VALUES ({u}, md5('{u}') || md5('x{u}'));
-             INSERT INTO password_reset_tokens (user_id, token_hash) VALUES ({u}, md5('r{u}') || md5('y{u}'));
-             WITH s AS (INSERT INTO agent_sessions (user_id) VALUES ({u}) RETURNING id),
-                  msg AS (INSERT INTO agent_messages (session_id, role, content, usage_request_id, usage_request_created_at)
-                          SELECT id, 'assistant', 'x', {request}, '{at}' FROM s RETURNING id, session_id),
-                  t AS (INSERT INTO agent_tool_calls (session_id, message_id, tool_name) SELECT session_id, id, 'search' FROM msg)
-             INSERT INTO agent_feedback (user_id, session_id, message_id, rating) SELECT {u}, session_id, id, 5 FROM msg;
-             INSERT INTO user_subscriptions (user_id, tier_id) SELECT {u}, id FROM subscription_tiers WHERE name = 'pro';
-             INSERT INTO payment_history (user_id, amount_usd, status, payment_provider) VALUES ({u}, 25, 'succeeded', 'stripe');
-             INSERT INTO usage_alerts (user_id, alert_type, threshold_percent, usage_percent, period_start)
-               VALUES ({u}, 'quota_warning', 80, 81, date_trunc('month', now()));"
-        ))
-        .await;
+                "UPDATE agent_messages m SET usage_request_id = {request}, usage_request_created_at = '{at}'
+                   FROM agent_sessions s WHERE s.id = m.session_id AND s.user_id = {u}"
+            ))
+            .await;
         }
         exec(
             &mut c,
