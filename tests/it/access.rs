@@ -571,16 +571,7 @@ async fn seed_aethercrown98(c: &mut PgConnection) -> BTreeMap<&'static str, Stri
 /// catalogue (active and retired providers and models), and a reservation of each.
 async fn seed_witchcraft(c: &mut PgConnection) -> BTreeMap<&'static str, String> {
     let bcrypt = bcrypt();
-    exec(
-        c,
-        "INSERT INTO ai_providers (name, display_name) VALUES ('openai', 'OpenAI');
-         INSERT INTO ai_providers (name, display_name, is_active) VALUES ('retired', 'Retired', false);
-         INSERT INTO ai_models (provider_id, name, display_name, input_cost_per_1k_tokens, output_cost_per_1k_tokens)
-           SELECT id, 'gpt-4', 'GPT-4', 0.01, 0.03 FROM ai_providers WHERE name = 'openai';
-         INSERT INTO ai_models (provider_id, name, display_name, is_active)
-           SELECT id, 'old-1', 'Old', false FROM ai_providers WHERE name = 'retired';",
-    )
-    .await;
+    seed_models(c).await;
     let mut values = BTreeMap::new();
     for key in ["a", "b", "admin"] {
         let id: i64 = sqlx::query_scalar("SELECT create_user_with_profile($1, $2, $3)")

@@ -47,32 +47,6 @@ async fn new_user(c: &mut PgConnection, email: &str) -> i64 {
         .unwrap()
 }
 
-/// An active provider with an active model (input $0.01, output $0.03 per 1k tokens), and an
-/// inactive provider with an inactive model. Returns (provider, model) of the active pair.
-async fn seed_models(c: &mut PgConnection) -> (i32, i32) {
-    exec(
-        c,
-        "INSERT INTO ai_providers (name, display_name) VALUES ('openai', 'OpenAI');
-         INSERT INTO ai_providers (name, display_name, is_active) VALUES ('retired', 'Retired', false);
-         INSERT INTO ai_models (provider_id, name, display_name, input_cost_per_1k_tokens, output_cost_per_1k_tokens)
-           SELECT id, 'gpt-4', 'GPT-4', 0.01, 0.03 FROM ai_providers WHERE name = 'openai';
-         INSERT INTO ai_models (provider_id, name, display_name, is_active)
-           SELECT id, 'gpt-2', 'GPT-2', false FROM ai_providers WHERE name = 'openai';
-         INSERT INTO ai_models (provider_id, name, display_name)
-           SELECT id, 'old-1', 'Old' FROM ai_providers WHERE name = 'retired';",
-    )
-    .await;
-    let p: i32 = sqlx::query_scalar("SELECT id FROM ai_providers WHERE name = 'openai'")
-        .fetch_one(&mut *c)
-        .await
-        .unwrap();
-    let m: i32 = sqlx::query_scalar("SELECT id FROM ai_models WHERE name = 'gpt-4'")
-        .fetch_one(&mut *c)
-        .await
-        .unwrap();
-    (p, m)
-}
-
 async fn record(
     c: &mut PgConnection,
     user: i64,
