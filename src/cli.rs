@@ -91,11 +91,17 @@ pub enum Command {
     /// schema/<set>/expected_catalog.txt, or another database with --against) and report
     /// every object that is missing, unexpected or changed. Never changes the database.
     /// Exit codes: 0 no drift, 1 drift, 2 error. Default sets: those installed in the
-    /// database.
+    /// database. With --schema, or when no set is installed, compares schemas with the
+    /// --against database instead of sets: any two databases.
     Diff {
         /// Compare with this database instead of the committed expected catalog.
         #[arg(long, value_name = "URL")]
         against: Option<String>,
+        /// Compare this schema of both databases, whatever sets they hold; repeat for more.
+        /// Without it, and when no set is installed, every schema but the system's and the
+        /// platform's.
+        #[arg(long = "schema", value_name = "NAME")]
+        schemas: Vec<String>,
         /// Print the statements that would repair the drift (where well defined) instead of
         /// the report.
         #[arg(long)]

@@ -41,6 +41,13 @@ const QUERIES: &[(&str, bool, &str)] = &[
     ("functions", true, include_str!("sql/functions.sql")),
     ("views", true, include_str!("sql/views.sql")),
     ("sequences", true, include_str!("sql/sequences.sql")),
+    ("types", true, include_str!("sql/types.sql")),
+    ("collations", true, include_str!("sql/collations.sql")),
+    (
+        "default privileges",
+        false,
+        include_str!("sql/default_privileges.sql"),
+    ),
     ("extensions", false, include_str!("sql/extensions.sql")),
     ("publications", false, include_str!("sql/publications.sql")),
     ("grants", true, include_str!("sql/grants.sql")),
@@ -69,6 +76,9 @@ pub const PLATFORM_SCHEMAS: &[&str] = &[
 
 /// Kinds that belong to the user even inside a platform schema.
 const USER_KINDS_IN_PLATFORM: &[&str] = &["policy", "trigger"];
+
+/// Kinds of objects that live in no schema (read with an empty schema name).
+const GLOBAL_KINDS: &[&str] = &["publication", "default privileges"];
 
 pub fn is_platform_schema(schema: &str) -> bool {
     PLATFORM_SCHEMAS.contains(&schema) || schema.starts_with("supabase_")
@@ -104,24 +114,63 @@ pub struct Introspection {
 }
 
 impl Catalog {
-    /// Only the objects in `schemas`, plus policies and triggers on platform tables.
+    /// Only the objects in `schemas`, plus policies and triggers on platform tables, and the
+    /// publications that have a member in `schemas`. Default privileges are left out: the
+    /// sets never set them, and on Supabase the platform's are there before any migration.
     pub fn scoped(&self, schemas: &[String]) -> Catalog {
+        let in_scope = |key: &str, o: &CatalogObject| match &o.schema {
+            _ if key.starts_with("default privileges ") => false,
+            Some(s) if s.is_empty() => false,
+            Some(s) => {
+                schemas.contains(s)
+                    || (is_platform_schema(s)
+                        && USER_KINDS_IN_PLATFORM
+                            .iter()
+                            .any(|k| key.starts_with(&format!("{k} "))))
+            }
+            None => true,
+        };
+        let mut objects: BTreeMap<String, CatalogObject> = self
+            .objects
+            .iter()
+            .filter(|(key, o)| in_scope(key, o))
+            .map(|(k, o)| (k.clone(), o.clone()))
+            .collect();
+        let publications: Vec<String> = objects
+            .keys()
+            .filter_map(|k| k.strip_prefix("publication member "))
+            .filter_map(|m| m.split_once(':').map(|(p, _)| format!("publication {p}")))
+            .collect();
+        for key in publications {
+            if let Some(o) = self.objects.get(&key) {
+                objects.insert(key, o.clone());
+            }
+        }
+        Catalog { objects }
+    }
+
+    /// The objects of the schemas `schemas` (every schema the catalog holds when empty),
+    /// with the objects of no schema: what `diff` compares between two databases.
+    pub fn in_schemas(&self, schemas: &[String]) -> Catalog {
         let objects = self
             .objects
             .iter()
-            .filter(|(key, o)| match &o.schema {
-                Some(s) => {
-                    schemas.contains(s)
-                        || (is_platform_schema(s)
-                            && USER_KINDS_IN_PLATFORM
-                                .iter()
-                                .any(|k| key.starts_with(&format!("{k} "))))
-                }
+            .filter(|(_, o)| match &o.schema {
+                Some(s) => s.is_empty() || schemas.is_empty() || schemas.contains(s),
                 None => true,
             })
             .map(|(k, o)| (k.clone(), o.clone()))
             .collect();
         Catalog { objects }
+    }
+
+    /// The schemas the objects of this catalog live in (named ones only).
+    pub fn schemas_used(&self) -> std::collections::BTreeSet<String> {
+        self.objects
+            .values()
+            .filter_map(|o| o.schema.clone())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     /// A catalog of `(key, body)` pairs, as read back from text (for tests).
@@ -152,7 +201,7 @@ impl Catalog {
 
 /// `name` if `schema` is the home schema, else `schema.name`.
 fn qualify(schema: &str, name: &str, home: &str) -> String {
-    if schema == home {
+    if schema == home || schema.is_empty() {
         name.to_string()
     } else {
         format!("{schema}.{name}")
@@ -291,11 +340,16 @@ pub async fn introspect(
             let schema: String = row.get("schema");
             let name: String = row.get("name");
             let body: Option<String> = row.get("body");
-            if is_platform_schema(&schema) && !USER_KINDS_IN_PLATFORM.contains(&kind.as_str()) {
+            if is_platform_schema(&schema)
+                && !USER_KINDS_IN_PLATFORM.contains(&kind.as_str())
+                && !GLOBAL_KINDS.contains(&kind.as_str())
+            {
                 continue;
             }
-            // The home schema itself is where the model is read from, not one of its objects.
-            if kind == "schema" && name == home {
+            // The home schema is where the model is read from, not one of its objects; its
+            // grants are the environment's (Postgres gives PUBLIC USAGE on `public`, Supabase
+            // grants its API roles), so they are left out with it.
+            if (kind == "schema" || kind == "grants on schema") && name == home {
                 continue;
             }
             let mut body = normalize(&body.unwrap_or_default(), home);
@@ -317,8 +371,8 @@ pub async fn introspect(
                     .unwrap_or((&name, ""));
                 shown = format!("{prefix}_YYYY_MM");
             }
-            let key = if kind == "schema" {
-                format!("schema {name}")
+            let key = if kind == "schema" || kind == "grants on schema" {
+                format!("{kind} {name}")
             } else {
                 format!("{kind} {}", qualify(&schema, &shown, home))
             };

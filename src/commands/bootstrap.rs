@@ -65,7 +65,11 @@ async fn upkeep(conn: &mut PgConnection, set: &MigrationSet) -> Result<serde_jso
     Ok(json!({ "pg_cron": version, "jobs": jobs, "advice": advice }))
 }
 
-pub(super) async fn bootstrap(g: &Global, sets: &[MigrationSet]) -> Result<()> {
+pub(super) async fn bootstrap(
+    g: &Global,
+    sets: &[MigrationSet],
+    all: &[MigrationSet],
+) -> Result<()> {
     let url = database_url(g)?;
     check_distinct_schemas(sets)?;
     engine::require_session_connection(url)?;
@@ -84,7 +88,7 @@ pub(super) async fn bootstrap(g: &Global, sets: &[MigrationSet]) -> Result<()> {
         let steps = engine::up(&mut conn, set, None, lock_timeout(g, set), &progress).await?;
         changed |= !steps.is_empty();
         let now = engine::status(&mut conn, set).await?;
-        let checks = checks_of(&mut conn, set).await?;
+        let checks = checks_of(&mut conn, set, all).await?;
         let ok = checks.iter().all(|c| c.ok);
         all_ok &= ok;
         let upkeep = upkeep(&mut conn, set).await?;

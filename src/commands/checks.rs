@@ -133,41 +133,48 @@ pub(super) async fn installed_sets<'s>(
     Ok(installed)
 }
 
-/// Expected and actual catalogs of one set, limited to the schemas the set owns.
+/// Whether any of `sets` has rows in migrate.history.
+async fn any_installed(conn: &mut PgConnection, sets: &[MigrationSet]) -> Result<bool> {
+    for set in sets {
+        if !engine::history::read(conn, &set.name).await?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The drift of one set: its schemas (see `migrate::verify::expected`) in the database
+/// against the committed expected catalog, or against another database; with the expected
+/// catalog as compared.
 pub(super) async fn drift_of(
     conn: &mut PgConnection,
     other: Option<&mut PgConnection>,
     set: &MigrationSet,
+    all: &[MigrationSet],
 ) -> Result<(migrate::diff::Drift, migrate::catalog::Catalog)> {
-    let committed = migrate::snapshot::committed(set);
     let expected = match other {
         Some(other) => {
             migrate::catalog::introspect(other, &set.schema)
                 .await?
                 .catalog
         }
-        None => committed.as_ref().map_err(|e| anyhow!("{e}"))?.clone(),
+        None => migrate::snapshot::committed(set).map_err(|e| anyhow!("{e}"))?,
     };
-    let mut scope = vec![set.schema.clone()];
-    scope.extend(expected.schema_names());
-    if let Ok(c) = &committed {
-        scope.extend(c.schema_names());
-    }
-    let expected = expected.scoped(&scope);
     let actual = migrate::catalog::introspect(conn, &set.schema)
         .await?
-        .catalog
-        .scoped(&scope);
-    Ok((migrate::diff::compare(&expected, &actual), expected))
+        .catalog;
+    Ok(migrate::verify::expected::compare_set(
+        set, all, &expected, &actual,
+    ))
 }
 
+/// The report of one comparison; `head` names what was compared.
 pub(super) fn render_drift(
-    set: &MigrationSet,
+    head: &str,
     drift: &migrate::diff::Drift,
     objects: usize,
     color: bool,
 ) -> String {
-    let head = format!("{} (schema {})", set.name, set.schema);
     if drift.is_empty() {
         return format!("{head}: no drift ({objects} objects)\n");
     }
@@ -204,7 +211,9 @@ pub(super) fn render_drift(
 pub(super) async fn diff(
     g: &Global,
     sets: &[MigrationSet],
+    all: &[MigrationSet],
     against: Option<&str>,
+    schemas: &[String],
     sql: bool,
 ) -> Result<()> {
     let mut conn = engine::connect(database_url(g)?).await?;
@@ -212,12 +221,23 @@ pub(super) async fn diff(
         Some(url) => Some(engine::connect(url).await?),
         None => None,
     };
+    let by_schema =
+        !schemas.is_empty() || (g.sets.is_empty() && !any_installed(&mut conn, sets).await?);
+    if by_schema {
+        let (Some(url), Some(other)) = (against, other.as_mut()) else {
+            return Err(UsageError(
+                "no set is installed in this database (migrate.history has no rows): pass --against URL to compare it with another database, or --set NAME to compare it with a set's expected catalog".into(),
+            )
+            .into());
+        };
+        return diff_schemas(g, &mut conn, other, url, schemas, sql).await;
+    }
     let selected = installed_sets(g, &mut conn, sets).await?;
     let color = use_color(g);
     let mut reports = Vec::new();
     let mut drifted = false;
     for set in selected {
-        let (drift, expected) = drift_of(&mut conn, other.as_mut(), set).await?;
+        let (drift, expected) = drift_of(&mut conn, other.as_mut(), set, all).await?;
         drifted |= !drift.is_empty();
         let statements = migrate::diff::repair::statements(&drift, &expected, &set.schema);
         if !g.json {
@@ -229,7 +249,12 @@ pub(super) async fn diff(
             } else {
                 out!(
                     "{}",
-                    render_drift(set, &drift, expected.objects.len(), color)
+                    render_drift(
+                        &format!("{} (schema {})", set.name, set.schema),
+                        &drift,
+                        expected.objects.len(),
+                        color
+                    )
                 );
             }
         }
@@ -256,12 +281,67 @@ pub(super) async fn diff(
     Ok(())
 }
 
+/// `diff` between two databases, whatever sets they hold: `schemas` of both (every schema but
+/// the system's and the platform's when empty), the --against database being the expected.
+async fn diff_schemas(
+    g: &Global,
+    conn: &mut PgConnection,
+    other: &mut PgConnection,
+    against: &str,
+    schemas: &[String],
+    sql: bool,
+) -> Result<()> {
+    const HOME: &str = "public";
+    let expected = migrate::catalog::introspect(other, HOME)
+        .await?
+        .catalog
+        .in_schemas(schemas);
+    let actual = migrate::catalog::introspect(conn, HOME)
+        .await?
+        .catalog
+        .in_schemas(schemas);
+    let drift = migrate::diff::compare(&expected, &actual);
+    let statements = migrate::diff::repair::statements(&drift, &expected, HOME);
+    let shown = if schemas.is_empty() {
+        "every schema".to_string()
+    } else {
+        format!("schema {}", schemas.join(", "))
+    };
+    if g.json {
+        let mut report = json!({
+            "command": "diff", "drift": !drift.is_empty(), "schemas": schemas,
+            "expected": format!("database {}", migrate::redact::redact_url(against)),
+            "objects": expected.objects.len(),
+            "missing": drift.missing, "unexpected": drift.unexpected, "changed": drift.changed,
+        });
+        if sql {
+            report["sql"] = json!(statements);
+        }
+        print_json(report)?;
+    } else if sql {
+        if !drift.is_empty() {
+            outln!("-- {shown}: repair statements");
+            outln!("{}", statements.join("\n"));
+        }
+    } else {
+        out!(
+            "{}",
+            render_drift(&shown, &drift, expected.objects.len(), use_color(g))
+        );
+    }
+    if !drift.is_empty() {
+        return Err(Reported(1).into());
+    }
+    Ok(())
+}
+
 /// The catalog check of `verify`: the database against the expected catalog of the applied
 /// version, each drifted object attributed to the migration that made it. Both come from the
 /// committed catalogs embedded in the binary, so nothing is built or written anywhere.
 pub(super) async fn catalog_check(
     conn: &mut PgConnection,
     set: &MigrationSet,
+    all: &[MigrationSet],
     applied_version: i64,
 ) -> Result<migrate::verify::Check> {
     let steps = migrate::snapshot::committed_versions(set)?;
@@ -270,14 +350,10 @@ pub(super) async fn catalog_check(
         .rfind(|(v, _, _)| *v <= applied_version)
         .map(|(_, _, c)| c.clone())
         .unwrap_or_default();
-    let mut scope = vec![set.schema.clone()];
-    scope.extend(expected.schema_names());
-    let expected = expected.scoped(&scope);
     let actual = migrate::catalog::introspect(conn, &set.schema)
         .await?
-        .catalog
-        .scoped(&scope);
-    let drift = migrate::diff::compare(&expected, &actual);
+        .catalog;
+    let (drift, expected) = migrate::verify::expected::compare_set(set, all, &expected, &actual);
     let from = |key: &str| -> String {
         migrate::snapshot::made_by(&steps, key)
             .map(|(v, n)| format!(" (from {v:04} {n})"))
@@ -312,11 +388,12 @@ pub(super) async fn catalog_check(
 pub(super) async fn checks_of(
     conn: &mut PgConnection,
     set: &MigrationSet,
+    all: &[MigrationSet],
 ) -> Result<Vec<migrate::verify::Check>> {
     let applied = engine::history::read(conn, &set.name).await?;
     let mut checks = migrate::verify::history_checks(set, &applied);
     let applied_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
-    checks.push(catalog_check(conn, set, applied_version).await?);
+    checks.push(catalog_check(conn, set, all, applied_version).await?);
     let mut schemas = vec![set.schema.clone()];
     if let Some(text) = &set.expected_catalog {
         if let Ok(c) = migrate::catalog::parse(text) {
@@ -341,13 +418,13 @@ pub(super) fn render_checks(set: &MigrationSet, checks: &[migrate::verify::Check
     out
 }
 
-pub(super) async fn verify(g: &Global, sets: &[MigrationSet]) -> Result<()> {
+pub(super) async fn verify(g: &Global, sets: &[MigrationSet], all: &[MigrationSet]) -> Result<()> {
     let mut conn = engine::connect(database_url(g)?).await?;
     let selected = installed_sets(g, &mut conn, sets).await?;
     let mut all_ok = true;
     let mut reports = Vec::new();
     for set in selected {
-        let checks = checks_of(&mut conn, set).await?;
+        let checks = checks_of(&mut conn, set, all).await?;
         let ok = checks.iter().all(|c| c.ok);
         all_ok &= ok;
         if !g.json {

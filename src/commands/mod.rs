@@ -43,6 +43,13 @@ pub async fn run(cli: Cli) -> Result<()> {
     for s in config.select(&g.sets)? {
         sets.push(config.load_set(s)?);
     }
+    // Every configured set, for the checks that must know which schemas are whose; a set
+    // that does not load is named by its own verbs, not by another set's.
+    let all: Vec<migrate::config::MigrationSet> = config
+        .sets
+        .iter()
+        .filter_map(|s| config.load_set(s).ok())
+        .collect();
     match &cli.command {
         Command::Up { to, dry_run: true } => apply::up_dry_run(g, &sets, *to).await,
         Command::Up { to, dry_run: false } => apply::up(g, &sets, *to).await,
@@ -57,7 +64,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Status => apply::status(g, &sets).await,
         Command::Maintain { monthly } => apply::maintain(g, &sets, *monthly).await,
-        Command::Bootstrap => bootstrap::bootstrap(g, &sets).await,
+        Command::Bootstrap => bootstrap::bootstrap(g, &sets, &all).await,
         Command::Adopt { from } => adopt::adopt(g, &sets, from).await,
         Command::Export { supabase } => export::export(g, &sets, supabase).await,
         Command::Sandbox { keep } => sandbox::sandbox(g, &sets, *keep).await,
@@ -69,7 +76,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let server = ScratchServer::start(scratch_url.as_deref(), scratch_template.as_deref())?;
             checks::snapshot(g, &sets, *check, &server).await
         }
-        Command::Diff { against, sql } => checks::diff(g, &sets, against.as_deref(), *sql).await,
+        Command::Diff {
+            against,
+            sql,
+            schemas,
+        } => checks::diff(g, &sets, &all, against.as_deref(), schemas, *sql).await,
         Command::Verify {
             roundtrip: true,
             scratch_url,
@@ -89,7 +100,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         .into()),
         Command::Verify {
             roundtrip: false, ..
-        } => checks::verify(g, &sets).await,
+        } => checks::verify(g, &sets, &all).await,
     }
 }
 

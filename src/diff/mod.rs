@@ -59,11 +59,17 @@ pub fn compare(expected: &Catalog, actual: &Catalog) -> Drift {
 
 /// The kinds of object keys, longest first so that a kind is never taken for its prefix.
 pub const KINDS: &[&str] = &[
+    "default privileges",
     "grants on function",
+    "grants on schema",
     "grants on column",
     "grants on table",
     "publication member",
     "materialized view",
+    "composite type",
+    "range type",
+    "publication",
+    "collation",
     "constraint",
     "extension",
     "procedure",
@@ -71,9 +77,11 @@ pub const KINDS: &[&str] = &[
     "sequence",
     "trigger",
     "column",
+    "domain",
     "policy",
     "schema",
     "index",
+    "enum",
     "table",
     "view",
 ];

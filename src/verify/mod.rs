@@ -5,6 +5,7 @@
 //! `scratch` gives the verbs that must build a schema (`snapshot`, the rollback proof) an
 //! empty database of their own.
 
+pub mod expected;
 pub mod scratch;
 
 use crate::config::MigrationSet;

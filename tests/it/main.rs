@@ -5,6 +5,7 @@ mod access;
 mod aethercrown98;
 mod catalog;
 mod cli;
+mod corpus;
 mod diff;
 mod engine;
 mod harness;

@@ -8,6 +8,9 @@ SELECT 'column' AS kind, n.nspname::text AS schema, c.relname || '.' || a.attnam
            CASE WHEN a.attgenerated = 's' THEN 'generated always as (' || pg_get_expr(ad.adbin, ad.adrelid) || ') stored'
                 WHEN ad.adbin IS NOT NULL THEN 'default ' || pg_get_expr(ad.adbin, ad.adrelid) END,
            CASE a.attidentity WHEN 'a' THEN 'identity always' WHEN 'd' THEN 'identity by default' END,
+           CASE WHEN NOT a.attislocal THEN 'inherited' END,
+           CASE WHEN a.attstorage <> t.typstorage THEN 'storage ' || CASE a.attstorage WHEN 'p' THEN 'plain'
+                WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' ELSE 'extended' END END,
            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
                 THEN 'collate ' || a.attcollation::regcollation::text END,
            'comment ' || quote_literal(col_description(c.oid, a.attnum))) AS body

@@ -4,12 +4,16 @@
 -- (prefixed with namespaces.sql: the CTE ns)
 ,
 acl AS (
-    SELECT 'grants on table' AS kind, n.nspname::text AS schema, c.relname::text AS name,
-           c.relowner AS owner, c.relacl AS acl
+    SELECT 'grants on schema' AS kind, n.nspname::text AS schema, n.nspname::text AS name,
+           s.nspowner AS owner, coalesce(s.nspacl, acldefault('n', s.nspowner)) AS acl
+      FROM ns n JOIN pg_namespace s ON s.oid = n.oid
+    UNION ALL
+    SELECT 'grants on table', n.nspname::text, c.relname::text, c.relowner, c.relacl
       FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S')
        AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('e', 'i'))
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                          AND (d.deptype = 'e' OR (d.deptype = 'i' AND c.relkind = 'S')))
     UNION ALL
     SELECT 'grants on column', n.nspname::text, c.relname || '.' || a.attname, c.relowner, a.attacl
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns n ON n.oid = c.relnamespace

@@ -8,6 +8,13 @@ SELECT 'table' AS kind, n.nspname::text AS schema, c.relname::text AS name,
            CASE WHEN c.relispartition THEN
                'partition of ' || (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid)
                || ' ' || pg_get_expr(c.relpartbound, c.oid) END,
+           (SELECT 'inherits ' || string_agg(i.inhparent::regclass::text, ', ' ORDER BY i.inhseqno)
+              FROM pg_inherits i WHERE i.inhrelid = c.oid AND NOT c.relispartition),
+           'with (' || array_to_string(c.reloptions, ', ') || ')',
+           CASE c.relreplident WHEN 'n' THEN 'replica identity nothing' WHEN 'f' THEN 'replica identity full'
+                WHEN 'i' THEN 'replica identity using index '
+                              || (SELECT quote_ident(x.relname) FROM pg_index ix JOIN pg_class x ON x.oid = ix.indexrelid
+                                   WHERE ix.indrelid = c.oid AND ix.indisreplident) END,
            'row level security ' || CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END,
            CASE WHEN c.relforcerowsecurity THEN 'force row level security' END,
            'comment ' || quote_literal(obj_description(c.oid, 'pg_class'))) AS body
