@@ -151,7 +151,7 @@ pub(super) async fn drift_of(
     other: Option<&mut PgConnection>,
     set: &MigrationSet,
     all: &[MigrationSet],
-) -> Result<(migrate::diff::Drift, migrate::catalog::Catalog)> {
+) -> Result<migrate::verify::expected::Comparison> {
     let expected = match other {
         Some(other) => {
             migrate::catalog::introspect(other, &set.schema)
@@ -237,9 +237,13 @@ pub(super) async fn diff(
     let mut reports = Vec::new();
     let mut drifted = false;
     for set in selected {
-        let (drift, expected) = drift_of(&mut conn, other.as_mut(), set, all).await?;
+        let migrate::verify::expected::Comparison {
+            drift,
+            expected,
+            actual,
+        } = drift_of(&mut conn, other.as_mut(), set, all).await?;
         drifted |= !drift.is_empty();
-        let statements = migrate::diff::repair::statements(&drift, &expected, &set.schema);
+        let statements = migrate::diff::repair::statements(&drift, &expected, &actual, &set.schema);
         if !g.json {
             if sql {
                 if !drift.is_empty() {
@@ -301,7 +305,7 @@ async fn diff_schemas(
         .catalog
         .in_schemas(schemas);
     let drift = migrate::diff::compare(&expected, &actual);
-    let statements = migrate::diff::repair::statements(&drift, &expected, HOME);
+    let statements = migrate::diff::repair::statements(&drift, &expected, &actual, HOME);
     let shown = if schemas.is_empty() {
         "every schema".to_string()
     } else {
@@ -353,7 +357,9 @@ pub(super) async fn catalog_check(
     let actual = migrate::catalog::introspect(conn, &set.schema)
         .await?
         .catalog;
-    let (drift, expected) = migrate::verify::expected::compare_set(set, all, &expected, &actual);
+    let migrate::verify::expected::Comparison {
+        drift, expected, ..
+    } = migrate::verify::expected::compare_set(set, all, &expected, &actual);
     let from = |key: &str| -> String {
         migrate::snapshot::made_by(&steps, key)
             .map(|(v, n)| format!(" (from {v:04} {n})"))

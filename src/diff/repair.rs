@@ -6,6 +6,7 @@
 use super::{split_key, Drift};
 use crate::catalog::{denormalize, Catalog};
 use crate::engine::quote_ident;
+use std::collections::BTreeMap;
 
 /// Quotes each dot-separated part of an object name.
 fn quote_path(name: &str) -> String {
@@ -213,43 +214,175 @@ fn rls_flags(name: &str, expected: &str, actual: &str) -> Result<Vec<String>, &'
     Ok(out)
 }
 
-/// `REVOKE` what `actual` grants and `GRANT` what `expected` grants on a table, column or
-/// function; grant lines read `grantee PRIV, PRIV[ (grantable)]`.
-fn regrant(kind: &str, name: &str, expected: &str, actual: &str) -> Vec<String> {
-    let (target, columns) = match kind {
-        "grants on table" => (format!("TABLE {}", quote_path(name)), String::new()),
-        "grants on column" => {
-            let (table, column) = table_and_name(name);
-            (format!("TABLE {table}"), format!(" ({column})"))
-        }
-        _ => {
-            let (function, args) = name.split_once('(').unwrap_or((name, ")"));
-            (
-                format!("FUNCTION {}({args}", quote_path(function)),
-                String::new(),
-            )
-        }
-    };
-    let grantee = |line: &str| {
-        line.split_once(' ')
-            .map(|(g, _)| g.to_string())
-            .unwrap_or_default()
-    };
-    let mut out: Vec<String> = actual
-        .split('\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| format!("REVOKE ALL{columns} ON {target} FROM {};", grantee(l)))
-        .collect();
-    for line in expected.split('\n').filter(|l| !l.is_empty()) {
+/// Privileges by grantee, each with whether it is grantable, read from a grants body whose
+/// lines read `grantee PRIV[ (grantable)], PRIV[ (grantable)]`.
+type Acl = BTreeMap<String, BTreeMap<String, bool>>;
+
+fn acl(body: &str) -> Acl {
+    let mut out = Acl::new();
+    for line in body.split('\n').filter(|l| !l.is_empty()) {
         let (who, privileges) = line.split_once(' ').unwrap_or((line, ""));
-        let grantable = privileges.contains("(grantable)");
-        let privileges = privileges.replace(" (grantable)", "");
-        out.push(format!(
-            "GRANT {privileges}{columns} ON {target} TO {who}{};",
-            if grantable { " WITH GRANT OPTION" } else { "" }
-        ));
+        let entry = out.entry(who.to_string()).or_default();
+        for p in privileges.split(", ").filter(|p| !p.is_empty()) {
+            let (p, grantable) = match p.strip_suffix(" (grantable)") {
+                Some(p) => (p, true),
+                None => (p, false),
+            };
+            entry.insert(p.to_string(), grantable);
+        }
     }
     out
+}
+
+/// What a grants object is on: the `ON` clause, and the column for column grants.
+fn grant_target(kind: &str, name: &str, catalogs: [&Catalog; 2]) -> (String, Option<String>) {
+    match kind {
+        "grants on column" => {
+            let (table, column) = table_and_name(name);
+            (format!("TABLE {table}"), Some(column))
+        }
+        "grants on function" => {
+            let (function, args) = name.split_once('(').unwrap_or((name, ")"));
+            (format!("FUNCTION {}({args}", quote_path(function)), None)
+        }
+        "grants on schema" => (format!("SCHEMA {}", quote_ident(name)), None),
+        _ => {
+            let sequence = format!("sequence {name}");
+            let what = if catalogs.iter().any(|c| c.objects.contains_key(&sequence)) {
+                "SEQUENCE"
+            } else {
+                "TABLE"
+            };
+            (format!("{what} {}", quote_path(name)), None)
+        }
+    }
+}
+
+/// `p` or, for a column grant, `p ("c")`; each privilege of a column grant names its column.
+fn privileges<'a>(list: impl Iterator<Item = &'a String>, column: Option<&str>) -> String {
+    list.map(|p| match column {
+        Some(c) => format!("{p} ({c})"),
+        None => p.clone(),
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// The REVOKEs (first) and GRANTs (second) that turn `actual` into `expected` on `on`:
+/// only what differs is revoked or granted, and a grant option is revoked without the
+/// privilege when only the option is extra.
+fn regrant(
+    on: &str,
+    column: Option<&str>,
+    expected: &Acl,
+    actual: &Acl,
+) -> (Vec<String>, Vec<String>) {
+    let (mut revokes, mut grants) = (Vec::new(), Vec::new());
+    let none = BTreeMap::new();
+    for (who, have) in actual {
+        let want = expected.get(who).unwrap_or(&none);
+        let extra: Vec<&String> = have.keys().filter(|p| !want.contains_key(*p)).collect();
+        if !extra.is_empty() {
+            revokes.push(format!(
+                "REVOKE {} ON {on} FROM {who};",
+                privileges(extra.into_iter(), column)
+            ));
+        }
+        let option: Vec<&String> = have
+            .iter()
+            .filter(|(p, g)| **g && want.get(*p) == Some(&false))
+            .map(|(p, _)| p)
+            .collect();
+        if !option.is_empty() {
+            revokes.push(format!(
+                "REVOKE GRANT OPTION FOR {} ON {on} FROM {who};",
+                privileges(option.into_iter(), column)
+            ));
+        }
+    }
+    for (who, want) in expected {
+        let have = actual.get(who).unwrap_or(&none);
+        for grantable in [false, true] {
+            let missing: Vec<&String> = want
+                .iter()
+                .filter(|(p, g)| {
+                    **g == grantable
+                        && (!have.contains_key(*p) || (grantable && have[*p] != grantable))
+                })
+                .map(|(p, _)| p)
+                .collect();
+            if !missing.is_empty() {
+                grants.push(format!(
+                    "GRANT {} ON {on} TO {who}{};",
+                    privileges(missing.into_iter(), column),
+                    if grantable { " WITH GRANT OPTION" } else { "" }
+                ));
+            }
+        }
+    }
+    (revokes, grants)
+}
+
+/// The grant statements of a repair, over every grants object of both catalogs: revokes
+/// first, then grants. Revoking a privilege on a table also revokes it on each of the
+/// table's columns, so column grants are compared with what is left after the table's
+/// revokes, and the ones the design keeps are granted again.
+fn grant_statements(expected: &Catalog, actual: &Catalog) -> Vec<String> {
+    const KINDS: [&str; 4] = [
+        "grants on schema",
+        "grants on table",
+        "grants on function",
+        "grants on column",
+    ];
+    let keys: std::collections::BTreeSet<&String> = expected
+        .objects
+        .keys()
+        .chain(actual.objects.keys())
+        .filter(|k| KINDS.contains(&split_key(k).0))
+        .collect();
+    let body = |c: &Catalog, k: &str| c.objects.get(k).map(|o| acl(&o.body)).unwrap_or_default();
+    // (table, grantee, privilege) revoked at table level
+    let mut revoked_on_tables: Vec<(String, String, String)> = Vec::new();
+    let (mut revokes, mut grants) = (Vec::new(), Vec::new());
+    for kind in KINDS {
+        for key in keys.iter().filter(|k| split_key(k).0 == kind) {
+            let name = split_key(key).1;
+            let (want, mut have) = (body(expected, key), body(actual, key));
+            if want == have && kind != "grants on column" {
+                continue;
+            }
+            if kind == "grants on table" {
+                for (who, privs) in &have {
+                    let kept = want.get(who);
+                    for p in privs
+                        .keys()
+                        .filter(|p| kept.is_none_or(|k| !k.contains_key(*p)))
+                    {
+                        revoked_on_tables.push((name.to_string(), who.clone(), p.clone()));
+                    }
+                }
+            }
+            if kind == "grants on column" {
+                let table = name.rsplit_once('.').map_or(name, |(t, _)| t);
+                for (t, who, p) in &revoked_on_tables {
+                    if t == table {
+                        if let Some(privs) = have.get_mut(who) {
+                            privs.remove(p);
+                        }
+                    }
+                }
+                have.retain(|_, privs| !privs.is_empty());
+                if want == have {
+                    continue;
+                }
+            }
+            let (on, column) = grant_target(kind, name, [expected, actual]);
+            let (r, g) = regrant(&on, column.as_deref(), &want, &have);
+            revokes.extend(r);
+            grants.extend(g);
+        }
+    }
+    revokes.into_iter().chain(grants).collect()
 }
 
 /// The statement recreating an index, trigger or function from its expected body.
@@ -269,7 +402,12 @@ fn definition(body: &str) -> String {
 
 /// Repair statements, in an order that satisfies dependencies, for `drift` of a set whose
 /// objects live in `schema`.
-pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String> {
+pub fn statements(
+    drift: &Drift,
+    expected: &Catalog,
+    actual: &Catalog,
+    schema: &str,
+) -> Vec<String> {
     // (order, statement): drops first, then tables, columns, constraints, functions,
     // indexes, triggers, policies, publications, grants.
     let mut out: Vec<(u8, String)> = Vec::new();
@@ -306,9 +444,7 @@ pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String
                 }
             }
             "policy" => out.push((7, create_policy(name, body))),
-            "grants on table" | "grants on column" | "grants on function" => {
-                out.extend(regrant(kind, name, body, "").into_iter().map(|s| (9, s)));
-            }
+            k if k.starts_with("grants on ") => {}
             "publication member" => match name.split_once(':') {
                 Some((publication, table)) => out.push((8, format!(
                     "ALTER PUBLICATION {} ADD TABLE {};",
@@ -323,6 +459,7 @@ pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String
     for key in &drift.unexpected {
         let (kind, name) = split_key(key);
         match kind {
+            k if k.starts_with("grants on ") => {}
             "index" => out.push((0, format!("DROP INDEX {};", quote_path(name)))),
             "trigger" => {
                 let (table, trigger) = table_and_name(name);
@@ -394,13 +531,7 @@ pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String
             "function" | "procedure" => {
                 out.push((4, definition(&denormalize(&c.expected, schema))))
             }
-            "grants on table" | "grants on column" | "grants on function" => {
-                out.extend(
-                    regrant(kind, name, &c.expected, &c.actual)
-                        .into_iter()
-                        .map(|s| (9, s)),
-                );
-            }
+            k if k.starts_with("grants on ") => {}
             "column" => match alter_column(name, &c.expected, &c.actual) {
                 Ok(sql) => out.extend(sql.into_iter().map(|s| (2, s))),
                 Err(why) => skip(&c.object, why),
@@ -412,6 +543,11 @@ pub fn statements(drift: &Drift, expected: &Catalog, schema: &str) -> Vec<String
             _ => skip(&c.object, "changes of this kind are not repaired by diff"),
         }
     }
+    out.extend(
+        grant_statements(expected, actual)
+            .into_iter()
+            .map(|s| (9, s)),
+    );
     out.sort_by_key(|(order, _)| *order);
     let mut script = vec![format!("SET search_path TO {};", quote_ident(schema))];
     script.extend(out.into_iter().map(|(_, s)| s));
@@ -449,36 +585,70 @@ mod tests {
         assert!(alter_column("users.role", "text", "integer").is_err());
     }
 
+    fn catalog(items: &[(&str, &str)]) -> Catalog {
+        Catalog::from_bodies(items)
+    }
+
     #[test]
-    fn grants_are_revoked_then_granted() {
+    fn only_what_differs_is_revoked_or_granted() {
+        let expected = catalog(&[(
+            "grants on table users",
+            "authenticated SELECT, UPDATE\nservice_role SELECT (grantable)",
+        )]);
+        let actual = catalog(&[(
+            "grants on table users",
+            "anon SELECT\nauthenticated DELETE, SELECT\nservice_role SELECT",
+        )]);
         assert_eq!(
-            regrant(
-                "grants on table",
-                "users",
-                "authenticated SELECT, UPDATE\nservice_role SELECT (grantable)",
-                "anon SELECT"
-            ),
+            grant_statements(&expected, &actual),
             [
-                "REVOKE ALL ON TABLE \"users\" FROM anon;",
-                "GRANT SELECT, UPDATE ON TABLE \"users\" TO authenticated;",
+                "REVOKE SELECT ON TABLE \"users\" FROM anon;",
+                "REVOKE DELETE ON TABLE \"users\" FROM authenticated;",
+                "GRANT UPDATE ON TABLE \"users\" TO authenticated;",
                 "GRANT SELECT ON TABLE \"users\" TO service_role WITH GRANT OPTION;",
             ]
         );
+        let function = catalog(&[("grants on function f(p_id bigint)", "service_role EXECUTE")]);
+        let public = catalog(&[("grants on function f(p_id bigint)", "PUBLIC EXECUTE")]);
         assert_eq!(
-            regrant("grants on column", "users.name", "authenticated UPDATE", ""),
-            ["GRANT UPDATE (\"name\") ON TABLE \"users\" TO authenticated;"]
-        );
-        assert_eq!(
-            regrant(
-                "grants on function",
-                "f(p_id bigint)",
-                "service_role EXECUTE",
-                "PUBLIC EXECUTE"
-            ),
+            grant_statements(&function, &public),
             [
-                "REVOKE ALL ON FUNCTION \"f\"(p_id bigint) FROM PUBLIC;",
+                "REVOKE EXECUTE ON FUNCTION \"f\"(p_id bigint) FROM PUBLIC;",
                 "GRANT EXECUTE ON FUNCTION \"f\"(p_id bigint) TO service_role;"
             ]
+        );
+        // an extra grant option is revoked, not the privilege
+        let option = catalog(&[("grants on table t", "r SELECT (grantable)")]);
+        let plain = catalog(&[("grants on table t", "r SELECT")]);
+        assert_eq!(
+            grant_statements(&plain, &option),
+            ["REVOKE GRANT OPTION FOR SELECT ON TABLE \"t\" FROM r;"]
+        );
+    }
+
+    /// Column grants were written `GRANT INSERT, UPDATE ("c")`, which grants INSERT on the
+    /// whole table; and a table-level REVOKE took the column grants with it for good.
+    #[test]
+    fn column_grants_stay_column_grants_through_a_table_revoke() {
+        let expected = catalog(&[
+            ("grants on table t", "r SELECT"),
+            ("grants on column t.c", "r INSERT, UPDATE"),
+        ]);
+        let actual = catalog(&[
+            ("grants on table t", "r SELECT, UPDATE"),
+            ("grants on column t.c", "r INSERT, UPDATE"),
+        ]);
+        assert_eq!(
+            grant_statements(&expected, &actual),
+            [
+                "REVOKE UPDATE ON TABLE \"t\" FROM r;",
+                "GRANT UPDATE (\"c\") ON TABLE \"t\" TO r;",
+            ]
+        );
+        let missing = catalog(&[("grants on table t", "r SELECT")]);
+        assert_eq!(
+            grant_statements(&expected, &missing),
+            ["GRANT INSERT (\"c\"), UPDATE (\"c\") ON TABLE \"t\" TO r;"]
         );
     }
 }

@@ -45,16 +45,32 @@ pub fn scope(
     scope
 }
 
+/// A comparison: the drift, and both catalogs as compared.
+pub struct Comparison {
+    pub drift: Drift,
+    pub expected: Catalog,
+    pub actual: Catalog,
+}
+
+impl Comparison {
+    /// Compares `actual` with `expected` as they are.
+    pub fn of(expected: Catalog, actual: Catalog) -> Comparison {
+        Comparison {
+            drift: compare(&expected, &actual),
+            expected,
+            actual,
+        }
+    }
+}
+
 /// What `actual` lacks, has in excess and has differently from `expected`, over the scope
-/// of `set`; with the expected catalog as compared.
+/// of `set`.
 pub fn compare_set(
     set: &MigrationSet,
     others: &[MigrationSet],
     expected: &Catalog,
     actual: &Catalog,
-) -> (Drift, Catalog) {
+) -> Comparison {
     let scope = scope(set, others, expected, actual);
-    let expected = expected.scoped(&scope);
-    let actual = actual.scoped(&scope);
-    (compare(&expected, &actual), expected)
+    Comparison::of(expected.scoped(&scope), actual.scoped(&scope))
 }

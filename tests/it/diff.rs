@@ -335,3 +335,39 @@ async fn diff_sql_restores_the_real_search_path_of_definer_functions() {
             .unwrap_or_else(|e| panic!("{call}: {e}"));
     }
 }
+
+/// Grant drift on Witchcraft's column-granted tables: the repair revokes only what is extra,
+/// keeps column grants column grants (a table-level REVOKE takes them along, so they are
+/// granted again), and converges: after it `diff` is clean and a second `--sql` prints
+/// nothing.
+#[tokio::test]
+async fn grant_repairs_converge_and_keep_column_grants() {
+    let (db, mut c) = migrated("witchcraft").await;
+    sqlx::raw_sql(
+        "GRANT UPDATE, TRUNCATE ON access_tokens TO authenticated;
+         REVOKE INSERT (session_id) ON agent_messages FROM authenticated;
+         GRANT SELECT ON password_reset_tokens TO authenticated WITH GRANT OPTION;
+         GRANT EXECUTE ON FUNCTION daily_maintenance() TO PUBLIC;
+         GRANT USAGE ON SCHEMA witchcraft_auth TO PUBLIC;",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let sql = run(db.migrate().args(["diff", "--sql"]));
+    assert_eq!(sql.code, 1, "{}", sql.stderr);
+    assert!(!sql.stdout.contains("REVOKE ALL"), "{}", sql.stdout);
+    assert!(
+        sql.stdout
+            .contains("GRANT UPDATE (\"revoked_at\") ON TABLE \"access_tokens\" TO authenticated;"),
+        "{}",
+        sql.stdout
+    );
+    sqlx::raw_sql(&sql.stdout)
+        .execute(&mut c)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", sql.stdout));
+    let after = run(db.migrate().arg("diff"));
+    assert_eq!(after.code, 0, "{}\n{}", sql.stdout, after.stdout);
+    let again = run(db.migrate().args(["diff", "--sql"]));
+    assert_eq!((again.code, again.stdout.as_str()), (0, ""));
+}
