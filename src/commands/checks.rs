@@ -339,75 +339,13 @@ async fn diff_schemas(
     Ok(())
 }
 
-/// The catalog check of `verify`: the database against the expected catalog of the applied
-/// version, each drifted object attributed to the migration that made it. Both come from the
-/// committed catalogs embedded in the binary, so nothing is built or written anywhere.
-pub(super) async fn catalog_check(
-    conn: &mut PgConnection,
-    set: &MigrationSet,
-    all: &[MigrationSet],
-    applied_version: i64,
-) -> Result<migrate::verify::Check> {
-    let steps = migrate::snapshot::committed_versions(set)?;
-    let expected = steps
-        .iter()
-        .rfind(|(v, _, _)| *v <= applied_version)
-        .map(|(_, _, c)| c.clone())
-        .unwrap_or_default();
-    let actual = migrate::catalog::introspect(conn, &set.schema)
-        .await?
-        .catalog;
-    let migrate::verify::expected::Comparison {
-        drift, expected, ..
-    } = migrate::verify::expected::compare_set(set, all, &expected, &actual);
-    let from = |key: &str| -> String {
-        migrate::snapshot::made_by(&steps, key)
-            .map(|(v, n)| format!(" (from {v:04} {n})"))
-            .unwrap_or_default()
-    };
-    let mut problems = Vec::new();
-    problems.extend(
-        drift
-            .missing
-            .iter()
-            .map(|k| format!("missing {k}{}", from(k))),
-    );
-    problems.extend(drift.unexpected.iter().map(|k| format!("unexpected {k}")));
-    problems.extend(
-        drift
-            .changed
-            .iter()
-            .map(|c| format!("changed {}{}", c.object, from(&c.object))),
-    );
-    Ok(migrate::verify::Check::new(
-        "catalog",
-        problems,
-        &format!(
-            "matches the expected catalog at {applied_version:04} ({} objects)",
-            expected.objects.len()
-        ),
-        "differs from the expected catalog (migrate diff shows how)",
-    ))
-}
-
-/// Every check of `verify` for one set, in order.
+/// Every check of `verify` for one set, in order (`migrate::verify::expected::checks`).
 pub(super) async fn checks_of(
     conn: &mut PgConnection,
     set: &MigrationSet,
     all: &[MigrationSet],
 ) -> Result<Vec<migrate::verify::Check>> {
-    let applied = engine::history::read(conn, &set.name).await?;
-    let mut checks = migrate::verify::history_checks(set, &applied);
-    let applied_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
-    checks.push(catalog_check(conn, set, all, applied_version).await?);
-    let mut schemas = vec![set.schema.clone()];
-    if let Some(text) = &set.expected_catalog {
-        if let Ok(c) = migrate::catalog::parse(text) {
-            schemas.extend(c.schema_names());
-        }
-    }
-    checks.extend(migrate::verify::invariants(conn, &schemas).await?);
-    Ok(checks)
+    Ok(migrate::verify::expected::checks(conn, set, all).await?)
 }
 
 /// The check lines of one set, as `verify` prints them.

@@ -1,5 +1,6 @@
 //! Whether a set's schemas hold what the set expects: which schemas a set's comparison
-//! covers, and the comparison itself, shared by `diff` and `verify`.
+//! covers, the comparison itself, shared by `diff` and `verify`, and the checks of `verify`
+//! that stand on it.
 //!
 //! A set's comparison covers its home schema, the schemas its expected catalog names, and
 //! every other schema of the database that is neither the platform's nor another configured
@@ -7,9 +8,12 @@
 //! database has counts when it holds objects: an empty one (such as `public` when the sets
 //! live elsewhere) is where objects could go, not one.
 
+use super::Check;
 use crate::catalog::{is_platform_schema, Catalog};
 use crate::config::MigrationSet;
 use crate::diff::{compare, Drift};
+use crate::snapshot::{self, SnapshotError};
+use sqlx::PgConnection;
 
 /// The schemas a comparison of `set` covers, given the other configured sets.
 pub fn scope(
@@ -73,4 +77,73 @@ pub fn compare_set(
 ) -> Comparison {
     let scope = scope(set, others, expected, actual);
     Comparison::of(expected.scoped(&scope), actual.scoped(&scope))
+}
+
+/// The catalog check of `verify`: the database against the expected catalog of the applied
+/// version, each drifted object attributed to the migration that made it. Both come from the
+/// committed catalogs embedded in the binary, so nothing is built or written anywhere.
+pub async fn catalog_check(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    all: &[MigrationSet],
+    applied_version: i64,
+) -> Result<Check, SnapshotError> {
+    let steps = snapshot::committed_versions(set)?;
+    let expected = steps
+        .iter()
+        .rfind(|(v, _, _)| *v <= applied_version)
+        .map(|(_, _, c)| c.clone())
+        .unwrap_or_default();
+    let actual = crate::catalog::introspect(conn, &set.schema).await?.catalog;
+    let Comparison {
+        drift, expected, ..
+    } = compare_set(set, all, &expected, &actual);
+    let from = |key: &str| -> String {
+        snapshot::made_by(&steps, key)
+            .map(|(v, n)| format!(" (from {v:04} {n})"))
+            .unwrap_or_default()
+    };
+    let mut problems = Vec::new();
+    problems.extend(
+        drift
+            .missing
+            .iter()
+            .map(|k| format!("missing {k}{}", from(k))),
+    );
+    problems.extend(drift.unexpected.iter().map(|k| format!("unexpected {k}")));
+    problems.extend(
+        drift
+            .changed
+            .iter()
+            .map(|c| format!("changed {}{}", c.object, from(&c.object))),
+    );
+    Ok(Check::new(
+        "catalog",
+        problems,
+        &format!(
+            "matches the expected catalog at {applied_version:04} ({} objects)",
+            expected.objects.len()
+        ),
+        "differs from the expected catalog (migrate diff shows how)",
+    ))
+}
+
+/// Every check of `verify` for one set, in order: the history, the catalog, the invariants.
+pub async fn checks(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    all: &[MigrationSet],
+) -> Result<Vec<Check>, SnapshotError> {
+    let applied = crate::engine::history::read(conn, &set.name).await?;
+    let mut checks = super::history_checks(set, &applied);
+    let applied_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
+    checks.push(catalog_check(conn, set, all, applied_version).await?);
+    let mut schemas = vec![set.schema.clone()];
+    if let Some(text) = &set.expected_catalog {
+        if let Ok(c) = crate::catalog::parse(text) {
+            schemas.extend(c.schema_names());
+        }
+    }
+    checks.extend(super::invariants(conn, &schemas).await?);
+    Ok(checks)
 }

@@ -168,3 +168,29 @@ async fn a_partly_migrated_database_is_checked_against_its_applied_version() {
         out.stdout
     );
 }
+
+/// The checks of `verify` are the library's: called directly, without the binary, they
+/// pass on a migrated database and name a dropped index with the migration that made it.
+#[tokio::test]
+async fn the_checks_of_verify_run_from_the_library() {
+    let (_db, mut c) = migrated("witchcraft").await;
+    let set = embedded_set("witchcraft");
+    let all = [embedded_set("aethercrown98"), set.clone()];
+    let checks = migrate::verify::expected::checks(&mut c, &set, &all)
+        .await
+        .unwrap();
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+    sqlx::raw_sql("DROP INDEX idx_model_popularity")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let checks = migrate::verify::expected::checks(&mut c, &set, &all)
+        .await
+        .unwrap();
+    let catalog = checks.iter().find(|c| c.check == "catalog").unwrap();
+    assert!(!catalog.ok);
+    assert_eq!(
+        catalog.problems,
+        ["missing index idx_model_popularity (from 0005 indexes)"]
+    );
+}
