@@ -1,10 +1,14 @@
-//! Introspection cost: reads the catalog of databases of growing size and prints the number
-//! of queries and the median time of one introspection. Runs on a throwaway server from the
-//! local binaries: `cargo bench --bench introspect`.
+//! Introspection and diff cost at 1k, 10k and 100k catalog objects, against `pg_dump
+//! --schema-only` on the same database. The databases are a schema-per-tenant layout (the
+//! shape that grows a catalog fastest): every tenant schema holds the same tables, each with
+//! a key, a foreign key, an index, row level security, a policy, grants and a comment, and a
+//! sequence, an enum and a function. Prints one row per size: objects, queries sent, the
+//! median introspection time and per object, the time to compare two such catalogs, and
+//! pg_dump's time. Runs on a throwaway server from the local binaries:
+//! `cargo bench --bench introspect` (the 100k database takes a few minutes to build).
 
 use migrate::catalog::introspect;
 use migrate::cluster::{Cluster, ClusterOptions};
-use migrate::config::Config;
 use std::time::{Duration, Instant};
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -12,22 +16,87 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-async fn measure(url: &str, home: &str, label: &str) {
-    let mut conn = migrate::engine::connect(url).await.expect("connect");
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The DDL of one tenant schema with `tables` tables.
+fn tenant(schema: &str, tables: usize) -> String {
+    let mut sql = format!(
+        "CREATE SCHEMA {schema};
+         CREATE TYPE {schema}.state AS ENUM ('new', 'active', 'closed');
+         CREATE SEQUENCE {schema}.ticket_seq;
+         CREATE FUNCTION {schema}.touch() RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$ BEGIN RETURN NEW; END $$;
+         GRANT USAGE ON SCHEMA {schema} TO PUBLIC;"
+    );
+    for t in 0..tables {
+        sql.push_str(&format!(
+            "CREATE TABLE {schema}.t{t} (id bigint PRIMARY KEY, parent bigint REFERENCES {schema}.t{t} (id),
+                 state {schema}.state NOT NULL DEFAULT 'new', note text DEFAULT 'x',
+                 created_at timestamptz NOT NULL DEFAULT now());
+             CREATE INDEX t{t}_created ON {schema}.t{t} (created_at);
+             ALTER TABLE {schema}.t{t} ENABLE ROW LEVEL SECURITY;
+             CREATE POLICY t{t}_read ON {schema}.t{t} FOR SELECT USING (note <> 'hidden');
+             GRANT SELECT ON {schema}.t{t} TO PUBLIC;
+             COMMENT ON TABLE {schema}.t{t} IS 'tenant table {t}';"
+        ));
+    }
+    sql
+}
+
+struct Row {
+    label: &'static str,
+    objects: usize,
+    queries: usize,
+    introspect: Duration,
+    compare: Duration,
+    pg_dump: Duration,
+}
+
+async fn measure(cluster: &Cluster, db: &str, label: &'static str, runs: usize) -> Row {
+    let url = cluster.url(db);
+    let mut conn = migrate::engine::connect(&url).await.expect("connect");
     let mut times = Vec::new();
     let mut last = None;
-    for _ in 0..15 {
+    for _ in 0..runs {
         let start = Instant::now();
-        last = Some(introspect(&mut conn, home).await.expect("introspect"));
+        last = Some(introspect(&mut conn, "public").await.expect("introspect"));
         times.push(start.elapsed());
     }
     let last = last.expect("one run");
-    println!(
-        "{label:<45} {:>6} objects {:>3} queries  median {:>7.1} ms",
-        last.catalog.objects.len(),
-        last.queries,
-        median(times).as_secs_f64() * 1000.0
-    );
+    let other = introspect(&mut conn, "public").await.expect("introspect");
+    let start = Instant::now();
+    let drift = migrate::diff::compare(&last.catalog, &other.catalog);
+    let compare = start.elapsed();
+    assert!(drift.is_empty());
+    let mut dumps = Vec::new();
+    for _ in 0..runs.min(3) {
+        let start = Instant::now();
+        let beside = cluster.bindir().join("pg_dump");
+        let program = if beside.exists() {
+            beside
+        } else {
+            "pg_dump".into()
+        };
+        let out = std::process::Command::new(program)
+            .args(["--schema-only", "--dbname", &url, "--file", "/dev/null"])
+            .output()
+            .expect("pg_dump");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dumps.push(start.elapsed());
+    }
+    Row {
+        label,
+        objects: last.catalog.objects.len(),
+        queries: last.queries,
+        introspect: median(times),
+        compare,
+        pg_dump: median(dumps),
+    }
 }
 
 fn main() {
@@ -36,39 +105,53 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(async {
-        let mut admin = migrate::engine::connect(&cluster.url("postgres")).await.expect("admin");
-        let config = Config::parse(migrate::config::EMBEDDED, "embedded", None).expect("config");
-        for (db, tables) in [("empty", 0), ("both_sets", 0), ("large_200", 200), ("large_1000", 1000)] {
-            sqlx::raw_sql(&format!("CREATE DATABASE {db}")).execute(&mut admin).await.expect("db");
-            let url = cluster.url(db);
-            let mut conn = migrate::engine::connect(&url).await.expect("connect");
-            if db != "empty" {
-                for s in &config.sets {
-                    let mut set = config.load_set(s).expect("set");
-                    set.schema = s.name.clone();
-                    migrate::engine::up(&mut conn, &set, None, "5s", &|_| {}).await.expect("up");
-                }
+    let rows = runtime.block_on(async {
+        let mut admin = migrate::engine::connect(&cluster.url("postgres"))
+            .await
+            .expect("admin");
+        let mut rows = Vec::new();
+        // (database, tenant schemas, tables per schema, introspection runs): about 11
+        // objects per table and 8 per schema.
+        for (db, label, schemas, tables, runs) in [
+            ("objects_1k", "1k", 2, 45, 15),
+            ("objects_10k", "10k", 20, 45, 7),
+            ("objects_100k", "100k", 200, 45, 3),
+        ] {
+            sqlx::raw_sql(&format!("CREATE DATABASE {db}"))
+                .execute(&mut admin)
+                .await
+                .expect("db");
+            let mut conn = migrate::engine::connect(&cluster.url(db))
+                .await
+                .expect("connect");
+            for s in 0..schemas {
+                sqlx::raw_sql(&tenant(&format!("tenant_{s}"), tables))
+                    .execute(&mut conn)
+                    .await
+                    .expect("tenant");
             }
-            // Extra tables with a key, a foreign key, an index, RLS and a policy each.
-            for i in 0..tables {
-                sqlx::raw_sql(&format!(
-                    "CREATE TABLE t{i} (id bigint PRIMARY KEY, parent bigint REFERENCES t{i} (id), note text DEFAULT 'x', created_at timestamptz NOT NULL DEFAULT now());
-                     CREATE INDEX t{i}_created ON t{i} (created_at);
-                     ALTER TABLE t{i} ENABLE ROW LEVEL SECURITY;
-                     CREATE POLICY t{i}_read ON t{i} FOR SELECT USING (note <> 'hidden');"
-                ))
+            sqlx::raw_sql("VACUUM ANALYZE")
                 .execute(&mut conn)
                 .await
-                .expect("table");
-            }
-            let label = match tables {
-                0 if db == "empty" => "empty database".to_string(),
-                0 => "both sets, each in its own schema".to_string(),
-                n => format!("both sets + {n} tables"),
-            };
-            measure(&url, "public", &label).await;
+                .expect("analyze");
+            rows.push(measure(&cluster, db, label, runs).await);
         }
+        rows
     });
+    println!("| size | objects | queries | introspection (median) | per object | compare two catalogs | pg_dump --schema-only | introspection / pg_dump |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.0} ms | {:.1} µs | {:.0} ms | {:.0} ms | {:.2} |",
+            r.label,
+            r.objects,
+            r.queries,
+            ms(r.introspect),
+            ms(r.introspect) * 1000.0 / r.objects as f64,
+            ms(r.compare),
+            ms(r.pg_dump),
+            r.introspect.as_secs_f64() / r.pg_dump.as_secs_f64()
+        );
+    }
     cluster.stop().expect("stop");
 }
