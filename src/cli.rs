@@ -106,6 +106,10 @@ pub enum Command {
         /// the report.
         #[arg(long)]
         sql: bool,
+        /// With --sql: print the statements that can lose data (dropping a table or column,
+        /// changing a column's type, ...) as statements instead of commented out.
+        #[arg(long, requires = "sql")]
+        allow_data_loss: bool,
     },
 
     /// Check that the database is what this binary expects, one line per check: applied

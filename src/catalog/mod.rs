@@ -17,6 +17,7 @@
 //! Platform schemas of Supabase (`auth`, `storage`, ...) are left out, except for the
 //! policies and triggers a migration puts on their tables.
 
+pub mod model;
 pub mod text;
 
 pub use text::{parse, render};
@@ -339,7 +340,7 @@ pub async fn introspect(
             let kind: String = row.get("kind");
             let schema: String = row.get("schema");
             let name: String = row.get("name");
-            let body: Option<String> = row.get("body");
+            let fields: Option<Vec<String>> = row.get("fields");
             if is_platform_schema(&schema)
                 && !USER_KINDS_IN_PLATFORM.contains(&kind.as_str())
                 && !GLOBAL_KINDS.contains(&kind.as_str())
@@ -352,7 +353,12 @@ pub async fn introspect(
             if (kind == "schema" || kind == "grants on schema") && name == home {
                 continue;
             }
-            let mut body = normalize(&body.unwrap_or_default(), home);
+            let fields: Vec<String> = fields
+                .unwrap_or_default()
+                .iter()
+                .map(|f| normalize(f, home))
+                .collect();
+            let mut body = model::body_of(&fields);
             let mut shown = name.clone();
             if kind == "table" {
                 if let Some((generic, generic_body)) = monthly_partition(&name, &body) {

@@ -133,6 +133,14 @@ pub(super) async fn installed_sets<'s>(
     Ok(installed)
 }
 
+/// What `diff` prints instead of its report: repair statements, and whether those that can
+/// lose data are statements or comments.
+#[derive(Clone, Copy)]
+pub(super) struct Repair {
+    pub sql: bool,
+    pub allow_data_loss: bool,
+}
+
 /// Whether any of `sets` has rows in migrate.history.
 async fn any_installed(conn: &mut PgConnection, sets: &[MigrationSet]) -> Result<bool> {
     for set in sets {
@@ -214,8 +222,9 @@ pub(super) async fn diff(
     all: &[MigrationSet],
     against: Option<&str>,
     schemas: &[String],
-    sql: bool,
+    repair: Repair,
 ) -> Result<()> {
+    let sql = repair.sql;
     let mut conn = engine::connect(database_url(g)?).await?;
     let mut other = match against {
         Some(url) => Some(engine::connect(url).await?),
@@ -230,7 +239,7 @@ pub(super) async fn diff(
             )
             .into());
         };
-        return diff_schemas(g, &mut conn, other, url, schemas, sql).await;
+        return diff_schemas(g, &mut conn, other, url, schemas, repair).await;
     }
     let selected = installed_sets(g, &mut conn, sets).await?;
     let color = use_color(g);
@@ -243,7 +252,13 @@ pub(super) async fn diff(
             actual,
         } = drift_of(&mut conn, other.as_mut(), set, all).await?;
         drifted |= !drift.is_empty();
-        let statements = migrate::diff::repair::statements(&drift, &expected, &actual, &set.schema);
+        let statements = migrate::diff::repair::statements(
+            &drift,
+            &expected,
+            &actual,
+            &set.schema,
+            repair.allow_data_loss,
+        );
         if !g.json {
             if sql {
                 if !drift.is_empty() {
@@ -293,8 +308,9 @@ async fn diff_schemas(
     other: &mut PgConnection,
     against: &str,
     schemas: &[String],
-    sql: bool,
+    repair: Repair,
 ) -> Result<()> {
+    let sql = repair.sql;
     const HOME: &str = "public";
     let expected = migrate::catalog::introspect(other, HOME)
         .await?
@@ -305,7 +321,8 @@ async fn diff_schemas(
         .catalog
         .in_schemas(schemas);
     let drift = migrate::diff::compare(&expected, &actual);
-    let statements = migrate::diff::repair::statements(&drift, &expected, &actual, HOME);
+    let statements =
+        migrate::diff::repair::statements(&drift, &expected, &actual, HOME, repair.allow_data_loss);
     let shown = if schemas.is_empty() {
         "every schema".to_string()
     } else {

@@ -80,7 +80,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             against,
             sql,
             schemas,
-        } => checks::diff(g, &sets, &all, against.as_deref(), schemas, *sql).await,
+            allow_data_loss,
+        } => {
+            let repair = checks::Repair {
+                sql: *sql,
+                allow_data_loss: *allow_data_loss,
+            };
+            checks::diff(g, &sets, &all, against.as_deref(), schemas, repair).await
+        }
         Command::Verify {
             roundtrip: true,
             scratch_url,

@@ -4,6 +4,7 @@
 
 pub mod repair;
 
+use crate::catalog::model::{Def, Kind};
 use crate::catalog::Catalog;
 use serde::Serialize;
 
@@ -40,7 +41,7 @@ pub fn compare(expected: &Catalog, actual: &Catalog) -> Drift {
     for (key, e) in &expected.objects {
         match actual.objects.get(key) {
             None => drift.missing.push(key.clone()),
-            Some(a) if a.body != e.body => drift.changed.push(Changed {
+            Some(a) if !same(key, &e.body, &a.body) => drift.changed.push(Changed {
                 object: key.clone(),
                 expected: e.body.clone(),
                 actual: a.body.clone(),
@@ -57,43 +58,20 @@ pub fn compare(expected: &Catalog, actual: &Catalog) -> Drift {
     drift
 }
 
-/// The kinds of object keys, longest first so that a kind is never taken for its prefix.
-pub const KINDS: &[&str] = &[
-    "default privileges",
-    "grants on function",
-    "grants on schema",
-    "grants on column",
-    "grants on table",
-    "publication member",
-    "materialized view",
-    "composite type",
-    "range type",
-    "publication",
-    "collation",
-    "constraint",
-    "extension",
-    "procedure",
-    "function",
-    "sequence",
-    "trigger",
-    "column",
-    "domain",
-    "policy",
-    "schema",
-    "index",
-    "enum",
-    "table",
-    "view",
-];
-
 /// Splits an object key into its kind and name.
 pub fn split_key(key: &str) -> (&str, &str) {
-    for kind in KINDS {
-        if let Some(name) = key.strip_prefix(kind).and_then(|r| r.strip_prefix(' ')) {
-            return (kind, name);
-        }
+    match Kind::of_key(key) {
+        Some((kind, name)) => (kind.as_str(), name),
+        None => key.split_once(' ').unwrap_or((key, "")),
     }
-    key.split_once(' ').unwrap_or((key, ""))
+}
+
+/// Whether two bodies of the object `key` define the same object: equal text, or equal
+/// typed definitions (grants listed in another order are the same grants).
+fn same(key: &str, expected: &str, actual: &str) -> bool {
+    expected == actual
+        || Kind::of_key(key)
+            .is_some_and(|(kind, _)| Def::parse(kind, expected) == Def::parse(kind, actual))
 }
 
 #[cfg(test)]

@@ -1,12 +1,24 @@
-//! Statements that bring a drifted database back to its expected catalog, for the object
-//! kinds where that is well defined and loses no data: indexes, policies, RLS flags,
-//! triggers, column defaults and nullability, constraints, functions, publication membership
-//! and missing tables. Everything else gets a `-- not generated:` line that says why.
+//! The statements that turn a database's catalog (actual) into another (expected), planned on
+//! the typed model: what `diff --sql` prints. Applied, they make the two catalogs equal, so a
+//! second `diff` is clean and a second `diff --sql` prints nothing.
+//!
+//! Statements run in phases that respect what depends on what: dependents are dropped
+//! first (policies, triggers, views, foreign keys, ...), then types, sequences, tables and
+//! columns are created or changed, then what stands on them is created again (constraints,
+//! functions, views, indexes, triggers, policies, publications), and what is no longer
+//! expected (types, sequences, schemas) goes last. Views, and foreign keys onto a key that
+//! is replaced, are dropped and created again around the changes they depend on.
+//!
+//! A statement that can lose data (dropping a table or column, changing a column's type,
+//! recreating an enum without some of its labels, dropping an extension) is printed
+//! commented out, after a `-- data loss:` line saying why, unless data loss is allowed.
+//! What cannot be planned is a `-- not generated:` line saying why.
 
-use super::{split_key, Drift};
+use super::Drift;
+use crate::catalog::model::{Acl, Def, Kind};
 use crate::catalog::{denormalize, Catalog};
 use crate::engine::quote_ident;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Quotes each dot-separated part of an object name.
 fn quote_path(name: &str) -> String {
@@ -24,228 +36,457 @@ fn table_and_name(name: &str) -> (String, String) {
     }
 }
 
-/// Sections of a body whose lines start with one of `prefixes`; other lines continue the
-/// section before them (multi-line expressions).
-fn sections(body: &str, prefixes: &[&str]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in body.split('\n') {
-        match prefixes.iter().find(|p| line.starts_with(*p)) {
-            Some(p) => out.push((p.to_string(), line[p.len()..].to_string())),
-            None => {
-                if let Some(last) = out.last_mut() {
-                    last.1.push('\n');
-                    last.1.push_str(line);
-                }
+/// The phases, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    DropPolicies,
+    DropTriggers,
+    DropPublications,
+    DropViews,
+    DropIndexes,
+    DropForeignKeys,
+    DropConstraints,
+    DropRoutines,
+    CreateSchemas,
+    Extensions,
+    Types,
+    Sequences,
+    Tables,
+    Partitions,
+    Columns,
+    DropColumns,
+    DropTables,
+    SequenceOwners,
+    Constraints,
+    ForeignKeys,
+    Routines,
+    Views,
+    Indexes,
+    Triggers,
+    Policies,
+    Publications,
+    DropTypes,
+    DropSchemas,
+    Comments,
+    Revokes,
+    Grants,
+}
+
+/// The statements of one repair, by phase.
+#[derive(Default)]
+struct Plan {
+    steps: Vec<(Phase, String)>,
+    not_generated: Vec<String>,
+    allow_data_loss: bool,
+}
+
+impl Plan {
+    fn add(&mut self, phase: Phase, sql: String) {
+        self.steps.push((phase, sql));
+    }
+    fn lossy(&mut self, phase: Phase, why: &str, sql: String) {
+        if self.allow_data_loss {
+            self.add(phase, sql);
+        } else {
+            let commented: Vec<String> = sql.lines().map(|l| format!("-- {l}")).collect();
+            self.add(
+                phase,
+                format!("-- data loss: {why}\n{}", commented.join("\n")),
+            );
+        }
+    }
+    fn skip(&mut self, key: &str, why: &str) {
+        self.not_generated
+            .push(format!("-- not generated: {key} ({why})"));
+    }
+}
+
+/// The typed definition of `key` in `catalog`.
+fn def_of(catalog: &Catalog, key: &str) -> Option<(Kind, Def)> {
+    let (kind, _) = Kind::of_key(key)?;
+    let body = &catalog.objects.get(key)?.body;
+    Some((kind, Def::parse(kind, body)))
+}
+
+fn comment_target(kind: Kind, name: &str) -> Option<String> {
+    Some(match kind {
+        Kind::Schema => format!("SCHEMA {}", quote_ident(name)),
+        Kind::Table => format!("TABLE {}", quote_path(name)),
+        Kind::Column => format!("COLUMN {}", quote_path(name)),
+        Kind::View => format!("VIEW {}", quote_path(name)),
+        Kind::MaterializedView => format!("MATERIALIZED VIEW {}", quote_path(name)),
+        Kind::Function | Kind::Procedure => {
+            let (f, args) = name.split_once('(')?;
+            format!(
+                "{} {}({args}",
+                if kind == Kind::Function {
+                    "FUNCTION"
+                } else {
+                    "PROCEDURE"
+                },
+                quote_path(f)
+            )
+        }
+        Kind::Enum | Kind::CompositeType | Kind::RangeType => format!("TYPE {}", quote_path(name)),
+        Kind::Domain => format!("DOMAIN {}", quote_path(name)),
+        Kind::Collation => format!("COLLATION {}", quote_path(name)),
+        _ => return None,
+    })
+}
+
+fn comment_of(def: &Def) -> Option<&String> {
+    match def {
+        Def::Schema(s) => s.comment.as_ref(),
+        Def::Table(t) => t.comment.as_ref(),
+        Def::Column(c) => c.comment.as_ref(),
+        Def::View { comment, .. } | Def::Routine { comment, .. } => comment.as_ref(),
+        Def::Enum { comment, .. } | Def::CompositeType { comment, .. } => comment.as_ref(),
+        Def::Domain(d) => d.comment.as_ref(),
+        Def::RangeType(r) => r.comment.as_ref(),
+        Def::Collation(c) => c.comment.as_ref(),
+        _ => None,
+    }
+}
+
+/// `COMMENT ON` when the comment of `expected` differs from `actual`'s (none when created
+/// without one).
+fn comment(plan: &mut Plan, kind: Kind, name: &str, expected: &Def, actual: Option<&Def>) {
+    let want = comment_of(expected);
+    if want == actual.and_then(comment_of) {
+        return;
+    }
+    if let Some(target) = comment_target(kind, name) {
+        plan.add(
+            Phase::Comments,
+            format!(
+                "COMMENT ON {target} IS {};",
+                want.map_or("NULL", String::as_str)
+            ),
+        );
+    }
+}
+
+fn column_definition(column: &str, c: &crate::catalog::model::Column) -> String {
+    let mut def = format!("{} {}", quote_ident(column), c.data_type);
+    if let Some(collation) = &c.collation {
+        def.push_str(&format!(" COLLATE {collation}"));
+    }
+    if let Some(g) = &c.generated {
+        def.push_str(&format!(" GENERATED ALWAYS AS {g} STORED"));
+    }
+    if let Some(d) = &c.default {
+        def.push_str(&format!(" DEFAULT {d}"));
+    }
+    if let Some(identity) = &c.identity {
+        def.push_str(&format!(
+            " GENERATED {} AS IDENTITY",
+            identity.to_uppercase()
+        ));
+    }
+    if c.not_null {
+        def.push_str(" NOT NULL");
+    }
+    def
+}
+
+/// The columns of `table` in `catalog`, by name.
+fn columns_of(catalog: &Catalog, table: &str) -> Vec<(String, crate::catalog::model::Column)> {
+    let prefix = format!("column {table}.");
+    catalog
+        .objects
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .filter_map(|(k, o)| {
+            let column = &k[prefix.len()..];
+            match Def::parse(Kind::Column, &o.body) {
+                Def::Column(c) if !column.contains('.') => Some((column.to_string(), c)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn create_table(
+    plan: &mut Plan,
+    key: &str,
+    name: &str,
+    t: &crate::catalog::model::Table,
+    expected: &Catalog,
+) {
+    let table = quote_path(name);
+    let mut sql = if let Some(of) = &t.partition_of {
+        if of.contains("(month start)") {
+            plan.skip(
+                key,
+                "a monthly partition is made by its set's partition function",
+            );
+            return;
+        }
+        let (parent, bound) = split_partition_of(of);
+        format!(
+            "CREATE TABLE {table} PARTITION OF {} {bound}",
+            quote_path(parent)
+        )
+    } else {
+        let columns: Vec<String> = columns_of(expected, name)
+            .iter()
+            .filter(|(_, c)| !c.inherited)
+            .map(|(n, c)| column_definition(n, c))
+            .collect();
+        let mut s = format!(
+            "CREATE {}TABLE {table} (\n    {}\n)",
+            if t.unlogged { "UNLOGGED " } else { "" },
+            columns.join(",\n    ")
+        );
+        if let Some(parents) = &t.inherits {
+            let parents: Vec<String> = parents.split(", ").map(quote_path).collect();
+            s.push_str(&format!(" INHERITS ({})", parents.join(", ")));
+        }
+        if let Some(by) = &t.partition_by {
+            s.push_str(&format!(" PARTITION BY {by}"));
+        }
+        s
+    };
+    if let Some(options) = &t.options {
+        sql.push_str(&format!(" WITH ({options})"));
+    }
+    sql.push(';');
+    let phase = if t.partition_of.is_some() || t.inherits.is_some() {
+        Phase::Partitions
+    } else {
+        Phase::Tables
+    };
+    plan.add(phase, sql);
+    table_flags(plan, name, t, None);
+}
+
+/// `parent FOR VALUES ...` or `parent DEFAULT`: (parent, bound).
+fn split_partition_of(of: &str) -> (&str, &str) {
+    of.split_once(' ').unwrap_or((of, "DEFAULT"))
+}
+
+/// What differs on an existing table, or must be set on a new one (`actual` None).
+fn table_flags(
+    plan: &mut Plan,
+    name: &str,
+    e: &crate::catalog::model::Table,
+    a: Option<&crate::catalog::model::Table>,
+) {
+    let table = quote_path(name);
+    let alter = |plan: &mut Plan, what: String| {
+        plan.add(Phase::Columns, format!("ALTER TABLE {table} {what};"))
+    };
+    if let Some(a) = a {
+        if e.unlogged != a.unlogged {
+            alter(
+                plan,
+                format!("SET {}", if e.unlogged { "UNLOGGED" } else { "LOGGED" }),
+            );
+        }
+        if e.options != a.options {
+            if let Some(old) = &a.options {
+                let keys: Vec<&str> = old
+                    .split(", ")
+                    .map(|o| o.split_once('=').map_or(o, |(k, _)| k))
+                    .collect();
+                alter(plan, format!("RESET ({})", keys.join(", ")));
+            }
+            if let Some(new) = &e.options {
+                alter(plan, format!("SET ({new})"));
+            }
+        }
+        if e.inherits != a.inherits {
+            let list = |v: &Option<String>| -> BTreeSet<String> {
+                v.as_deref()
+                    .map(|s| s.split(", ").map(str::to_string).collect())
+                    .unwrap_or_default()
+            };
+            let (want, have) = (list(&e.inherits), list(&a.inherits));
+            for gone in have.difference(&want) {
+                alter(plan, format!("NO INHERIT {}", quote_path(gone)));
+            }
+            for new in want.difference(&have) {
+                alter(plan, format!("INHERIT {}", quote_path(new)));
             }
         }
     }
-    out
+    if e.replica_identity != a.and_then(|a| a.replica_identity.clone())
+        || a.is_none() && e.replica_identity.is_some()
+    {
+        let identity = match e.replica_identity.as_deref() {
+            None => "DEFAULT".to_string(),
+            Some(index) if index.starts_with("using index ") => {
+                format!("USING INDEX {}", &index["using index ".len()..])
+            }
+            Some(other) => other.to_uppercase(),
+        };
+        plan.add(
+            Phase::Indexes,
+            format!("ALTER TABLE {table} REPLICA IDENTITY {identity};"),
+        );
+    }
+    if e.rls != a.is_some_and(|a| a.rls) {
+        alter(
+            plan,
+            format!(
+                "{} ROW LEVEL SECURITY",
+                if e.rls { "ENABLE" } else { "DISABLE" }
+            ),
+        );
+    }
+    if e.force_rls != a.is_some_and(|a| a.force_rls) {
+        alter(
+            plan,
+            format!(
+                "{} ROW LEVEL SECURITY",
+                if e.force_rls { "FORCE" } else { "NO FORCE" }
+            ),
+        );
+    }
 }
 
-fn section<'a>(sections: &'a [(String, String)], prefix: &str) -> Option<&'a str> {
-    sections
-        .iter()
-        .find(|(p, _)| p == prefix)
-        .map(|(_, v)| v.as_str())
+fn alter_column(
+    plan: &mut Plan,
+    key: &str,
+    name: &str,
+    e: &crate::catalog::model::Column,
+    a: &crate::catalog::model::Column,
+) {
+    let (table, column) = table_and_name(name);
+    let alter = format!("ALTER TABLE {table} ALTER COLUMN {column}");
+    if e.generated != a.generated || e.inherited != a.inherited {
+        plan.skip(
+            key,
+            "a generated expression or inheritance of a column is changed by recreating the column",
+        );
+        return;
+    }
+    if e.data_type != a.data_type || e.collation != a.collation {
+        let collate = e
+            .collation
+            .as_ref()
+            .map(|c| format!(" COLLATE {c}"))
+            .unwrap_or_default();
+        if a.default.is_some() {
+            plan.add(Phase::DropConstraints, format!("{alter} DROP DEFAULT;"));
+        }
+        plan.lossy(
+            Phase::Columns,
+            &format!("changing {name} from {} to {} rewrites its values and fails on a value that does not convert", a.data_type, e.data_type),
+            format!("{alter} TYPE {}{collate} USING {column}::{};", e.data_type, e.data_type),
+        );
+        if let Some(d) = &e.default {
+            plan.add(Phase::SequenceOwners, format!("{alter} SET DEFAULT {d};"));
+        }
+    } else if e.default != a.default {
+        plan.add(
+            Phase::Columns,
+            match &e.default {
+                Some(d) => format!("{alter} SET DEFAULT {d};"),
+                None => format!("{alter} DROP DEFAULT;"),
+            },
+        );
+    }
+    if e.identity != a.identity {
+        let sql = match (&e.identity, &a.identity) {
+            (None, Some(_)) => format!("{alter} DROP IDENTITY;"),
+            (Some(i), None) => format!("{alter} ADD GENERATED {} AS IDENTITY;", i.to_uppercase()),
+            (Some(i), Some(_)) => format!("{alter} SET GENERATED {};", i.to_uppercase()),
+            (None, None) => unreachable!(),
+        };
+        plan.add(Phase::Columns, sql);
+    }
+    if e.not_null != a.not_null {
+        plan.add(
+            Phase::Columns,
+            format!(
+                "{alter} {} NOT NULL;",
+                if e.not_null { "SET" } else { "DROP" }
+            ),
+        );
+    }
+    if e.storage != a.storage {
+        let storage = e.storage.clone().unwrap_or_else(|| "default".into());
+        if storage != "default" {
+            plan.add(
+                Phase::Columns,
+                format!("{alter} SET STORAGE {};", storage.to_uppercase()),
+            );
+        } else {
+            plan.skip(
+                key,
+                "a column's storage goes back to its type's by recreating it",
+            );
+        }
+    }
 }
 
-fn create_policy(name: &str, body: &str) -> String {
+fn create_policy(name: &str, p: &crate::catalog::model::Policy) -> String {
     let (table, policy) = table_and_name(name);
-    let s = sections(
-        body,
-        &[
-            "for ",
-            "permissive",
-            "restrictive",
-            "to ",
-            "using (",
-            "with check (",
-        ],
-    );
     let mut sql = format!(
         "CREATE POLICY {policy} ON {table} AS {} FOR {} TO {}",
-        if section(&s, "restrictive").is_some() {
-            "RESTRICTIVE"
-        } else {
+        if p.permissive {
             "PERMISSIVE"
+        } else {
+            "RESTRICTIVE"
         },
-        section(&s, "for ").unwrap_or("all").to_uppercase(),
-        section(&s, "to ").unwrap_or("public"),
+        p.command.to_uppercase(),
+        p.roles
     );
-    if let Some(using) = section(&s, "using (") {
-        sql.push_str(&format!(" USING ({using}"));
+    if let Some(u) = &p.using {
+        sql.push_str(&format!(" USING ({u})"));
     }
-    if let Some(check) = section(&s, "with check (") {
-        sql.push_str(&format!(" WITH CHECK ({check}"));
+    if let Some(c) = &p.check {
+        sql.push_str(&format!(" WITH CHECK ({c})"));
     }
     sql + ";"
 }
 
-fn column_definition(column: &str, body: &str) -> Option<String> {
-    let lines: Vec<&str> = body.split('\n').collect();
-    let mut def = format!("{} {}", quote_ident(column), lines.first()?);
-    for line in &lines[1..] {
-        if let Some(identity) = line.strip_prefix("identity ") {
-            def.push_str(&format!(
-                " GENERATED {} AS IDENTITY",
-                identity.to_uppercase()
-            ));
-        } else if *line == "not null" {
-            def.push_str(" NOT NULL");
-        } else if let Some(d) = line.strip_prefix("default ") {
-            def.push_str(&format!(" DEFAULT {d}"));
-        } else if let Some(g) = line.strip_prefix("generated always as ") {
-            def.push_str(&format!(
-                " GENERATED ALWAYS AS {}",
-                g.trim_end_matches(" stored")
-            ));
-            def.push_str(" STORED");
-        } else if let Some(c) = line.strip_prefix("collate ") {
-            def.push_str(&format!(" COLLATE {c}"));
-        }
-    }
-    Some(def)
+fn trigger_state(name: &str, enabled: &Option<String>) -> Option<String> {
+    let (table, trigger) = table_and_name(name);
+    let verb = match enabled.as_deref()? {
+        "disabled" => "DISABLE TRIGGER",
+        "enabled replica" => "ENABLE REPLICA TRIGGER",
+        "enabled always" => "ENABLE ALWAYS TRIGGER",
+        _ => return None,
+    };
+    Some(format!("ALTER TABLE {table} {verb} {trigger};"))
 }
 
-fn create_table(name: &str, body: &str, expected: &Catalog) -> Result<Vec<String>, &'static str> {
-    let lines: Vec<&str> = body.split('\n').collect();
-    if lines
-        .iter()
-        .any(|l| l.starts_with("partition of ") && l.contains("(month start)"))
-    {
-        return Err("a monthly partition is made by its set's partition function");
-    }
-    let prefix = format!("column {name}.");
-    let columns: Vec<String> = expected
-        .objects
-        .iter()
-        .filter_map(|(k, o)| {
-            k.strip_prefix(&prefix)
-                .and_then(|c| column_definition(c, &o.body))
-        })
-        .collect();
-    let table = quote_path(name);
-    let mut sql = match lines.iter().find_map(|l| l.strip_prefix("partition of ")) {
-        Some(rest) => format!("CREATE TABLE {table} PARTITION OF {rest};"),
-        None => {
-            let mut s = format!("CREATE TABLE {table} (\n    {}\n)", columns.join(",\n    "));
-            if let Some(by) = lines.iter().find_map(|l| l.strip_prefix("partition by ")) {
-                s.push_str(&format!(" PARTITION BY {by}"));
-            }
-            s + ";"
-        }
-    };
-    if lines.contains(&"row level security enabled") {
-        sql.push_str(&format!("\nALTER TABLE {table} ENABLE ROW LEVEL SECURITY;"));
-    }
-    if lines.contains(&"force row level security") {
-        sql.push_str(&format!("\nALTER TABLE {table} FORCE ROW LEVEL SECURITY;"));
-    }
-    Ok(vec![sql])
+fn sequence_sql(name: &str, s: &crate::catalog::model::Sequence, create: bool) -> String {
+    format!(
+        "{} SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {} {}CYCLE;",
+        if create { "CREATE" } else { "ALTER" },
+        quote_path(name),
+        s.data_type,
+        s.increment,
+        s.min,
+        s.max,
+        s.start,
+        s.cache,
+        if s.cycle { "" } else { "NO " }
+    )
 }
 
-fn alter_column(name: &str, expected: &str, actual: &str) -> Result<Vec<String>, &'static str> {
-    let (table, column) = table_and_name(name);
-    let e: Vec<&str> = expected.split('\n').collect();
-    let a: Vec<&str> = actual.split('\n').collect();
-    let rest = |v: &[&str]| -> Vec<String> {
-        v.iter()
-            .filter(|l| **l != "not null" && !l.starts_with("default "))
-            .map(|l| l.to_string())
-            .collect()
-    };
-    if rest(&e) != rest(&a) {
-        return Err(
-            "only defaults and nullability are repaired; the type, identity or collation differs",
-        );
-    }
-    let mut out = Vec::new();
-    let default = |v: &[&str]| {
-        v.iter()
-            .find_map(|l| l.strip_prefix("default "))
-            .map(str::to_string)
-    };
-    if default(&e) != default(&a) {
-        out.push(match default(&e) {
-            Some(d) => format!("ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {d};"),
-            None => format!("ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT;"),
-        });
-    }
-    let not_null = |v: &[&str]| v.contains(&"not null");
-    if not_null(&e) != not_null(&a) {
-        let verb = if not_null(&e) { "SET" } else { "DROP" };
-        out.push(format!(
-            "ALTER TABLE {table} ALTER COLUMN {column} {verb} NOT NULL;"
-        ));
-    }
-    Ok(out)
-}
-
-fn rls_flags(name: &str, expected: &str, actual: &str) -> Result<Vec<String>, &'static str> {
-    let strip = |b: &str| -> Vec<String> {
-        b.split('\n')
-            .filter(|l| !l.starts_with("row level security") && *l != "force row level security")
-            .map(str::to_string)
-            .collect()
-    };
-    if strip(expected) != strip(actual) {
-        return Err("only row level security flags are repaired on an existing table");
-    }
-    let table = quote_path(name);
-    let mut out = Vec::new();
-    let enabled = |b: &str| b.split('\n').any(|l| l == "row level security enabled");
-    if enabled(expected) != enabled(actual) {
-        let verb = if enabled(expected) {
-            "ENABLE"
-        } else {
-            "DISABLE"
-        };
-        out.push(format!("ALTER TABLE {table} {verb} ROW LEVEL SECURITY;"));
-    }
-    let forced = |b: &str| b.split('\n').any(|l| l == "force row level security");
-    if forced(expected) != forced(actual) {
-        let verb = if forced(expected) {
-            "FORCE"
-        } else {
-            "NO FORCE"
-        };
-        out.push(format!("ALTER TABLE {table} {verb} ROW LEVEL SECURITY;"));
-    }
-    Ok(out)
-}
-
-/// Privileges by grantee, each with whether it is grantable, read from a grants body whose
-/// lines read `grantee PRIV[ (grantable)], PRIV[ (grantable)]`.
-type Acl = BTreeMap<String, BTreeMap<String, bool>>;
-
-fn acl(body: &str) -> Acl {
-    let mut out = Acl::new();
-    for line in body.split('\n').filter(|l| !l.is_empty()) {
-        let (who, privileges) = line.split_once(' ').unwrap_or((line, ""));
-        let entry = out.entry(who.to_string()).or_default();
-        for p in privileges.split(", ").filter(|p| !p.is_empty()) {
-            let (p, grantable) = match p.strip_suffix(" (grantable)") {
-                Some(p) => (p, true),
-                None => (p, false),
-            };
-            entry.insert(p.to_string(), grantable);
-        }
-    }
-    out
+fn publication_with(p: &crate::catalog::model::Publication) -> String {
+    format!(
+        "(publish = '{}', publish_via_partition_root = {})",
+        p.publish, p.via_root
+    )
 }
 
 /// What a grants object is on: the `ON` clause, and the column for column grants.
-fn grant_target(kind: &str, name: &str, catalogs: [&Catalog; 2]) -> (String, Option<String>) {
+fn grant_target(kind: Kind, name: &str, catalogs: [&Catalog; 2]) -> (String, Option<String>) {
     match kind {
-        "grants on column" => {
+        Kind::GrantsOnColumn => {
             let (table, column) = table_and_name(name);
             (format!("TABLE {table}"), Some(column))
         }
-        "grants on function" => {
+        Kind::GrantsOnFunction => {
             let (function, args) = name.split_once('(').unwrap_or((name, ")"));
             (format!("FUNCTION {}({args}", quote_path(function)), None)
         }
-        "grants on schema" => (format!("SCHEMA {}", quote_ident(name)), None),
+        Kind::GrantsOnSchema => (format!("SCHEMA {}", quote_ident(name)), None),
         _ => {
             let sequence = format!("sequence {name}");
             let what = if catalogs.iter().any(|c| c.objects.contains_key(&sequence)) {
@@ -276,7 +517,9 @@ fn regrant(
     column: Option<&str>,
     expected: &Acl,
     actual: &Acl,
+    verbs: (&str, &str),
 ) -> (Vec<String>, Vec<String>) {
+    let (grant, revoke) = verbs;
     let (mut revokes, mut grants) = (Vec::new(), Vec::new());
     let none = BTreeMap::new();
     for (who, have) in actual {
@@ -284,7 +527,7 @@ fn regrant(
         let extra: Vec<&String> = have.keys().filter(|p| !want.contains_key(*p)).collect();
         if !extra.is_empty() {
             revokes.push(format!(
-                "REVOKE {} ON {on} FROM {who};",
+                "{revoke}REVOKE {} ON {on} FROM {who};",
                 privileges(extra.into_iter(), column)
             ));
         }
@@ -295,7 +538,7 @@ fn regrant(
             .collect();
         if !option.is_empty() {
             revokes.push(format!(
-                "REVOKE GRANT OPTION FOR {} ON {on} FROM {who};",
+                "{revoke}REVOKE GRANT OPTION FOR {} ON {on} FROM {who};",
                 privileges(option.into_iter(), column)
             ));
         }
@@ -313,7 +556,7 @@ fn regrant(
                 .collect();
             if !missing.is_empty() {
                 grants.push(format!(
-                    "GRANT {} ON {on} TO {who}{};",
+                    "{grant}GRANT {} ON {on} TO {who}{};",
                     privileges(missing.into_iter(), column),
                     if grantable { " WITH GRANT OPTION" } else { "" }
                 ));
@@ -323,35 +566,44 @@ fn regrant(
     (revokes, grants)
 }
 
+fn acl_of(catalog: &Catalog, key: &str) -> Acl {
+    match def_of(catalog, key) {
+        Some((_, Def::Grants(g))) => g.acl(),
+        _ => Acl::new(),
+    }
+}
+
 /// The grant statements of a repair, over every grants object of both catalogs: revokes
 /// first, then grants. Revoking a privilege on a table also revokes it on each of the
 /// table's columns, so column grants are compared with what is left after the table's
 /// revokes, and the ones the design keeps are granted again.
 fn grant_statements(expected: &Catalog, actual: &Catalog) -> Vec<String> {
-    const KINDS: [&str; 4] = [
-        "grants on schema",
-        "grants on table",
-        "grants on function",
-        "grants on column",
+    const KINDS: [Kind; 4] = [
+        Kind::GrantsOnSchema,
+        Kind::GrantsOnTable,
+        Kind::GrantsOnFunction,
+        Kind::GrantsOnColumn,
     ];
-    let keys: std::collections::BTreeSet<&String> = expected
+    let keys: BTreeSet<&String> = expected
         .objects
         .keys()
         .chain(actual.objects.keys())
-        .filter(|k| KINDS.contains(&split_key(k).0))
+        .filter(|k| Kind::of_key(k).is_some_and(|(kind, _)| kind.is_grants()))
         .collect();
-    let body = |c: &Catalog, k: &str| c.objects.get(k).map(|o| acl(&o.body)).unwrap_or_default();
     // (table, grantee, privilege) revoked at table level
     let mut revoked_on_tables: Vec<(String, String, String)> = Vec::new();
     let (mut revokes, mut grants) = (Vec::new(), Vec::new());
     for kind in KINDS {
-        for key in keys.iter().filter(|k| split_key(k).0 == kind) {
-            let name = split_key(key).1;
-            let (want, mut have) = (body(expected, key), body(actual, key));
-            if want == have && kind != "grants on column" {
+        for key in keys
+            .iter()
+            .filter(|k| Kind::of_key(k).map(|(k, _)| k) == Some(kind))
+        {
+            let name = &key[kind.as_str().len() + 1..];
+            let (want, mut have) = (acl_of(expected, key), acl_of(actual, key));
+            if want == have && kind != Kind::GrantsOnColumn {
                 continue;
             }
-            if kind == "grants on table" {
+            if kind == Kind::GrantsOnTable {
                 for (who, privs) in &have {
                     let kept = want.get(who);
                     for p in privs
@@ -362,7 +614,7 @@ fn grant_statements(expected: &Catalog, actual: &Catalog) -> Vec<String> {
                     }
                 }
             }
-            if kind == "grants on column" {
+            if kind == Kind::GrantsOnColumn {
                 let table = name.rsplit_once('.').map_or(name, |(t, _)| t);
                 for (t, who, p) in &revoked_on_tables {
                     if t == table {
@@ -377,7 +629,7 @@ fn grant_statements(expected: &Catalog, actual: &Catalog) -> Vec<String> {
                 }
             }
             let (on, column) = grant_target(kind, name, [expected, actual]);
-            let (r, g) = regrant(&on, column.as_deref(), &want, &have);
+            let (r, g) = regrant(&on, column.as_deref(), &want, &have, ("", ""));
             revokes.extend(r);
             grants.extend(g);
         }
@@ -385,208 +637,845 @@ fn grant_statements(expected: &Catalog, actual: &Catalog) -> Vec<String> {
     revokes.into_iter().chain(grants).collect()
 }
 
-/// The statement recreating an index, trigger or function from its expected body.
-fn definition(body: &str) -> String {
-    let def: Vec<&str> = body
-        .split('\n')
-        .filter(|l| {
-            !l.starts_with("comment ")
-                && *l != "invalid"
-                && !l.starts_with("disabled")
-                && !l.starts_with("enabled ")
-        })
-        .collect();
-    // A partitioned table's index is created for the partitions too.
-    format!("{};", def.join("\n").replacen(" ON ONLY ", " ON ", 1))
+/// `ALTER DEFAULT PRIVILEGES` for a key name `for role[ in schema] on tables`.
+fn default_privileges(name: &str, expected: &Acl, actual: &Acl) -> Vec<String> {
+    let Some((scope, objects)) = name.split_once(" on ") else {
+        return Vec::new();
+    };
+    let scope = scope.strip_prefix("for ").unwrap_or(scope);
+    let (role, schema) = match scope.split_once(" in ") {
+        Some((r, s)) => (r, format!(" IN SCHEMA {s}")),
+        None => (scope, String::new()),
+    };
+    let verb = format!("ALTER DEFAULT PRIVILEGES FOR ROLE {role}{schema} ");
+    let (r, g) = regrant(
+        &objects.to_uppercase(),
+        None,
+        expected,
+        actual,
+        (&verb, &verb),
+    );
+    r.into_iter().chain(g).collect()
 }
 
-/// Repair statements, in an order that satisfies dependencies, for `drift` of a set whose
-/// objects live in `schema`.
+/// Repair statements for `drift` between `expected` and `actual`, for a database whose
+/// objects are named relative to the schema `schema`.
 pub fn statements(
     drift: &Drift,
     expected: &Catalog,
     actual: &Catalog,
     schema: &str,
+    allow_data_loss: bool,
 ) -> Vec<String> {
-    // (order, statement): drops first, then tables, columns, constraints, functions,
-    // indexes, triggers, policies, publications, grants.
-    let mut out: Vec<(u8, String)> = Vec::new();
-    let mut not_generated: Vec<String> = Vec::new();
-    let mut skip =
-        |key: &str, why: &str| not_generated.push(format!("-- not generated: {key} ({why})"));
-
-    let created_tables: Vec<&str> = drift
-        .missing
+    let mut plan = Plan {
+        allow_data_loss,
+        ..Plan::default()
+    };
+    let changed: BTreeSet<&str> = drift.changed.iter().map(|c| c.object.as_str()).collect();
+    // Tables whose columns change type or go away: every view is dropped and made again
+    // around the change (a view pins the columns it reads).
+    let columns_reshaped = drift.unexpected.iter().any(|k| k.starts_with("column ") || k.starts_with("table "))
+        || drift.changed.iter().any(|c| {
+            matches!(
+                (def_of(expected, &c.object), def_of(actual, &c.object)),
+                (Some((_, Def::Column(e))), Some((_, Def::Column(a)))) if e.data_type != a.data_type || e.collation != a.collation
+            )
+        })
+        || drift.changed.iter().any(|c| {
+            c.object.starts_with("enum ") || c.object.starts_with("composite type ") || c.object.starts_with("domain ")
+        });
+    // Tables whose primary key or a unique constraint is dropped or replaced: the foreign
+    // keys onto them are dropped first and made again after.
+    let keys_replaced: BTreeSet<String> = drift
+        .unexpected
         .iter()
-        .filter_map(|k| k.strip_prefix("table "))
+        .chain(
+            changed
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .iter(),
+        )
+        .filter_map(|k| match def_of(actual, k) {
+            Some((Kind::Constraint, Def::Constraint { definition }))
+                if definition.starts_with("PRIMARY KEY") || definition.starts_with("UNIQUE") =>
+            {
+                k.strip_prefix("constraint ")
+                    .and_then(|n| n.rsplit_once('.'))
+                    .map(|(t, _)| t.to_string())
+            }
+            _ => None,
+        })
         .collect();
+    let references = |definition: &str, table: &str| {
+        definition.contains(&format!("REFERENCES {table}("))
+            || definition.contains(&format!("REFERENCES {}(", quote_path(table)))
+    };
 
-    for key in &drift.missing {
-        let (kind, name) = split_key(key);
-        let body = &expected.objects[key].body;
-        match kind {
-            "table" => match create_table(name, body, expected) {
-                Ok(sql) => out.extend(sql.into_iter().map(|s| (1, s))),
-                Err(why) => skip(key, why),
-            },
-            "column" if created_tables.iter().any(|t| name.rsplit_once('.').is_some_and(|(tb, _)| tb == *t)) => {}
-            "constraint" => {
-                let (table, constraint) = table_and_name(name);
-                out.push((3, format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} {body};")));
+    // Everything both catalogs hold that must be recreated around the changes.
+    let mut recreate: BTreeSet<String> = BTreeSet::new();
+    for key in actual.objects.keys() {
+        if !expected.objects.contains_key(key) {
+            continue;
+        }
+        let Some((kind, def)) = def_of(actual, key) else {
+            continue;
+        };
+        match (kind, &def) {
+            (Kind::View | Kind::MaterializedView, _) if columns_reshaped => {
+                recreate.insert(key.clone());
             }
-            "function" | "procedure" => out.push((4, definition(&denormalize(body, schema)))),
-            "index" => out.push((5, definition(body))),
-            "trigger" => {
-                out.push((6, definition(body)));
-                if body.split('\n').any(|l| l == "disabled") {
-                    let (table, trigger) = table_and_name(name);
-                    out.push((6, format!("ALTER TABLE {table} DISABLE TRIGGER {trigger};")));
-                }
+            (Kind::Constraint, Def::Constraint { definition })
+                if definition.starts_with("FOREIGN KEY")
+                    && keys_replaced.iter().any(|t| references(definition, t)) =>
+            {
+                recreate.insert(key.clone());
             }
-            "policy" => out.push((7, create_policy(name, body))),
-            k if k.starts_with("grants on ") => {}
-            "publication member" => match name.split_once(':') {
-                Some((publication, table)) => out.push((8, format!(
-                    "ALTER PUBLICATION {} ADD TABLE {};",
-                    quote_ident(publication),
-                    quote_path(table)
-                ))),
-                None => skip(key, "malformed name"),
-            },
-            _ => skip(key, "missing objects of this kind are recreated by re-running the migrations, not by diff"),
+            _ => {}
         }
     }
-    for key in &drift.unexpected {
-        let (kind, name) = split_key(key);
-        match kind {
-            k if k.starts_with("grants on ") => {}
-            "index" => out.push((0, format!("DROP INDEX {};", quote_path(name)))),
-            "trigger" => {
-                let (table, trigger) = table_and_name(name);
-                out.push((0, format!("DROP TRIGGER {trigger} ON {table};")));
-            }
-            "policy" => {
+
+    // What changes by being dropped and made again, and what is made again around changes.
+    let mut remade: BTreeSet<String> = recreate.clone();
+    remade.extend(
+        changed
+            .iter()
+            .filter(|k| Kind::of_key(k).is_some_and(|(kind, _)| changes_by_recreation(kind)))
+            .map(|k| k.to_string()),
+    );
+
+    // Drops: what actual has and expected does not, and what is made again.
+    let to_drop: Vec<&String> = drift.unexpected.iter().chain(remade.iter()).collect();
+    for key in to_drop {
+        let Some((kind, def)) = def_of(actual, key) else {
+            continue;
+        };
+        let name = &key[kind.as_str().len() + 1..];
+        let unexpected_only = !expected.objects.contains_key(key);
+        match (kind, &def) {
+            (Kind::Policy, _) => {
                 let (table, policy) = table_and_name(name);
-                out.push((0, format!("DROP POLICY {policy} ON {table};")));
+                plan.add(
+                    Phase::DropPolicies,
+                    format!("DROP POLICY {policy} ON {table};"),
+                );
             }
-            "constraint" => {
-                let (table, constraint) = table_and_name(name);
-                out.push((
-                    0,
-                    format!("ALTER TABLE {table} DROP CONSTRAINT {constraint};"),
-                ));
+            (Kind::Trigger, _) => {
+                let (table, trigger) = table_and_name(name);
+                plan.add(
+                    Phase::DropTriggers,
+                    format!("DROP TRIGGER {trigger} ON {table};"),
+                );
             }
-            "publication member" => {
+            (Kind::PublicationMember, _) => {
                 if let Some((publication, table)) = name.split_once(':') {
-                    out.push((
-                        0,
+                    plan.add(
+                        Phase::DropPublications,
                         format!(
                             "ALTER PUBLICATION {} DROP TABLE {};",
                             quote_ident(publication),
                             quote_path(table)
                         ),
-                    ));
+                    );
                 }
             }
-            _ => skip(
-                key,
-                "dropping it could lose data or break its users; drop it by hand if it should go",
+            (Kind::Publication, _) => plan.add(
+                Phase::DropPublications,
+                format!("DROP PUBLICATION {};", quote_ident(name)),
             ),
-        }
-    }
-    for c in &drift.changed {
-        let (kind, name) = split_key(&c.object);
-        match kind {
-            "index" => {
-                out.push((0, format!("DROP INDEX {};", quote_path(name))));
-                out.push((5, definition(&c.expected)));
+            (Kind::View, _) => plan.add(
+                Phase::DropViews,
+                format!("DROP VIEW IF EXISTS {};", quote_path(name)),
+            ),
+            (Kind::MaterializedView, _) => plan.add(
+                Phase::DropViews,
+                format!("DROP MATERIALIZED VIEW IF EXISTS {};", quote_path(name)),
+            ),
+            (Kind::Index, _) => plan.add(
+                Phase::DropIndexes,
+                format!("DROP INDEX {};", quote_path(name)),
+            ),
+            (Kind::Constraint, Def::Constraint { definition }) => {
+                let (table, constraint) = table_and_name(name);
+                let phase = if definition.starts_with("FOREIGN KEY") {
+                    Phase::DropForeignKeys
+                } else {
+                    Phase::DropConstraints
+                };
+                plan.add(
+                    phase,
+                    format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint};"),
+                );
             }
-            "trigger" => {
-                let (table, trigger) = table_and_name(name);
-                out.push((0, format!("DROP TRIGGER {trigger} ON {table};")));
-                out.push((6, definition(&c.expected)));
-                if c.expected.split('\n').any(|l| l == "disabled") {
-                    out.push((6, format!("ALTER TABLE {table} DISABLE TRIGGER {trigger};")));
+            (Kind::Function | Kind::Procedure, _) => {
+                let (f, args) = name.split_once('(').unwrap_or((name, ")"));
+                plan.add(
+                    Phase::DropRoutines,
+                    format!(
+                        "DROP {} {}({args};",
+                        if kind == Kind::Function {
+                            "FUNCTION"
+                        } else {
+                            "PROCEDURE"
+                        },
+                        quote_path(f)
+                    ),
+                );
+            }
+            (Kind::Column, _) if unexpected_only => {
+                let (table, column) = table_and_name(name);
+                let table_goes = drift.unexpected.contains(&format!(
+                    "table {}",
+                    name.rsplit_once('.').map_or("", |(t, _)| t)
+                ));
+                if !table_goes {
+                    plan.lossy(
+                        Phase::DropColumns,
+                        &format!("dropping column {name} deletes its values"),
+                        format!("ALTER TABLE {table} DROP COLUMN {column};"),
+                    );
                 }
             }
-            "policy" => {
-                let (table, policy) = table_and_name(name);
-                out.push((0, format!("DROP POLICY {policy} ON {table};")));
-                out.push((7, create_policy(name, &c.expected)));
+            (Kind::Table, _) => plan.lossy(
+                Phase::DropTables,
+                &format!("dropping table {name} deletes its rows"),
+                format!("DROP TABLE {};", quote_path(name)),
+            ),
+            (Kind::Sequence, _) => plan.add(
+                Phase::DropTypes,
+                format!("DROP SEQUENCE {};", quote_path(name)),
+            ),
+            (Kind::Enum | Kind::CompositeType | Kind::RangeType, _) => {
+                plan.add(Phase::DropTypes, format!("DROP TYPE {};", quote_path(name)))
             }
-            "constraint" => {
-                let (table, constraint) = table_and_name(name);
-                out.push((
-                    0,
-                    format!("ALTER TABLE {table} DROP CONSTRAINT {constraint};"),
-                ));
-                out.push((
-                    3,
-                    format!(
-                        "ALTER TABLE {table} ADD CONSTRAINT {constraint} {};",
-                        c.expected
-                    ),
-                ));
-            }
-            "function" | "procedure" => {
-                out.push((4, definition(&denormalize(&c.expected, schema))))
-            }
-            k if k.starts_with("grants on ") => {}
-            "column" => match alter_column(name, &c.expected, &c.actual) {
-                Ok(sql) => out.extend(sql.into_iter().map(|s| (2, s))),
-                Err(why) => skip(&c.object, why),
-            },
-            "table" => match rls_flags(name, &c.expected, &c.actual) {
-                Ok(sql) => out.extend(sql.into_iter().map(|s| (2, s))),
-                Err(why) => skip(&c.object, why),
-            },
-            _ => skip(&c.object, "changes of this kind are not repaired by diff"),
+            (Kind::Domain, _) => plan.add(
+                Phase::DropTypes,
+                format!("DROP DOMAIN {};", quote_path(name)),
+            ),
+            (Kind::Collation, _) => plan.add(
+                Phase::DropTypes,
+                format!("DROP COLLATION {};", quote_path(name)),
+            ),
+            (Kind::Extension, _) => plan.lossy(
+                Phase::DropTypes,
+                &format!("dropping extension {name} drops what it owns"),
+                format!("DROP EXTENSION {};", quote_ident(name)),
+            ),
+            (Kind::Schema, _) => plan.add(
+                Phase::DropSchemas,
+                format!("DROP SCHEMA {};", quote_ident(name)),
+            ),
+            (k, _) if k.is_grants() || k == Kind::DefaultPrivileges => {}
+            _ => plan.skip(key, "dropping objects of this kind is not planned"),
         }
     }
-    out.extend(
-        grant_statements(expected, actual)
-            .into_iter()
-            .map(|s| (9, s)),
-    );
-    out.sort_by_key(|(order, _)| *order);
+
+    // Creates: what expected has and actual does not, and what is made again.
+    let to_create: Vec<&String> = drift.missing.iter().chain(remade.iter()).collect();
+    let new_tables: BTreeSet<&str> = drift
+        .missing
+        .iter()
+        .filter_map(|k| k.strip_prefix("table "))
+        .collect();
+    for key in to_create {
+        let Some((kind, def)) = def_of(expected, key) else {
+            continue;
+        };
+        let name = &key[kind.as_str().len() + 1..];
+        let was_changed = remade.contains(key);
+        match (kind, &def) {
+            (Kind::Schema, Def::Schema(s)) => {
+                plan.add(
+                    Phase::CreateSchemas,
+                    format!("CREATE SCHEMA {};", quote_ident(name)),
+                );
+                if let Some(owner) = &s.owner {
+                    plan.add(
+                        Phase::CreateSchemas,
+                        format!("ALTER SCHEMA {} OWNER TO {owner};", quote_ident(name)),
+                    );
+                }
+            }
+            (Kind::Extension, Def::Extension { schema: s, version }) => plan.add(
+                Phase::Extensions,
+                format!(
+                    "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {} VERSION '{version}';",
+                    quote_ident(name),
+                    quote_ident(s)
+                ),
+            ),
+            (Kind::Collation, Def::Collation(c)) => {
+                let mut options = vec![format!("provider = {}", c.provider)];
+                match &c.ctype {
+                    Some(ctype) => {
+                        options.push(format!("lc_collate = {}", c.locale));
+                        options.push(format!("lc_ctype = {ctype}"));
+                    }
+                    None => options.push(format!("locale = {}", c.locale)),
+                }
+                if !c.deterministic {
+                    options.push("deterministic = false".into());
+                }
+                plan.add(
+                    Phase::Types,
+                    format!(
+                        "CREATE COLLATION {} ({});",
+                        quote_path(name),
+                        options.join(", ")
+                    ),
+                );
+            }
+            (Kind::Enum, Def::Enum { labels, .. }) => plan.add(
+                Phase::Types,
+                format!(
+                    "CREATE TYPE {} AS ENUM ({});",
+                    quote_path(name),
+                    labels.join(", ")
+                ),
+            ),
+            (Kind::Domain, Def::Domain(d)) => {
+                let mut sql = format!("CREATE DOMAIN {} AS {}", quote_path(name), d.base);
+                if let Some(c) = &d.collation {
+                    sql.push_str(&format!(" COLLATE {c}"));
+                }
+                if let Some(v) = &d.default {
+                    sql.push_str(&format!(" DEFAULT {v}"));
+                }
+                if d.not_null {
+                    sql.push_str(" NOT NULL");
+                }
+                for (n, c) in &d.constraints {
+                    sql.push_str(&format!(" CONSTRAINT {n} {c}"));
+                }
+                plan.add(Phase::Types, sql + ";");
+            }
+            (Kind::CompositeType, Def::CompositeType { attributes, .. }) => plan.add(
+                Phase::Types,
+                format!(
+                    "CREATE TYPE {} AS ({});",
+                    quote_path(name),
+                    attributes
+                        .iter()
+                        .map(|a| quote_attribute(a))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            (Kind::RangeType, Def::RangeType(r)) => {
+                let mut options = vec![format!("subtype = {}", r.subtype)];
+                if let Some(c) = &r.collation {
+                    options.push(format!("collation = {c}"));
+                }
+                if let Some(o) = &r.opclass {
+                    options.push(format!("subtype_opclass = {o}"));
+                }
+                if let Some(c) = &r.canonical {
+                    options.push(format!("canonical = {c}"));
+                }
+                if let Some(d) = &r.subdiff {
+                    options.push(format!("subtype_diff = {d}"));
+                }
+                plan.add(
+                    Phase::Types,
+                    format!(
+                        "CREATE TYPE {} AS RANGE ({});",
+                        quote_path(name),
+                        options.join(", ")
+                    ),
+                );
+            }
+            (Kind::Sequence, Def::Sequence(s)) => {
+                plan.add(Phase::Sequences, sequence_sql(name, s, true));
+                if let Some(owner) = &s.owned_by {
+                    plan.add(
+                        Phase::SequenceOwners,
+                        format!("ALTER SEQUENCE {} OWNED BY {owner};", quote_path(name)),
+                    );
+                }
+            }
+            (Kind::Table, Def::Table(t)) => create_table(&mut plan, key, name, t, expected),
+            (Kind::Column, Def::Column(c)) => {
+                let table = name.rsplit_once('.').map_or("", |(t, _)| t);
+                if !new_tables.contains(table) && !c.inherited {
+                    let (t, _) = table_and_name(name);
+                    plan.add(
+                        Phase::Columns,
+                        format!(
+                            "ALTER TABLE {t} ADD COLUMN {};",
+                            column_definition(name.rsplit_once('.').map_or(name, |(_, c)| c), c)
+                        ),
+                    );
+                }
+            }
+            (Kind::Constraint, Def::Constraint { definition }) => {
+                let (table, constraint) = table_and_name(name);
+                let phase = if definition.starts_with("FOREIGN KEY") {
+                    Phase::ForeignKeys
+                } else {
+                    Phase::Constraints
+                };
+                plan.add(
+                    phase,
+                    format!("ALTER TABLE {table} ADD CONSTRAINT {constraint} {definition};"),
+                );
+            }
+            (Kind::Function | Kind::Procedure, Def::Routine { definition, .. }) => plan.add(
+                Phase::Routines,
+                format!("{};", denormalize(definition, schema)),
+            ),
+            (Kind::View, Def::View { definition, .. }) => plan.add(
+                Phase::Views,
+                format!(
+                    "CREATE VIEW {} AS\n{}",
+                    quote_path(name),
+                    with_semicolon(definition)
+                ),
+            ),
+            (Kind::MaterializedView, Def::View { definition, .. }) => plan.add(
+                Phase::Views,
+                format!(
+                    "CREATE MATERIALIZED VIEW {} AS\n{}",
+                    quote_path(name),
+                    with_semicolon(definition)
+                ),
+            ),
+            (Kind::Index, Def::Index { definition, .. }) => plan.add(
+                Phase::Indexes,
+                format!("{};", definition.replacen(" ON ONLY ", " ON ", 1)),
+            ),
+            (
+                Kind::Trigger,
+                Def::Trigger {
+                    definition,
+                    enabled,
+                },
+            ) => {
+                plan.add(Phase::Triggers, format!("{definition};"));
+                if let Some(sql) = trigger_state(name, enabled) {
+                    plan.add(Phase::Triggers, sql);
+                }
+            }
+            (Kind::Policy, Def::Policy(p)) => plan.add(Phase::Policies, create_policy(name, p)),
+            (Kind::Publication, Def::Publication(p)) => plan.add(
+                Phase::Publications,
+                format!(
+                    "CREATE PUBLICATION {}{} WITH {};",
+                    quote_ident(name),
+                    if p.all_tables { " FOR ALL TABLES" } else { "" },
+                    publication_with(p)
+                ),
+            ),
+            (Kind::PublicationMember, _) => match name.split_once(':') {
+                Some((publication, table)) => plan.add(
+                    Phase::Publications,
+                    format!(
+                        "ALTER PUBLICATION {} ADD TABLE {};",
+                        quote_ident(publication),
+                        quote_path(table)
+                    ),
+                ),
+                None => plan.skip(key, "malformed name"),
+            },
+            (k, _) if k.is_grants() || k == Kind::DefaultPrivileges => {}
+            (_, Def::Text(_)) => plan.skip(key, "its definition is not one this version reads"),
+            _ => plan.skip(key, "creating objects of this kind is not planned"),
+        }
+        if !was_changed || matches!(kind, Kind::View | Kind::MaterializedView) {
+            comment(&mut plan, kind, name, &def, None);
+        }
+    }
+
+    // Changes made in place.
+    for c in &drift.changed {
+        let key = c.object.as_str();
+        let (Some((kind, e)), Some((_, a))) = (def_of(expected, key), def_of(actual, key)) else {
+            continue;
+        };
+        let name = &key[kind.as_str().len() + 1..];
+        match (kind, &e, &a) {
+            // dropped and created again above
+            (k, _, _) if changes_by_recreation(k) => {}
+            (_, Def::Text(_), _) | (_, _, Def::Text(_)) => {
+                plan.skip(key, "its definition is not one this version reads")
+            }
+            (Kind::Schema, Def::Schema(es), Def::Schema(as_)) if es.owner != as_.owner => {
+                plan.add(
+                    Phase::CreateSchemas,
+                    format!(
+                        "ALTER SCHEMA {} OWNER TO {};",
+                        quote_ident(name),
+                        es.owner.as_deref().unwrap_or("CURRENT_USER")
+                    ),
+                );
+            }
+            (
+                Kind::Extension,
+                Def::Extension {
+                    schema: es,
+                    version: ev,
+                },
+                Def::Extension {
+                    schema: as_,
+                    version: av,
+                },
+            ) => {
+                if ev != av && version_key(ev) > version_key(av) {
+                    plan.add(
+                        Phase::Extensions,
+                        format!("ALTER EXTENSION {} UPDATE TO '{ev}';", quote_ident(name)),
+                    );
+                } else if ev != av {
+                    // extensions have update paths upwards only
+                    plan.lossy(
+                        Phase::Extensions,
+                        &format!("going back from version {av} of extension {name} drops it and what depends on it, and creates it again"),
+                        format!(
+                            "DROP EXTENSION {n};\nCREATE EXTENSION {n} WITH SCHEMA {} VERSION '{ev}';",
+                            quote_ident(es),
+                            n = quote_ident(name)
+                        ),
+                    );
+                }
+                if es != as_ {
+                    plan.add(
+                        Phase::Extensions,
+                        format!(
+                            "ALTER EXTENSION {} SET SCHEMA {};",
+                            quote_ident(name),
+                            quote_ident(es)
+                        ),
+                    );
+                }
+            }
+            (Kind::Enum, Def::Enum { labels: el, .. }, Def::Enum { labels: al, .. }) => {
+                enum_change(&mut plan, name, el, al, actual);
+            }
+            (Kind::Domain, Def::Domain(ed), Def::Domain(ad)) => {
+                let domain = format!("ALTER DOMAIN {}", quote_path(name));
+                if ed.base != ad.base || ed.collation != ad.collation {
+                    plan.skip(
+                        key,
+                        "a domain's base type or collation is changed by recreating it",
+                    );
+                } else {
+                    if ed.default != ad.default {
+                        plan.add(
+                            Phase::Types,
+                            match &ed.default {
+                                Some(d) => format!("{domain} SET DEFAULT {d};"),
+                                None => format!("{domain} DROP DEFAULT;"),
+                            },
+                        );
+                    }
+                    if ed.not_null != ad.not_null {
+                        plan.add(
+                            Phase::Types,
+                            format!(
+                                "{domain} {} NOT NULL;",
+                                if ed.not_null { "SET" } else { "DROP" }
+                            ),
+                        );
+                    }
+                    for (n, def) in &ad.constraints {
+                        if !ed.constraints.contains(&(n.clone(), def.clone())) {
+                            plan.add(
+                                Phase::DropConstraints,
+                                format!("{domain} DROP CONSTRAINT {n};"),
+                            );
+                        }
+                    }
+                    for (n, def) in &ed.constraints {
+                        if !ad.constraints.contains(&(n.clone(), def.clone())) {
+                            plan.add(
+                                Phase::Constraints,
+                                format!("{domain} ADD CONSTRAINT {n} {def};"),
+                            );
+                        }
+                    }
+                }
+            }
+            (
+                Kind::CompositeType,
+                Def::CompositeType { attributes: ea, .. },
+                Def::CompositeType { attributes: aa, .. },
+            ) => {
+                let split = |a: &String| -> (String, String) {
+                    let (n, t) = crate::catalog::model::split_attribute(a);
+                    (n, t)
+                };
+                let e_map: BTreeMap<String, String> = ea.iter().map(split).collect();
+                let a_map: BTreeMap<String, String> = aa.iter().map(split).collect();
+                let t = format!("ALTER TYPE {}", quote_path(name));
+                for (n, _) in a_map.iter().filter(|(n, _)| !e_map.contains_key(*n)) {
+                    plan.add(Phase::Types, format!("{t} DROP ATTRIBUTE {n};"));
+                }
+                for (n, ty) in &e_map {
+                    match a_map.get(n) {
+                        None => plan.add(Phase::Types, format!("{t} ADD ATTRIBUTE {n} {ty};")),
+                        Some(old) if old != ty => {
+                            plan.add(Phase::Types, format!("{t} ALTER ATTRIBUTE {n} TYPE {ty};"))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (Kind::RangeType | Kind::Collation, _, _)
+                if comment_of(&e) == comment_of(&a) || strip_comment(&e) != strip_comment(&a) =>
+            {
+                plan.skip(
+                    key,
+                    "range types and collations are changed by recreating them",
+                );
+            }
+            (Kind::Sequence, Def::Sequence(es), Def::Sequence(as_)) => {
+                let (mut e2, mut a2) = (es.clone(), as_.clone());
+                e2.owned_by = None;
+                a2.owned_by = None;
+                if e2 != a2 {
+                    plan.add(Phase::Sequences, sequence_sql(name, es, false));
+                }
+                if es.owned_by != as_.owned_by {
+                    plan.add(
+                        Phase::SequenceOwners,
+                        format!(
+                            "ALTER SEQUENCE {} OWNED BY {};",
+                            quote_path(name),
+                            es.owned_by.as_deref().unwrap_or("NONE")
+                        ),
+                    );
+                }
+            }
+            (Kind::Table, Def::Table(et), Def::Table(at)) => {
+                if et.partitioned != at.partitioned
+                    || et.partition_by != at.partition_by
+                    || et.partition_of != at.partition_of
+                {
+                    plan.skip(
+                        key,
+                        "partitioning is changed by recreating the table, which this does not do",
+                    );
+                } else {
+                    table_flags(&mut plan, name, et, Some(at));
+                }
+            }
+            (Kind::Column, Def::Column(ec), Def::Column(ac)) => {
+                alter_column(&mut plan, key, name, ec, ac)
+            }
+            (Kind::Function | Kind::Procedure, Def::Routine { definition, .. }, _) => {
+                plan.add(
+                    Phase::Routines,
+                    format!("{};", denormalize(definition, schema)),
+                );
+            }
+            (Kind::Publication, Def::Publication(ep), Def::Publication(ap)) => {
+                if ep.all_tables != ap.all_tables {
+                    plan.skip(
+                        key,
+                        "FOR ALL TABLES is changed by recreating the publication",
+                    );
+                } else {
+                    plan.add(
+                        Phase::Publications,
+                        format!(
+                            "ALTER PUBLICATION {} SET {};",
+                            quote_ident(name),
+                            publication_with(ep)
+                        ),
+                    );
+                }
+            }
+            (Kind::DefaultPrivileges, _, _) | (_, Def::Grants(_), _) => {}
+            _ => {}
+        }
+        if !matches!(kind, Kind::View | Kind::MaterializedView) {
+            comment(&mut plan, kind, name, &e, Some(&a));
+        }
+    }
+
+    // Default privileges, then grants of every object.
+    let defaults: BTreeSet<&String> = expected
+        .objects
+        .keys()
+        .chain(actual.objects.keys())
+        .filter(|k| k.starts_with("default privileges "))
+        .collect();
+    for key in defaults {
+        let (want, have) = (acl_of(expected, key), acl_of(actual, key));
+        if want != have {
+            for sql in default_privileges(&key["default privileges ".len()..], &want, &have) {
+                plan.add(Phase::Grants, sql);
+            }
+        }
+    }
+    for sql in grant_statements(expected, actual) {
+        let phase = if sql.starts_with("REVOKE") {
+            Phase::Revokes
+        } else {
+            Phase::Grants
+        };
+        plan.add(phase, sql);
+    }
+
+    plan.steps.sort_by_key(|(phase, _)| *phase);
     let mut script = vec![format!("SET search_path TO {};", quote_ident(schema))];
-    script.extend(out.into_iter().map(|(_, s)| s));
-    script.extend(not_generated);
+    let mut seen = BTreeSet::new();
+    for (_, sql) in plan.steps {
+        if seen.insert(sql.clone()) {
+            script.push(sql);
+        }
+    }
+    script.extend(plan.not_generated);
     script
+}
+
+/// Kinds whose changes are made by dropping the object and creating it again.
+fn changes_by_recreation(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::View
+            | Kind::MaterializedView
+            | Kind::Index
+            | Kind::Trigger
+            | Kind::Policy
+            | Kind::Constraint
+    )
+}
+
+/// A version as numbers where it has them (`1.10` after `1.9`), for ordering.
+fn version_key(version: &str) -> Vec<(u64, String)> {
+    version
+        .split(['.', '-'])
+        .map(|part| (part.parse().unwrap_or(0), part.to_string()))
+        .collect()
+}
+
+fn strip_comment(def: &Def) -> Def {
+    let mut d = def.clone();
+    match &mut d {
+        Def::RangeType(r) => r.comment = None,
+        Def::Collation(c) => c.comment = None,
+        _ => {}
+    }
+    d
+}
+
+fn with_semicolon(definition: &str) -> String {
+    let d = definition.trim_end();
+    if d.ends_with(';') {
+        d.to_string()
+    } else {
+        format!("{d};")
+    }
+}
+
+/// `name type[ collate c]` with the name quoted.
+fn quote_attribute(attribute: &str) -> String {
+    let (name, rest) = crate::catalog::model::split_attribute(attribute);
+    format!("{name} {rest}")
+}
+
+/// Labels added in place (`ADD VALUE ... BEFORE/AFTER`) when the actual labels keep their
+/// order within the expected ones; otherwise the type is made again under its name, and the
+/// columns of that type are converted through text.
+fn enum_change(
+    plan: &mut Plan,
+    name: &str,
+    expected: &[String],
+    actual: &[String],
+    catalog: &Catalog,
+) {
+    let t = quote_path(name);
+    let kept: Vec<&String> = expected.iter().filter(|l| actual.contains(l)).collect();
+    let in_order = kept.len() == actual.len() && kept.iter().zip(actual).all(|(a, b)| *a == b);
+    if in_order {
+        for (i, label) in expected.iter().enumerate() {
+            if actual.contains(label) {
+                continue;
+            }
+            let place = match expected[..i].iter().rev().find(|l| actual.contains(l)) {
+                Some(before) => format!(" AFTER {before}"),
+                None => match expected[i + 1..].iter().find(|l| actual.contains(l)) {
+                    Some(after) => format!(" BEFORE {after}"),
+                    None => String::new(),
+                },
+            };
+            plan.add(
+                Phase::Types,
+                format!("ALTER TYPE {t} ADD VALUE {label}{place};"),
+            );
+        }
+        return;
+    }
+    let short = name.rsplit('.').next().unwrap_or(name);
+    let old = quote_ident(&format!("{short}_old"));
+    let mut sql = vec![
+        format!("ALTER TYPE {t} RENAME TO {old};"),
+        format!("CREATE TYPE {t} AS ENUM ({});", expected.join(", ")),
+    ];
+    for (table, column) in columns_of_type(catalog, name) {
+        sql.push(format!(
+            "ALTER TABLE {} ALTER COLUMN {} TYPE {t} USING {}::text::{t};",
+            quote_path(&table),
+            quote_ident(&column),
+            quote_ident(&column)
+        ));
+    }
+    let qualified_old = match name.rsplit_once('.') {
+        Some((schema, _)) => format!("{}.{old}", quote_ident(schema)),
+        None => old.clone(),
+    };
+    sql.push(format!("DROP TYPE {qualified_old};"));
+    let removed = actual.iter().any(|l| !expected.contains(l));
+    if removed {
+        plan.lossy(
+            Phase::Types,
+            &format!(
+                "recreating enum {name} without some of its labels fails on rows that hold them"
+            ),
+            sql.join("\n"),
+        );
+    } else {
+        plan.add(Phase::Types, sql.join("\n"));
+    }
+}
+
+/// `(table, column)` of every column whose type is `type_name`.
+fn columns_of_type(catalog: &Catalog, type_name: &str) -> Vec<(String, String)> {
+    catalog
+        .objects
+        .iter()
+        .filter_map(|(k, o)| {
+            let name = k.strip_prefix("column ")?;
+            let Def::Column(c) = Def::parse(Kind::Column, &o.body) else {
+                return None;
+            };
+            let base = c.data_type.trim_end_matches("[]");
+            (base == type_name || base == quote_path(type_name))
+                .then(|| name.rsplit_once('.'))
+                .flatten()
+                .map(|(t, c)| (t.to_string(), c.to_string()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn policies_are_rebuilt_from_their_canonical_text() {
-        let body = "for update\npermissive\nto authenticated\nusing ((id = ( SELECT 1\n   FROM t)))\nwith check (true)";
-        assert_eq!(
-            create_policy("users.p", body),
-            "CREATE POLICY \"p\" ON \"users\" AS PERMISSIVE FOR UPDATE TO authenticated USING ((id = ( SELECT 1\n   FROM t))) WITH CHECK (true);"
-        );
-    }
-
-    #[test]
-    fn columns_change_default_and_nullability_only() {
-        assert_eq!(
-            alter_column(
-                "users.role",
-                "text\nnot null\ndefault 'user'::text",
-                "text\ndefault 'x'::text"
-            )
-            .unwrap(),
-            [
-                "ALTER TABLE \"users\" ALTER COLUMN \"role\" SET DEFAULT 'user'::text;",
-                "ALTER TABLE \"users\" ALTER COLUMN \"role\" SET NOT NULL;"
-            ]
-        );
-        assert!(alter_column("users.role", "text", "integer").is_err());
-    }
-
     fn catalog(items: &[(&str, &str)]) -> Catalog {
         Catalog::from_bodies(items)
+    }
+
+    #[test]
+    fn policies_are_rebuilt_from_their_definition() {
+        let body = "for update\npermissive\nto authenticated\nusing ((id = ( SELECT 1\n     FROM t)))\nwith check (true)";
+        let Def::Policy(p) = Def::parse(Kind::Policy, body) else {
+            panic!("a policy");
+        };
+        assert_eq!(
+            create_policy("users.p", &p),
+            "CREATE POLICY \"p\" ON \"users\" AS PERMISSIVE FOR UPDATE TO authenticated USING ((id = ( SELECT 1\n   FROM t))) WITH CHECK (true);"
+        );
     }
 
     #[test]
@@ -649,6 +1538,39 @@ mod tests {
         assert_eq!(
             grant_statements(&expected, &missing),
             ["GRANT INSERT (\"c\"), UPDATE (\"c\") ON TABLE \"t\" TO r;"]
+        );
+    }
+
+    #[test]
+    fn enum_labels_are_added_in_place_or_the_type_is_made_again() {
+        let mut plan = Plan::default();
+        let labels = |l: &[&str]| l.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>();
+        enum_change(
+            &mut plan,
+            "mood",
+            &labels(&["sad", "meh", "ok", "happy"]),
+            &labels(&["sad", "ok"]),
+            &Catalog::default(),
+        );
+        let sql: Vec<&str> = plan.steps.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(
+            sql,
+            [
+                "ALTER TYPE \"mood\" ADD VALUE 'meh' AFTER 'sad';",
+                "ALTER TYPE \"mood\" ADD VALUE 'happy' AFTER 'ok';"
+            ]
+        );
+        let mut plan = Plan::default();
+        enum_change(
+            &mut plan,
+            "level",
+            &labels(&["high", "low"]),
+            &labels(&["low", "high"]),
+            &catalog(&[("column t.l", "level")]),
+        );
+        assert_eq!(
+            plan.steps[0].1,
+            "ALTER TYPE \"level\" RENAME TO \"level_old\";\nCREATE TYPE \"level\" AS ENUM ('high', 'low');\nALTER TABLE \"t\" ALTER COLUMN \"l\" TYPE \"level\" USING \"l\"::text::\"level\";\nDROP TYPE \"level_old\";"
         );
     }
 }

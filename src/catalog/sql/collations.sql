@@ -2,13 +2,13 @@
 -- across server versions, so it is read from the row as JSON.
 -- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'collation' AS kind, n.nspname::text AS schema, c.collname::text AS name,
-       concat_ws(E'\n',
+       array_remove(ARRAY[
            'provider ' || CASE c.collprovider WHEN 'i' THEN 'icu' WHEN 'c' THEN 'libc' ELSE 'default' END,
            'locale ' || quote_literal(coalesce(to_jsonb(c) ->> 'colllocale', to_jsonb(c) ->> 'colliculocale', c.collcollate)),
            CASE WHEN c.collctype IS DISTINCT FROM c.collcollate AND c.collprovider = 'c'
                 THEN 'ctype ' || quote_literal(c.collctype) END,
            CASE WHEN NOT c.collisdeterministic THEN 'nondeterministic' END,
-           'comment ' || quote_literal(obj_description(c.oid, 'pg_collation'))) AS body
+           'comment ' || quote_literal(obj_description(c.oid, 'pg_collation'))], NULL) AS fields
   FROM pg_collation c
   JOIN ns n ON n.oid = c.collnamespace
  WHERE NOT EXISTS (SELECT 1 FROM pg_depend d

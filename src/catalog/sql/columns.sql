@@ -2,7 +2,7 @@
 -- out): type via format_type, nullability, default, identity, generation, collation, comment.
 -- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'column' AS kind, n.nspname::text AS schema, c.relname || '.' || a.attname AS name,
-       concat_ws(E'\n',
+       array_remove(ARRAY[
            format_type(a.atttypid, a.atttypmod),
            CASE WHEN a.attnotnull THEN 'not null' END,
            CASE WHEN a.attgenerated = 's' THEN 'generated always as (' || pg_get_expr(ad.adbin, ad.adrelid) || ') stored'
@@ -13,7 +13,7 @@ SELECT 'column' AS kind, n.nspname::text AS schema, c.relname || '.' || a.attnam
                 WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' ELSE 'extended' END END,
            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
                 THEN 'collate ' || a.attcollation::regcollation::text END,
-           'comment ' || quote_literal(col_description(c.oid, a.attnum))) AS body
+           'comment ' || quote_literal(col_description(c.oid, a.attnum))], NULL) AS fields
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN ns n ON n.oid = c.relnamespace

@@ -2,7 +2,7 @@
 -- pg_get_constraintdef writes them. Copies a partition inherits from its parent are left out.
 -- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'constraint' AS kind, n.nspname::text AS schema, c.relname || '.' || k.conname AS name,
-       pg_get_constraintdef(k.oid, true) AS body
+       ARRAY[pg_get_constraintdef(k.oid, true)] AS fields
   FROM pg_constraint k
   JOIN pg_class c ON c.oid = k.conrelid
   JOIN ns n ON n.oid = c.relnamespace

@@ -6,10 +6,10 @@ SELECT 'default privileges' AS kind, coalesce(n.nspname, '')::text AS schema,
            || ' on ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'
                                             WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types'
                                             ELSE 'schemas' END AS name,
-       (SELECT string_agg(g.grantee_name || ' ' || g.privileges, E'\n' ORDER BY g.grantee_name)
+       (SELECT array_agg(g.grantee_name || ' ' || g.privileges ORDER BY g.grantee_name)
           FROM (SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END AS grantee_name,
                        string_agg(x.privilege_type || CASE WHEN x.is_grantable THEN ' (grantable)' ELSE '' END, ', '
                                   ORDER BY x.privilege_type) AS privileges
-                  FROM aclexplode(d.defaclacl) x GROUP BY x.grantee) g) AS body
+                  FROM aclexplode(d.defaclacl) x GROUP BY x.grantee) g) AS fields
   FROM pg_default_acl d
   LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace

@@ -25,10 +25,10 @@ acl AS (
       FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
      WHERE p.prokind IN ('f', 'p')
        AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+                        WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
 )
 SELECT a.kind, a.schema, a.name,
-       string_agg(g.grantee_name || ' ' || g.privileges, E'\n' ORDER BY g.grantee_name) AS body
+       array_agg(g.grantee_name || ' ' || g.privileges ORDER BY g.grantee_name) AS fields
   FROM acl a
  CROSS JOIN LATERAL (
        SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(x.grantee)) END AS grantee_name,

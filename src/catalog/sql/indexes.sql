@@ -2,7 +2,7 @@
 -- copy of a partitioned index, as pg_get_indexdef writes them, with validity.
 -- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'index' AS kind, n.nspname::text AS schema, i.relname::text AS name,
-       concat_ws(E'\n', pg_get_indexdef(i.oid), CASE WHEN NOT x.indisvalid THEN 'invalid' END) AS body
+       array_remove(ARRAY[ pg_get_indexdef(i.oid), CASE WHEN NOT x.indisvalid THEN 'invalid' END], NULL) AS fields
   FROM pg_index x
   JOIN pg_class i ON i.oid = x.indexrelid
   JOIN ns n ON n.oid = i.relnamespace

@@ -2,16 +2,16 @@
 -- realtime is the publication supabase_realtime). A publication has no schema; it is shown
 -- with the schemas of its members.
 SELECT 'publication' AS kind, '' AS schema, p.pubname::text AS name,
-       concat_ws(E'\n',
+       array_remove(ARRAY[
            CASE WHEN p.puballtables THEN 'for all tables' END,
            'publish ' || concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, CASE WHEN p.pubupdate THEN 'update' END,
                                    CASE WHEN p.pubdelete THEN 'delete' END, CASE WHEN p.pubtruncate THEN 'truncate' END),
-           CASE WHEN p.pubviaroot THEN 'publish via partition root' END) AS body
+           CASE WHEN p.pubviaroot THEN 'publish via partition root' END], NULL) AS fields
   FROM pg_publication p
 UNION ALL
 SELECT 'publication member' AS kind, n.nspname::text AS schema,
        p.pubname || ':' || c.relname AS name,
-       'publication ' || quote_ident(p.pubname) AS body
+       ARRAY['publication ' || quote_ident(p.pubname)] AS fields
   FROM pg_publication_rel r
   JOIN pg_publication p ON p.oid = r.prpubid
   JOIN pg_class c ON c.oid = r.prrelid

@@ -4,10 +4,10 @@
 -- schema); grants are in grants.sql.
 -- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'schema' AS kind, n.nspname::text AS schema, n.nspname::text AS name,
-       concat_ws(E'\n',
+       array_remove(ARRAY[
            CASE WHEN s.nspowner <> (SELECT datdba FROM pg_database WHERE datname = current_database())
                  AND pg_get_userbyid(s.nspowner) <> current_user
                 THEN 'owner ' || quote_ident(pg_get_userbyid(s.nspowner)) END,
-           'comment ' || quote_literal(obj_description(n.oid, 'pg_namespace'))) AS body
+           'comment ' || quote_literal(obj_description(n.oid, 'pg_namespace'))], NULL) AS fields
   FROM ns n
   JOIN pg_namespace s ON s.oid = n.oid

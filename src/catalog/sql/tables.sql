@@ -1,7 +1,7 @@
 -- Tables, partitioned tables and partitions, with partitioning, bounds, RLS flags and comment.
 -- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'table' AS kind, n.nspname::text AS schema, c.relname::text AS name,
-       concat_ws(E'\n',
+       array_remove(ARRAY[
            CASE c.relkind WHEN 'p' THEN 'partitioned table' ELSE 'table' END,
            CASE WHEN c.relpersistence = 'u' THEN 'unlogged' END,
            CASE WHEN c.relkind = 'p' THEN 'partition by ' || pg_get_partkeydef(c.oid) END,
@@ -17,7 +17,7 @@ SELECT 'table' AS kind, n.nspname::text AS schema, c.relname::text AS name,
                                    WHERE ix.indrelid = c.oid AND ix.indisreplident) END,
            'row level security ' || CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END,
            CASE WHEN c.relforcerowsecurity THEN 'force row level security' END,
-           'comment ' || quote_literal(obj_description(c.oid, 'pg_class'))) AS body
+           'comment ' || quote_literal(obj_description(c.oid, 'pg_class'))], NULL) AS fields
   FROM pg_class c
   JOIN ns n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'p')

@@ -1,9 +1,9 @@
 -- User triggers (not internal ones, not a partition's copy of its parent's) with their
 -- enabled state. Kept in every schema (a trigger on a platform table is the user's).
 SELECT 'trigger' AS kind, n.nspname::text AS schema, c.relname || '.' || t.tgname AS name,
-       concat_ws(E'\n', pg_get_triggerdef(t.oid, true),
+       array_remove(ARRAY[ pg_get_triggerdef(t.oid, true),
            CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'enabled replica'
-                            WHEN 'A' THEN 'enabled always' END) AS body
+                            WHEN 'A' THEN 'enabled always' END], NULL) AS fields
   FROM pg_trigger t
   JOIN pg_class c ON c.oid = t.tgrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
