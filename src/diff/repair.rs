@@ -55,6 +55,7 @@ enum Phase {
     Partitions,
     Columns,
     DropColumns,
+    DropChildTables,
     DropTables,
     SequenceOwners,
     Constraints,
@@ -577,7 +578,11 @@ fn acl_of(catalog: &Catalog, key: &str) -> Acl {
 /// first, then grants. Revoking a privilege on a table also revokes it on each of the
 /// table's columns, so column grants are compared with what is left after the table's
 /// revokes, and the ones the design keeps are granted again.
-fn grant_statements(expected: &Catalog, actual: &Catalog) -> Vec<String> {
+fn grant_statements(
+    expected: &Catalog,
+    actual: &Catalog,
+    remade: &BTreeSet<String>,
+) -> Vec<String> {
     const KINDS: [Kind; 4] = [
         Kind::GrantsOnSchema,
         Kind::GrantsOnTable,
@@ -600,6 +605,15 @@ fn grant_statements(expected: &Catalog, actual: &Catalog) -> Vec<String> {
         {
             let name = &key[kind.as_str().len() + 1..];
             let (want, mut have) = (acl_of(expected, key), acl_of(actual, key));
+            let objects = granted_on(kind, name);
+            if want.is_empty() && !objects.iter().any(|o| expected.objects.contains_key(o)) {
+                // the object is dropped, and its grants with it
+                continue;
+            }
+            if objects.iter().any(|o| remade.contains(o)) {
+                // made again: it starts without grants
+                have.clear();
+            }
             if want == have && kind != Kind::GrantsOnColumn {
                 continue;
             }
@@ -635,6 +649,26 @@ fn grant_statements(expected: &Catalog, actual: &Catalog) -> Vec<String> {
         }
     }
     revokes.into_iter().chain(grants).collect()
+}
+
+/// The keys of the objects a grants object can be on (for a column, its relation's too).
+fn granted_on(kind: Kind, name: &str) -> Vec<String> {
+    match kind {
+        Kind::GrantsOnTable => ["table", "view", "materialized view", "sequence"]
+            .iter()
+            .map(|k| format!("{k} {name}"))
+            .collect(),
+        Kind::GrantsOnColumn => {
+            let relation = name.rsplit_once('.').map_or(name, |(t, _)| t);
+            vec![
+                format!("column {name}"),
+                format!("view {relation}"),
+                format!("materialized view {relation}"),
+            ]
+        }
+        Kind::GrantsOnFunction => vec![format!("function {name}"), format!("procedure {name}")],
+        _ => vec![format!("schema {name}")],
+    }
 }
 
 /// `ALTER DEFAULT PRIVILEGES` for a key name `for role[ in schema] on tables`.
@@ -744,14 +778,98 @@ pub fn statements(
             .map(|k| k.to_string()),
     );
 
-    // Drops: what actual has and expected does not, and what is made again.
-    let to_drop: Vec<&String> = drift.unexpected.iter().chain(remade.iter()).collect();
+    // A view that reads a view which is dropped or made again is made again too.
+    loop {
+        let gone: Vec<&str> = remade
+            .iter()
+            .chain(drift.unexpected.iter())
+            .filter(|k| is_view(k))
+            .map(|k| view_name(k))
+            .collect();
+        let more: Vec<String> = actual
+            .objects
+            .keys()
+            .filter(|k| is_view(k) && !remade.contains(*k) && expected.objects.contains_key(*k))
+            .filter(|k| {
+                let definition = view_definition(actual, k);
+                gone.iter().any(|g| mentions(&definition, g))
+            })
+            .cloned()
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        remade.extend(more);
+    }
+
+    // Functions that take or use an enum which is made again are made again around it; so
+    // are the indexes of a materialized view that is made again.
+    let recreated_enums: Vec<String> = drift
+        .changed
+        .iter()
+        .filter(
+            |c| match (def_of(expected, &c.object), def_of(actual, &c.object)) {
+                (
+                    Some((Kind::Enum, Def::Enum { labels: e, .. })),
+                    Some((_, Def::Enum { labels: a, .. })),
+                ) => !labels_kept_in_order(&e, &a),
+                _ => false,
+            },
+        )
+        .map(|c| c.object["enum ".len()..].to_string())
+        .collect();
+    let vanishing: BTreeSet<String> = drift
+        .unexpected
+        .iter()
+        .chain(remade.iter())
+        .filter_map(|k| match Kind::of_key(k) {
+            Some((Kind::Table | Kind::View | Kind::MaterializedView, name)) => {
+                Some(name.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    for key in actual
+        .objects
+        .keys()
+        .filter(|k| expected.objects.contains_key(*k))
+    {
+        let Some((kind, def)) = def_of(actual, key) else {
+            continue;
+        };
+        let name = &key[kind.as_str().len() + 1..];
+        let again = match (kind, &def) {
+            (Kind::Function | Kind::Procedure, Def::Routine { definition, .. }) => recreated_enums
+                .iter()
+                .any(|e| mentions(name, e) || mentions(definition, e)),
+            (Kind::Index, _) => relation_of(kind, name, &def).is_some_and(|r| {
+                vanishing.contains(&r) && remade.contains(&format!("materialized view {r}"))
+            }),
+            _ => false,
+        };
+        if again {
+            remade.insert(key.clone());
+        }
+    }
+
+    // Drops: what actual has and expected does not, and what is made again; views that
+    // read others first.
+    let to_drop = views_in_order(
+        drift.unexpected.iter().chain(remade.iter()).collect(),
+        actual,
+        true,
+    );
     for key in to_drop {
         let Some((kind, def)) = def_of(actual, key) else {
             continue;
         };
         let name = &key[kind.as_str().len() + 1..];
         let unexpected_only = !expected.objects.contains_key(key);
+        let inherits = matches!(&def, Def::Table(t) if t.inherits.is_some());
+        if !inherits && relation_of(kind, name, &def).is_some_and(|r| vanishing.contains(&r)) {
+            // dropped with the table or view it belongs to
+            continue;
+        }
         match (kind, &def) {
             (Kind::Policy, _) => {
                 let (table, policy) = table_and_name(name);
@@ -837,7 +955,11 @@ pub fn statements(
                 }
             }
             (Kind::Table, _) => plan.lossy(
-                Phase::DropTables,
+                if inherits {
+                    Phase::DropChildTables
+                } else {
+                    Phase::DropTables
+                },
                 &format!("dropping table {name} deletes its rows"),
                 format!("DROP TABLE {};", quote_path(name)),
             ),
@@ -870,8 +992,13 @@ pub fn statements(
         }
     }
 
-    // Creates: what expected has and actual does not, and what is made again.
-    let to_create: Vec<&String> = drift.missing.iter().chain(remade.iter()).collect();
+    // Creates: what expected has and actual does not, and what is made again; views after
+    // the views they read.
+    let to_create = views_in_order(
+        drift.missing.iter().chain(remade.iter()).collect(),
+        expected,
+        false,
+    );
     let new_tables: BTreeSet<&str> = drift
         .missing
         .iter()
@@ -882,7 +1009,6 @@ pub fn statements(
             continue;
         };
         let name = &key[kind.as_str().len() + 1..];
-        let was_changed = remade.contains(key);
         match (kind, &def) {
             (Kind::Schema, Def::Schema(s)) => {
                 plan.add(
@@ -1080,7 +1206,7 @@ pub fn statements(
             (_, Def::Text(_)) => plan.skip(key, "its definition is not one this version reads"),
             _ => plan.skip(key, "creating objects of this kind is not planned"),
         }
-        if !was_changed || matches!(kind, Kind::View | Kind::MaterializedView) {
+        {
             comment(&mut plan, kind, name, &def, None);
         }
     }
@@ -1148,7 +1274,7 @@ pub fn statements(
                 }
             }
             (Kind::Enum, Def::Enum { labels: el, .. }, Def::Enum { labels: al, .. }) => {
-                enum_change(&mut plan, name, el, al, actual);
+                enum_change(&mut plan, name, el, al, (expected, actual));
             }
             (Kind::Domain, Def::Domain(ed), Def::Domain(ad)) => {
                 let domain = format!("ALTER DOMAIN {}", quote_path(name));
@@ -1287,7 +1413,7 @@ pub fn statements(
             (Kind::DefaultPrivileges, _, _) | (_, Def::Grants(_), _) => {}
             _ => {}
         }
-        if !matches!(kind, Kind::View | Kind::MaterializedView) {
+        if !remade.contains(key) {
             comment(&mut plan, kind, name, &e, Some(&a));
         }
     }
@@ -1307,7 +1433,7 @@ pub fn statements(
             }
         }
     }
-    for sql in grant_statements(expected, actual) {
+    for sql in grant_statements(expected, actual, &remade) {
         let phase = if sql.starts_with("REVOKE") {
             Phase::Revokes
         } else {
@@ -1326,6 +1452,86 @@ pub fn statements(
     }
     script.extend(plan.not_generated);
     script
+}
+
+/// The table or view an object belongs to: a column's, constraint's, policy's or trigger's
+/// table, an index's relation, a partition's parent.
+fn relation_of(kind: Kind, name: &str, def: &Def) -> Option<String> {
+    match (kind, def) {
+        (Kind::Column | Kind::Constraint | Kind::Policy | Kind::Trigger, _) => {
+            name.rsplit_once('.').map(|(t, _)| t.to_string())
+        }
+        (Kind::Index, Def::Index { definition, .. }) => {
+            let (_, rest) = definition.split_once(" ON ")?;
+            let rest = rest.strip_prefix("ONLY ").unwrap_or(rest);
+            rest.split_once(" USING ").map(|(r, _)| r.to_string())
+        }
+        (Kind::Table, Def::Table(t)) => t
+            .partition_of
+            .as_deref()
+            .map(|of| split_partition_of(of).0.to_string()),
+        _ => None,
+    }
+}
+
+fn is_view(key: &str) -> bool {
+    key.starts_with("view ") || key.starts_with("materialized view ")
+}
+
+fn view_name(key: &str) -> &str {
+    key.strip_prefix("materialized view ")
+        .or_else(|| key.strip_prefix("view "))
+        .unwrap_or(key)
+}
+
+fn view_definition(catalog: &Catalog, key: &str) -> String {
+    match def_of(catalog, key) {
+        Some((_, Def::View { definition, .. })) => definition,
+        _ => String::new(),
+    }
+}
+
+/// Whether `definition` names the relation `name` (its last part, as a whole word).
+fn mentions(definition: &str, name: &str) -> bool {
+    let word = name.rsplit('.').next().unwrap_or(name);
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    definition.match_indices(word).any(|(i, _)| {
+        let before = definition[..i].chars().next_back();
+        let after = definition[i + word.len()..].chars().next();
+        !before.is_some_and(is_word) && !after.is_some_and(is_word)
+    })
+}
+
+/// `keys` with the views among them ordered so that a view comes after the views it reads
+/// (before them when `dependents_first`), by their definitions in `catalog`.
+fn views_in_order<'a>(
+    keys: Vec<&'a String>,
+    catalog: &Catalog,
+    dependents_first: bool,
+) -> Vec<&'a String> {
+    let (mut views, mut out): (Vec<&String>, Vec<&String>) =
+        keys.into_iter().partition(|k| is_view(k));
+    views.sort();
+    views.dedup();
+    let mut ordered: Vec<&String> = Vec::new();
+    while !views.is_empty() {
+        // a view none of the remaining views' reads
+        let ready = views
+            .iter()
+            .position(|v| {
+                let definition = view_definition(catalog, v);
+                !views
+                    .iter()
+                    .any(|o| o != v && mentions(&definition, view_name(o)))
+            })
+            .unwrap_or(0);
+        ordered.push(views.remove(ready));
+    }
+    if dependents_first {
+        ordered.reverse();
+    }
+    out.extend(ordered);
+    out
 }
 
 /// Kinds whose changes are made by dropping the object and creating it again.
@@ -1380,21 +1586,27 @@ fn quote_attribute(attribute: &str) -> String {
 fn enum_change(
     plan: &mut Plan,
     name: &str,
-    expected: &[String],
-    actual: &[String],
-    catalog: &Catalog,
+    expected_labels: &[String],
+    actual_labels: &[String],
+    catalogs: (&Catalog, &Catalog),
 ) {
+    let (expected, actual) = catalogs;
     let t = quote_path(name);
-    let kept: Vec<&String> = expected.iter().filter(|l| actual.contains(l)).collect();
-    let in_order = kept.len() == actual.len() && kept.iter().zip(actual).all(|(a, b)| *a == b);
-    if in_order {
-        for (i, label) in expected.iter().enumerate() {
-            if actual.contains(label) {
+    if labels_kept_in_order(expected_labels, actual_labels) {
+        for (i, label) in expected_labels.iter().enumerate() {
+            if actual_labels.contains(label) {
                 continue;
             }
-            let place = match expected[..i].iter().rev().find(|l| actual.contains(l)) {
+            let place = match expected_labels[..i]
+                .iter()
+                .rev()
+                .find(|l| actual_labels.contains(l))
+            {
                 Some(before) => format!(" AFTER {before}"),
-                None => match expected[i + 1..].iter().find(|l| actual.contains(l)) {
+                None => match expected_labels[i + 1..]
+                    .iter()
+                    .find(|l| actual_labels.contains(l))
+                {
                     Some(after) => format!(" BEFORE {after}"),
                     None => String::new(),
                 },
@@ -1410,22 +1622,34 @@ fn enum_change(
     let old = quote_ident(&format!("{short}_old"));
     let mut sql = vec![
         format!("ALTER TYPE {t} RENAME TO {old};"),
-        format!("CREATE TYPE {t} AS ENUM ({});", expected.join(", ")),
+        format!("CREATE TYPE {t} AS ENUM ({});", expected_labels.join(", ")),
     ];
-    for (table, column) in columns_of_type(catalog, name) {
-        sql.push(format!(
-            "ALTER TABLE {} ALTER COLUMN {} TYPE {t} USING {}::text::{t};",
+    for (table, column, default) in columns_of_type(actual, name) {
+        let alter = format!(
+            "ALTER TABLE {} ALTER COLUMN {}",
             quote_path(&table),
-            quote_ident(&column),
+            quote_ident(&column)
+        );
+        if default.is_some() {
+            sql.push(format!("{alter} DROP DEFAULT;"));
+        }
+        sql.push(format!(
+            "{alter} TYPE {t} USING {}::text::{t};",
             quote_ident(&column)
         ));
+        let key = format!("column {table}.{column}");
+        if let Some((_, Def::Column(c))) = def_of(expected, &key) {
+            if let Some(d) = c.default {
+                sql.push(format!("{alter} SET DEFAULT {d};"));
+            }
+        }
     }
     let qualified_old = match name.rsplit_once('.') {
         Some((schema, _)) => format!("{}.{old}", quote_ident(schema)),
         None => old.clone(),
     };
     sql.push(format!("DROP TYPE {qualified_old};"));
-    let removed = actual.iter().any(|l| !expected.contains(l));
+    let removed = actual_labels.iter().any(|l| !expected_labels.contains(l));
     if removed {
         plan.lossy(
             Phase::Types,
@@ -1439,8 +1663,15 @@ fn enum_change(
     }
 }
 
-/// `(table, column)` of every column whose type is `type_name`.
-fn columns_of_type(catalog: &Catalog, type_name: &str) -> Vec<(String, String)> {
+/// Whether the actual labels all stay, in their order, among the expected ones: then the
+/// missing ones can be added in place.
+fn labels_kept_in_order(expected: &[String], actual: &[String]) -> bool {
+    let kept: Vec<&String> = expected.iter().filter(|l| actual.contains(l)).collect();
+    kept.len() == actual.len() && kept.iter().zip(actual).all(|(a, b)| *a == b)
+}
+
+/// `(table, column, default)` of every column whose type is `type_name`.
+fn columns_of_type(catalog: &Catalog, type_name: &str) -> Vec<(String, String, Option<String>)> {
     catalog
         .objects
         .iter()
@@ -1453,7 +1684,7 @@ fn columns_of_type(catalog: &Catalog, type_name: &str) -> Vec<(String, String)> 
             (base == type_name || base == quote_path(type_name))
                 .then(|| name.rsplit_once('.'))
                 .flatten()
-                .map(|(t, c)| (t.to_string(), c.to_string()))
+                .map(|(t, col)| (t.to_string(), col.to_string(), c.default.clone()))
         })
         .collect()
 }
@@ -1489,7 +1720,7 @@ mod tests {
             "anon SELECT\nauthenticated DELETE, SELECT\nservice_role SELECT",
         )]);
         assert_eq!(
-            grant_statements(&expected, &actual),
+            grant_statements(&expected, &actual, &BTreeSet::new()),
             [
                 "REVOKE SELECT ON TABLE \"users\" FROM anon;",
                 "REVOKE DELETE ON TABLE \"users\" FROM authenticated;",
@@ -1500,7 +1731,7 @@ mod tests {
         let function = catalog(&[("grants on function f(p_id bigint)", "service_role EXECUTE")]);
         let public = catalog(&[("grants on function f(p_id bigint)", "PUBLIC EXECUTE")]);
         assert_eq!(
-            grant_statements(&function, &public),
+            grant_statements(&function, &public, &BTreeSet::new()),
             [
                 "REVOKE EXECUTE ON FUNCTION \"f\"(p_id bigint) FROM PUBLIC;",
                 "GRANT EXECUTE ON FUNCTION \"f\"(p_id bigint) TO service_role;"
@@ -1510,7 +1741,7 @@ mod tests {
         let option = catalog(&[("grants on table t", "r SELECT (grantable)")]);
         let plain = catalog(&[("grants on table t", "r SELECT")]);
         assert_eq!(
-            grant_statements(&plain, &option),
+            grant_statements(&plain, &option, &BTreeSet::new()),
             ["REVOKE GRANT OPTION FOR SELECT ON TABLE \"t\" FROM r;"]
         );
     }
@@ -1528,7 +1759,7 @@ mod tests {
             ("grants on column t.c", "r INSERT, UPDATE"),
         ]);
         assert_eq!(
-            grant_statements(&expected, &actual),
+            grant_statements(&expected, &actual, &BTreeSet::new()),
             [
                 "REVOKE UPDATE ON TABLE \"t\" FROM r;",
                 "GRANT UPDATE (\"c\") ON TABLE \"t\" TO r;",
@@ -1536,7 +1767,7 @@ mod tests {
         );
         let missing = catalog(&[("grants on table t", "r SELECT")]);
         assert_eq!(
-            grant_statements(&expected, &missing),
+            grant_statements(&expected, &missing, &BTreeSet::new()),
             ["GRANT INSERT (\"c\"), UPDATE (\"c\") ON TABLE \"t\" TO r;"]
         );
     }
@@ -1550,7 +1781,7 @@ mod tests {
             "mood",
             &labels(&["sad", "meh", "ok", "happy"]),
             &labels(&["sad", "ok"]),
-            &Catalog::default(),
+            (&Catalog::default(), &Catalog::default()),
         );
         let sql: Vec<&str> = plan.steps.iter().map(|(_, s)| s.as_str()).collect();
         assert_eq!(
@@ -1566,7 +1797,7 @@ mod tests {
             "level",
             &labels(&["high", "low"]),
             &labels(&["low", "high"]),
-            &catalog(&[("column t.l", "level")]),
+            (&Catalog::default(), &catalog(&[("column t.l", "level")])),
         );
         assert_eq!(
             plan.steps[0].1,

@@ -138,6 +138,180 @@ const PAIRS: &[Pair] = &[
         change: "ALTER PUBLICATION pub1 SET (publish = 'insert')",
         names: "publication pub1",
     },
+    Pair {
+        name: "view on a view whose column type changes",
+        base: "CREATE TABLE vt (id integer, amount integer);
+               CREATE VIEW v1 AS SELECT id, amount FROM vt;
+               CREATE VIEW v2 AS SELECT id, amount FROM v1 WHERE amount > 0",
+        change: "DROP VIEW v2; DROP VIEW v1; ALTER TABLE vt ALTER COLUMN amount TYPE bigint;
+                 CREATE VIEW v1 AS SELECT id, amount FROM vt;
+                 CREATE VIEW v2 AS SELECT id, amount FROM v1 WHERE amount > 0",
+        names: "column vt.amount",
+    },
+    Pair {
+        name: "view read by another view changes",
+        base: "CREATE TABLE vt3 (a integer, b integer);
+               CREATE VIEW w1 AS SELECT a, b FROM vt3;
+               CREATE VIEW w2 AS SELECT a FROM w1",
+        change: "DROP VIEW w2; DROP VIEW w1; CREATE VIEW w1 AS SELECT a, b, a + b AS c FROM vt3;
+                 CREATE VIEW w2 AS SELECT a FROM w1",
+        names: "view w1",
+    },
+    Pair {
+        name: "foreign key onto a primary key being replaced",
+        base: "CREATE TABLE pk_t (id integer, code text, CONSTRAINT pk_t_pkey PRIMARY KEY (id));
+               CREATE TABLE fk_t (pid integer, CONSTRAINT fk_t_pid_fkey FOREIGN KEY (pid) REFERENCES pk_t (id))",
+        change: "ALTER TABLE fk_t DROP CONSTRAINT fk_t_pid_fkey; ALTER TABLE pk_t DROP CONSTRAINT pk_t_pkey;
+                 ALTER TABLE pk_t ADD CONSTRAINT pk_t_pkey PRIMARY KEY (id) INCLUDE (code);
+                 ALTER TABLE fk_t ADD CONSTRAINT fk_t_pid_fkey FOREIGN KEY (pid) REFERENCES pk_t (id)",
+        names: "constraint pk_t.pk_t_pkey",
+    },
+    Pair {
+        name: "a default using a sequence",
+        base: "CREATE TABLE st (id integer)",
+        change: "CREATE SEQUENCE st_seq; ALTER TABLE st ALTER COLUMN id SET DEFAULT nextval('st_seq')",
+        names: "sequence st_seq",
+    },
+    Pair {
+        name: "an enum used by a column and a function",
+        base: "CREATE TYPE color AS ENUM ('red', 'green'); CREATE TABLE paint (c color);
+               CREATE FUNCTION is_red(color) RETURNS boolean LANGUAGE sql AS $$ SELECT $1 = 'red' $$",
+        change: "ALTER TYPE color ADD VALUE 'blue' BEFORE 'green'",
+        names: "enum color",
+    },
+    Pair {
+        name: "an enum reordered under a column",
+        base: "CREATE TYPE size AS ENUM ('s', 'm', 'l'); CREATE TABLE shirt (sz size NOT NULL DEFAULT 'm')",
+        change: "ALTER TABLE shirt ALTER COLUMN sz DROP DEFAULT; ALTER TYPE size RENAME TO size_before;
+                 CREATE TYPE size AS ENUM ('l', 'm', 's');
+                 ALTER TABLE shirt ALTER COLUMN sz TYPE size USING sz::text::size;
+                 ALTER TABLE shirt ALTER COLUMN sz SET DEFAULT 'm'; DROP TYPE size_before",
+        names: "enum size",
+    },
+    Pair {
+        name: "a partitioned table with grants and policies",
+        base: "CREATE TABLE pt (id integer, at date) PARTITION BY RANGE (at);
+               CREATE TABLE pt_2020 PARTITION OF pt FOR VALUES FROM ('2020-01-01') TO ('2021-01-01')",
+        change: "ALTER TABLE pt ENABLE ROW LEVEL SECURITY; CREATE POLICY pt_read ON pt FOR SELECT USING (id > 0);
+                 GRANT SELECT ON pt TO PUBLIC",
+        names: "policy pt.pt_read",
+    },
+    Pair {
+        name: "a whole partitioned table",
+        base: "",
+        change: "CREATE TABLE pt2 (id integer NOT NULL, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+                 CREATE TABLE pt2_2020 PARTITION OF pt2 FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+                 CREATE TABLE pt2_rest PARTITION OF pt2 DEFAULT;
+                 CREATE INDEX pt2_at ON pt2 (at); ALTER TABLE pt2 ENABLE ROW LEVEL SECURITY;
+                 CREATE POLICY pt2_read ON pt2 FOR SELECT USING (true); GRANT SELECT ON pt2 TO PUBLIC",
+        names: "table pt2",
+    },
+    Pair {
+        name: "a table that inherits",
+        base: "CREATE TABLE parent2 (id integer, note text)",
+        change: "CREATE TABLE child2 (extra integer) INHERITS (parent2)",
+        names: "table child2",
+    },
+    Pair {
+        name: "a policy that uses a function",
+        base: "CREATE TABLE pol_t (id integer); ALTER TABLE pol_t ENABLE ROW LEVEL SECURITY",
+        change: "CREATE FUNCTION allowed(integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 > 0 $$;
+                 CREATE POLICY pol_read ON pol_t FOR SELECT USING (allowed(id))",
+        names: "policy pol_t.pol_read",
+    },
+    Pair {
+        name: "a column with a check",
+        base: "CREATE TABLE ck (id integer)",
+        change: "ALTER TABLE ck ADD COLUMN qty integer CONSTRAINT ck_qty_check CHECK (qty > 0)",
+        names: "column ck.qty",
+    },
+    Pair {
+        name: "an index on a materialized view",
+        base: "CREATE TABLE mt (id integer)",
+        change: "CREATE MATERIALIZED VIEW mv AS SELECT id FROM mt; CREATE INDEX mv_id ON mv (id)",
+        names: "materialized view mv",
+    },
+    Pair {
+        name: "column type",
+        base: "CREATE TABLE ct (n integer DEFAULT 1)",
+        change: "ALTER TABLE ct ALTER COLUMN n TYPE bigint",
+        names: "column ct.n",
+    },
+    Pair {
+        name: "column dropped",
+        base: "CREATE TABLE cd (a integer, b text)",
+        change: "ALTER TABLE cd DROP COLUMN b",
+        names: "column cd.b",
+    },
+    Pair {
+        name: "column default and nullability",
+        base: "CREATE TABLE cn (a integer)",
+        change: "ALTER TABLE cn ALTER COLUMN a SET DEFAULT 7, ALTER COLUMN a SET NOT NULL",
+        names: "column cn.a",
+    },
+    Pair {
+        name: "identity column",
+        base: "CREATE TABLE idt (id integer NOT NULL)",
+        change: "ALTER TABLE idt ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY",
+        names: "column idt.id",
+    },
+    Pair {
+        name: "generated column",
+        base: "CREATE TABLE gc (a integer)",
+        change: "ALTER TABLE gc ADD COLUMN b integer GENERATED ALWAYS AS (a * 2) STORED",
+        names: "column gc.b",
+    },
+    Pair {
+        name: "function body",
+        base: "CREATE FUNCTION f1() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$",
+        change: "CREATE OR REPLACE FUNCTION f1() RETURNS integer LANGUAGE sql AS $$ SELECT 2 $$",
+        names: "function f1()",
+    },
+    Pair {
+        name: "disabled trigger",
+        base: "CREATE TABLE tr (id integer);
+               CREATE FUNCTION tr_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+        change: "CREATE TRIGGER tr_t BEFORE INSERT ON tr FOR EACH ROW EXECUTE FUNCTION tr_f();
+                 ALTER TABLE tr DISABLE TRIGGER tr_t",
+        names: "trigger tr.tr_t",
+    },
+    Pair {
+        name: "unique constraint",
+        base: "CREATE TABLE uq (a integer, b integer)",
+        change: "ALTER TABLE uq ADD CONSTRAINT uq_a_b_key UNIQUE (a, b)",
+        names: "constraint uq.uq_a_b_key",
+    },
+    Pair {
+        name: "index predicate",
+        base: "CREATE TABLE ip (a integer, b text); CREATE INDEX ip_a ON ip (a) WHERE b = 'x'",
+        change: "DROP INDEX ip_a; CREATE INDEX ip_a ON ip (a) WHERE b = 'y'",
+        names: "index ip_a",
+    },
+    Pair {
+        name: "table comment",
+        base: "CREATE TABLE cm (id integer)",
+        change: "COMMENT ON TABLE cm IS 'holds the ids'; COMMENT ON COLUMN cm.id IS 'the id'",
+        names: "table cm",
+    },
+    Pair {
+        name: "column grant",
+        base: "CREATE TABLE cg (a integer, b integer)",
+        change: "GRANT UPDATE (a), INSERT (a, b) ON cg TO PUBLIC",
+        names: "grants on column cg.a",
+    },
+    Pair {
+        name: "publication membership",
+        base: "SET client_min_messages = error; CREATE TABLE pm (id integer PRIMARY KEY); CREATE PUBLICATION pub2",
+        change: "ALTER PUBLICATION pub2 ADD TABLE pm",
+        names: "publication member pub2:pm",
+    },
+    Pair {
+        name: "a table referenced by another, dropped",
+        base: "CREATE TABLE a1 (id integer PRIMARY KEY)",
+        change: "CREATE TABLE b1 (id integer PRIMARY KEY, a_id integer REFERENCES a1);
+                 CREATE INDEX b1_a_id ON b1 (a_id)",
+        names: "table b1",
+    },
 ];
 
 /// The report of `migrate diff` of `actual` against `expected`: exit code and stdout.
@@ -161,9 +335,9 @@ async fn exec(db: &TestDb, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-#[tokio::test]
-async fn every_kind_of_difference_is_found_between_two_databases_both_ways() {
-    every_case(
+#[test]
+fn every_kind_of_difference_is_found_between_two_databases_both_ways() {
+    every_case_in_parallel(
         PAIRS,
         |p| p.name.to_string(),
         |p| async move {
@@ -191,8 +365,8 @@ async fn every_kind_of_difference_is_found_between_two_databases_both_ways() {
             exec(&c, p.base).await;
             converge(&b, &c).await;
         },
-    )
-    .await;
+        4,
+    );
 }
 
 /// `pg_dump --schema-only` of `db`, normalised: without comments, settings and blank

@@ -662,11 +662,7 @@ pub async fn every_case<C, F, Fut>(
         let outcome = local.run_until(task).await;
         if let Err(e) = outcome {
             let why = match e.try_into_panic() {
-                Ok(p) => p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default(),
+                Ok(p) => panic_message(p.as_ref()),
                 Err(e) => e.to_string(),
             };
             failed.push(format!("--- {name}: {why}"));
@@ -676,6 +672,64 @@ pub async fn every_case<C, F, Fut>(
         failed.is_empty(),
         "{} of {total} cases failed:\n{}",
         failed.len(),
+        failed.join("\n")
+    );
+}
+
+/// The message of a caught panic.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// [`every_case`] on `workers` threads at once, each with a runtime of its own: for long
+/// table-driven tests whose cases wait on the server and on child processes.
+pub fn every_case_in_parallel<C, F, Fut>(
+    cases: &'static [C],
+    label: fn(&C) -> String,
+    check: F,
+    workers: usize,
+) where
+    C: Sync,
+    F: Fn(&'static C) -> Fut + Sync,
+    Fut: std::future::Future<Output = ()>,
+{
+    let next = AtomicUsize::new(0);
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a tokio runtime");
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(case) = cases.get(i) else {
+                        break;
+                    };
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        runtime.block_on(check(case))
+                    }));
+                    if let Err(p) = outcome {
+                        let why = panic_message(p.as_ref());
+                        failed
+                            .lock()
+                            .unwrap()
+                            .push(format!("--- {}: {why}", label(case)));
+                    }
+                }
+            });
+        }
+    });
+    let failed = failed.into_inner().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failed.len(),
+        cases.len(),
         failed.join("\n")
     );
 }
