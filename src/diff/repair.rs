@@ -355,11 +355,31 @@ fn alter_column(
 ) {
     let (table, column) = table_and_name(name);
     let alter = format!("ALTER TABLE {table} ALTER COLUMN {column}");
-    if e.generated != a.generated || e.inherited != a.inherited {
+    if e.inherited != a.inherited {
         plan.skip(
             key,
-            "a generated expression or inheritance of a column is changed by recreating the column",
+            "whether a column is inherited follows its table's inheritance",
         );
+        return;
+    }
+    if e.generated != a.generated {
+        // A generated expression cannot be altered: the column is made again. Its values are
+        // computed, so only a column that was not generated loses data.
+        let drop = format!("ALTER TABLE {table} DROP COLUMN {column};");
+        let short = name.rsplit_once('.').map_or(name, |(_, c)| c);
+        let add = format!(
+            "ALTER TABLE {table} ADD COLUMN {};",
+            column_definition(short, e)
+        );
+        if a.generated.is_some() {
+            plan.add(Phase::Columns, format!("{drop}\n{add}"));
+        } else {
+            plan.lossy(
+                Phase::Columns,
+                &format!("making {name} a generated column replaces its values"),
+                format!("{drop}\n{add}"),
+            );
+        }
         return;
     }
     if e.data_type != a.data_type || e.collation != a.collation {

@@ -262,6 +262,12 @@ const PAIRS: &[Pair] = &[
         names: "column gc.b",
     },
     Pair {
+        name: "generated expression",
+        base: "CREATE TABLE ge (a integer, b integer GENERATED ALWAYS AS (a * 2) STORED)",
+        change: "ALTER TABLE ge DROP COLUMN b; ALTER TABLE ge ADD COLUMN b integer GENERATED ALWAYS AS (a * 3) STORED",
+        names: "column ge.b",
+    },
+    Pair {
         name: "function body",
         base: "CREATE FUNCTION f1() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$",
         change: "CREATE OR REPLACE FUNCTION f1() RETURNS integer LANGUAGE sql AS $$ SELECT 2 $$",
