@@ -49,6 +49,7 @@ struct Row {
     objects: usize,
     queries: usize,
     introspect: Duration,
+    with_dependencies: Duration,
     compare: Duration,
     pg_dump: Duration,
 }
@@ -64,6 +65,14 @@ async fn measure(cluster: &Cluster, db: &str, label: &'static str, runs: usize) 
         times.push(start.elapsed());
     }
     let last = last.expect("one run");
+    let mut planned = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        migrate::catalog::introspect_with_dependencies(&mut conn, "public")
+            .await
+            .expect("introspect");
+        planned.push(start.elapsed());
+    }
     let other = introspect(&mut conn, "public").await.expect("introspect");
     let start = Instant::now();
     let drift = migrate::diff::compare(&last.catalog, &other.catalog);
@@ -94,6 +103,7 @@ async fn measure(cluster: &Cluster, db: &str, label: &'static str, runs: usize) 
         objects: last.catalog.objects.len(),
         queries: last.queries,
         introspect: median(times),
+        with_dependencies: median(planned),
         compare,
         pg_dump: median(dumps),
     }
@@ -138,16 +148,17 @@ fn main() {
         }
         rows
     });
-    println!("| size | objects | queries | introspection (median) | per object | compare two catalogs | pg_dump --schema-only | introspection / pg_dump |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| size | objects | queries | introspection (median) | per object | with dependencies (diff --sql) | compare two catalogs | pg_dump --schema-only | introspection / pg_dump |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} ms | {:.1} µs | {:.0} ms | {:.0} ms | {:.2} |",
+            "| {} | {} | {} | {:.0} ms | {:.1} µs | {:.0} ms | {:.0} ms | {:.0} ms | {:.2} |",
             r.label,
             r.objects,
             r.queries,
             ms(r.introspect),
             ms(r.introspect) * 1000.0 / r.objects as f64,
+            ms(r.with_dependencies),
             ms(r.compare),
             ms(r.pg_dump),
             r.introspect.as_secs_f64() / r.pg_dump.as_secs_f64()

@@ -104,7 +104,14 @@ pub async fn per_migration(
                 (key, object)
             })
             .collect();
-        steps.push((m.version, m.name.clone(), Catalog { objects }));
+        steps.push((
+            m.version,
+            m.name.clone(),
+            Catalog {
+                objects,
+                ..Catalog::default()
+            },
+        ));
     }
     Ok(steps)
 }
@@ -141,6 +148,7 @@ pub fn render_versions(steps: &[(i64, String, Catalog)]) -> String {
                 .filter(|(k, o)| previous.objects.get(*k) != Some(*o))
                 .map(|(k, o)| (k.clone(), o.clone()))
                 .collect(),
+            ..Catalog::default()
         };
         out.push_str(&catalog::render(&made));
         for key in previous.objects.keys() {

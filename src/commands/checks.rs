@@ -141,6 +141,20 @@ pub(super) struct Repair {
     pub allow_data_loss: bool,
 }
 
+/// The catalog of a database, with its dependencies when a repair is to be planned.
+async fn read_catalog(
+    conn: &mut PgConnection,
+    home: &str,
+    repair: Repair,
+) -> Result<migrate::catalog::Catalog> {
+    let read = if repair.sql {
+        migrate::catalog::introspect_with_dependencies(conn, home).await?
+    } else {
+        migrate::catalog::introspect(conn, home).await?
+    };
+    Ok(read.catalog)
+}
+
 /// Whether any of `sets` has rows in migrate.history.
 async fn any_installed(conn: &mut PgConnection, sets: &[MigrationSet]) -> Result<bool> {
     for set in sets {
@@ -159,18 +173,13 @@ pub(super) async fn drift_of(
     other: Option<&mut PgConnection>,
     set: &MigrationSet,
     all: &[MigrationSet],
+    repair: Repair,
 ) -> Result<migrate::verify::expected::Comparison> {
     let expected = match other {
-        Some(other) => {
-            migrate::catalog::introspect(other, &set.schema)
-                .await?
-                .catalog
-        }
+        Some(other) => read_catalog(other, &set.schema, repair).await?,
         None => migrate::snapshot::committed(set).map_err(|e| anyhow!("{e}"))?,
     };
-    let actual = migrate::catalog::introspect(conn, &set.schema)
-        .await?
-        .catalog;
+    let actual = read_catalog(conn, &set.schema, repair).await?;
     Ok(migrate::verify::expected::compare_set(
         set, all, &expected, &actual,
     ))
@@ -250,7 +259,7 @@ pub(super) async fn diff(
             drift,
             expected,
             actual,
-        } = drift_of(&mut conn, other.as_mut(), set, all).await?;
+        } = drift_of(&mut conn, other.as_mut(), set, all, repair).await?;
         drifted |= !drift.is_empty();
         let statements = migrate::diff::repair::statements(
             &drift,
@@ -312,14 +321,8 @@ async fn diff_schemas(
 ) -> Result<()> {
     let sql = repair.sql;
     const HOME: &str = "public";
-    let expected = migrate::catalog::introspect(other, HOME)
-        .await?
-        .catalog
-        .in_schemas(schemas);
-    let actual = migrate::catalog::introspect(conn, HOME)
-        .await?
-        .catalog
-        .in_schemas(schemas);
+    let expected = read_catalog(other, HOME, repair).await?.in_schemas(schemas);
+    let actual = read_catalog(conn, HOME, repair).await?.in_schemas(schemas);
     let drift = migrate::diff::compare(&expected, &actual);
     let statements =
         migrate::diff::repair::statements(&drift, &expected, &actual, HOME, repair.allow_data_loss);

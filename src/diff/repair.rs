@@ -822,6 +822,51 @@ pub fn statements(
         remade.extend(more);
     }
 
+    // What depends (pg_depend, as the database says) on something made again, or on a column
+    // whose type changes, an enum made again or a key replaced, is made again around it.
+    let mut seeds: BTreeSet<String> = drift
+        .changed
+        .iter()
+        .filter(
+            |c| match (def_of(expected, &c.object), def_of(actual, &c.object)) {
+                (Some((_, Def::Column(e))), Some((_, Def::Column(a)))) => {
+                    e.data_type != a.data_type
+                        || e.collation != a.collation
+                        || e.generated != a.generated
+                }
+                (
+                    Some((_, Def::Enum { labels: e, .. })),
+                    Some((_, Def::Enum { labels: a, .. })),
+                ) => !labels_kept_in_order(&e, &a),
+                _ => false,
+            },
+        )
+        .map(|c| c.object.clone())
+        .collect();
+    loop {
+        let more: Vec<String> = actual
+            .dependencies
+            .iter()
+            .filter(|(k, needs)| {
+                !remade.contains(*k)
+                    && expected.objects.contains_key(*k)
+                    && Kind::of_key(k).is_some_and(|(kind, _)| {
+                        changes_by_recreation(kind)
+                            || matches!(kind, Kind::Function | Kind::Procedure)
+                    })
+                    && needs
+                        .iter()
+                        .any(|n| remade.contains(n) || seeds.contains(n))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        seeds.extend(more.iter().cloned());
+        remade.extend(more);
+    }
+
     // Functions that take or use an enum which is made again are made again around it; so
     // are the indexes of a materialized view that is made again.
     let recreated_enums: Vec<String> = drift
@@ -1540,9 +1585,12 @@ fn views_in_order<'a>(
             .iter()
             .position(|v| {
                 let definition = view_definition(catalog, v);
-                !views
-                    .iter()
-                    .any(|o| o != v && mentions(&definition, view_name(o)))
+                let needs = catalog.dependencies.get(*v);
+                !views.iter().any(|o| {
+                    o != v
+                        && (mentions(&definition, view_name(o))
+                            || needs.is_some_and(|n| n.contains(*o)))
+                })
             })
             .unwrap_or(0);
         ordered.push(views.remove(ready));

@@ -66,3 +66,54 @@ async fn a_set_renders_the_same_in_public_and_in_its_own_schema() {
         assert_eq!(built, set.expected_catalog.clone().unwrap(), "{name}");
     }
 }
+
+/// What depends on what, as planning a repair reads it: a view on the view it reads and on
+/// the column it shows, a policy on the function it calls and on its column, a function on
+/// the enum it takes, a foreign key on the key it references. Plain introspection does not
+/// read them (one query less).
+#[tokio::test]
+async fn dependencies_are_read_for_planning() {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    sqlx::raw_sql(
+        "CREATE TYPE mood AS ENUM ('sad', 'ok');
+         CREATE TABLE t (id integer PRIMARY KEY, amount integer, m mood);
+         CREATE TABLE r (t_id integer REFERENCES t (id));
+         CREATE VIEW v1 AS SELECT id, amount FROM t;
+         CREATE VIEW v2 AS SELECT id FROM v1;
+         CREATE FUNCTION allowed(integer) RETURNS boolean LANGUAGE sql AS $$ SELECT $1 > 0 $$;
+         CREATE FUNCTION happy(mood) RETURNS boolean LANGUAGE sql AS $$ SELECT $1 = 'ok' $$;
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY p ON t FOR SELECT USING (allowed(amount));",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let read = migrate::catalog::introspect_with_dependencies(&mut c, "public")
+        .await
+        .unwrap();
+    let needs = |key: &str| -> Vec<String> {
+        read.catalog
+            .dependencies
+            .get(key)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(needs("view v2"), ["view v1"]);
+    assert_eq!(needs("view v1"), ["column t.amount", "column t.id"]);
+    assert!(
+        needs("policy t.p").contains(&"function allowed(integer)".to_string())
+            && needs("policy t.p").contains(&"column t.amount".to_string()),
+        "{:?}",
+        needs("policy t.p")
+    );
+    assert_eq!(needs("function happy(mood)"), ["enum mood"]);
+    assert!(
+        needs("constraint r.r_t_id_fkey").contains(&"constraint t.t_pkey".to_string()),
+        "{:?}",
+        needs("constraint r.r_t_id_fkey")
+    );
+    let plain = introspect(&mut c, "public").await.unwrap();
+    assert!(plain.catalog.dependencies.is_empty());
+    assert_eq!(plain.queries + 1, read.queries);
+}

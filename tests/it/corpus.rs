@@ -268,6 +268,24 @@ const PAIRS: &[Pair] = &[
         names: "column ge.b",
     },
     Pair {
+        name: "a policy on a column whose type changes",
+        base: "CREATE TABLE pc (owner integer, note text); ALTER TABLE pc ENABLE ROW LEVEL SECURITY;
+               CREATE POLICY pc_own ON pc FOR SELECT USING (owner > 0)",
+        change: "DROP POLICY pc_own ON pc; ALTER TABLE pc ALTER COLUMN owner TYPE bigint;
+                 CREATE POLICY pc_own ON pc FOR SELECT USING (owner > 0)",
+        names: "column pc.owner",
+    },
+    Pair {
+        name: "a trigger on a function that takes an enum made again",
+        base: "CREATE TYPE phase AS ENUM ('one', 'two'); CREATE TABLE ph (p phase);
+               CREATE FUNCTION ph_check(phase) RETURNS boolean LANGUAGE sql AS $$ SELECT $1 = 'one' $$",
+        change: "DROP FUNCTION ph_check(phase); ALTER TABLE ph ALTER COLUMN p TYPE text;
+                 DROP TYPE phase; CREATE TYPE phase AS ENUM ('two', 'one');
+                 ALTER TABLE ph ALTER COLUMN p TYPE phase USING p::phase;
+                 CREATE FUNCTION ph_check(phase) RETURNS boolean LANGUAGE sql AS $$ SELECT $1 = 'one' $$",
+        names: "enum phase",
+    },
+    Pair {
         name: "function body",
         base: "CREATE FUNCTION f1() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$",
         change: "CREATE OR REPLACE FUNCTION f1() RETURNS integer LANGUAGE sql AS $$ SELECT 2 $$",

@@ -13,12 +13,13 @@ SELECT 'column' AS kind, n.nspname::text AS schema, c.relname || '.' || a.attnam
                 WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' ELSE 'extended' END END,
            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
                 THEN 'collate ' || a.attcollation::regcollation::text END,
-           'comment ' || quote_literal(col_description(c.oid, a.attnum))], NULL) AS fields
+           'comment ' || quote_literal(ds.description)], NULL) AS fields
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN ns n ON n.oid = c.relnamespace
   JOIN pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+  LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = a.attnum
  WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
    AND a.attnum > 0 AND NOT a.attisdropped
    AND NOT EXISTS (SELECT 1 FROM pg_depend d

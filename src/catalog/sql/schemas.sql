@@ -8,6 +8,7 @@ SELECT 'schema' AS kind, n.nspname::text AS schema, n.nspname::text AS name,
            CASE WHEN s.nspowner <> (SELECT datdba FROM pg_database WHERE datname = current_database())
                  AND pg_get_userbyid(s.nspowner) <> current_user
                 THEN 'owner ' || quote_ident(pg_get_userbyid(s.nspowner)) END,
-           'comment ' || quote_literal(obj_description(n.oid, 'pg_namespace'))], NULL) AS fields
+           'comment ' || quote_literal(ds.description)], NULL) AS fields
   FROM ns n
   JOIN pg_namespace s ON s.oid = n.oid
+  LEFT JOIN pg_description ds ON ds.objoid = n.oid AND ds.classoid = 'pg_namespace'::regclass AND ds.objsubid = 0

@@ -17,9 +17,10 @@ SELECT 'table' AS kind, n.nspname::text AS schema, c.relname::text AS name,
                                    WHERE ix.indrelid = c.oid AND ix.indisreplident) END,
            'row level security ' || CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END,
            CASE WHEN c.relforcerowsecurity THEN 'force row level security' END,
-           'comment ' || quote_literal(obj_description(c.oid, 'pg_class'))], NULL) AS fields
+           'comment ' || quote_literal(ds.description)], NULL) AS fields
   FROM pg_class c
   JOIN ns n ON n.oid = c.relnamespace
+  LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
  WHERE c.relkind IN ('r', 'p')
    AND NOT EXISTS (SELECT 1 FROM pg_depend d
                     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')

@@ -35,9 +35,10 @@ SELECT CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'c' THEN 
                        FROM pg_range r JOIN pg_opclass oc ON oc.oid = r.rngsubopc
                       WHERE r.rngtypid = t.oid)
            END
-           || ARRAY['comment ' || quote_literal(obj_description(t.oid, 'pg_type'))], NULL) AS fields
+           || ARRAY['comment ' || quote_literal(ds.description)], NULL) AS fields
   FROM pg_type t
   JOIN ns n ON n.oid = t.typnamespace
+  LEFT JOIN pg_description ds ON ds.objoid = t.oid AND ds.classoid = 'pg_type'::regclass AND ds.objsubid = 0
  WHERE (t.typtype IN ('e', 'd', 'r')
         OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))
    AND NOT EXISTS (SELECT 1 FROM pg_depend d

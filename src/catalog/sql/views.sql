@@ -3,9 +3,10 @@
 SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS kind,
        n.nspname::text AS schema, c.relname::text AS name,
        array_remove(ARRAY[ rtrim(pg_get_viewdef(c.oid, true), E'\n'),
-           'comment ' || quote_literal(obj_description(c.oid, 'pg_class'))], NULL) AS fields
+           'comment ' || quote_literal(ds.description)], NULL) AS fields
   FROM pg_class c
   JOIN ns n ON n.oid = c.relnamespace
+  LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
  WHERE c.relkind IN ('v', 'm')
    AND NOT EXISTS (SELECT 1 FROM pg_depend d
                     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
