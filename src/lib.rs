@@ -9,7 +9,5 @@ pub mod config;
 pub mod diff;
 pub mod engine;
 pub mod redact;
-pub mod roundtrip;
 pub mod sets;
-pub mod snapshot;
 pub mod verify;

@@ -81,7 +81,7 @@ pub(super) async fn adopt(g: &Global, sets: &[MigrationSet], tool: &str) -> Resu
                 set.name
             );
         }
-        let steps = migrate::snapshot::committed_versions(set)?;
+        let steps = migrate::verify::snapshot::committed_versions(set)?;
         // the newest version whose catalog the database holds exactly
         let mut found = None;
         let mut nearest: Option<(usize, i64, migrate::diff::Drift)> = None;

@@ -2,7 +2,7 @@
 //! with what the binary expects.
 
 use super::*;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use migrate::config::MigrationSet;
 use migrate::engine;
 use migrate::verify::scratch::ScratchServer;
@@ -20,7 +20,7 @@ pub(super) async fn snapshot(
     for set in sets {
         let steps = server
             .with_database("snapshot", async |conn: &mut PgConnection| {
-                Ok::<_, anyhow::Error>(migrate::snapshot::per_migration(conn, set).await?)
+                Ok::<_, anyhow::Error>(migrate::verify::snapshot::per_migration(conn, set).await?)
             })
             .await?;
         let built = steps.last().map(|(_, _, c)| c.clone()).unwrap_or_default();
@@ -32,7 +32,7 @@ pub(super) async fn snapshot(
             ),
             (
                 migrate::config::EXPECTED_VERSIONS,
-                migrate::snapshot::render_versions(&steps),
+                migrate::verify::snapshot::render_versions(&steps),
                 set.expected_versions.clone().unwrap_or_default(),
             ),
         ];
@@ -147,12 +147,7 @@ async fn read_catalog(
     home: &str,
     repair: Repair,
 ) -> Result<migrate::catalog::Catalog> {
-    let read = if repair.sql {
-        migrate::catalog::introspect_with_dependencies(conn, home).await?
-    } else {
-        migrate::catalog::introspect(conn, home).await?
-    };
-    Ok(read.catalog)
+    Ok(migrate::verify::expected::read(conn, home, repair.sql).await?)
 }
 
 /// Whether any of `sets` has rows in migrate.history.
@@ -165,9 +160,7 @@ async fn any_installed(conn: &mut PgConnection, sets: &[MigrationSet]) -> Result
     Ok(false)
 }
 
-/// The drift of one set: its schemas (see `migrate::verify::expected`) in the database
-/// against the committed expected catalog, or against another database; with the expected
-/// catalog as compared.
+/// The drift of one set (`migrate::verify::expected::drift_of`).
 pub(super) async fn drift_of(
     conn: &mut PgConnection,
     other: Option<&mut PgConnection>,
@@ -175,14 +168,7 @@ pub(super) async fn drift_of(
     all: &[MigrationSet],
     repair: Repair,
 ) -> Result<migrate::verify::expected::Comparison> {
-    let expected = match other {
-        Some(other) => read_catalog(other, &set.schema, repair).await?,
-        None => migrate::snapshot::committed(set).map_err(|e| anyhow!("{e}"))?,
-    };
-    let actual = read_catalog(conn, &set.schema, repair).await?;
-    Ok(migrate::verify::expected::compare_set(
-        set, all, &expected, &actual,
-    ))
+    Ok(migrate::verify::expected::drift_of(conn, other, set, all, repair.sql).await?)
 }
 
 /// The report of one comparison; `head` names what was compared.
@@ -416,7 +402,7 @@ pub(super) async fn roundtrip(
     for set in sets {
         let steps = server
             .with_database("roundtrip", async |c: &mut PgConnection| {
-                Ok::<_, anyhow::Error>(migrate::roundtrip::prove(c, set).await?)
+                Ok::<_, anyhow::Error>(migrate::verify::roundtrip::prove(c, set).await?)
             })
             .await?;
         let ok = steps.iter().all(|s| s.outcome != "fail");

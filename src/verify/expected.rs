@@ -12,7 +12,7 @@ use super::Check;
 use crate::catalog::{is_platform_schema, Catalog};
 use crate::config::MigrationSet;
 use crate::diff::{compare, Drift};
-use crate::snapshot::{self, SnapshotError};
+use crate::verify::snapshot::{self, SnapshotError};
 use sqlx::PgConnection;
 
 /// The schemas a comparison of `set` covers, given the other configured sets.
@@ -65,6 +65,38 @@ impl Comparison {
             actual,
         }
     }
+}
+
+/// The catalog of the database `conn` is connected to, relative to `home`; with what
+/// depends on what when `for_repair` (planning a repair needs it, comparing does not).
+pub async fn read(
+    conn: &mut PgConnection,
+    home: &str,
+    for_repair: bool,
+) -> Result<Catalog, crate::catalog::CatalogError> {
+    let read = if for_repair {
+        crate::catalog::introspect_with_dependencies(conn, home).await?
+    } else {
+        crate::catalog::introspect(conn, home).await?
+    };
+    Ok(read.catalog)
+}
+
+/// The drift of one set: its schemas in the database `conn` is connected to, against the
+/// committed expected catalog or against the database `other`.
+pub async fn drift_of(
+    conn: &mut PgConnection,
+    other: Option<&mut PgConnection>,
+    set: &MigrationSet,
+    all: &[MigrationSet],
+    for_repair: bool,
+) -> Result<Comparison, SnapshotError> {
+    let expected = match other {
+        Some(other) => read(other, &set.schema, for_repair).await?,
+        None => snapshot::committed(set)?,
+    };
+    let actual = read(conn, &set.schema, for_repair).await?;
+    Ok(compare_set(set, all, &expected, &actual))
 }
 
 /// What `actual` lacks, has in excess and has differently from `expected`, over the scope

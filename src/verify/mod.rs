@@ -1,12 +1,18 @@
-//! The checks of `migrate verify` that need no second database: the history against the
-//! set's files, and the invariants every set must keep whatever its migrations say (row
-//! level security everywhere, indexed foreign keys, pinned search_path on SECURITY DEFINER
-//! functions, no invalid or duplicate indexes). One query per invariant, in `sql/`.
-//! `scratch` gives the verbs that must build a schema (`snapshot`, the rollback proof) an
-//! empty database of their own.
+//! Every "is this database what we expect" question, in one place:
+//! - `expected`: which schemas a set's comparison covers, the comparison itself (`diff`),
+//!   and the checks of `verify` that stand on it;
+//! - `snapshot`: the expected catalogs, built per migration and committed;
+//! - `roundtrip`: the rollback proof;
+//! - `scratch`: the empty databases `snapshot` and the rollback proof build on;
+//! - here: the history against the set's files, and the invariants every set must keep
+//!   whatever its migrations say (row level security everywhere, indexed foreign keys,
+//!   pinned search_path on SECURITY DEFINER functions, no invalid or duplicate indexes), one
+//!   query per invariant, in `sql/`.
 
 pub mod expected;
+pub mod roundtrip;
 pub mod scratch;
+pub mod snapshot;
 
 use crate::config::MigrationSet;
 use crate::engine::error::db;

@@ -12,7 +12,11 @@ async fn the_committed_expected_catalogs_match_the_migrations() {
         let db = TestDb::new().await;
         let mut c = db.conn().await;
         let set = embedded_set(name);
-        let built = render(&migrate::snapshot::build(&mut c, &set).await.unwrap());
+        let built = render(
+            &migrate::verify::snapshot::build(&mut c, &set)
+                .await
+                .unwrap(),
+        );
         let committed = set.expected_catalog.clone().unwrap_or_default();
         if built != committed {
             let diff = similar::TextDiff::from_lines(&committed, &built)
@@ -22,10 +26,10 @@ async fn the_committed_expected_catalogs_match_the_migrations() {
             panic!("schema/{name}/expected_catalog.txt is out of date; run `migrate snapshot` and review:\n{diff}");
         }
         // the per-version catalogs that verify replays end where the full one does
-        let steps = migrate::snapshot::committed_versions(&set).unwrap();
+        let steps = migrate::verify::snapshot::committed_versions(&set).unwrap();
         let db = TestDb::new().await;
         let mut c = db.conn().await;
-        let built = migrate::snapshot::per_migration(&mut c, &set)
+        let built = migrate::verify::snapshot::per_migration(&mut c, &set)
             .await
             .unwrap();
         assert!(
@@ -62,7 +66,11 @@ async fn a_set_renders_the_same_in_public_and_in_its_own_schema() {
         let mut c = db.conn().await;
         let mut set = embedded_set(name);
         set.schema = format!("{name}_ns");
-        let built = render(&migrate::snapshot::build(&mut c, &set).await.unwrap());
+        let built = render(
+            &migrate::verify::snapshot::build(&mut c, &set)
+                .await
+                .unwrap(),
+        );
         assert_eq!(built, set.expected_catalog.clone().unwrap(), "{name}");
     }
 }

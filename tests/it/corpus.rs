@@ -476,6 +476,22 @@ async fn schema_limits_what_two_databases_compare() {
     assert!(report.contains("schema public: no drift"), "{report}");
     let (code, report) = diff(&a, &b, &["--schema", "other"]);
     assert_eq!(code, 1, "{report}");
+    let (code, json) = diff(&a, &b, &["--schema", "other", "--json"]);
+    assert_eq!(code, 1, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["drift"], true);
+    assert_eq!(v["schemas"], serde_json::json!(["other"]));
+    assert_eq!(
+        v["missing"],
+        serde_json::json!(["column other.x.id", "schema other", "table other.x"])
+    );
+    assert!(
+        v["expected"]
+            .as_str()
+            .unwrap()
+            .starts_with("database postgres://"),
+        "{json}"
+    );
     // without --against, a database holding no set is a usage error that says what to pass
     let out = run(a.migrate().arg("diff"));
     assert_refused(&out, 2, "pass --against URL");

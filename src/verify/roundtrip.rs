@@ -9,7 +9,7 @@ use crate::catalog::{self, Catalog};
 use crate::config::MigrationSet;
 use crate::diff::{compare, Drift};
 use crate::engine::{self, DownTarget};
-use crate::snapshot::SnapshotError;
+use crate::verify::snapshot::SnapshotError;
 use serde::Serialize;
 use sqlx::PgConnection;
 
