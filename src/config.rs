@@ -45,6 +45,8 @@ pub enum ConfigError {
     },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
+    #[error("set `{name}` is named twice in --set; name each set once")]
+    RepeatedSet { name: String },
     #[error("unknown set `{name}`; {origin} declares: {known}")]
     UnknownSet {
         name: String,
@@ -281,6 +283,14 @@ impl Config {
     pub fn select(&self, names: &[String]) -> Result<Vec<&SetConfig>, ConfigError> {
         if names.is_empty() {
             return Ok(self.sets.iter().collect());
+        }
+        // Named twice, a set would be applied or rolled back twice in one run.
+        if let Some((_, name)) = names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names[..*i].contains(n))
+        {
+            return Err(ConfigError::RepeatedSet { name: name.clone() });
         }
         names
             .iter()

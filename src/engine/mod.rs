@@ -164,11 +164,85 @@ pub async fn require_own_session(conn: &mut PgConnection, url: &str) -> Result<(
 /// that no message can show it.
 pub fn options(url: &str) -> Result<PgConnectOptions, EngineError> {
     crate::redact::register_url_secrets(url);
+    check_url(url).map_err(|reason| EngineError::BadUrl {
+        url: redact_url(url),
+        reason,
+    })?;
     let opts = PgConnectOptions::from_str(url).map_err(|e| EngineError::BadUrl {
         url: redact_url(url),
         reason: reason(&e),
     })?;
     Ok(opts.application_name("migrate").disable_statement_logging())
+}
+
+/// The parameters a PostgreSQL URL may carry: libpq's, and sqlx's statement cache size.
+const URL_PARAMETERS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "channel_binding",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "replication",
+    "gssencmode",
+    "sslmode",
+    "requiressl",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "sslcertmode",
+    "sslrootcert",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "sslnegotiation",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "service",
+    "target_session_attrs",
+    "load_balance_hosts",
+    "require_auth",
+    "statement-cache-capacity",
+];
+
+/// Refuses what is not a PostgreSQL URL before anything connects: another scheme (a MySQL
+/// or HTTP URL would otherwise be tried as PostgreSQL), or a parameter no PostgreSQL client
+/// knows (a typo such as `sslmod=require` would silently connect without TLS).
+fn check_url(url: &str) -> Result<(), String> {
+    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
+    if !matches!(scheme, "postgres" | "postgresql") {
+        return Err(format!(
+            "`{scheme}://` is not a PostgreSQL URL; write postgres://user:password@host:port/dbname"
+        ));
+    }
+    if let Ok(parsed) = url::Url::parse(url) {
+        if let Some((unknown, _)) = parsed
+            .query_pairs()
+            .find(|(k, _)| !URL_PARAMETERS.contains(&k.as_ref()))
+        {
+            return Err(format!(
+                "unknown parameter `{unknown}`; PostgreSQL URLs take libpq's parameters (sslmode, connect_timeout, options, ...)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Opens the run's connection.

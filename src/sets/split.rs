@@ -120,9 +120,18 @@ pub fn split(src: &str) -> Result<Vec<Statement<'_>>, SplitError> {
     Ok(out)
 }
 
+/// Pushes the statement between `start` and `end`, starting at its first token: the comments
+/// above a statement are not part of it, so its location names the line of its first word.
 fn push_statement<'a>(src: &'a str, start: usize, end: usize, out: &mut Vec<Statement<'a>>) {
     let raw = &src[start..end];
-    let trimmed = raw.trim_start();
+    let first = tokens(raw)
+        .ok()
+        .and_then(|t| t.into_iter().find(|t| !t.is_comment()))
+        .map(|t| t.offset);
+    let trimmed = match first {
+        Some(at) => &raw[at..],
+        None => raw.trim_start(),
+    };
     let offset = start + (raw.len() - trimmed.len());
     out.push(Statement {
         text: trimmed.trim_end(),
@@ -157,7 +166,7 @@ mod tests {
             texts(src),
             vec![
                 "SELECT 'a;b', \"we;ird\" -- c;d",
-                "/* x; /* nested; */ y; */ SELECT E'it\\'s;', 'o''k;'"
+                "SELECT E'it\\'s;', 'o''k;'"
             ]
         );
     }
@@ -254,7 +263,7 @@ mod tests {
         );
         assert_eq!(
             texts("-- migrate:no-transaction\nSELECT 1;\n-- trailing"),
-            vec!["-- migrate:no-transaction\nSELECT 1"]
+            vec!["SELECT 1"]
         );
     }
 
@@ -357,5 +366,16 @@ mod tests {
                 assert_eq!(&src[st.offset..st.offset + st.text.len()], st.text);
             }
         }
+    }
+
+    /// A failing index on line 12 under a comment header was reported at `:1:1`: the
+    /// comments above a statement are not part of it, so its location is its first word.
+    #[test]
+    fn a_statement_starts_at_its_first_word_not_at_the_comments_above_it() {
+        let src = "-- Indexes.\n--\n/* more */\n\nCREATE INDEX i ON t (a);\n\n-- next\nCREATE INDEX j ON t (b);";
+        let statements = split(src).unwrap();
+        let lines: Vec<usize> = statements.iter().map(|s| line_of(src, s.offset)).collect();
+        assert_eq!(lines, [5, 8]);
+        assert!(statements[0].text.starts_with("CREATE INDEX i"));
     }
 }

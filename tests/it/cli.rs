@@ -395,6 +395,24 @@ async fn usage_and_configuration_errors_exit_2_with_one_line() {
             vec!["--config", "tests/fixtures/none.toml", "status"],
             "error: cannot read tests/fixtures/none.toml",
         ),
+        // a set named twice was rolled back twice by `down`
+        (
+            vec!["--set", "aethercrown98,aethercrown98", "down", "--steps", "1", "--yes"],
+            "error: set `aethercrown98` is named twice in --set; name each set once",
+        ),
+        // another scheme was tried as PostgreSQL, an unknown parameter ignored
+        (
+            vec!["status", "--database-url", "mysql://x:secret@127.0.0.1:1/db"],
+            "error: invalid database URL mysql://x:***@127.0.0.1:1/db: `mysql://` is not a PostgreSQL URL",
+        ),
+        (
+            vec!["status", "--database-url", "http://127.0.0.1:1/db"],
+            "error: invalid database URL http://127.0.0.1:1/db: `http://` is not a PostgreSQL URL",
+        ),
+        (
+            vec!["status", "--database-url", "postgres://x@127.0.0.1:1/db?sslmod=require"],
+            "error: invalid database URL postgres://x@127.0.0.1:1/db?sslmod=require: unknown parameter `sslmod`",
+        ),
     ];
     for (args, expected) in cases {
         let out = run(base().args(&args));
@@ -475,5 +493,40 @@ async fn runs_that_change_the_schema_refuse_the_transaction_pooler() {
             out.stderr
         );
         assert!(!out.stderr.contains("sekret"));
+    }
+}
+
+/// A failure is located at its statement's first word, not at the comment header above it
+/// (an index on line 12 of a file was reported at `:1:1`), in transactional and
+/// no-transaction files alike.
+#[tokio::test]
+async fn a_failure_is_located_at_its_statement_not_at_the_comments_above() {
+    let header = "-- What this migration does.\n--\n-- Why.\n\n";
+    // "already exists" comes without a position: the location is the statement's own
+    for (file, body, at) in [
+        (
+            "0001_a.up.sql",
+            format!("{header}CREATE TABLE dup (a int);\n\n-- again\nCREATE TABLE dup (a int);\n"),
+            ":8:1: ",
+        ),
+        (
+            "0001_a.up.sql",
+            format!("-- migrate:no-transaction\n{header}CREATE TABLE dup (a int);\n-- again\nCREATE TABLE dup (a int);\n"),
+            ":8:1: ",
+        ),
+    ] {
+        let set = TempSet::new("located", &[(file, &body), ("0001_a.down.sql", "SELECT 1;")]);
+        let db = TestDb::new().await;
+        let out = run(db
+            .migrate()
+            .arg("--config")
+            .arg(&set.config)
+            .args(["--set", "located", "up"]));
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("located/0001_a.up.sql{at}")),
+            "{}",
+            out.stderr
+        );
     }
 }
