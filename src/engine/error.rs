@@ -13,6 +13,9 @@ pub enum EngineError {
         source: Option<Box<sqlx::Error>>,
     },
 
+    #[error("migrate.history is not the table this version writes: {reason}; it was changed by hand: restore its columns (set_name text, version bigint, name text, namespace text, checksum text, applied_at timestamptz, applied_by text, execution_ms bigint) or move it aside")]
+    HistoryShape { reason: String },
+
     #[error("invalid database URL {url}: {reason}")]
     BadUrl { url: String, reason: String },
 

@@ -78,18 +78,22 @@ pub async fn read(
     .fetch_all(&mut *conn)
     .await
     .map_err(db(format!("reading migrate.history for set `{set}`")))?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AppliedMigration {
-            version: r.get("version"),
-            name: r.get("name"),
-            namespace: r.get("namespace"),
-            checksum: r.get("checksum"),
-            applied_at: r.get("applied_at"),
-            applied_by: r.get("applied_by"),
-            execution_ms: r.get("execution_ms"),
+    let shape = |e: sqlx::Error| EngineError::HistoryShape {
+        reason: super::error::reason(&e),
+    };
+    rows.into_iter()
+        .map(|r| {
+            Ok(AppliedMigration {
+                version: r.try_get("version").map_err(shape)?,
+                name: r.try_get("name").map_err(shape)?,
+                namespace: r.try_get("namespace").map_err(shape)?,
+                checksum: r.try_get("checksum").map_err(shape)?,
+                applied_at: r.try_get("applied_at").map_err(shape)?,
+                applied_by: r.try_get("applied_by").map_err(shape)?,
+                execution_ms: r.try_get("execution_ms").map_err(shape)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Another set with migrations applied in `namespace`, if any.

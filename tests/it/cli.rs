@@ -530,3 +530,28 @@ async fn a_failure_is_located_at_its_statement_not_at_the_comments_above() {
         );
     }
 }
+
+/// A history table retyped by hand made `status` panic (exit 101); its shape is checked, with
+/// one clear line and exit 1.
+#[tokio::test]
+async fn a_history_table_changed_by_hand_is_named_not_a_panic() {
+    let (db, mut c) = migrated("aethercrown98").await;
+    sqlx::raw_sql("ALTER TABLE migrate.history ALTER COLUMN version TYPE integer")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    for verb in ["status", "up", "verify"] {
+        let out = run(db
+            .migrate()
+            .args(["--set", "aethercrown98", verb])
+            .env("RUST_BACKTRACE", "1"));
+        assert_eq!(out.code, 1, "{verb}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{verb}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("migrate.history is not the table this version writes"),
+            "{verb}: {}",
+            out.stderr
+        );
+    }
+}
