@@ -375,6 +375,11 @@ pub fn disk_files(dir: &std::path::Path, shown: &str) -> Result<Vec<(String, Str
         let text = String::from_utf8(bytes).map_err(|_| SetError::NotUtf8 {
             file: shown_path.clone(),
         })?;
+        // Editors on Windows save UTF-8 with a byte order mark; it is not SQL.
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        };
         out.push((shown_path, text));
     }
     Ok(out)

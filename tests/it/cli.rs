@@ -555,3 +555,35 @@ async fn a_history_table_changed_by_hand_is_named_not_a_panic() {
         );
     }
 }
+
+/// A file saved with a UTF-8 byte order mark reached the server as a syntax error at `:1:1`;
+/// the mark is not SQL and is dropped when the file is read.
+#[tokio::test]
+async fn a_byte_order_mark_is_not_sent_to_the_server() {
+    let set = TempSet::new(
+        "bom",
+        &[
+            (
+                "0001_a.up.sql",
+                "\u{feff}CREATE TABLE from_windows (id int);\n",
+            ),
+            ("0001_a.down.sql", "\u{feff}DROP TABLE from_windows;\n"),
+        ],
+    );
+    let db = TestDb::new().await;
+    let out = run(db
+        .migrate()
+        .arg("--config")
+        .arg(&set.config)
+        .args(["--set", "bom", "up"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut conn = db.conn().await;
+    assert_eq!(
+        scalar_i64(
+            &mut conn,
+            "SELECT count(*) FROM pg_class WHERE relname = 'from_windows'"
+        )
+        .await,
+        1
+    );
+}
