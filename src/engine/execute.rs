@@ -247,6 +247,29 @@ pub async fn run(
             }
         }
         let ms = started.elapsed().as_millis() as i64;
+        // A file that releases advisory locks (pg_advisory_unlock_all) releases the set's:
+        // another runner could be applying the same migration now. Never record then.
+        match super::lock::held(&mut tx, set_name).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = tx.rollback().await;
+                return Err(EngineError::MigrationFailed {
+                    set: set.name.clone(),
+                    version: m.version,
+                    location: file.path.clone(),
+                    message: format!(
+                        "the migration released the lock of set `{set_name}` (pg_advisory_unlock_all or pg_advisory_unlock in the file), so another runner may be applying it too; remove the unlock from the file"
+                    ),
+                    outcome: Outcome::RolledBack,
+                    sqlstate: None,
+                    source: None,
+                });
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        }
         if let Err(e) = record(&mut tx, ms).await {
             let _ = tx.rollback().await;
             return Err(db(format!("recording {} in migrate.history", file.path))(e));

@@ -587,3 +587,45 @@ async fn a_byte_order_mark_is_not_sent_to_the_server() {
         1
     );
 }
+
+/// A migration that calls pg_advisory_unlock_all() released the set's lock and was recorded
+/// anyway; the lock is checked before recording, and the migration is rolled back.
+#[tokio::test]
+async fn a_migration_that_releases_the_set_lock_is_rolled_back() {
+    let set = TempSet::new(
+        "unlocks",
+        &[
+            (
+                "0001_a.up.sql",
+                "CREATE TABLE unlocked (id int);\nSELECT pg_advisory_unlock_all();\n",
+            ),
+            ("0001_a.down.sql", "DROP TABLE unlocked;\n"),
+        ],
+    );
+    let db = TestDb::new().await;
+    let out = run(db
+        .migrate()
+        .arg("--config")
+        .arg(&set.config)
+        .args(["--set", "unlocks", "up"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("released the lock of set `unlocks`")
+            && out.stderr.contains("rolled back"),
+        "{}",
+        out.stderr
+    );
+    let mut c = db.conn().await;
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_class WHERE relname = 'unlocked'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
+        0
+    );
+}
