@@ -517,11 +517,7 @@ async fn a_failure_is_located_at_its_statement_not_at_the_comments_above() {
     ] {
         let set = TempSet::new("located", &[(file, &body), ("0001_a.down.sql", "SELECT 1;")]);
         let db = TestDb::new().await;
-        let out = run(db
-            .migrate()
-            .arg("--config")
-            .arg(&set.config)
-            .args(["--set", "located", "up"]));
+        let out = up_with(&db, &set, "located");
         assert_eq!(out.code, 1, "{}", out.stderr);
         assert!(
             out.stderr.contains(&format!("located/0001_a.up.sql{at}")),
@@ -571,11 +567,7 @@ async fn a_byte_order_mark_is_not_sent_to_the_server() {
         ],
     );
     let db = TestDb::new().await;
-    let out = run(db
-        .migrate()
-        .arg("--config")
-        .arg(&set.config)
-        .args(["--set", "bom", "up"]));
+    let out = up_with(&db, &set, "bom");
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut conn = db.conn().await;
     assert_eq!(
@@ -603,11 +595,7 @@ async fn a_migration_that_releases_the_set_lock_is_rolled_back() {
         ],
     );
     let db = TestDb::new().await;
-    let out = run(db
-        .migrate()
-        .arg("--config")
-        .arg(&set.config)
-        .args(["--set", "unlocks", "up"]));
+    let out = up_with(&db, &set, "unlocks");
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("released the lock of set `unlocks`")
@@ -628,4 +616,13 @@ async fn a_migration_that_releases_the_set_lock_is_rolled_back() {
         scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
         0
     );
+}
+
+/// `migrate --config <the set's config> --set NAME up` on `db`.
+fn up_with(db: &TestDb, set: &TempSet, name: &str) -> Output {
+    run(db
+        .migrate()
+        .arg("--config")
+        .arg(&set.config)
+        .args(["--set", name, "up"]))
 }
