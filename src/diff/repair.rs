@@ -1096,25 +1096,7 @@ pub fn statements(
                 ),
             ),
             (Kind::Collation, Def::Collation(c)) => {
-                let mut options = vec![format!("provider = {}", c.provider)];
-                match &c.ctype {
-                    Some(ctype) => {
-                        options.push(format!("lc_collate = {}", c.locale));
-                        options.push(format!("lc_ctype = {ctype}"));
-                    }
-                    None => options.push(format!("locale = {}", c.locale)),
-                }
-                if !c.deterministic {
-                    options.push("deterministic = false".into());
-                }
-                plan.add(
-                    Phase::Types,
-                    format!(
-                        "CREATE COLLATION {} ({});",
-                        quote_path(name),
-                        options.join(", ")
-                    ),
-                );
+                plan.add(Phase::Types, create_collation(name, c))
             }
             (Kind::Enum, Def::Enum { labels, .. }) => plan.add(
                 Phase::Types,
@@ -1124,22 +1106,7 @@ pub fn statements(
                     labels.join(", ")
                 ),
             ),
-            (Kind::Domain, Def::Domain(d)) => {
-                let mut sql = format!("CREATE DOMAIN {} AS {}", quote_path(name), d.base);
-                if let Some(c) = &d.collation {
-                    sql.push_str(&format!(" COLLATE {c}"));
-                }
-                if let Some(v) = &d.default {
-                    sql.push_str(&format!(" DEFAULT {v}"));
-                }
-                if d.not_null {
-                    sql.push_str(" NOT NULL");
-                }
-                for (n, c) in &d.constraints {
-                    sql.push_str(&format!(" CONSTRAINT {n} {c}"));
-                }
-                plan.add(Phase::Types, sql + ";");
-            }
+            (Kind::Domain, Def::Domain(d)) => plan.add(Phase::Types, create_domain(name, d)),
             (Kind::CompositeType, Def::CompositeType { attributes, .. }) => plan.add(
                 Phase::Types,
                 format!(
@@ -1152,29 +1119,7 @@ pub fn statements(
                         .join(", ")
                 ),
             ),
-            (Kind::RangeType, Def::RangeType(r)) => {
-                let mut options = vec![format!("subtype = {}", r.subtype)];
-                if let Some(c) = &r.collation {
-                    options.push(format!("collation = {c}"));
-                }
-                if let Some(o) = &r.opclass {
-                    options.push(format!("subtype_opclass = {o}"));
-                }
-                if let Some(c) = &r.canonical {
-                    options.push(format!("canonical = {c}"));
-                }
-                if let Some(d) = &r.subdiff {
-                    options.push(format!("subtype_diff = {d}"));
-                }
-                plan.add(
-                    Phase::Types,
-                    format!(
-                        "CREATE TYPE {} AS RANGE ({});",
-                        quote_path(name),
-                        options.join(", ")
-                    ),
-                );
-            }
+            (Kind::RangeType, Def::RangeType(r)) => plan.add(Phase::Types, create_range(name, r)),
             (Kind::Sequence, Def::Sequence(s)) => {
                 plan.add(Phase::Sequences, sequence_sql(name, s, true));
                 if let Some(owner) = &s.owned_by {
@@ -1344,9 +1289,20 @@ pub fn statements(
             (Kind::Domain, Def::Domain(ed), Def::Domain(ad)) => {
                 let domain = format!("ALTER DOMAIN {}", quote_path(name));
                 if ed.base != ad.base || ed.collation != ad.collation {
-                    plan.skip(
-                        key,
-                        "a domain's base type or collation is changed by recreating it",
+                    let t = quote_path(name);
+                    let convert =
+                        convert_columns(columns_of_type(actual, name), expected, |_, c| {
+                            format!("TYPE {t} USING {}::text::{t}", quote_ident(c))
+                        });
+                    remake_under_name(
+                        &mut plan,
+                        "DOMAIN",
+                        name,
+                        create_domain(name, ed),
+                        convert,
+                        Some(format!(
+                            "changing the base type of domain {name} converts its columns' values and fails on a value that does not convert"
+                        )),
                     );
                 } else {
                     if ed.default != ad.default {
@@ -1410,12 +1366,60 @@ pub fn statements(
                     }
                 }
             }
-            (Kind::RangeType | Kind::Collation, _, _)
-                if comment_of(&e) == comment_of(&a) || strip_comment(&e) != strip_comment(&a) =>
-            {
-                plan.skip(
-                    key,
-                    "range types and collations are changed by recreating them",
+            (Kind::RangeType, Def::RangeType(er), _) if strip_comment(&e) != strip_comment(&a) => {
+                // A range type owns functions named after it, so it cannot be renamed aside:
+                // its columns go through text while it is made again.
+                let t = quote_path(name);
+                let columns = columns_of_type(actual, name);
+                let mut sql = Vec::new();
+                for (table, column, default) in &columns {
+                    let alter = format!(
+                        "ALTER TABLE {} ALTER COLUMN {}",
+                        quote_path(table),
+                        quote_ident(column)
+                    );
+                    if default.is_some() {
+                        sql.push(format!("{alter} DROP DEFAULT;"));
+                    }
+                    sql.push(format!("{alter} TYPE text;"));
+                }
+                sql.push(format!("DROP TYPE {t};"));
+                sql.push(create_range(name, er));
+                sql.extend(convert_columns(columns, expected, |_, c| {
+                    format!("TYPE {t} USING {}::{t}", quote_ident(c))
+                }));
+                plan.lossy(
+                    Phase::Types,
+                    &format!(
+                        "making range type {name} again converts its columns' values and fails on a value that does not convert"
+                    ),
+                    sql.join("\n"),
+                );
+            }
+            (Kind::Collation, Def::Collation(ec), _) if strip_comment(&e) != strip_comment(&a) => {
+                let collation = quote_path(name);
+                let columns: Vec<(String, String, Option<String>)> =
+                    columns_of_collation(actual, name)
+                        .into_iter()
+                        .map(|(t, c, d, _)| (t, c, d))
+                        .collect();
+                let types: BTreeMap<(String, String), String> = columns_of_collation(actual, name)
+                    .into_iter()
+                    .map(|(t, c, _, ty)| ((t, c), ty))
+                    .collect();
+                let convert = convert_columns(columns, expected, |t, c| {
+                    let ty = types
+                        .get(&(t.to_string(), c.to_string()))
+                        .map_or("text", String::as_str);
+                    format!("TYPE {ty} COLLATE {collation}")
+                });
+                remake_under_name(
+                    &mut plan,
+                    "COLLATION",
+                    name,
+                    create_collation(name, ec),
+                    convert,
+                    None,
                 );
             }
             (Kind::Sequence, Def::Sequence(es), Def::Sequence(as_)) => {
@@ -1600,6 +1604,148 @@ fn views_in_order<'a>(
     }
     out.extend(ordered);
     out
+}
+
+fn create_collation(name: &str, c: &crate::catalog::model::Collation) -> String {
+    let mut options = vec![format!("provider = {}", c.provider)];
+    match &c.ctype {
+        Some(ctype) => {
+            options.push(format!("lc_collate = {}", c.locale));
+            options.push(format!("lc_ctype = {ctype}"));
+        }
+        None => options.push(format!("locale = {}", c.locale)),
+    }
+    if !c.deterministic {
+        options.push("deterministic = false".into());
+    }
+    format!(
+        "CREATE COLLATION {} ({});",
+        quote_path(name),
+        options.join(", ")
+    )
+}
+
+fn create_domain(name: &str, d: &crate::catalog::model::Domain) -> String {
+    let mut sql = format!("CREATE DOMAIN {} AS {}", quote_path(name), d.base);
+    if let Some(c) = &d.collation {
+        sql.push_str(&format!(" COLLATE {c}"));
+    }
+    if let Some(v) = &d.default {
+        sql.push_str(&format!(" DEFAULT {v}"));
+    }
+    if d.not_null {
+        sql.push_str(" NOT NULL");
+    }
+    for (n, c) in &d.constraints {
+        sql.push_str(&format!(" CONSTRAINT {n} {c}"));
+    }
+    sql + ";"
+}
+
+fn create_range(name: &str, r: &crate::catalog::model::RangeType) -> String {
+    let mut options = vec![format!("subtype = {}", r.subtype)];
+    if let Some(c) = &r.collation {
+        options.push(format!("collation = {c}"));
+    }
+    if let Some(o) = &r.opclass {
+        options.push(format!("subtype_opclass = {o}"));
+    }
+    if let Some(c) = &r.canonical {
+        options.push(format!("canonical = {c}"));
+    }
+    if let Some(d) = &r.subdiff {
+        options.push(format!("subtype_diff = {d}"));
+    }
+    format!(
+        "CREATE TYPE {} AS RANGE ({});",
+        quote_path(name),
+        options.join(", ")
+    )
+}
+
+/// A type, domain or collation made again under its name: the old one is renamed, the new
+/// one created, the columns that use it converted, and the old one dropped.
+fn remake_under_name(
+    plan: &mut Plan,
+    what: &str,
+    name: &str,
+    create: String,
+    convert: Vec<String>,
+    lossy: Option<String>,
+) {
+    let short = name.rsplit('.').next().unwrap_or(name);
+    let old = quote_ident(&format!("{short}_old"));
+    let qualified_old = match name.rsplit_once('.') {
+        Some((schema, _)) => format!("{}.{old}", quote_ident(schema)),
+        None => old.clone(),
+    };
+    let mut sql = vec![
+        format!("ALTER {what} {} RENAME TO {old};", quote_path(name)),
+        create,
+    ];
+    sql.extend(convert);
+    sql.push(format!("DROP {what} {qualified_old};"));
+    match lossy {
+        Some(why) => plan.lossy(Phase::Types, &why, sql.join("\n")),
+        None => plan.add(Phase::Types, sql.join("\n")),
+    }
+}
+
+/// `ALTER TABLE ... ALTER COLUMN ... TYPE` for each column of `columns` to `type_sql`.
+fn convert_columns(
+    columns: Vec<(String, String, Option<String>)>,
+    expected: &Catalog,
+    type_sql: impl Fn(&str, &str) -> String,
+) -> Vec<String> {
+    let mut sql = Vec::new();
+    for (table, column, default) in columns {
+        let alter = format!(
+            "ALTER TABLE {} ALTER COLUMN {}",
+            quote_path(&table),
+            quote_ident(&column)
+        );
+        if default.is_some() {
+            sql.push(format!("{alter} DROP DEFAULT;"));
+        }
+        let key = format!("column {table}.{column}");
+        let Some((_, Def::Column(c))) = def_of(expected, &key) else {
+            continue;
+        };
+        sql.push(format!("{alter} {};", type_sql(&table, &column)));
+        if let Some(d) = c.default {
+            sql.push(format!("{alter} SET DEFAULT {d};"));
+        }
+    }
+    sql
+}
+
+/// `(table, column, default)` of every column whose collation is `collation`.
+fn columns_of_collation(
+    catalog: &Catalog,
+    collation: &str,
+) -> Vec<(String, String, Option<String>, String)> {
+    catalog
+        .objects
+        .iter()
+        .filter_map(|(k, o)| {
+            let name = k.strip_prefix("column ")?;
+            let Def::Column(c) = Def::parse(Kind::Column, &o.body) else {
+                return None;
+            };
+            let used = c.collation.as_deref().map(|x| x.trim_matches('"'))
+                == Some(collation.rsplit('.').next().unwrap_or(collation));
+            used.then(|| name.rsplit_once('.'))
+                .flatten()
+                .map(|(t, col)| {
+                    (
+                        t.to_string(),
+                        col.to_string(),
+                        c.default.clone(),
+                        c.data_type.clone(),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Kinds whose changes are made by dropping the object and creating it again.

@@ -286,6 +286,30 @@ const PAIRS: &[Pair] = &[
         names: "enum phase",
     },
     Pair {
+        name: "a range type made again under a column",
+        base: "CREATE TYPE fr2 AS RANGE (subtype = float8); CREATE TABLE rt (r fr2)",
+        change: "ALTER TABLE rt ALTER COLUMN r TYPE text; DROP TYPE fr2;
+                 CREATE TYPE fr2 AS RANGE (subtype = float8, subtype_diff = float8mi);
+                 ALTER TABLE rt ALTER COLUMN r TYPE fr2 USING r::fr2",
+        names: "range type fr2",
+    },
+    Pair {
+        name: "a collation made again under a column",
+        base: "CREATE COLLATION coll_a (provider = libc, locale = 'C'); CREATE TABLE co (s text COLLATE coll_a)",
+        change: "ALTER TABLE co ALTER COLUMN s TYPE text COLLATE \"C\"; DROP COLLATION coll_a;
+                 CREATE COLLATION coll_a (provider = libc, locale = 'POSIX');
+                 ALTER TABLE co ALTER COLUMN s TYPE text COLLATE coll_a",
+        names: "collation coll_a",
+    },
+    Pair {
+        name: "a domain's base type under a column",
+        base: "CREATE DOMAIN amount AS integer CHECK (VALUE >= 0); CREATE TABLE dm (a amount DEFAULT 1)",
+        change: "ALTER TABLE dm ALTER COLUMN a DROP DEFAULT; ALTER TABLE dm ALTER COLUMN a TYPE integer; DROP DOMAIN amount;
+                 CREATE DOMAIN amount AS bigint CHECK (VALUE >= 0);
+                 ALTER TABLE dm ALTER COLUMN a TYPE amount; ALTER TABLE dm ALTER COLUMN a SET DEFAULT 1",
+        names: "domain amount",
+    },
+    Pair {
         name: "function body",
         base: "CREATE FUNCTION f1() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$",
         change: "CREATE OR REPLACE FUNCTION f1() RETURNS integer LANGUAGE sql AS $$ SELECT 2 $$",
