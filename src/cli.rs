@@ -48,6 +48,23 @@ pub struct Global {
     /// e.g. 500ms, 5s, 1min. Replaces the lock_timeout of migrations.toml.
     #[arg(long, value_name = "DURATION", global = true)]
     pub lock_timeout: Option<String>,
+
+    /// How long to wait while another run holds the lock of the same set (or of its schema)
+    /// before giving up, e.g. 30s, 5min; the holder is named while waiting. Default: 5min.
+    #[arg(long, value_name = "DURATION", global = true, value_parser = duration)]
+    pub lock_wait: Option<std::time::Duration>,
+
+    /// How many more times a migration that hit lock_timeout is tried, with a growing,
+    /// jittered delay (a no-transaction file only when its first statement was blocked).
+    /// Default: 3; 0 never retries.
+    #[arg(long, value_name = "N", global = true)]
+    pub lock_retries: Option<u32>,
+}
+
+/// A duration flag: 500ms, 5s, 1min.
+fn duration(value: &str) -> Result<std::time::Duration, String> {
+    migrate::config::parse_duration(value)
+        .ok_or_else(|| format!("{value:?} is not a duration; write e.g. 500ms, 5s or 1min"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -149,6 +149,35 @@ impl MigrationSet {
 
 /// Checks a Postgres duration as written in configuration: an integer followed by `ms`, `s`
 /// or `min` (or no unit, meaning milliseconds), e.g. `500ms`, `5s`, `1min`, `0` (no limit).
+/// A duration as `valid_duration` accepts it ("500ms", "5s", "1min", or bare milliseconds,
+/// as Postgres reads `lock_timeout`); `None` when it is not one.
+pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
+    let v = value.trim();
+    if !valid_duration(v) {
+        return None;
+    }
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = v[..digits].parse().ok()?;
+    let ms = match &v[digits..] {
+        "" | "ms" => n,
+        "s" => n.checked_mul(1000)?,
+        _ => n.checked_mul(60_000)?,
+    };
+    Some(std::time::Duration::from_millis(ms))
+}
+
+/// A duration the way `parse_duration` reads it back.
+pub fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 60_000 == 0 && ms > 0 {
+        format!("{}min", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 pub fn valid_duration(value: &str) -> bool {
     let v = value.trim();
     let digits = v.bytes().take_while(u8::is_ascii_digit).count();
@@ -395,6 +424,28 @@ mod tests {
         assert_eq!(c.sets[1].schema, "b_ns");
         let c = Config::parse("[[set]]\nname = \"a\"\ndir = \"x\"\n", "t.toml", None).unwrap();
         assert_eq!(c.sets[0].lock_timeout, DEFAULT_LOCK_TIMEOUT);
+    }
+
+    #[test]
+    fn durations_read_back_as_written() {
+        for (text, ms) in [
+            ("500ms", 500),
+            ("5s", 5000),
+            ("2min", 120_000),
+            ("250", 250),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Some(std::time::Duration::from_millis(ms))
+            );
+        }
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(format_duration(std::time::Duration::from_secs(300)), "5min");
+        assert_eq!(
+            format_duration(std::time::Duration::from_millis(1500)),
+            "1500ms"
+        );
     }
 
     #[test]

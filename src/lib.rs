@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod config;
 pub mod diff;
 pub mod engine;
+pub mod interrupt;
 pub mod redact;
 pub mod sets;
 pub mod verify;

@@ -73,6 +73,61 @@ fn report(json: bool, message: &str, code: u8) {
     }
 }
 
+/// Turns SIGINT and SIGTERM into a stop: the first cancels what the server runs for this
+/// process and lets the engine roll back and release its locks; a second ends the process.
+#[cfg(unix)]
+fn watch_signals() {
+    use migrate::interrupt::{self, Signal};
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            let sig = tokio::select! {
+                _ = int.recv() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+            };
+            if interrupt::raise(sig) {
+                tokio::spawn(interrupt::cancel_sessions());
+            } else {
+                errln!(
+                    "{}: stopping now, without waiting for the server",
+                    sig.name()
+                );
+                std::process::exit(i32::from(sig.exit_code()));
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn watch_signals() {}
+
+/// The one line printed when a signal stopped the run: why, what this run did, and where
+/// to look.
+fn interrupted_line(signal: migrate::interrupt::Signal, e: &anyhow::Error) -> String {
+    let done = commands::done_in_this_run();
+    let did = if done.is_empty() {
+        "nothing was applied or rolled back by this run".to_string()
+    } else {
+        format!("done by this run and kept: {}", done.join(", "))
+    };
+    let cause = message(e);
+    let cause = if cause.starts_with("interrupted by") {
+        "stopped before its next step".to_string()
+    } else {
+        cause
+    };
+    format!(
+        "interrupted by {}: {cause}; {did}; run `migrate status` to see the database",
+        signal.name()
+    )
+}
+
 fn main() -> ExitCode {
     let json_flag = std::env::args_os().any(|a| a == "--json");
     let cli = match cli::Cli::try_parse() {
@@ -106,9 +161,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let result = runtime.block_on(async {
+        watch_signals();
+        commands::run(cli).await
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if migrate::interrupt::received().is_some() => {
+            let signal = migrate::interrupt::received().expect("checked");
+            report(json, &interrupted_line(signal, &e), signal.exit_code());
+            ExitCode::from(signal.exit_code())
+        }
         Err(e) => match e.downcast_ref::<commands::Reported>() {
             Some(reported) => ExitCode::from(reported.0),
             None => {

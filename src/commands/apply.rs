@@ -84,22 +84,63 @@ pub(super) fn lock_timeout<'a>(g: &'a Global, set: &'a MigrationSet) -> &'a str 
     g.lock_timeout.as_deref().unwrap_or(&set.lock_timeout)
 }
 
+/// The bounds of a run of `set`: the flags, else the set's configuration, else defaults.
+pub(super) fn limits(g: &Global, set: &MigrationSet) -> engine::Limits {
+    let mut limits = engine::Limits::new(lock_timeout(g, set));
+    if let Some(w) = g.lock_wait {
+        limits.lock_wait = w;
+    }
+    if let Some(n) = g.lock_retries {
+        limits.lock_retries = n;
+    }
+    limits
+}
+
+/// What the runs of this process applied and rolled back, for the line printed when a
+/// signal stops it.
+pub(crate) static DONE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// Prints engine progress on standard error.
 pub(super) fn progress(e: &Event) {
     let line = match e {
-        Event::Waiting { set, holder } => format!(
-            "{set}: another migrate run holds the lock of this set{}; waiting for it to finish",
+        Event::Waiting { set, lock, holder } => format!(
+            "{set}: another migrate run holds {lock}{}; waiting for it to finish",
             holder.map(|h| format!(" ({h})")).unwrap_or_default()
+        ),
+        Event::Retrying {
+            set,
+            migration,
+            attempt,
+            of,
+            delay_ms,
+            blockers,
+        } => format!(
+            "{set}: {:04} {} hit lock_timeout, blocked by {blockers}; trying again in {delay_ms} ms (retry {attempt} of {of})",
+            migration.version, migration.name
+        ),
+        Event::RebuildingInvalidIndex {
+            set,
+            migration,
+            index,
+        } => format!(
+            "{set}: {:04} {}: index {index} was left INVALID by an earlier run that failed; dropping it to build it again",
+            migration.version, migration.name
         ),
         Event::Locked { set, waited_ms } => format!("{set}: lock obtained after {waited_ms} ms"),
         Event::Applying { .. } | Event::Reverting { .. } => return,
         Event::Applied { set, migration, ms } => {
+            if let Ok(mut done) = DONE.lock() {
+                done.push(format!("{set} {:04} applied", migration.version));
+            }
             format!(
                 "{set}: applied {:04} {} ({ms} ms)",
                 migration.version, migration.name
             )
         }
         Event::Reverted { set, migration, ms } => {
+            if let Ok(mut done) = DONE.lock() {
+                done.push(format!("{set} {:04} rolled back", migration.version));
+            }
             format!(
                 "{set}: rolled back {:04} {} ({ms} ms)",
                 migration.version, migration.name
@@ -135,7 +176,7 @@ pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Re
     engine::require_own_session(&mut conn, url).await?;
     let mut reports = Vec::new();
     for set in sets {
-        let steps = engine::up(&mut conn, set, to, lock_timeout(g, set), &progress).await?;
+        let steps = engine::up(&mut conn, set, to, limits(g, set), &progress).await?;
         let now = engine::status(&mut conn, set).await?;
         if !g.json {
             outln!("{}", summary(set, &steps, &now, "applied"));
@@ -221,15 +262,8 @@ pub(super) async fn down(
     let mut ask = confirm(yes);
     // Newest set first: the reverse of the order `up` applies them in.
     for set in sets.iter().rev() {
-        let steps = engine::down(
-            &mut conn,
-            set,
-            target,
-            lock_timeout(g, set),
-            &mut ask,
-            &progress,
-        )
-        .await?;
+        let steps =
+            engine::down(&mut conn, set, target, limits(g, set), &mut ask, &progress).await?;
         let now = engine::status(&mut conn, set).await?;
         if !g.json {
             outln!("{}", summary(set, &steps, &now, "rolled back"));
@@ -256,6 +290,12 @@ pub(super) fn render_status(s: &SetStatus) -> String {
         s.current_version,
         s.pending()
     ));
+    if let Some(installed) = &s.installed_schema {
+        out.push_str(&format!(
+            "  INSTALLED IN SCHEMA {installed}, not {}: up, down and verify refuse this set until `schema` in migrations.toml says {installed}\n",
+            s.schema
+        ));
+    }
     let width = s.migrations.iter().map(|m| m.name.len()).max().unwrap_or(0);
     for m in &s.migrations {
         let detail = match (&m.applied_at, m.checksum_matches) {
@@ -314,8 +354,7 @@ pub(super) async fn maintain(g: &Global, sets: &[MigrationSet], monthly: bool) -
     let mut reports = Vec::new();
     for set in selected {
         let ran =
-            engine::maintain::maintain(&mut conn, set, monthly, lock_timeout(g, set), &progress)
-                .await?;
+            engine::maintain::maintain(&mut conn, set, monthly, limits(g, set), &progress).await?;
         if !g.json {
             for r in &ran {
                 outln!(

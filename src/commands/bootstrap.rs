@@ -3,7 +3,7 @@
 //! its configured schema, verify it, and say how its upkeep is scheduled. Idempotent: a
 //! second run changes nothing and says so.
 
-use super::apply::{check_distinct_schemas, lock_timeout, progress, summary};
+use super::apply::{check_distinct_schemas, limits, progress, summary};
 use super::checks::{checks_of, render_checks};
 use super::*;
 use anyhow::{bail, Result};
@@ -85,7 +85,7 @@ pub(super) async fn bootstrap(
     let mut reports = Vec::new();
     let (mut changed, mut all_ok) = (false, true);
     for set in sets {
-        let steps = engine::up(&mut conn, set, None, lock_timeout(g, set), &progress).await?;
+        let steps = engine::up(&mut conn, set, None, limits(g, set), &progress).await?;
         changed |= !steps.is_empty();
         let now = engine::status(&mut conn, set).await?;
         let checks = checks_of(&mut conn, set, all).await?;

@@ -111,6 +111,11 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// What the runs of this process applied and rolled back, oldest first.
+pub fn done_in_this_run() -> Vec<String> {
+    apply::DONE.lock().map(|d| d.clone()).unwrap_or_default()
+}
+
 fn database_url(g: &Global) -> Result<&str> {
     g.database_url.as_deref().ok_or_else(|| {
         UsageError("no database given: pass --database-url URL or set DATABASE_URL".into()).into()

@@ -2,7 +2,7 @@
 
 use super::apply::*;
 use super::*;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use migrate::cluster::{Cluster, ClusterOptions};
 use migrate::config::MigrationSet;
 use migrate::engine;
@@ -51,9 +51,7 @@ pub(super) async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Re
     }
     if std::io::stdin().is_terminal() && !g.json {
         outln!("press Ctrl-C to stop the server and remove it");
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        migrate::interrupt::wait().await;
     }
     cluster.stop()?;
     if !g.json {
@@ -86,7 +84,7 @@ pub(super) async fn sandbox_apply(
         })?;
         let url = cluster.url(&set.name);
         let mut conn = engine::connect(&url).await?;
-        engine::up(&mut conn, set, None, lock_timeout(g, set), &progress).await?;
+        engine::up(&mut conn, set, None, limits(g, set), &progress).await?;
         let st = engine::status(&mut conn, set).await?;
         if st.pending() > 0 {
             bail!("set {} still has pending migrations", set.name);

@@ -108,6 +108,17 @@ pub enum EngineError {
     #[error("rollback cancelled; nothing was changed")]
     Cancelled,
 
+    #[error("set `{set}`: gave up waiting for {lock} after {waited}; it is held by {holder}; wait for that run to finish, stop it, or pass a longer --lock-wait")]
+    LockWait {
+        set: String,
+        lock: String,
+        waited: String,
+        holder: String,
+    },
+
+    #[error("interrupted by {signal}")]
+    Interrupted { signal: &'static str },
+
     #[error("set `{set}` is at {at:04} but its maintenance needs all its migrations (newest: {newest:04}); run `migrate up --set {set}` first")]
     NotUpToDate { set: String, at: i64, newest: i64 },
 }
@@ -127,6 +138,18 @@ pub enum Outcome {
     NothingApplied,
     /// A no-transaction file failed after `applied` statements, at `line`.
     PartlyApplied { applied: u32, line: u32 },
+    /// A no-transaction file failed after `applied` statements, at `line`, and left the
+    /// INVALID indexes of a `CREATE INDEX CONCURRENTLY` that did not finish.
+    LeftInvalid(Box<LeftInvalid>),
+}
+
+/// What a no-transaction file that stopped in a concurrent build left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftInvalid {
+    pub applied: u32,
+    pub line: u32,
+    /// The INVALID indexes, comma-separated.
+    pub indexes: String,
 }
 
 impl std::fmt::Display for Outcome {
@@ -138,6 +161,7 @@ impl std::fmt::Display for Outcome {
             Outcome::CommitUnknown => write!(f, "the connection was lost while committing, so the outcome is unknown: the migration and its history row commit together or not at all; run `migrate status` and see whether this migration is applied"),
             Outcome::NothingApplied => write!(f, "nothing of this no-transaction file was applied; the history is unchanged"),
             Outcome::PartlyApplied { applied, line } => write!(f, "this file runs without a transaction: its {applied} statement(s) before line {line} were applied and stay, and it is not recorded as applied; make its statements idempotent (IF NOT EXISTS) and run again"),
+            Outcome::LeftInvalid(left) => write!(f, "this file runs without a transaction: its {} statement(s) before line {} were applied and stay, the unfinished build left the INVALID index(es) {} behind, and it is not recorded as applied; run `migrate up` again: it drops and rebuilds the invalid index(es) of this file", left.applied, left.line, left.indexes),
         }
     }
 }
@@ -167,6 +191,13 @@ impl EngineError {
         match self {
             EngineError::Connect { .. } => 3,
             EngineError::BadUrl { .. } | EngineError::TransactionPooler { .. } => 2,
+            EngineError::Interrupted { signal } => {
+                if *signal == "SIGTERM" {
+                    143
+                } else {
+                    130
+                }
+            }
             _ => 1,
         }
     }

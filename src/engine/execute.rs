@@ -3,14 +3,15 @@
 //! `-- migrate:no-transaction`. A failure is mapped to the file line and column the server
 //! pointed at.
 
-use super::error::{db, one_line, EngineError, Outcome};
+use super::error::{db, one_line, EngineError, LeftInvalid, Outcome};
 use super::history;
+use super::{Event, Limits};
 use crate::config::MigrationSet;
 use crate::sets::split::{line_of, split, Statement};
 use crate::sets::{Migration, SqlFile};
 use sqlx::postgres::{PgDatabaseError, PgErrorPosition};
-use sqlx::{Connection, PgConnection};
-use std::time::Instant;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -179,13 +180,193 @@ fn body_line(context: &str) -> Option<usize> {
         .ok()
 }
 
+/// How often a running statement is watched from the second connection.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+/// How long the server may leave both the run's statement and the watcher's health check
+/// unanswered before the run gives up on it (a frozen or unreachable server).
+const UNRESPONSIVE_AFTER: Duration = Duration::from_secs(30);
+
+/// First delay before a migration that hit `lock_timeout` is tried again; it doubles per
+/// attempt, up to [`MAX_RETRY_DELAY`], with jitter so that runners do not retry in step.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
+
+/// The run's own server session, as the interrupt registry knows it: what a second
+/// connection needs to watch it.
+struct Session {
+    opts: sqlx::postgres::PgConnectOptions,
+    pid: i32,
+    /// The run's `lock_timeout` (0: none), which the watcher must look before.
+    lock_timeout: Duration,
+}
+
+async fn session(conn: &mut PgConnection, limits: &Limits) -> Option<Session> {
+    let (pid, start) = crate::interrupt::identify(conn).await?;
+    let lock_timeout = crate::config::parse_duration(&limits.lock_timeout)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(WATCH_EVERY);
+    crate::interrupt::options_of(pid, &start).map(|opts| Session {
+        opts,
+        pid,
+        lock_timeout,
+    })
+}
+
+/// The sessions blocking `pid`, on one line: pid, application, state, when its transaction
+/// began, and its query (hidden when it mentions a password).
+const BLOCKERS: &str = "
+SELECT string_agg(format('pid %s (%s, %s, transaction since %s): %s', a.pid,
+           coalesce(nullif(a.application_name, ''), 'no application name'), a.state,
+           coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'none'),
+           CASE WHEN a.query ILIKE '%password%' THEN '(query hidden: it mentions a password)'
+                ELSE left(regexp_replace(a.query, '[[:space:]]+', ' ', 'g'), 200) END), '; ' ORDER BY a.pid)
+  FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1))";
+
+/// Sends one statement and, while it runs, watches it from a second connection: who
+/// blocks it (kept in `blockers` for the error of a lock timeout), and whether the server
+/// still answers at all. The watcher connects only once a statement has run for
+/// [`WATCH_EVERY`], so quick statements cost nothing.
+async fn send(
+    conn: &mut PgConnection,
+    session: Option<&Session>,
+    sql: &str,
+    blockers: &mut Option<String>,
+) -> Result<(), sqlx::Error> {
+    let lock_timeout = session.map_or(WATCH_EVERY, |s| s.lock_timeout);
+    let exec = sqlx::raw_sql(sql).execute(&mut *conn);
+    tokio::pin!(exec);
+    let Some(session) = session else {
+        return exec.await.map(|_| ());
+    };
+    let mut watcher: Option<PgConnection> = None;
+    let mut watching = true;
+    let mut answered = Instant::now();
+    // The first look comes early enough to see the blocker of a short lock_timeout.
+    let first = lock_timeout
+        .mul_f64(0.4)
+        .clamp(Duration::from_millis(20), WATCH_EVERY);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + first, WATCH_EVERY);
+    loop {
+        tokio::select! {
+            done = &mut exec => return done.map(|_| ()),
+            _ = tick.tick(), if watching => {
+                let probe = async {
+                    if watcher.is_none() {
+                        watcher = Some(session.opts.connect().await?);
+                    }
+                    let w = watcher.as_mut().expect("connected above");
+                    sqlx::query_scalar::<_, Option<String>>(BLOCKERS)
+                        .bind(session.pid)
+                        .fetch_one(w)
+                        .await
+                };
+                match tokio::time::timeout(Duration::from_secs(5), probe).await {
+                    Ok(Ok(found)) => {
+                        answered = Instant::now();
+                        if found.is_some() {
+                            *blockers = found;
+                        }
+                    }
+                    // The server answers but refuses a second session (max_connections,
+                    // pg_hba): run unwatched.
+                    Ok(Err(_)) => watching = false,
+                    Err(_) => {
+                        watcher = None;
+                        if answered.elapsed() >= UNRESPONSIVE_AFTER {
+                            return Err(sqlx::Error::Io(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                format!(
+                                    "the server has not answered for {} s, and a health check on a second connection got no answer either",
+                                    answered.elapsed().as_secs()
+                                ),
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a driver error is the server's `lock_timeout` (SQLSTATE 55P03).
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    super::error::sqlstate_of(e) == Some("55P03")
+}
+
+/// The delay before retry `attempt` (1-based): doubling from [`FIRST_RETRY_DELAY`], capped,
+/// then scaled by a random factor in [0.5, 1).
+fn retry_delay(attempt: u32) -> Duration {
+    let base = FIRST_RETRY_DELAY
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(MAX_RETRY_DELAY);
+    let noise = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    let factor = 0.5 + f64::from(noise % 1000) / 2000.0;
+    base.mul_f64(factor)
+}
+
+/// The indexes a no-transaction file builds concurrently, as (schema, name).
+fn concurrent_indexes(statements: &[Statement<'_>], schema: &str) -> Vec<(String, String)> {
+    statements
+        .iter()
+        .filter_map(|s| crate::sets::lexer::concurrent_index(s.text))
+        .map(|(s, n)| (s.unwrap_or_else(|| schema.to_string()), n))
+        .collect()
+}
+
+/// Which of `indexes` exist and are INVALID: what an unfinished `CREATE INDEX
+/// CONCURRENTLY` leaves behind.
+async fn invalid_indexes(
+    conn: &mut PgConnection,
+    indexes: &[(String, String)],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let mut out = Vec::new();
+    for (schema, name) in indexes {
+        let invalid: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+                              JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE n.nspname = $1 AND c.relname = $2 AND NOT x.indisvalid)",
+        )
+        .bind(schema)
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await?;
+        if invalid {
+            out.push((schema.clone(), name.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn shown(indexes: &[(String, String)], home: &str) -> Vec<String> {
+    indexes
+        .iter()
+        .map(|(s, n)| {
+            if s == home {
+                n.clone()
+            } else {
+                format!("{s}.{n}")
+            }
+        })
+        .collect()
+}
+
 /// Applies (`Up`) or reverts (`Down`) `m`; returns the execution time in milliseconds.
+///
+/// A migration that fails on `lock_timeout` is tried again, up to `limits.lock_retries`
+/// more times with a growing delay: a transactional one from the start (its transaction was
+/// rolled back), a no-transaction one only when its first statement failed, so nothing it
+/// did is ever run twice. The error of the last attempt names the sessions that blocked it.
 pub async fn run(
     conn: &mut PgConnection,
     set: &MigrationSet,
     m: &Migration,
     direction: Direction,
-    lock_timeout: &str,
+    limits: &Limits,
+    events: &dyn Fn(&Event),
 ) -> Result<i64, EngineError> {
     let file = match direction {
         Direction::Up => &m.up,
@@ -201,24 +382,151 @@ pub async fn run(
         sqlstate: None,
         source: None,
     })?;
-    let failed = |location: String, message: String, outcome: Outcome, source: sqlx::Error| {
-        EngineError::MigrationFailed {
-            set: set.name.clone(),
-            version: m.version,
-            location,
-            message,
-            outcome,
-            sqlstate: super::error::sqlstate_of(&source).map(Into::into),
-            source: Some(Box::new(source)),
+    let session = session(conn, limits).await;
+    let mut attempt = 0;
+    loop {
+        let mut blockers = None;
+        let result = if file.no_transaction {
+            run_without_transaction(
+                conn,
+                set,
+                m,
+                file,
+                &statements,
+                direction,
+                limits,
+                session.as_ref(),
+                &mut blockers,
+                events,
+            )
+            .await
+        } else {
+            run_in_transaction(
+                conn,
+                set,
+                m,
+                file,
+                &statements,
+                direction,
+                limits,
+                session.as_ref(),
+                &mut blockers,
+            )
+            .await
+        };
+        match result {
+            Ok(ms) => return Ok(ms),
+            Err(f) if f.retryable() && attempt < limits.lock_retries => {
+                attempt += 1;
+                let delay = retry_delay(attempt);
+                events(&Event::Retrying {
+                    set: &set.name,
+                    migration: m,
+                    attempt,
+                    of: limits.lock_retries,
+                    delay_ms: delay.as_millis() as u64,
+                    blockers: blockers.as_deref().unwrap_or("no session seen"),
+                });
+                crate::interrupt::sleep(delay).await;
+                crate::interrupt::check()?;
+            }
+            Err(f) => {
+                let mut error = f.into_engine(set, m);
+                if let EngineError::MigrationFailed {
+                    message, sqlstate, ..
+                } = &mut error
+                {
+                    if sqlstate.as_deref() == Some("55P03") {
+                        let tries = if attempt > 0 {
+                            format!(" (after {} attempts)", attempt + 1)
+                        } else {
+                            String::new()
+                        };
+                        message.push_str(&format!(
+                            "{tries}; blocked by {}",
+                            blockers
+                                .as_deref()
+                                .unwrap_or("a session that had gone by the time it was looked up")
+                        ));
+                    }
+                }
+                return Err(error);
+            }
         }
-    };
-    let set_name = set.name.as_str();
-    let record = async |conn: &mut PgConnection, ms: i64| match direction {
+    }
+}
+
+/// A failed attempt: the engine error, or the driver error of a statement together with
+/// whether it was the first statement (which makes a lock timeout retryable).
+struct Failure {
+    error: FailureKind,
+    first_statement: bool,
+}
+
+enum FailureKind {
+    Engine(EngineError),
+    Statement {
+        location: String,
+        message: String,
+        outcome: Outcome,
+        source: sqlx::Error,
+    },
+}
+
+impl Failure {
+    /// A lock timeout that left nothing behind: trying again repeats nothing.
+    fn retryable(&self) -> bool {
+        self.first_statement
+            && matches!(&self.error, FailureKind::Statement { source, .. } if is_lock_timeout(source))
+    }
+
+    fn engine(e: EngineError) -> Failure {
+        Failure {
+            error: FailureKind::Engine(e),
+            first_statement: false,
+        }
+    }
+
+    fn into_engine(self, set: &MigrationSet, m: &Migration) -> EngineError {
+        match self.error {
+            FailureKind::Engine(e) => e,
+            FailureKind::Statement {
+                location,
+                message,
+                outcome,
+                source,
+            } => EngineError::MigrationFailed {
+                set: set.name.clone(),
+                version: m.version,
+                location,
+                message,
+                outcome,
+                sqlstate: super::error::sqlstate_of(&source).map(Into::into),
+                source: Some(Box::new(source)),
+            },
+        }
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Failure {
+        Failure::engine(e)
+    }
+}
+
+async fn record(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    m: &Migration,
+    direction: Direction,
+    ms: i64,
+) -> Result<(), sqlx::Error> {
+    match direction {
         Direction::Up => {
             history::insert(
                 conn,
                 history::NewRow {
-                    set: set_name,
+                    set: &set.name,
                     version: m.version,
                     name: &m.name,
                     namespace: &set.schema,
@@ -228,101 +536,249 @@ pub async fn run(
             )
             .await
         }
-        Direction::Down => history::delete(conn, set_name, m.version).await,
-    };
+        Direction::Down => history::delete(conn, &set.name, m.version).await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_in_transaction(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    m: &Migration,
+    file: &SqlFile,
+    statements: &[Statement<'_>],
+    direction: Direction,
+    limits: &Limits,
+    session: Option<&Session>,
+    blockers: &mut Option<String>,
+) -> Result<i64, Failure> {
+    let doing = format!("running {}", file.path);
+    let set_name = set.name.as_str();
+    let started = Instant::now();
+    let mut tx = conn.begin().await.map_err(db(doing.clone()))?;
+    if let Err(e) = settings(&mut tx, &set.schema, &limits.lock_timeout, true).await {
+        let _ = tx.rollback().await;
+        return Err(db(doing)(e).into());
+    }
+    for stmt in statements {
+        if let Err(e) = crate::interrupt::check() {
+            let _ = tx.rollback().await;
+            return Err(e.into());
+        }
+        if let Err(e) = send(&mut tx, session, stmt.text, blockers).await {
+            let (location, message) = locate(file, stmt, &e);
+            let _ = tx.rollback().await;
+            return Err(Failure {
+                error: FailureKind::Statement {
+                    location,
+                    message,
+                    outcome: Outcome::RolledBack,
+                    source: e,
+                },
+                // The whole transaction was rolled back: trying again repeats nothing.
+                first_statement: true,
+            });
+        }
+    }
+    let ms = started.elapsed().as_millis() as i64;
+    // A file that releases advisory locks (pg_advisory_unlock_all) releases the set's:
+    // another runner could be applying the same migration now. Never record then.
+    match super::lock::held(&mut tx, set_name).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let _ = tx.rollback().await;
+            return Err(EngineError::MigrationFailed {
+                set: set.name.clone(),
+                version: m.version,
+                location: file.path.clone(),
+                message: format!(
+                    "the migration released the lock of set `{set_name}` (pg_advisory_unlock_all or pg_advisory_unlock in the file), so another runner may be applying it too; remove the unlock from the file"
+                ),
+                outcome: Outcome::RolledBack,
+                sqlstate: None,
+                source: None,
+            }
+            .into());
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            return Err(e.into());
+        }
+    }
+    if let Err(e) = record(&mut tx, set, m, direction, ms).await {
+        let _ = tx.rollback().await;
+        return Err(db(format!("recording {} in migrate.history", file.path))(e).into());
+    }
+    if let Err(e) = tx.commit().await {
+        let outcome = if e.as_database_error().is_some() {
+            // The server answered the COMMIT with an error (a deferred constraint, a
+            // serialization failure): it rolled the transaction back.
+            Outcome::CommitRefused
+        } else {
+            // The COMMIT was sent and its answer never came: the server may have
+            // committed or not. The history row commits with the migration, so the
+            // history tells which.
+            Outcome::CommitUnknown
+        };
+        return Err(Failure {
+            error: FailureKind::Statement {
+                location: format!("{}:commit", file.path),
+                message: super::error::reason(&e),
+                outcome,
+                source: e,
+            },
+            first_statement: false,
+        });
+    }
+    Ok(ms)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_without_transaction(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    m: &Migration,
+    file: &SqlFile,
+    statements: &[Statement<'_>],
+    direction: Direction,
+    limits: &Limits,
+    session: Option<&Session>,
+    blockers: &mut Option<String>,
+    events: &dyn Fn(&Event),
+) -> Result<i64, Failure> {
     let doing = format!("running {}", file.path);
     let started = Instant::now();
-
-    if !file.no_transaction {
-        let mut tx = conn.begin().await.map_err(db(doing.clone()))?;
-        if let Err(e) = settings(&mut tx, &set.schema, lock_timeout, true).await {
-            let _ = tx.rollback().await;
-            return Err(db(doing)(e));
-        }
-        for stmt in &statements {
-            if let Err(e) = sqlx::raw_sql(stmt.text).execute(&mut *tx).await {
-                let (location, message) = locate(file, stmt, &e);
-                let _ = tx.rollback().await;
-                return Err(failed(location, message, Outcome::RolledBack, e));
-            }
-        }
-        let ms = started.elapsed().as_millis() as i64;
-        // A file that releases advisory locks (pg_advisory_unlock_all) releases the set's:
-        // another runner could be applying the same migration now. Never record then.
-        match super::lock::held(&mut tx, set_name).await {
-            Ok(true) => {}
-            Ok(false) => {
-                let _ = tx.rollback().await;
-                return Err(EngineError::MigrationFailed {
-                    set: set.name.clone(),
-                    version: m.version,
-                    location: file.path.clone(),
-                    message: format!(
-                        "the migration released the lock of set `{set_name}` (pg_advisory_unlock_all or pg_advisory_unlock in the file), so another runner may be applying it too; remove the unlock from the file"
-                    ),
-                    outcome: Outcome::RolledBack,
-                    sqlstate: None,
-                    source: None,
-                });
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
-        }
-        if let Err(e) = record(&mut tx, ms).await {
-            let _ = tx.rollback().await;
-            return Err(db(format!("recording {} in migrate.history", file.path))(e));
-        }
-        if let Err(e) = tx.commit().await {
-            let outcome = if e.as_database_error().is_some() {
-                // The server answered the COMMIT with an error (a deferred constraint, a
-                // serialization failure): it rolled the transaction back.
-                Outcome::CommitRefused
-            } else {
-                // The COMMIT was sent and its answer never came: the server may have
-                // committed or not. The history row commits with the migration, so the
-                // history tells which.
-                Outcome::CommitUnknown
-            };
-            return Err(failed(
-                format!("{}:commit", file.path),
-                super::error::reason(&e),
-                outcome,
-                e,
-            ));
-        }
-        return Ok(ms);
-    }
-
     let reset = async |conn: &mut PgConnection| {
         let _ = sqlx::raw_sql("RESET lock_timeout; RESET search_path")
             .execute(conn)
             .await;
     };
-    if let Err(e) = settings(conn, &set.schema, lock_timeout, false).await {
+    if let Err(e) = settings(conn, &set.schema, &limits.lock_timeout, false).await {
         reset(conn).await;
-        return Err(db(doing)(e));
+        return Err(db(doing)(e).into());
     }
-    for (i, stmt) in statements.iter().enumerate() {
-        if let Err(e) = sqlx::raw_sql(stmt.text).execute(&mut *conn).await {
-            let (location, message) = locate(file, stmt, &e);
+    // An earlier run that failed in the middle of a concurrent build left its index
+    // INVALID, and `IF NOT EXISTS` would now skip it: drop it, so that it is built again.
+    let concurrent = concurrent_indexes(statements, &set.schema);
+    let leftovers = match invalid_indexes(conn, &concurrent).await {
+        Ok(l) => l,
+        Err(e) => {
             reset(conn).await;
-            let outcome = if i == 0 {
-                Outcome::NothingApplied
-            } else {
-                Outcome::PartlyApplied {
-                    applied: i as u32,
-                    line: line_of(&file.sql, stmt.offset) as u32,
-                }
-            };
-            return Err(failed(location, message, outcome, e));
+            return Err(db(doing)(e).into());
+        }
+    };
+    for (schema, name) in &leftovers {
+        let shown = shown(&[(schema.clone(), name.clone())], &set.schema).join("");
+        events(&Event::RebuildingInvalidIndex {
+            set: &set.name,
+            migration: m,
+            index: &shown,
+        });
+        let drop = format!(
+            "DROP INDEX CONCURRENTLY IF EXISTS {}.{}",
+            quote_ident(schema),
+            quote_ident(name)
+        );
+        if let Err(e) = send(conn, session, &drop, blockers).await {
+            reset(conn).await;
+            return Err(db(format!(
+                "dropping the invalid index {shown} before {}",
+                file.path
+            ))(e)
+            .into());
         }
     }
+    for (i, stmt) in statements.iter().enumerate() {
+        let failed = match crate::interrupt::check() {
+            Err(e) => Some(Err(e)),
+            Ok(()) => send(conn, session, stmt.text, blockers).await.err().map(Ok),
+        };
+        let Some(failed) = failed else { continue };
+        let invalid = invalid_indexes(conn, &concurrent).await.unwrap_or_default();
+        reset(conn).await;
+        let line = line_of(&file.sql, stmt.offset) as u32;
+        let outcome = if !invalid.is_empty() {
+            Outcome::LeftInvalid(Box::new(LeftInvalid {
+                applied: i as u32,
+                line,
+                indexes: shown(&invalid, &set.schema).join(", "),
+            }))
+        } else if i == 0 {
+            Outcome::NothingApplied
+        } else {
+            Outcome::PartlyApplied {
+                applied: i as u32,
+                line,
+            }
+        };
+        return Err(match failed {
+            Ok(e) => {
+                let (location, message) = locate(file, stmt, &e);
+                Failure {
+                    error: FailureKind::Statement {
+                        location,
+                        message,
+                        outcome: outcome.clone(),
+                        source: e,
+                    },
+                    first_statement: i == 0 && invalid.is_empty(),
+                }
+            }
+            Err(interrupted) => {
+                if i == 0 && invalid.is_empty() {
+                    interrupted.into()
+                } else {
+                    EngineError::MigrationFailed {
+                        set: set.name.clone(),
+                        version: m.version,
+                        location: format!("{}:{line}", file.path),
+                        message: interrupted.to_string(),
+                        outcome,
+                        sqlstate: None,
+                        source: None,
+                    }
+                    .into()
+                }
+            }
+        });
+    }
+    // A build can end without an error and still leave its index unusable (a unique
+    // index whose build saw a duplicate reports it; a crash does not): never record a file
+    // whose indexes are not valid.
+    let invalid = match invalid_indexes(conn, &concurrent).await {
+        Ok(i) => i,
+        Err(e) => {
+            reset(conn).await;
+            return Err(db(doing)(e).into());
+        }
+    };
+    if !invalid.is_empty() {
+        reset(conn).await;
+        let line = line_of(&file.sql, statements.last().map_or(0, |s| s.offset)) as u32;
+        return Err(EngineError::MigrationFailed {
+            set: set.name.clone(),
+            version: m.version,
+            location: file.path.clone(),
+            message: format!(
+                "index(es) {} are INVALID after the file ran",
+                shown(&invalid, &set.schema).join(", ")
+            ),
+            outcome: Outcome::LeftInvalid(Box::new(LeftInvalid {
+                applied: statements.len() as u32,
+                line,
+                indexes: shown(&invalid, &set.schema).join(", "),
+            })),
+            sqlstate: None,
+            source: None,
+        }
+        .into());
+    }
     let ms = started.elapsed().as_millis() as i64;
-    let recorded = record(conn, ms).await;
+    let recorded = record(conn, set, m, direction, ms).await;
     reset(conn).await;
-    recorded.map_err(db(format!("recording {} in migrate.history", file.path)))?;
+    recorded.map_err(|e| {
+        Failure::engine(db(format!("recording {} in migrate.history", file.path))(e))
+    })?;
     Ok(ms)
 }
 

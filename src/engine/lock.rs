@@ -7,6 +7,10 @@
 //! deadlock detector then kills one of them, possibly the migration. Between two polls the
 //! waiter holds no snapshot, so the holder's migration proceeds.
 //!
+//! Beside the set's lock a run holds one lock per schema it installs into: two different
+//! sets configured into one schema would otherwise both pass the "another set is installed
+//! here" check before either had recorded its first migration, and both would install.
+//!
 //! The lock's own statements are unnamed (not prepared and cached): should a transaction-mode
 //! pooler slip past the session check, they still run in whatever server session they land
 //! in, and [`held`] can say that the lock is not there.
@@ -18,13 +22,43 @@ use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(200);
 
-async fn key(conn: &mut PgConnection, set: &str) -> Result<i64, EngineError> {
-    sqlx::query_scalar("SELECT hashtextextended('migrate:set:' || $1, 0)")
+/// How often a waiting run says again who holds the lock.
+const REMIND: Duration = Duration::from_secs(30);
+
+/// What an advisory lock of migrate guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard<'a> {
+    /// One set: one run applies or reverts it at a time.
+    Set(&'a str),
+    /// One schema: one set installs into it at a time.
+    Schema(&'a str),
+}
+
+impl Guard<'_> {
+    fn label(&self) -> String {
+        match self {
+            Guard::Set(set) => format!("migrate:set:{set}"),
+            Guard::Schema(schema) => format!("migrate:schema:{schema}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Guard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Guard::Set(set) => write!(f, "the lock of set `{set}`"),
+            Guard::Schema(schema) => write!(f, "the lock of schema `{schema}`"),
+        }
+    }
+}
+
+async fn key(conn: &mut PgConnection, guard: Guard<'_>) -> Result<i64, EngineError> {
+    sqlx::query_scalar("SELECT hashtextextended($1, 0)")
         .persistent(false)
-        .bind(set)
+        .bind(guard.label())
         .fetch_one(conn)
         .await
-        .map_err(db(format!("computing the lock key of set `{set}`")))
+        .map_err(db(format!("computing the key of {guard}")))
 }
 
 /// Who holds the lock `key` in this database, as `pid N (application)`.
@@ -51,31 +85,35 @@ async fn holder(conn: &mut PgConnection, key: i64) -> Option<String> {
     })
 }
 
-/// Takes the set's lock, waiting (and saying so once) while another run holds it.
+/// Takes the lock `guard`, waiting (and saying who holds it, again every half minute) while
+/// another run holds it, for at most `wait`.
 pub async fn acquire(
     conn: &mut PgConnection,
     set: &str,
+    guard: Guard<'_>,
+    wait: Duration,
     events: &dyn Fn(&Event),
 ) -> Result<(), EngineError> {
-    let key = key(conn, set).await?;
+    let key = key(conn, guard).await?;
     let started = Instant::now();
-    let mut announced = false;
+    let mut announced: Option<Instant> = None;
     loop {
+        crate::interrupt::check()?;
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .persistent(false)
             .bind(key)
             .fetch_one(&mut *conn)
             .await
-            .map_err(db(format!("taking the lock of set `{set}`")))?;
+            .map_err(db(format!("taking {guard}")))?;
         if got {
             // Behind a transaction-mode pooler the next statement may run in another server
             // session, where this lock is not held: check before relying on it.
-            if !held(conn, set).await? {
+            if !held_key(conn, key, guard).await? {
                 return Err(EngineError::LockNotHeld {
                     set: set.to_string(),
                 });
             }
-            if announced {
+            if announced.is_some() {
                 events(&Event::Locked {
                     set,
                     waited_ms: started.elapsed().as_millis() as u64,
@@ -83,22 +121,41 @@ pub async fn acquire(
             }
             return Ok(());
         }
-        if !announced {
-            announced = true;
-            let holder = holder(conn, key).await;
+        if announced.is_none_or(|at| at.elapsed() >= REMIND) {
+            announced = Some(Instant::now());
+            let who = holder(conn, key).await;
             events(&Event::Waiting {
                 set,
-                holder: holder.as_deref(),
+                lock: &guard.to_string(),
+                holder: who.as_deref(),
             });
         }
-        tokio::time::sleep(POLL).await;
+        if started.elapsed() >= wait {
+            let holder = holder(conn, key).await;
+            return Err(EngineError::LockWait {
+                set: set.to_string(),
+                lock: guard.to_string(),
+                waited: crate::config::format_duration(wait),
+                holder: holder.unwrap_or_else(|| "a session that has ended".into()),
+            });
+        }
+        crate::interrupt::sleep(POLL.min(wait.saturating_sub(started.elapsed()))).await;
     }
 }
 
 /// Whether the server session running this statement holds the lock of `set`. Through a
 /// transaction-mode pooler it may be another session than the one that took it.
 pub async fn held(conn: &mut PgConnection, set: &str) -> Result<bool, EngineError> {
-    let key = key(conn, set).await?;
+    let guard = Guard::Set(set);
+    let key = key(conn, guard).await?;
+    held_key(conn, key, guard).await
+}
+
+async fn held_key(
+    conn: &mut PgConnection,
+    key: i64,
+    guard: Guard<'_>,
+) -> Result<bool, EngineError> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
              AND pid = pg_backend_pid() AND objsubid = 1
@@ -109,16 +166,16 @@ pub async fn held(conn: &mut PgConnection, set: &str) -> Result<bool, EngineErro
     .bind(((key as u64) & 0xffff_ffff) as i64)
     .fetch_one(&mut *conn)
     .await
-    .map_err(db(format!("checking the lock of set `{set}`")))
+    .map_err(db(format!("checking {guard}")))
 }
 
-pub async fn release(conn: &mut PgConnection, set: &str) -> Result<(), EngineError> {
-    let key = key(conn, set).await?;
+pub async fn release(conn: &mut PgConnection, guard: Guard<'_>) -> Result<(), EngineError> {
+    let key = key(conn, guard).await?;
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .persistent(false)
         .bind(key)
         .execute(conn)
         .await
         .map(|_| ())
-        .map_err(db(format!("releasing the lock of set `{set}`")))
+        .map_err(db(format!("releasing {guard}")))
 }

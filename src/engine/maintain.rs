@@ -28,10 +28,12 @@ pub async fn maintain(
     conn: &mut PgConnection,
     set: &MigrationSet,
     monthly: bool,
-    lock_timeout: &str,
+    limits: impl Into<super::Limits>,
     events: &dyn Fn(&Event),
 ) -> Result<Vec<MaintenanceRun>, EngineError> {
-    locked(conn, set, events, async |conn: &mut PgConnection| {
+    let limits = limits.into();
+    let lock_timeout = limits.lock_timeout.as_str();
+    locked(conn, set, limits.lock_wait, events, async |conn: &mut PgConnection| {
         let applied = history::read(conn, &set.name).await?;
         super::validate(set, &applied)?;
         let at = applied.iter().map(|a| a.version).max().unwrap_or(0);

@@ -25,16 +25,74 @@ use sqlx::{ConnectOptions, PgConnection};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// How long connecting may take before the run gives up.
+/// How long connecting may take before the run gives up, unless the URL's
+/// `connect_timeout` says otherwise.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a run waits for another run's lock on its set by default.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(300);
+
+/// How many times a migration that hit `lock_timeout` is tried again by default.
+pub const DEFAULT_LOCK_RETRIES: u32 = 3;
+
+/// The bounds of one run: how long a statement may wait for a table's lock
+/// (`lock_timeout`), how long the run waits for its set's lock, and how many more times a
+/// migration that hit the lock timeout is tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub lock_timeout: String,
+    pub lock_wait: Duration,
+    pub lock_retries: u32,
+}
+
+impl Limits {
+    /// The defaults, with `lock_timeout`.
+    pub fn new(lock_timeout: &str) -> Limits {
+        Limits {
+            lock_timeout: lock_timeout.to_string(),
+            lock_wait: DEFAULT_LOCK_WAIT,
+            lock_retries: DEFAULT_LOCK_RETRIES,
+        }
+    }
+}
+
+impl From<&str> for Limits {
+    fn from(lock_timeout: &str) -> Limits {
+        Limits::new(lock_timeout)
+    }
+}
+
+impl From<&String> for Limits {
+    fn from(lock_timeout: &String) -> Limits {
+        Limits::new(lock_timeout)
+    }
+}
 
 /// Progress the engine reports while it works.
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// Another run holds the set's lock; this run waits.
+    /// Another run holds a lock this run needs (`lock`: "the lock of set `x`"); this run
+    /// waits, and says so again every half minute.
     Waiting {
         set: &'a str,
+        lock: &'a str,
         holder: Option<&'a str>,
+    },
+    /// A migration hit `lock_timeout`; it is tried again after `delay_ms`.
+    Retrying {
+        set: &'a str,
+        migration: &'a Migration,
+        attempt: u32,
+        of: u32,
+        delay_ms: u64,
+        blockers: &'a str,
+    },
+    /// An index a no-transaction migration builds was left INVALID by an earlier run that
+    /// failed; it is dropped and built again.
+    RebuildingInvalidIndex {
+        set: &'a str,
+        migration: &'a Migration,
+        index: &'a str,
     },
     /// The lock was obtained after waiting.
     Locked { set: &'a str, waited_ms: u64 },
@@ -245,9 +303,20 @@ fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens the run's connection.
+/// The URL's `connect_timeout` (seconds, as libpq reads it): `None` when absent, and no
+/// limit for 0, as in libpq.
+fn connect_timeout_of(url: &str) -> Option<Option<Duration>> {
+    let parsed = url::Url::parse(url).ok()?;
+    let (_, value) = parsed.query_pairs().find(|(k, _)| k == "connect_timeout")?;
+    let secs: i64 = value.trim().parse().ok()?;
+    Some((secs > 0).then(|| Duration::from_secs(secs.max(2) as u64)))
+}
+
+/// Opens the run's connection, within the URL's `connect_timeout` (default 15 s).
 pub async fn connect(url: &str) -> Result<PgConnection, EngineError> {
-    connect_with(&options(url)?, &redact_url(url)).await
+    let opts = options(url)?;
+    let timeout = connect_timeout_of(url).unwrap_or(Some(CONNECT_TIMEOUT));
+    connect_within(&opts, &redact_url(url), timeout).await
 }
 
 /// Opens a connection from parsed options; `shown` names the server in messages (no password).
@@ -255,7 +324,25 @@ pub async fn connect_with(
     opts: &PgConnectOptions,
     shown: &str,
 ) -> Result<PgConnection, EngineError> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, opts.connect()).await {
+    connect_within(opts, shown, Some(CONNECT_TIMEOUT)).await
+}
+
+/// Opens a connection, giving up after `timeout` (never, for `None`), and registers its
+/// server session so that a signal can cancel what it runs.
+async fn connect_within(
+    opts: &PgConnectOptions,
+    shown: &str,
+    timeout: Option<Duration>,
+) -> Result<PgConnection, EngineError> {
+    let limit = timeout.unwrap_or(Duration::MAX);
+    let connected = tokio::time::timeout(limit, async {
+        let mut conn = opts.connect().await?;
+        if let Some((pid, start)) = crate::interrupt::identify(&mut conn).await {
+            crate::interrupt::register(opts, pid, start);
+        }
+        Ok::<_, sqlx::Error>(conn)
+    });
+    match connected.await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(EngineError::Connect {
             url: shown.to_string(),
@@ -264,7 +351,7 @@ pub async fn connect_with(
         }),
         Err(_) => Err(EngineError::Connect {
             url: shown.to_string(),
-            reason: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+            reason: format!("no answer within {}s", limit.as_secs()),
             source: None,
         }),
     }
@@ -410,16 +497,33 @@ pub async fn rollback_preview<'s>(
 }
 
 /// Runs `work` while holding the set's lock, and releases it whatever `work` returned.
+///
+/// The run also holds the lock of the set's schema, so that two sets configured into one
+/// schema cannot both find it free and install side by side. Both locks are polled, and
+/// always taken in the same order (set, then schema), so two runs never wait for each other.
 pub(crate) async fn locked<T>(
     conn: &mut PgConnection,
     set: &MigrationSet,
+    wait: Duration,
     events: &dyn Fn(&Event),
     work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, EngineError>,
 ) -> Result<T, EngineError> {
+    use lock::Guard;
+    crate::interrupt::check()?;
     history::ensure(conn).await?;
-    lock::acquire(conn, &set.name, events).await?;
-    let result = work(conn).await;
-    let released = lock::release(conn, &set.name).await;
+    let started = std::time::Instant::now();
+    lock::acquire(conn, &set.name, Guard::Set(&set.name), wait, events).await?;
+    let left = wait.saturating_sub(started.elapsed());
+    let result =
+        match lock::acquire(conn, &set.name, Guard::Schema(&set.schema), left, events).await {
+            Ok(()) => {
+                let result = work(conn).await;
+                let released = lock::release(conn, Guard::Schema(&set.schema)).await;
+                result.and_then(|v| released.map(|()| v))
+            }
+            Err(e) => Err(e),
+        };
+    let released = lock::release(conn, Guard::Set(&set.name)).await;
     let value = result?;
     released?;
     Ok(value)
@@ -430,42 +534,50 @@ pub async fn up(
     conn: &mut PgConnection,
     set: &MigrationSet,
     to: Option<i64>,
-    lock_timeout: &str,
+    limits: impl Into<Limits>,
     events: &dyn Fn(&Event),
 ) -> Result<Vec<Step>, EngineError> {
-    locked(conn, set, events, async |conn: &mut PgConnection| {
-        let applied = history::read(conn, &set.name).await?;
-        validate(set, &applied)?;
-        let plan = plan_up(set, &applied, to)?;
-        if !plan.is_empty() {
-            if let Some(other) = history::other_set_in(conn, &set.name, &set.schema).await? {
-                return Err(EngineError::SchemaTaken {
-                    set: set.name.clone(),
-                    schema: set.schema.clone(),
-                    other,
+    let limits = limits.into();
+    locked(
+        conn,
+        set,
+        limits.lock_wait,
+        events,
+        async |conn: &mut PgConnection| {
+            let applied = history::read(conn, &set.name).await?;
+            validate(set, &applied)?;
+            let plan = plan_up(set, &applied, to)?;
+            if !plan.is_empty() {
+                if let Some(other) = history::other_set_in(conn, &set.name, &set.schema).await? {
+                    return Err(EngineError::SchemaTaken {
+                        set: set.name.clone(),
+                        schema: set.schema.clone(),
+                        other,
+                    });
+                }
+            }
+            let mut steps = Vec::new();
+            for m in plan {
+                events(&Event::Applying {
+                    set: &set.name,
+                    migration: m,
+                });
+                crate::interrupt::check()?;
+                let ms = execute::run(conn, set, m, Direction::Up, &limits, events).await?;
+                events(&Event::Applied {
+                    set: &set.name,
+                    migration: m,
+                    ms,
+                });
+                steps.push(Step {
+                    version: m.version,
+                    name: m.name.clone(),
+                    execution_ms: ms,
                 });
             }
-        }
-        let mut steps = Vec::new();
-        for m in plan {
-            events(&Event::Applying {
-                set: &set.name,
-                migration: m,
-            });
-            let ms = execute::run(conn, set, m, Direction::Up, lock_timeout).await?;
-            events(&Event::Applied {
-                set: &set.name,
-                migration: m,
-                ms,
-            });
-            steps.push(Step {
-                version: m.version,
-                name: m.name.clone(),
-                execution_ms: ms,
-            });
-        }
-        Ok(steps)
-    })
+            Ok(steps)
+        },
+    )
     .await
 }
 
@@ -475,46 +587,54 @@ pub async fn down(
     conn: &mut PgConnection,
     set: &MigrationSet,
     target: DownTarget,
-    lock_timeout: &str,
+    limits: impl Into<Limits>,
     confirm: &mut Confirm<'_>,
     events: &dyn Fn(&Event),
 ) -> Result<Vec<Step>, EngineError> {
-    locked(conn, set, events, async |conn: &mut PgConnection| {
-        let applied = history::read(conn, &set.name).await?;
-        validate(set, &applied)?;
-        let plan = plan_down(set, &applied, target)?;
-        if plan.is_empty() {
-            return Ok(Vec::new());
-        }
-        let data_at_risk = risk::data_at_risk(conn, set, &plan).await?;
-        confirm(&RollbackPlan {
-            set,
-            migrations: &plan,
-            data_at_risk,
-        })?;
-        let mut steps = Vec::new();
-        for m in &plan {
-            events(&Event::Reverting {
-                set: &set.name,
-                migration: m,
-            });
-            let ms = execute::run(conn, set, m, Direction::Down, lock_timeout).await?;
-            events(&Event::Reverted {
-                set: &set.name,
-                migration: m,
-                ms,
-            });
-            steps.push(Step {
-                version: m.version,
-                name: m.name.clone(),
-                execution_ms: ms,
-            });
-        }
-        if set.schema != "public" && history::read(conn, &set.name).await?.is_empty() {
-            drop_own_schema(conn, set, events).await?;
-        }
-        Ok(steps)
-    })
+    let limits = limits.into();
+    locked(
+        conn,
+        set,
+        limits.lock_wait,
+        events,
+        async |conn: &mut PgConnection| {
+            let applied = history::read(conn, &set.name).await?;
+            validate(set, &applied)?;
+            let plan = plan_down(set, &applied, target)?;
+            if plan.is_empty() {
+                return Ok(Vec::new());
+            }
+            let data_at_risk = risk::data_at_risk(conn, set, &plan).await?;
+            confirm(&RollbackPlan {
+                set,
+                migrations: &plan,
+                data_at_risk,
+            })?;
+            let mut steps = Vec::new();
+            for m in &plan {
+                events(&Event::Reverting {
+                    set: &set.name,
+                    migration: m,
+                });
+                crate::interrupt::check()?;
+                let ms = execute::run(conn, set, m, Direction::Down, &limits, events).await?;
+                events(&Event::Reverted {
+                    set: &set.name,
+                    migration: m,
+                    ms,
+                });
+                steps.push(Step {
+                    version: m.version,
+                    name: m.name.clone(),
+                    execution_ms: ms,
+                });
+            }
+            if set.schema != "public" && history::read(conn, &set.name).await?.is_empty() {
+                drop_own_schema(conn, set, events).await?;
+            }
+            Ok(steps)
+        },
+    )
     .await
 }
 
@@ -563,6 +683,9 @@ pub struct SetStatus {
     pub migrations: Vec<MigrationStatus>,
     /// Applied versions this binary does not know.
     pub unknown_applied: Vec<AppliedMigration>,
+    /// The schema the history says the set was installed in, when it is not the configured
+    /// one (every other run refuses the set until the configuration says where it is).
+    pub installed_schema: Option<String>,
 }
 
 impl SetStatus {
@@ -575,6 +698,7 @@ impl SetStatus {
     /// True when the history and the files disagree (changed checksum or unknown version).
     pub fn has_problems(&self) -> bool {
         !self.unknown_applied.is_empty()
+            || self.installed_schema.is_some()
             || self
                 .migrations
                 .iter()
@@ -612,5 +736,10 @@ pub async fn status(conn: &mut PgConnection, set: &MigrationSet) -> Result<SetSt
             .filter(|a| set.find(a.version).is_none())
             .cloned()
             .collect(),
+        installed_schema: applied
+            .iter()
+            .map(|a| &a.namespace)
+            .find(|n| **n != set.schema)
+            .cloned(),
     })
 }

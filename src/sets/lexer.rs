@@ -258,9 +258,69 @@ pub fn code_tokens(src: &str) -> Result<Vec<Token<'_>>, LexError> {
         .collect())
 }
 
+/// The index a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] [schema.]name ON ...`
+/// statement builds, as (schema, name); `None` for any other statement, and for an unnamed
+/// index (the server picks its name). Such a build that fails leaves an INVALID index.
+pub fn concurrent_index(statement: &str) -> Option<(Option<String>, String)> {
+    let tokens = code_tokens(statement).ok()?;
+    let mut t = tokens.iter().peekable();
+    if !t.next()?.is("CREATE") {
+        return None;
+    }
+    if t.peek()?.is("UNIQUE") {
+        t.next();
+    }
+    if !t.next()?.is("INDEX") || !t.next()?.is("CONCURRENTLY") {
+        return None;
+    }
+    if t.peek()?.is("IF") {
+        t.next();
+        if !t.next()?.is("NOT") || !t.next()?.is("EXISTS") {
+            return None;
+        }
+    }
+    let first = t.next()?;
+    if first.is("ON") {
+        return None;
+    }
+    let first = first.name()?;
+    if t.peek().is_some_and(|d| d.is_punct('.')) {
+        t.next();
+        let second = t.next()?.name()?;
+        return Some((Some(first), second));
+    }
+    Some((None, first))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_index_names() {
+        let cases = [
+            (
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_a ON t (a)",
+                Some((None, "idx_a")),
+            ),
+            (
+                "-- why\ncreate unique index concurrently \"Idx B\" on t (b)",
+                Some((None, "Idx B")),
+            ),
+            (
+                "CREATE INDEX CONCURRENTLY s.idx_c ON s.t (c)",
+                Some((Some("s"), "idx_c")),
+            ),
+            ("CREATE INDEX CONCURRENTLY ON t (a)", None),
+            ("CREATE INDEX idx_d ON t (a)", None),
+            ("DROP INDEX CONCURRENTLY idx_a", None),
+        ];
+        for (sql, want) in cases {
+            let want =
+                want.map(|(s, n): (Option<&str>, &str)| (s.map(str::to_string), n.to_string()));
+            assert_eq!(concurrent_index(sql), want, "{sql}");
+        }
+    }
 
     fn kinds(src: &str) -> Vec<(Kind, &str)> {
         tokens(src)

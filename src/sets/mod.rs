@@ -67,6 +67,8 @@ pub enum SetError {
     },
     #[error("{file}:{line}: `COPY ... FROM STDIN` waits for data that a migration file cannot send; write the rows as INSERT statements")]
     CopyFromStdin { file: String, line: usize },
+    #[error("{file}:{line}: `COPY ... TO STDOUT` sends rows to a client, and a migration has no one to read them; copy into a table (INSERT ... SELECT) or write to a server file")]
+    CopyToStdout { file: String, line: usize },
     #[error("{file}: {problem}")]
     Irreversible { file: String, problem: &'static str },
     #[error("{file}: not valid UTF-8; save the file as UTF-8")]
@@ -246,6 +248,12 @@ fn check_statement(path: &str, sql: &str, st: &split::Statement<'_>) -> Result<(
             .any(|w| w[0].is("FROM") && w[1].is("STDIN"));
         if from_stdin {
             return Err(SetError::CopyFromStdin {
+                file: path.to_string(),
+                line,
+            });
+        }
+        if words.windows(2).any(|w| w[0].is("TO") && w[1].is("STDOUT")) {
+            return Err(SetError::CopyToStdout {
                 file: path.to_string(),
                 line,
             });
@@ -536,6 +544,11 @@ mod tests {
         ] {
             assert_eq!(load(sql), Ok(()), "{sql}");
         }
+        let e = load("SELECT 1;\n\ncopy (SELECT 1) to stdout;").unwrap_err();
+        assert!(
+            e.starts_with("s/0001_a.up.sql:3: `COPY ... TO STDOUT`"),
+            "{e}"
+        );
         let e = load("SELECT 1;\nCOPY t (a) FROM stdin;").unwrap_err();
         assert!(
             e.starts_with("s/0001_a.up.sql:2: `COPY ... FROM STDIN`"),

@@ -13,9 +13,15 @@ fn fixtures(cmd: &mut std::process::Command) -> &mut std::process::Command {
 async fn two_runners(db: &TestDb, config: Option<&std::path::Path>, set: &str) -> Vec<String> {
     let mut holder = db.conn().await;
     migrate::engine::history::ensure(&mut holder).await.unwrap();
-    migrate::engine::lock::acquire(&mut holder, set, &quiet)
-        .await
-        .unwrap();
+    migrate::engine::lock::acquire(
+        &mut holder,
+        set,
+        migrate::engine::lock::Guard::Set(set),
+        std::time::Duration::MAX,
+        &quiet,
+    )
+    .await
+    .unwrap();
     let spawn = || {
         let mut cmd = db.migrate();
         if let Some(path) = config {
@@ -53,7 +59,7 @@ async fn two_runners(db: &TestDb, config: Option<&std::path::Path>, set: &str) -
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("both runners say they wait for the lock");
     }
-    migrate::engine::lock::release(&mut holder, set)
+    migrate::engine::lock::release(&mut holder, migrate::engine::lock::Guard::Set(set))
         .await
         .unwrap();
     children
@@ -78,7 +84,7 @@ async fn two_processes_started_at_once_apply_each_migration_exactly_once() {
     let out = two_runners(&db, Some(&fixtures_config()), "slow").await;
     for text in &out {
         assert!(
-            text.contains("slow: another migrate run holds the lock of this set (pid "),
+            text.contains("slow: another migrate run holds the lock of set `slow` (pid "),
             "{text}"
         );
     }

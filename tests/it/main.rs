@@ -12,6 +12,7 @@ mod harness;
 mod pooler;
 mod promises;
 mod proxy;
+mod reliability;
 mod rollback;
 mod sandbox;
 mod supabase;
