@@ -386,33 +386,19 @@ pub async fn run(
     let mut attempt = 0;
     loop {
         let mut blockers = None;
+        let work = Attempt {
+            set,
+            m,
+            file,
+            statements: &statements,
+            direction,
+            limits,
+            session: session.as_ref(),
+        };
         let result = if file.no_transaction {
-            run_without_transaction(
-                conn,
-                set,
-                m,
-                file,
-                &statements,
-                direction,
-                limits,
-                session.as_ref(),
-                &mut blockers,
-                events,
-            )
-            .await
+            run_without_transaction(conn, &work, &mut blockers, events).await
         } else {
-            run_in_transaction(
-                conn,
-                set,
-                m,
-                file,
-                &statements,
-                direction,
-                limits,
-                session.as_ref(),
-                &mut blockers,
-            )
-            .await
+            run_in_transaction(conn, &work, &mut blockers).await
         };
         match result {
             Ok(ms) => return Ok(ms),
@@ -454,6 +440,17 @@ pub async fn run(
             }
         }
     }
+}
+
+/// One attempt at a migration file: what both ways of running it need.
+struct Attempt<'a> {
+    set: &'a MigrationSet,
+    m: &'a Migration,
+    file: &'a SqlFile,
+    statements: &'a [Statement<'a>],
+    direction: Direction,
+    limits: &'a Limits,
+    session: Option<&'a Session>,
 }
 
 /// A failed attempt: the engine error, or the driver error of a statement together with
@@ -540,18 +537,20 @@ async fn record(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_in_transaction(
     conn: &mut PgConnection,
-    set: &MigrationSet,
-    m: &Migration,
-    file: &SqlFile,
-    statements: &[Statement<'_>],
-    direction: Direction,
-    limits: &Limits,
-    session: Option<&Session>,
+    a: &Attempt<'_>,
     blockers: &mut Option<String>,
 ) -> Result<i64, Failure> {
+    let Attempt {
+        set,
+        m,
+        file,
+        statements,
+        direction,
+        limits,
+        session,
+    } = *a;
     let doing = format!("running {}", file.path);
     let set_name = set.name.as_str();
     let started = Instant::now();
@@ -633,19 +632,21 @@ async fn run_in_transaction(
     Ok(ms)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_without_transaction(
     conn: &mut PgConnection,
-    set: &MigrationSet,
-    m: &Migration,
-    file: &SqlFile,
-    statements: &[Statement<'_>],
-    direction: Direction,
-    limits: &Limits,
-    session: Option<&Session>,
+    a: &Attempt<'_>,
     blockers: &mut Option<String>,
     events: &dyn Fn(&Event),
 ) -> Result<i64, Failure> {
+    let Attempt {
+        set,
+        m,
+        file,
+        statements,
+        direction,
+        limits,
+        session,
+    } = *a;
     let doing = format!("running {}", file.path);
     let started = Instant::now();
     let reset = async |conn: &mut PgConnection| {

@@ -558,27 +558,54 @@ pub async fn up(
             }
             let mut steps = Vec::new();
             for m in plan {
-                events(&Event::Applying {
-                    set: &set.name,
-                    migration: m,
-                });
-                crate::interrupt::check()?;
-                let ms = execute::run(conn, set, m, Direction::Up, &limits, events).await?;
-                events(&Event::Applied {
-                    set: &set.name,
-                    migration: m,
-                    ms,
-                });
-                steps.push(Step {
-                    version: m.version,
-                    name: m.name.clone(),
-                    execution_ms: ms,
-                });
+                steps.push(step(conn, set, m, Direction::Up, &limits, events).await?);
             }
             Ok(steps)
         },
     )
     .await
+}
+
+/// Applies or reverts one migration, reporting it before and after; stops first when a
+/// signal has arrived.
+async fn step(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    m: &Migration,
+    direction: Direction,
+    limits: &Limits,
+    events: &dyn Fn(&Event),
+) -> Result<Step, EngineError> {
+    let name = set.name.as_str();
+    events(&match direction {
+        Direction::Up => Event::Applying {
+            set: name,
+            migration: m,
+        },
+        Direction::Down => Event::Reverting {
+            set: name,
+            migration: m,
+        },
+    });
+    crate::interrupt::check()?;
+    let ms = execute::run(conn, set, m, direction, limits, events).await?;
+    events(&match direction {
+        Direction::Up => Event::Applied {
+            set: name,
+            migration: m,
+            ms,
+        },
+        Direction::Down => Event::Reverted {
+            set: name,
+            migration: m,
+            ms,
+        },
+    });
+    Ok(Step {
+        version: m.version,
+        name: m.name.clone(),
+        execution_ms: ms,
+    })
 }
 
 /// Reverts migrations of `set`, newest first. `confirm` sees the plan before anything runs
@@ -612,22 +639,7 @@ pub async fn down(
             })?;
             let mut steps = Vec::new();
             for m in &plan {
-                events(&Event::Reverting {
-                    set: &set.name,
-                    migration: m,
-                });
-                crate::interrupt::check()?;
-                let ms = execute::run(conn, set, m, Direction::Down, &limits, events).await?;
-                events(&Event::Reverted {
-                    set: &set.name,
-                    migration: m,
-                    ms,
-                });
-                steps.push(Step {
-                    version: m.version,
-                    name: m.name.clone(),
-                    execution_ms: ms,
-                });
+                steps.push(step(conn, set, m, Direction::Down, &limits, events).await?);
             }
             if set.schema != "public" && history::read(conn, &set.name).await?.is_empty() {
                 drop_own_schema(conn, set, events).await?;

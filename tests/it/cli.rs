@@ -13,15 +13,7 @@ fn fixtures(cmd: &mut std::process::Command) -> &mut std::process::Command {
 async fn two_runners(db: &TestDb, config: Option<&std::path::Path>, set: &str) -> Vec<String> {
     let mut holder = db.conn().await;
     migrate::engine::history::ensure(&mut holder).await.unwrap();
-    migrate::engine::lock::acquire(
-        &mut holder,
-        set,
-        migrate::engine::lock::Guard::Set(set),
-        std::time::Duration::MAX,
-        &quiet,
-    )
-    .await
-    .unwrap();
+    hold_set_lock(&mut holder, set).await;
     let spawn = || {
         let mut cmd = db.migrate();
         if let Some(path) = config {
@@ -59,9 +51,7 @@ async fn two_runners(db: &TestDb, config: Option<&std::path::Path>, set: &str) -
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("both runners say they wait for the lock");
     }
-    migrate::engine::lock::release(&mut holder, migrate::engine::lock::Guard::Set(set))
-        .await
-        .unwrap();
+    release_set_lock(&mut holder, set).await;
     children
         .into_iter()
         .map(|(child, reader)| {

@@ -399,15 +399,7 @@ async fn a_second_runner_waits_for_the_lock_and_says_so() {
     let set = fixture_set("slow");
     let mut holder = db.conn().await;
     migrate::engine::history::ensure(&mut holder).await.unwrap();
-    migrate::engine::lock::acquire(
-        &mut holder,
-        "slow",
-        migrate::engine::lock::Guard::Set("slow"),
-        std::time::Duration::MAX,
-        &quiet,
-    )
-    .await
-    .unwrap();
+    hold_set_lock(&mut holder, "slow").await;
 
     let waited = Mutex::new(Vec::new());
     // The lock is released once the runner has said it waits, not after a guessed delay.
@@ -421,9 +413,7 @@ async fn a_second_runner_waits_for_the_lock_and_says_so() {
     let mut c = db.conn().await;
     let release = async {
         waiting.notified().await;
-        migrate::engine::lock::release(&mut holder, migrate::engine::lock::Guard::Set("slow"))
-            .await
-            .unwrap();
+        release_set_lock(&mut holder, "slow").await;
     };
     let (steps, ()) = tokio::join!(engine::up(&mut c, &set, Some(2), "5s", &log), release);
     assert_eq!(steps.unwrap().len(), 2);

@@ -326,6 +326,26 @@ pub fn fixture_set(name: &str) -> MigrationSet {
     config.load_set(set).unwrap()
 }
 
+/// Takes the lock of `set` on `conn`, as a run of another process would hold it.
+pub async fn hold_set_lock(conn: &mut PgConnection, set: &str) {
+    use migrate::engine::lock;
+    lock::acquire(
+        conn,
+        set,
+        lock::Guard::Set(set),
+        std::time::Duration::MAX,
+        &quiet,
+    )
+    .await
+    .unwrap();
+}
+
+/// Releases what [`hold_set_lock`] took.
+pub async fn release_set_lock(conn: &mut PgConnection, set: &str) {
+    use migrate::engine::lock;
+    lock::release(conn, lock::Guard::Set(set)).await.unwrap();
+}
+
 /// Engine progress is not checked by most tests.
 pub fn quiet(_: &migrate::engine::Event) {}
 

@@ -131,15 +131,7 @@ async fn the_lock_check_catches_what_the_port_check_misses() {
     let through = pooler.url(&db.url);
     migrate::engine::require_session_connection(&through).unwrap();
     let mut run_conn = migrate::engine::connect(&through).await.unwrap();
-    migrate::engine::lock::acquire(
-        &mut run_conn,
-        "probe",
-        migrate::engine::lock::Guard::Set("probe"),
-        std::time::Duration::MAX,
-        &quiet,
-    )
-    .await
-    .unwrap();
+    hold_set_lock(&mut run_conn, "probe").await;
     // another client takes the server session the lock was taken in (PgBouncer hands out
     // the most recently released one) and keeps it in a transaction
     let mut other = migrate::engine::connect(&through).await.unwrap();

@@ -44,6 +44,19 @@ fn finish(child: Child) -> Output {
     out
 }
 
+/// Waits for the first line `child` writes on standard error, then ends the blocker's
+/// transaction on `blocker` and lets the child finish; returns that line and the rest.
+async fn after_first_line(mut child: Child, blocker: &mut PgConnection) -> (String, Output) {
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let first = lines.next().unwrap().unwrap();
+    sqlx::raw_sql("ROLLBACK").execute(blocker).await.unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let mut out = finish(child);
+    out.stderr = rest.join("\n");
+    (first, out)
+}
+
 fn signal(child: &Child, sig: i32) {
     // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
     let rc = unsafe { libc::kill(child.id() as i32, sig) };
@@ -115,15 +128,7 @@ async fn the_wait_for_the_set_lock_is_bounded_and_names_the_holder() {
         .await
         .unwrap();
     migrate::engine::history::ensure(&mut holder).await.unwrap();
-    migrate::engine::lock::acquire(
-        &mut holder,
-        "waits",
-        migrate::engine::lock::Guard::Set("waits"),
-        Duration::MAX,
-        &quiet,
-    )
-    .await
-    .unwrap();
+    hold_set_lock(&mut holder, "waits").await;
     let started = Instant::now();
     let out = finish(spawn(&db, &set, "waits", &["up", "--lock-wait", "1s"]));
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -197,18 +202,10 @@ async fn a_lock_timeout_names_its_blocker_and_is_retried() {
     assert_refused(&out, 1, "blocked by pid ");
     assert!(!out.stderr.contains("trying again"), "{}", out.stderr);
     // the blocker ends after the first retry is announced: the retry succeeds
-    let mut child = spawn(&db, &set, "blocked", &["up", "--lock-timeout", "200ms"]);
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
-    let first = lines.next().unwrap().unwrap();
+    let child = spawn(&db, &set, "blocked", &["up", "--lock-timeout", "200ms"]);
+    let (first, out) = after_first_line(child, &mut blocker).await;
     assert!(first.contains("trying again in"), "{first}");
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
-    let rest: Vec<String> = lines.map(Result::unwrap).collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "{first}\n{rest:?}");
+    assert_eq!(out.code, 0, "{first}\n{}", out.stderr);
     let mut c = db.conn().await;
     assert_eq!(
         scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
@@ -270,17 +267,10 @@ async fn a_no_transaction_file_is_never_retried_past_its_first_statement() {
         .execute(&mut blocker)
         .await
         .unwrap();
-    let mut child = spawn(&db, &set, "nontx", &["up", "--lock-timeout", "200ms"]);
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
-    let first = lines.next().unwrap().unwrap();
+    let child = spawn(&db, &set, "nontx", &["up", "--lock-timeout", "200ms"]);
+    let (first, out) = after_first_line(child, &mut blocker).await;
     assert!(first.contains("0002 b hit lock_timeout"), "{first}");
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
-    let _: Vec<_> = lines.collect();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(out.code, 0, "{first}\n{}", out.stderr);
     assert_eq!(
         scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
         2
