@@ -3,8 +3,9 @@
 //! shape that grows a catalog fastest): every tenant schema holds the same tables, each with
 //! a key, a foreign key, an index, row level security, a policy, grants and a comment, and a
 //! sequence, an enum and a function. Prints one row per size: objects, queries sent, the
-//! median introspection time and per object, the time to compare two such catalogs, and
-//! pg_dump's time. Runs on a throwaway server from the local binaries:
+//! median introspection time from a new session (connecting included, as in one run of the
+//! CLI) and per object, the same on a session that has read the catalog before, the time to
+//! compare two such catalogs, and pg_dump's time. Runs on a throwaway server from the local binaries:
 //! `cargo bench --bench introspect` (the 100k database takes a few minutes to build).
 
 use migrate::catalog::introspect;
@@ -49,6 +50,7 @@ struct Row {
     objects: usize,
     queries: usize,
     introspect: Duration,
+    warm: Duration,
     with_dependencies: Duration,
     compare: Duration,
     pg_dump: Duration,
@@ -56,18 +58,28 @@ struct Row {
 
 async fn measure(cluster: &Cluster, db: &str, label: &'static str, runs: usize) -> Row {
     let url = cluster.url(db);
-    let mut conn = migrate::engine::connect(&url).await.expect("connect");
+    // What one run of `migrate diff` or `verify` pays: a new session (connected, so its
+    // caches are cold, as pg_dump's are) for every introspection.
     let mut times = Vec::new();
     let mut last = None;
     for _ in 0..runs {
         let start = Instant::now();
+        let mut conn = migrate::engine::connect(&url).await.expect("connect");
         last = Some(introspect(&mut conn, "public").await.expect("introspect"));
         times.push(start.elapsed());
     }
     let last = last.expect("one run");
+    let mut conn = migrate::engine::connect(&url).await.expect("connect");
+    let mut warm = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        introspect(&mut conn, "public").await.expect("introspect");
+        warm.push(start.elapsed());
+    }
     let mut planned = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
+        let mut conn = migrate::engine::connect(&url).await.expect("connect");
         migrate::catalog::introspect_with_dependencies(&mut conn, "public")
             .await
             .expect("introspect");
@@ -103,6 +115,7 @@ async fn measure(cluster: &Cluster, db: &str, label: &'static str, runs: usize) 
         objects: last.catalog.objects.len(),
         queries: last.queries,
         introspect: median(times),
+        warm: median(warm),
         with_dependencies: median(planned),
         compare,
         pg_dump: median(dumps),
@@ -148,16 +161,17 @@ fn main() {
         }
         rows
     });
-    println!("| size | objects | queries | introspection (median) | per object | with dependencies (diff --sql) | compare two catalogs | pg_dump --schema-only | introspection / pg_dump |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| size | objects | queries | introspection, new session (median) | per object | same session again | with dependencies (diff --sql) | compare two catalogs | pg_dump --schema-only | introspection / pg_dump |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} ms | {:.1} µs | {:.0} ms | {:.0} ms | {:.0} ms | {:.2} |",
+            "| {} | {} | {} | {:.0} ms | {:.1} µs | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.2} |",
             r.label,
             r.objects,
             r.queries,
             ms(r.introspect),
             ms(r.introspect) * 1000.0 / r.objects as f64,
+            ms(r.warm),
             ms(r.with_dependencies),
             ms(r.compare),
             ms(r.pg_dump),

@@ -17,6 +17,7 @@
 //! Platform schemas of Supabase (`auth`, `storage`, ...) are left out, except for the
 //! policies and triggers a migration puts on their tables.
 
+mod fetch;
 pub mod model;
 pub mod text;
 
@@ -125,11 +126,13 @@ impl PartialEq for Catalog {
 
 impl Eq for Catalog {}
 
-/// The result of one introspection, with how many queries it sent.
+/// The result of one introspection, with how many queries it sent and over how many
+/// sessions (helpers join on large catalogs).
 #[derive(Debug)]
 pub struct Introspection {
     pub catalog: Catalog,
     pub queries: usize,
+    pub sessions: usize,
 }
 
 impl Catalog {
@@ -356,38 +359,77 @@ async fn read(
             reason: crate::engine::error::reason(&e),
         }
     };
+    let helpers = fetch::helper_options(conn).await;
+    let setup = format!(
+        "SET LOCAL TIME ZONE 'UTC'; SET LOCAL jit = off; SET LOCAL search_path = {}",
+        crate::engine::quote_ident(home)
+    );
     let mut tx = conn.begin().await.map_err(fail("begin"))?;
-    sqlx::raw_sql(
-        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL TIME ZONE 'UTC'; SET LOCAL jit = off",
-    )
+    sqlx::raw_sql(&format!(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; {setup}"
+    ))
     .execute(&mut *tx)
     .await
     .map_err(fail("begin"))?;
-    sqlx::query("SELECT set_config('search_path', quote_ident($1), true)")
-        .bind(home)
-        .execute(&mut *tx)
-        .await
-        .map_err(fail("begin"))?;
-    let mut queries = 0;
+    // The snapshot the helpers share; a server that cannot export one is read alone (the
+    // transaction is begun again, since the failure aborted it).
+    let snapshot = match helpers {
+        Some(_) => match sqlx::query_scalar::<_, String>("SELECT pg_export_snapshot()")
+            .fetch_one(&mut *tx)
+            .await
+        {
+            Ok(snapshot) => Some(snapshot),
+            Err(_) => {
+                tx.rollback().await.map_err(fail("begin"))?;
+                tx = conn.begin().await.map_err(fail("begin"))?;
+                sqlx::raw_sql(&format!(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; {setup}"
+                ))
+                .execute(&mut *tx)
+                .await
+                .map_err(fail("begin"))?;
+                None
+            }
+        },
+        None => None,
+    };
+    // The fields travel as one text, separated by the ASCII unit separator: decoding a text
+    // is cheaper than decoding an array, at a hundred thousand rows.
+    let sqls: Vec<String> = QUERIES
+        .iter()
+        .map(|(_, uses_namespaces, sql)| {
+            let sql = if *uses_namespaces {
+                format!("{NAMESPACES}{sql}")
+            } else {
+                sql.to_string()
+            };
+            format!(
+                "SELECT kind, schema, name, array_to_string(fields, {FIELD_SEPARATOR_SQL}) AS fields FROM ({sql}) q"
+            )
+        })
+        .collect();
+    let mut names: Vec<&'static str> = QUERIES.iter().map(|(name, _, _)| *name).collect();
+    let mut sqls = sqls;
+    if with_dependencies {
+        names.push("dependencies");
+        sqls.push(format!("{NAMESPACES}{DEPENDENCIES}"));
+    }
+    let shared = match (&helpers, &snapshot) {
+        (Some(opts), Some(snapshot)) => Some((opts, snapshot.as_str())),
+        _ => None,
+    };
+    let (mut fetched, sessions) = fetch::fetch(&mut tx, &names, &sqls, shared, &setup).await?;
+    tx.commit().await.map_err(fail("commit"))?;
+    let queries = fetched.len();
+    let edges = if with_dependencies {
+        fetched.pop().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     // Monthly partitions collapse into one object; their bodies are gathered first.
     let mut gathered: BTreeMap<String, Gathered> = BTreeMap::new();
     let mut monthly_tables: Vec<(String, String)> = Vec::new();
-    for (query, uses_namespaces, sql) in QUERIES {
-        let sql = if *uses_namespaces {
-            format!("{NAMESPACES}{sql}")
-        } else {
-            sql.to_string()
-        };
-        // The fields travel as one text, separated by the ASCII unit separator: decoding a
-        // text is cheaper than decoding an array, at a hundred thousand rows.
-        let sql = format!(
-            "SELECT kind, schema, name, array_to_string(fields, {FIELD_SEPARATOR_SQL}) AS fields FROM ({sql}) q"
-        );
-        let rows = sqlx::raw_sql(&sql)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(fail(query))?;
-        queries += 1;
+    for rows in fetched {
         for row in rows {
             let kind: String = row.get("kind");
             let schema: String = row.get("schema");
@@ -447,16 +489,6 @@ async fn read(
                 .push((name, body));
         }
     }
-    let edges = if with_dependencies {
-        queries += 1;
-        sqlx::raw_sql(&format!("{NAMESPACES}{DEPENDENCIES}"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(fail("dependencies"))?
-    } else {
-        Vec::new()
-    };
-    tx.commit().await.map_err(fail("commit"))?;
     let key_of = |kind: &str, schema: &str, name: &str| {
         if kind == "schema" {
             format!("schema {name}")
@@ -497,6 +529,7 @@ async fn read(
             dependencies,
         },
         queries,
+        sessions,
     })
 }
 

@@ -125,3 +125,122 @@ async fn dependencies_are_read_for_planning() {
     assert!(plain.catalog.dependencies.is_empty());
     assert_eq!(plain.queries + 1, read.queries);
 }
+
+/// 600 tables with a key and a TOASTed column: 2,400 relations beside the system's, past the
+/// size from which helper sessions share the reading.
+async fn large_catalog() -> TestDb {
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    sqlx::raw_sql(
+        "DO $$ BEGIN FOR i IN 1..600 LOOP
+           EXECUTE format('CREATE TABLE wide_%s (id int PRIMARY KEY, v text DEFAULT %L)', i, 'x');
+         END LOOP; END $$",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    db
+}
+
+/// A large catalog is read over the reading session and two helpers, and comes out exactly
+/// as one session alone reads it, dependencies included. (A connection `migrate` did not
+/// open itself has no options to open helpers from, so it reads alone.)
+#[tokio::test]
+async fn a_large_catalog_is_shared_out_over_helper_sessions_and_reads_the_same() {
+    let db = large_catalog().await;
+    let mut alone = db.conn().await;
+    let by_one = migrate::catalog::introspect_with_dependencies(&mut alone, "public")
+        .await
+        .unwrap();
+    let mut c = engine::connect(&db.url).await.unwrap();
+    let shared = migrate::catalog::introspect_with_dependencies(&mut c, "public")
+        .await
+        .unwrap();
+    assert_eq!(by_one.sessions, 1);
+    assert_eq!(shared.sessions, 3);
+    assert!(shared.catalog.objects.len() > 1800);
+    assert_eq!(render(&shared.catalog), render(&by_one.catalog));
+    assert_eq!(shared.catalog.dependencies, by_one.catalog.dependencies);
+    assert_eq!(shared.queries, by_one.queries);
+    // the helpers are gone when it returns
+    let helpers = scalar_i64(
+        &mut alone,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid() AND pid <> {}",
+            db.name,
+            scalar_i64(&mut c, "SELECT pg_backend_pid()::bigint").await
+        ),
+    )
+    .await;
+    assert_eq!(helpers, 0);
+}
+
+/// The helpers read from the reading session's snapshot: tables created by another session
+/// all through the reading never show up as a table without its columns, or columns
+/// without their table, though tables and columns are read by different sessions.
+#[tokio::test]
+async fn helper_sessions_read_the_same_snapshot_while_tables_are_created() {
+    let db = large_catalog().await;
+    let mut writer = db.conn().await;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let churn = async {
+        let mut n = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            sqlx::raw_sql(&format!("CREATE TABLE churn_{n} (id int, v text)"))
+                .execute(&mut writer)
+                .await
+                .unwrap();
+            n += 1;
+        }
+        n
+    };
+    let mut c = engine::connect(&db.url).await.unwrap();
+    let reads = async {
+        let mut mismatches = Vec::new();
+        for _ in 0..5 {
+            let read = introspect(&mut c, "public").await.unwrap();
+            assert_eq!(read.sessions, 3);
+            let objects = &read.catalog.objects;
+            for key in objects.keys() {
+                if let Some(table) = key.strip_prefix("table churn_") {
+                    for column in ["id", "v"] {
+                        if !objects.contains_key(&format!("column churn_{table}.{column}")) {
+                            mismatches.push(format!("{key} without column {column}"));
+                        }
+                    }
+                }
+                if let Some(column) = key.strip_prefix("column churn_") {
+                    let table = column.split('.').next().unwrap();
+                    if !objects.contains_key(&format!("table churn_{table}")) {
+                        mismatches.push(format!("{key} without its table"));
+                    }
+                }
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        mismatches
+    };
+    let (created, mismatches) = tokio::join!(churn, reads);
+    assert!(created > 5, "{created}");
+    assert!(mismatches.is_empty(), "{mismatches:?}");
+}
+
+/// A role allowed one connection cannot open helpers: the reading session reads everything,
+/// and the result is the same.
+#[tokio::test]
+async fn a_helper_that_cannot_connect_leaves_its_share_to_the_reading_session() {
+    let db = large_catalog().await;
+    let mut direct = db.conn().await;
+    let role = format!("one_conn_{}", db.name);
+    sqlx::raw_sql(&format!("CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 1"))
+        .execute(&mut direct)
+        .await
+        .unwrap();
+    let by_one = introspect(&mut direct, "public").await.unwrap();
+    let mut u = url::Url::parse(&db.url).unwrap();
+    u.set_username(&role).unwrap();
+    let mut c = engine::connect(u.as_str()).await.unwrap();
+    let read = introspect(&mut c, "public").await.unwrap();
+    assert_eq!(read.sessions, 1);
+    assert_eq!(render(&read.catalog), render(&by_one.catalog));
+}
