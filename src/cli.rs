@@ -59,6 +59,12 @@ pub struct Global {
     /// Default: 3; 0 never retries.
     #[arg(long, value_name = "N", global = true)]
     pub lock_retries: Option<u32>,
+
+    /// How long the server may leave a running statement, and a health check sent on a
+    /// second connection, both unanswered before the run gives up on it (a frozen server or
+    /// a dead network), e.g. 10s, 2min. Default: 30s.
+    #[arg(long, value_name = "DURATION", global = true, value_parser = duration)]
+    pub server_timeout: Option<std::time::Duration>,
 }
 
 /// A duration flag: 500ms, 5s, 1min.

@@ -93,6 +93,9 @@ pub(super) fn limits(g: &Global, set: &MigrationSet) -> engine::Limits {
     if let Some(n) = g.lock_retries {
         limits.lock_retries = n;
     }
+    if let Some(t) = g.server_timeout {
+        limits.server_timeout = t;
+    }
     limits
 }
 

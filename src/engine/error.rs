@@ -16,6 +16,13 @@ pub enum EngineError {
     #[error("migrate.history is not the table this version writes: {reason}; it was changed by hand: restore its columns (set_name text, version bigint, name text, namespace text, checksum text, applied_at timestamptz, applied_by text, execution_ms bigint) or move it aside")]
     HistoryShape { reason: String },
 
+    #[error("{doing}: migrate.history stayed locked for {waited} by {holders}; end that session (or wait for it to finish), then run again")]
+    HistoryLocked {
+        doing: String,
+        waited: &'static str,
+        holders: String,
+    },
+
     #[error("invalid database URL {url}: {reason}")]
     BadUrl { url: String, reason: String },
 
@@ -134,6 +141,9 @@ pub enum Outcome {
     CommitRefused,
     /// The connection was lost after COMMIT was sent: committed or not, nobody knows yet.
     CommitUnknown,
+    /// The server stopped answering in the middle of the migration's transaction and the
+    /// run gave up on the connection; the server rolls the transaction back once it notices.
+    ServerLost,
     /// A no-transaction file failed at its first statement.
     NothingApplied,
     /// A no-transaction file failed after `applied` statements, at `line`.
@@ -159,6 +169,7 @@ impl std::fmt::Display for Outcome {
             Outcome::RolledBack => write!(f, "the migration was rolled back and the history is unchanged"),
             Outcome::CommitRefused => write!(f, "the server refused to commit, so the migration was rolled back and the history is unchanged"),
             Outcome::CommitUnknown => write!(f, "the connection was lost while committing, so the outcome is unknown: the migration and its history row commit together or not at all; run `migrate status` and see whether this migration is applied"),
+            Outcome::ServerLost => write!(f, "the run gave up on the connection: the server rolls the migration back when it notices the connection is gone, and the history is unchanged; once the server answers again, run `migrate status`, then `migrate up`"),
             Outcome::NothingApplied => write!(f, "nothing of this no-transaction file was applied; the history is unchanged"),
             Outcome::PartlyApplied { applied, line } => write!(f, "this file runs without a transaction: its {applied} statement(s) before line {line} were applied and stay, and it is not recorded as applied; make its statements idempotent (IF NOT EXISTS) and run again"),
             Outcome::LeftInvalid(left) => write!(f, "this file runs without a transaction: its {} statement(s) before line {} were applied and stay, the unfinished build left the INVALID index(es) {} behind, and it is not recorded as applied; run `migrate up` again: it drops and rebuilds the invalid index(es) of this file", left.applied, left.line, left.indexes),
@@ -201,6 +212,20 @@ impl EngineError {
             _ => 1,
         }
     }
+}
+
+/// A query that describes the sessions `filter` selects from `pg_stat_activity a`, on one
+/// line (NULL when there are none): pid, application, state, when its transaction began, and
+/// its query (hidden when it mentions a password).
+pub fn sessions_sql(filter: &str) -> String {
+    format!(
+        "SELECT string_agg(format('pid %s (%s, %s, transaction since %s): %s', a.pid,
+           coalesce(nullif(a.application_name, ''), 'no application name'), a.state,
+           coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'none'),
+           CASE WHEN a.query ILIKE '%password%' THEN '(query hidden: it mentions a password)'
+                ELSE left(regexp_replace(a.query, '[[:space:]]+', ' ', 'g'), 200) END), '; ' ORDER BY a.pid)
+  FROM pg_stat_activity a WHERE {filter}"
+    )
 }
 
 /// Folds a driver error into one redacted line.

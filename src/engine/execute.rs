@@ -183,10 +183,6 @@ fn body_line(context: &str) -> Option<usize> {
 /// How often a running statement is watched from the second connection.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
-/// How long the server may leave both the run's statement and the watcher's health check
-/// unanswered before the run gives up on it (a frozen or unreachable server).
-const UNRESPONSIVE_AFTER: Duration = Duration::from_secs(30);
-
 /// First delay before a migration that hit `lock_timeout` is tried again; it doubles per
 /// attempt, up to [`MAX_RETRY_DELAY`], with jitter so that runners do not retry in step.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
@@ -199,6 +195,9 @@ struct Session {
     pid: i32,
     /// The run's `lock_timeout` (0: none), which the watcher must look before.
     lock_timeout: Duration,
+    /// How long the server may leave both the statement and the watcher's health check
+    /// unanswered before the run gives up on it (a frozen or unreachable server).
+    server_timeout: Duration,
 }
 
 async fn session(conn: &mut PgConnection, limits: &Limits) -> Option<Session> {
@@ -210,18 +209,14 @@ async fn session(conn: &mut PgConnection, limits: &Limits) -> Option<Session> {
         opts,
         pid,
         lock_timeout,
+        server_timeout: limits.server_timeout,
     })
 }
 
-/// The sessions blocking `pid`, on one line: pid, application, state, when its transaction
-/// began, and its query (hidden when it mentions a password).
-const BLOCKERS: &str = "
-SELECT string_agg(format('pid %s (%s, %s, transaction since %s): %s', a.pid,
-           coalesce(nullif(a.application_name, ''), 'no application name'), a.state,
-           coalesce(to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'none'),
-           CASE WHEN a.query ILIKE '%password%' THEN '(query hidden: it mentions a password)'
-                ELSE left(regexp_replace(a.query, '[[:space:]]+', ' ', 'g'), 200) END), '; ' ORDER BY a.pid)
-  FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1))";
+/// The sessions blocking `pid` (`$1`), on one line: see [`super::error::sessions_sql`].
+fn blockers_sql() -> String {
+    super::error::sessions_sql("a.pid = ANY (pg_blocking_pids($1))")
+}
 
 /// Sends one statement and, while it runs, watches it from a second connection: who
 /// blocks it (kept in `blockers` for the error of a lock timeout), and whether the server
@@ -256,12 +251,13 @@ async fn send(
                         watcher = Some(session.opts.connect().await?);
                     }
                     let w = watcher.as_mut().expect("connected above");
-                    sqlx::query_scalar::<_, Option<String>>(BLOCKERS)
+                    sqlx::query_scalar::<_, Option<String>>(&blockers_sql())
                         .bind(session.pid)
                         .fetch_one(w)
                         .await
                 };
-                match tokio::time::timeout(Duration::from_secs(5), probe).await {
+                let patience = session.server_timeout.clamp(Duration::from_millis(100), Duration::from_secs(5));
+                match tokio::time::timeout(patience, probe).await {
                     Ok(Ok(found)) => {
                         answered = Instant::now();
                         if found.is_some() {
@@ -273,12 +269,14 @@ async fn send(
                     Ok(Err(_)) => watching = false,
                     Err(_) => {
                         watcher = None;
-                        if answered.elapsed() >= UNRESPONSIVE_AFTER {
+                        if answered.elapsed() >= session.server_timeout {
+                            crate::interrupt::abandon();
                             return Err(sqlx::Error::Io(std::io::Error::new(
                                 std::io::ErrorKind::TimedOut,
                                 format!(
-                                    "the server has not answered for {} s, and a health check on a second connection got no answer either",
-                                    answered.elapsed().as_secs()
+                                    "the server has not answered for {:.1}s, and a health check on a second connection got no answer either (--server-timeout {})",
+                                    answered.elapsed().as_secs_f64(),
+                                    crate::config::format_duration(session.server_timeout)
                                 ),
                             )));
                         }
@@ -566,12 +564,17 @@ async fn run_in_transaction(
         }
         if let Err(e) = send(&mut tx, session, stmt.text, blockers).await {
             let (location, message) = locate(file, stmt, &e);
-            let _ = tx.rollback().await;
+            let outcome = if crate::interrupt::abandoned() {
+                Outcome::ServerLost
+            } else {
+                let _ = tx.rollback().await;
+                Outcome::RolledBack
+            };
             return Err(Failure {
                 error: FailureKind::Statement {
                     location,
                     message,
-                    outcome: Outcome::RolledBack,
+                    outcome,
                     source: e,
                 },
                 // The whole transaction was rolled back: trying again repeats nothing.
@@ -695,8 +698,13 @@ async fn run_without_transaction(
             Ok(()) => send(conn, session, stmt.text, blockers).await.err().map(Ok),
         };
         let Some(failed) = failed else { continue };
-        let invalid = invalid_indexes(conn, &concurrent).await.unwrap_or_default();
-        reset(conn).await;
+        let invalid = if crate::interrupt::abandoned() {
+            Vec::new()
+        } else {
+            let invalid = invalid_indexes(conn, &concurrent).await.unwrap_or_default();
+            reset(conn).await;
+            invalid
+        };
         let line = line_of(&file.sql, stmt.offset) as u32;
         let outcome = if !invalid.is_empty() {
             Outcome::LeftInvalid(Box::new(LeftInvalid {

@@ -3,7 +3,44 @@
 //! table never claims a migration that did not commit.
 
 use super::error::{db, EngineError};
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
+
+/// How long the engine's own reads of `migrate.history` wait for a lock on it (someone's
+/// `LOCK` or `ALTER TABLE` on the table) before giving up and naming who holds it.
+pub const BOOKKEEPING_LOCK_TIMEOUT: &str = "5s";
+
+/// A transaction for the engine's own statements on `migrate.history`, bounded by
+/// [`BOOKKEEPING_LOCK_TIMEOUT`].
+async fn bounded(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(BOOKKEEPING_LOCK_TIMEOUT)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// The error of a bookkeeping statement: when it hit the lock timeout, who holds a lock on
+/// `migrate.history` (read on `conn`, once the failed transaction is gone).
+async fn failed(conn: &mut PgConnection, doing: String, e: sqlx::Error) -> EngineError {
+    if super::error::sqlstate_of(&e) != Some("55P03") {
+        return db(doing)(e);
+    }
+    let holders = super::error::sessions_sql(
+        "a.pid IN (SELECT l.pid FROM pg_locks l WHERE l.locktype = 'relation' AND l.granted
+                      AND l.relation = 'migrate.history'::regclass AND l.pid <> pg_backend_pid())",
+    );
+    let holders: Option<String> = sqlx::query_scalar(&holders)
+        .fetch_one(conn)
+        .await
+        .ok()
+        .flatten();
+    EngineError::HistoryLocked {
+        doing,
+        waited: BOOKKEEPING_LOCK_TIMEOUT,
+        holders: holders.unwrap_or_else(|| "a session that has since ended".into()),
+    }
+}
 
 /// Creates `migrate.history` when missing. Serialised by a transaction-level advisory lock so
 /// that two first runs against an empty database (for different sets) do not race.
@@ -48,7 +85,7 @@ pub async fn ensure(conn: &mut PgConnection) -> Result<(), EngineError> {
         return Ok(());
     }
     let doing = "creating migrate.history";
-    let mut tx = conn.begin().await.map_err(db(doing))?;
+    let mut tx = bounded(conn).await.map_err(db(doing))?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('migrate:history', 0))")
         .execute(&mut *tx)
         .await
@@ -68,16 +105,26 @@ pub async fn read(
     if !exists(conn).await? {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
-        "SELECT version, name, namespace, checksum,
-                to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at,
-                applied_by, execution_ms
-           FROM migrate.history WHERE set_name = $1 ORDER BY version",
-    )
-    .bind(set)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db(format!("reading migrate.history for set `{set}`")))?;
+    let doing = format!("reading migrate.history for set `{set}`");
+    let rows = async {
+        let mut tx = bounded(conn).await?;
+        let rows = sqlx::query(
+            "SELECT version, name, namespace, checksum,
+                    to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at,
+                    applied_by, execution_ms
+               FROM migrate.history WHERE set_name = $1 ORDER BY version",
+        )
+        .bind(set)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(rows)
+    }
+    .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => return Err(failed(conn, doing, e).await),
+    };
     let shape = |e: sqlx::Error| EngineError::HistoryShape {
         reason: super::error::reason(&e),
     };
@@ -105,14 +152,23 @@ pub async fn other_set_in(
     if !exists(conn).await? {
         return Ok(None);
     }
-    sqlx::query_scalar(
-        "SELECT min(set_name) FROM migrate.history WHERE namespace = $1 AND set_name <> $2",
-    )
-    .bind(namespace)
-    .bind(set)
-    .fetch_one(conn)
-    .await
-    .map_err(db("reading migrate.history"))
+    let found = async {
+        let mut tx = bounded(conn).await?;
+        let found = sqlx::query_scalar(
+            "SELECT min(set_name) FROM migrate.history WHERE namespace = $1 AND set_name <> $2",
+        )
+        .bind(namespace)
+        .bind(set)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(found)
+    }
+    .await;
+    match found {
+        Ok(found) => Ok(found),
+        Err(e) => Err(failed(conn, "reading migrate.history".into(), e).await),
+    }
 }
 
 pub struct NewRow<'a> {

@@ -169,7 +169,12 @@ async fn held_key(
     .map_err(db(format!("checking {guard}")))
 }
 
+/// Releases the lock `guard`; on a connection the run gave up on, the server releases it
+/// when it notices that the connection is gone.
 pub async fn release(conn: &mut PgConnection, guard: Guard<'_>) -> Result<(), EngineError> {
+    if crate::interrupt::abandoned() {
+        return Ok(());
+    }
     let key = key(conn, guard).await?;
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .persistent(false)

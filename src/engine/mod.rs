@@ -32,17 +32,24 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a run waits for another run's lock on its set by default.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(300);
 
+/// How long the server may leave both a running statement and a health check on a second
+/// connection unanswered before the run gives up on it, by default.
+pub const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How many times a migration that hit `lock_timeout` is tried again by default.
 pub const DEFAULT_LOCK_RETRIES: u32 = 3;
 
 /// The bounds of one run: how long a statement may wait for a table's lock
-/// (`lock_timeout`), how long the run waits for its set's lock, and how many more times a
-/// migration that hit the lock timeout is tried.
+/// (`lock_timeout`), how long the run waits for its set's lock, how many more times a
+/// migration that hit the lock timeout is tried, and how long a server that answers nothing
+/// is waited on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub lock_timeout: String,
     pub lock_wait: Duration,
     pub lock_retries: u32,
+    /// How long a frozen or unreachable server is waited on during a statement.
+    pub server_timeout: Duration,
 }
 
 impl Limits {
@@ -52,6 +59,7 @@ impl Limits {
             lock_timeout: lock_timeout.to_string(),
             lock_wait: DEFAULT_LOCK_WAIT,
             lock_retries: DEFAULT_LOCK_RETRIES,
+            server_timeout: DEFAULT_SERVER_TIMEOUT,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A PostgreSQL wire-protocol proxy on a loopback port, between `migrate` and the test
 //! server: it counts the statements the server really receives, and can cut the connection
 //! at the worst moment (after a COMMIT reached the server, before its answer reaches the
-//! client). Plain TCP only: clients connect with `sslmode=disable`.
+//! client), or freeze every connection at once. Plain TCP only: clients connect with `sslmode=disable`.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -21,6 +21,16 @@ pub struct Counters {
     pub cut_after_commit: AtomicBool,
     /// How many connections were cut.
     pub cuts: AtomicUsize,
+    /// When set, nothing passes any more in either direction, on open connections and new
+    /// ones alike, while every socket stays open: a frozen server (or a dead network).
+    pub frozen: AtomicBool,
+}
+
+/// Waits while the proxy is frozen.
+fn hold(c: &Counters) {
+    while c.frozen.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl Counters {
@@ -79,6 +89,7 @@ fn serve(mut client: TcpStream, server: TcpStream, c: Arc<Counters>) {
     let cut2 = cut.clone();
     // Told when the server's answer to the COMMIT has come (and was not passed on).
     let (answered, answer) = std::sync::mpsc::channel::<()>();
+    let c2 = c.clone();
     // server -> client: bytes as they come, until the cut
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
@@ -86,6 +97,7 @@ fn serve(mut client: TcpStream, server: TcpStream, c: Arc<Counters>) {
             match from_server.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    hold(&c2);
                     if cut2.load(Ordering::SeqCst) {
                         let _ = answered.send(());
                         break;
@@ -105,6 +117,7 @@ fn serve(mut client: TcpStream, server: TcpStream, c: Arc<Counters>) {
     let Some(body) = read_exact(&mut client, len - 4) else {
         return;
     };
+    hold(&c);
     let _ = to_server.write_all(&(len as u32).to_be_bytes());
     let _ = to_server.write_all(&body);
     while let Some(head) = read_exact(&mut client, 5) {
@@ -133,6 +146,7 @@ fn serve(mut client: TcpStream, server: TcpStream, c: Arc<Counters>) {
             let _ = to_server.shutdown(Shutdown::Both);
             return;
         }
+        hold(&c);
         if to_server.write_all(&head).is_err() || to_server.write_all(&body).is_err() {
             break;
         }

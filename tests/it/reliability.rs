@@ -466,3 +466,128 @@ async fn status_flags_a_set_installed_in_another_schema() {
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["sets"][0]["installed_schema"], "public");
 }
+
+/// A session holding a lock on `migrate.history` made `status` and `up` hang silently: no
+/// lock_timeout applied outside the migrations. Now the engine's own reads give up after
+/// `BOOKKEEPING_LOCK_TIMEOUT` and name the holder; the run changes nothing.
+#[tokio::test]
+async fn a_locked_history_table_is_named_not_waited_on_forever() {
+    let files = [
+        ("0001_a.up.sql", "CREATE TABLE kept (id int);\n"),
+        ("0001_a.down.sql", "DROP TABLE kept;\n"),
+        ("0002_b.up.sql", "CREATE TABLE later (id int);\n"),
+        ("0002_b.down.sql", "DROP TABLE later;\n"),
+    ];
+    let set = TempSet::new("held", &files);
+    let db = TestDb::new().await;
+    assert_eq!(
+        finish(spawn(&db, &set, "held", &["up", "--to", "1"])).code,
+        0
+    );
+    let mut holder = db.conn().await;
+    sqlx::raw_sql(
+        "SET application_name = 'history-holder'; BEGIN; LOCK migrate.history IN ACCESS EXCLUSIVE MODE",
+    )
+    .execute(&mut holder)
+    .await
+    .unwrap();
+    let holder_pid = scalar_i64(&mut holder, "SELECT pg_backend_pid()::bigint").await;
+    for args in [&["status"][..], &["up"][..]] {
+        let started = Instant::now();
+        let out = finish(spawn(&db, &set, "held", args));
+        let took = started.elapsed();
+        assert_eq!(out.code, 1, "{args:?}: {}{}", out.stdout, out.stderr);
+        let says =
+            format!("migrate.history stayed locked for 5s by pid {holder_pid} (history-holder");
+        assert!(out.stderr.contains(&says), "{args:?}: {}", out.stderr);
+        assert!(took < Duration::from_secs(20), "{args:?} took {took:?}");
+    }
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut c = db.conn().await;
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_class WHERE relname = 'later'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(finish(spawn(&db, &set, "held", &["up"])).code, 0);
+}
+
+/// A server that stops answering in the middle of a statement (frozen, or the network gone)
+/// made the run wait forever. The watcher's health check on a second connection gets no
+/// answer either, so the run gives up after `--server-timeout`, says so, and exits.
+#[tokio::test]
+async fn a_frozen_server_is_given_up_on_after_the_server_timeout() {
+    let files = [
+        (
+            "0001_slow.up.sql",
+            "SELECT pg_sleep(3);\nCREATE TABLE never (id int);\n",
+        ),
+        ("0001_slow.down.sql", "DROP TABLE never;\n"),
+    ];
+    let set = TempSet::new("frozen", &files);
+    let db = TestDb::new().await;
+    let proxy = crate::proxy::Proxy::start(&db.url);
+    let child = db
+        .migrate()
+        .env("DATABASE_URL", proxy.url(&db.url))
+        .arg("--config")
+        .arg(&set.config)
+        .args(["--set", "frozen", "up", "--server-timeout", "2s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut c = db.conn().await;
+    wait_until(
+        &mut c,
+        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%' AND state = 'active')",
+    )
+    .await;
+    proxy
+        .counters
+        .frozen
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let out = finish(child);
+    let took = started.elapsed();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("the server has not answered for")
+            && out.stderr.contains("--server-timeout 2s"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(15), "gave up after {took:?}");
+    proxy
+        .counters
+        .frozen
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    // the server rolls the run's transaction back once its connection is gone
+    wait_until(
+        &mut c,
+        "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'migrate' AND datname = current_database())",
+    )
+    .await;
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
+        0
+    );
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_class WHERE relname = 'never'"
+        )
+        .await,
+        0
+    );
+}
