@@ -63,8 +63,16 @@ pub struct Global {
     /// How long the server may leave a running statement, and a health check sent on a
     /// second connection, both unanswered before the run gives up on it (a frozen server or
     /// a dead network), e.g. 10s, 2min. Default: 30s.
-    #[arg(long, value_name = "DURATION", global = true, value_parser = duration)]
+    #[arg(long, value_name = "DURATION", global = true, value_parser = positive_duration)]
     pub server_timeout: Option<std::time::Duration>,
+}
+
+/// A duration flag that must be more than zero.
+fn positive_duration(value: &str) -> Result<std::time::Duration, String> {
+    match duration(value)? {
+        d if d.is_zero() => Err(format!("{value:?} is zero; give a duration of at least 1s")),
+        d => Ok(d),
+    }
 }
 
 /// A duration flag: 500ms, 5s, 1min.

@@ -58,6 +58,9 @@ pub struct ClusterOptions {
     pub superuser: Option<String>,
     /// Extra server settings (`-c name=value`), e.g. `shared_preload_libraries`.
     pub settings: Vec<(String, String)>,
+    /// Start as a hot standby that never leaves recovery (a `standby.signal` and no primary):
+    /// a read-only server, as a replica is, to check what runs do against one.
+    pub standby: bool,
 }
 
 /// A running throwaway server.
@@ -71,6 +74,7 @@ pub struct Cluster {
     kept: bool,
     superuser: String,
     settings: Vec<(String, String)>,
+    standby: bool,
     /// Off Linux: the process that stops the server if this one dies.
     watchdog: Option<Child>,
 }
@@ -179,6 +183,7 @@ impl Cluster {
             kept: opts.keep,
             superuser: opts.superuser.clone().unwrap_or_else(|| "postgres".into()),
             settings: opts.settings.clone(),
+            standby: opts.standby,
             watchdog: None,
         };
         // From here on, a failure drops `cluster`, which removes the directory.
@@ -190,6 +195,14 @@ impl Cluster {
                 .map_err(io("handing the cluster directory to the postgres user"))?;
         }
         cluster.initdb()?;
+        if cluster.standby {
+            let signal = cluster.data_dir().join("standby.signal");
+            File::create(&signal).map_err(io("writing standby.signal"))?;
+            if let Some((uid, gid)) = run_as {
+                std::os::unix::fs::chown(&signal, Some(uid), Some(gid))
+                    .map_err(io("handing standby.signal to the postgres user"))?;
+            }
+        }
         let mut last = String::new();
         for _ in 0..5 {
             match cluster.spawn(opts.keep) {
@@ -292,7 +305,9 @@ impl Cluster {
         let pid_file = self.data_dir().join("postmaster.pid");
         loop {
             if let Ok(text) = std::fs::read_to_string(&pid_file) {
-                if text.lines().nth(7).is_some_and(|l| l.trim() == "ready") {
+                // A hot standby may report `standby` once it takes connections.
+                let status = text.lines().nth(7).map(str::trim);
+                if matches!(status, Some("ready" | "standby")) {
                     return Ok(());
                 }
             }
@@ -415,6 +430,7 @@ impl Cluster {
                 kept: false,
                 superuser: std::mem::take(&mut self.superuser),
                 settings: std::mem::take(&mut self.settings),
+                standby: self.standby,
                 watchdog: self.watchdog.take(),
             });
     }

@@ -47,6 +47,8 @@ pub enum ConfigError {
     Invalid { origin: String, message: String },
     #[error("set `{name}` is named twice in --set; name each set once")]
     RepeatedSet { name: String },
+    #[error("--set names an empty set (nothing between commas, or an empty value); name each set, e.g. --set aethercrown98,witchcraft")]
+    EmptySetName,
     #[error("unknown set `{name}`; {origin} declares: {known}")]
     UnknownSet {
         name: String,
@@ -233,9 +235,12 @@ impl Config {
                 return Err(invalid(format!("set `{}` is declared twice", s.name)));
             }
             let schema = s.schema.unwrap_or_else(|| "public".to_string());
-            if !identifier_ok(&schema) || schema.starts_with("pg_") || schema == "migrate" {
+            if !identifier_ok(&schema)
+                || schema.starts_with("pg_")
+                || matches!(schema.as_str(), "migrate" | "information_schema")
+            {
                 return Err(invalid(format!(
-                    "set `{}`: schema {schema:?} must be a lowercase identifier, not pg_* or migrate",
+                    "set `{}`: schema {schema:?} must be a lowercase identifier, not pg_*, information_schema or migrate",
                     s.name
                 )));
             }
@@ -312,6 +317,9 @@ impl Config {
     pub fn select(&self, names: &[String]) -> Result<Vec<&SetConfig>, ConfigError> {
         if names.is_empty() {
             return Ok(self.sets.iter().collect());
+        }
+        if names.iter().any(|n| n.trim().is_empty()) {
+            return Err(ConfigError::EmptySetName);
         }
         // Named twice, a set would be applied or rolled back twice in one run.
         if let Some((_, name)) = names

@@ -24,6 +24,10 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<EngineError>() {
             return e.exit_code() as u8;
         }
+        // Transparent: the chain goes on below the engine error it wraps.
+        if let Some(migrate::verify::scratch::ScratchError::Engine(e)) = cause.downcast_ref() {
+            return e.exit_code() as u8;
+        }
         if cause.is::<ConfigError>() || cause.is::<commands::UsageError>() {
             return 2;
         }

@@ -50,6 +50,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         .iter()
         .filter_map(|s| config.load_set(s).ok())
         .collect();
+    check_target(&cli.command, &sets)?;
     match &cli.command {
         Command::Up { to, dry_run: true } => apply::up_dry_run(g, &sets, *to).await,
         Command::Up { to, dry_run: false } => apply::up(g, &sets, *to).await,
@@ -109,6 +110,42 @@ pub async fn run(cli: Cli) -> Result<()> {
             roundtrip: false, ..
         } => checks::verify(g, &sets, &all).await,
     }
+}
+
+/// `--to` names a version every selected set has (or 0, the empty set, for `down`): checked
+/// from the files, before anything connects.
+fn check_target(command: &Command, sets: &[migrate::config::MigrationSet]) -> Result<()> {
+    let (to, verb) = match command {
+        Command::Up { to: Some(v), .. } => (*v, "up"),
+        Command::Down { to: Some(v), .. } => (*v, "down"),
+        _ => return Ok(()),
+    };
+    if to == 0 && verb == "up" {
+        return Err(UsageError(
+            "up --to 0 applies nothing; to remove a set, run `migrate down --to 0`".into(),
+        )
+        .into());
+    }
+    if to == 0 {
+        return Ok(());
+    }
+    for set in sets {
+        if set.find(to).is_none() {
+            let known: Vec<String> = set
+                .migrations
+                .iter()
+                .map(|m| format!("{:04}", m.version))
+                .collect();
+            let floor = if verb == "down" { "0, " } else { "" };
+            return Err(UsageError(format!(
+                "--to {to}: set `{}` has no migration {to:04}; known versions: {floor}{}",
+                set.name,
+                known.join(", ")
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// What the runs of this process applied and rolled back, oldest first.

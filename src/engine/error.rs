@@ -106,6 +106,9 @@ pub enum EngineError {
     #[error("{url} goes through a transaction-mode pooler ({evidence}), which hands each transaction to any server session: the run's lock and settings would not hold; use the direct connection or a session-mode pooler (on Supabase: port 5432)")]
     TransactionPooler { url: String, evidence: String },
 
+    #[error("{why}")]
+    ReadOnly { why: String },
+
     #[error("the lock of set `{set}` did not stay with this session, so the connection goes through a transaction-mode pooler; use a direct or session-mode connection")]
     LockNotHeld { set: String },
 
@@ -235,6 +238,12 @@ pub fn reason(e: &sqlx::Error) -> String {
             Some(code) => format!("{} [SQLSTATE {code}]", db.message()),
             None => db.message().to_string(),
         },
+        // sqlx nests a configuration error in another and prefixes both.
+        sqlx::Error::Configuration(inner) => {
+            let inner = inner.to_string();
+            let inner = inner.trim_start_matches("error with configuration: ");
+            format!("error with configuration: {inner}")
+        }
         other => other.to_string(),
     };
     one_line(&crate::redact::redact_text(&text))

@@ -80,7 +80,10 @@ pub async fn exists(conn: &mut PgConnection) -> Result<bool, EngineError> {
     Ok(present)
 }
 
+/// Creates the history table when missing; first refuses a server that takes no writes
+/// (a standby, or a read-only session), which would otherwise fail on the first statement.
 pub async fn ensure(conn: &mut PgConnection) -> Result<(), EngineError> {
+    writable(conn).await?;
     if exists(conn).await? {
         return Ok(());
     }
@@ -95,6 +98,24 @@ pub async fn ensure(conn: &mut PgConnection) -> Result<(), EngineError> {
         .await
         .map_err(db(doing))?;
     tx.commit().await.map_err(db(doing))
+}
+
+/// Refuses a hot standby and a read-only session, saying which and what to do.
+async fn writable(conn: &mut PgConnection) -> Result<(), EngineError> {
+    let (standby, read_only): (bool, bool) = sqlx::query_as(
+        "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')::bool",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db("checking that the server takes writes"))?;
+    let why = if standby {
+        "the server is a standby (in recovery) and takes no writes; point --database-url at the primary"
+    } else if read_only {
+        "the session is read-only (default_transaction_read_only is on for this database, role or server); connect to a writable primary, or turn it off for the role that runs migrations: ALTER ROLE <role> SET default_transaction_read_only = off"
+    } else {
+        return Ok(());
+    };
+    Err(EngineError::ReadOnly { why: why.into() })
 }
 
 /// Applied migrations of `set`, oldest first; empty when the history table does not exist.

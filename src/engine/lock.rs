@@ -176,11 +176,17 @@ pub async fn release(conn: &mut PgConnection, guard: Guard<'_>) -> Result<(), En
         return Ok(());
     }
     let key = key(conn, guard).await?;
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .persistent(false)
-        .bind(key)
-        .execute(conn)
-        .await
-        .map(|_| ())
-        .map_err(db(format!("releasing {guard}")))
+    // Only a lock this session still holds: one a migration released itself (a refused
+    // run) would make the server warn that it is not held.
+    sqlx::query(
+        "SELECT pg_advisory_unlock($1) FROM pg_locks
+          WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+            AND ((classid::bigint << 32) | objid::bigint) = $1 AND objsubid = 1",
+    )
+    .persistent(false)
+    .bind(key)
+    .execute(conn)
+    .await
+    .map(|_| ())
+    .map_err(db(format!("releasing {guard}")))
 }

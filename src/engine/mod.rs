@@ -307,6 +307,25 @@ fn check_url(url: &str) -> Result<(), String> {
                 "unknown parameter `{unknown}`; PostgreSQL URLs take libpq's parameters (sslmode, connect_timeout, options, ...)"
             ));
         }
+        // Whole seconds or counts, as libpq reads them: a value libpq would refuse must not
+        // be silently dropped (a bad connect_timeout would wait the default instead).
+        for (key, value) in parsed.query_pairs() {
+            let whole = matches!(
+                key.as_ref(),
+                "connect_timeout"
+                    | "keepalives"
+                    | "keepalives_idle"
+                    | "keepalives_interval"
+                    | "keepalives_count"
+                    | "tcp_user_timeout"
+                    | "port"
+            );
+            if whole && value.trim().parse::<u32>().is_err() {
+                return Err(format!(
+                    "`{key}={value}` is not a whole number; write e.g. {key}=10"
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -71,6 +71,12 @@ pub enum SetError {
     CopyToStdout { file: String, line: usize },
     #[error("{file}: {problem}")]
     Irreversible { file: String, problem: &'static str },
+    #[error("{file}:{line}:{column}: a NUL byte, which PostgreSQL cannot take in a statement; remove it (write E'\\x00' or chr(0) where a zero byte is meant in bytea)")]
+    NulByte {
+        file: String,
+        line: usize,
+        column: usize,
+    },
     #[error("{file}: not valid UTF-8; save the file as UTF-8")]
     NotUtf8 { file: String },
     #[error("cannot read {path}: {source}")]
@@ -153,6 +159,16 @@ struct Directives {
 /// Checks a file's first-line directive and that it holds at least one statement (or, for
 /// an irreversible down file, none).
 fn check_sql(path: &str, sql: &str, down: bool) -> Result<Directives, SetError> {
+    if let Some(at) = sql.find('\0') {
+        let before = &sql[..at];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        return Err(SetError::NulByte {
+            file: path.to_string(),
+            line,
+            column,
+        });
+    }
     let first = sql.lines().next().unwrap_or("").trim();
     let no_transaction = first == NO_TRANSACTION;
     let irreversible = first == IRREVERSIBLE;

@@ -75,6 +75,30 @@ fn supabase_server() -> &'static Server {
         }
     })
 }
+static STANDBY: OnceLock<String> = OnceLock::new();
+
+/// A hot standby (a server that never leaves recovery, as a replica): the URL of its
+/// `postgres` database. It takes reads and refuses every write.
+pub fn standby_url() -> String {
+    STANDBY
+        .get_or_init(|| {
+            cluster_with(migrate::cluster::ClusterOptions {
+                standby: true,
+                ..Default::default()
+            })
+        })
+        .clone()
+}
+
+/// A name no other test of this process uses, for server-wide objects such as roles.
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs the future `make` returns on a thread and runtime of its own (callers are inside a
@@ -99,11 +123,15 @@ where
 /// tied to the thread that started it, and is stopped and removed at exit. Returns the
 /// superuser's URL of its `postgres` database.
 fn local_cluster(superuser: Option<&str>) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let opts = migrate::cluster::ClusterOptions {
+    cluster_with(migrate::cluster::ClusterOptions {
         superuser: superuser.map(str::to_string),
         ..Default::default()
-    };
+    })
+}
+
+/// [`local_cluster`] with any options.
+fn cluster_with(opts: migrate::cluster::ClusterOptions) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("test-postgres".into())
         .spawn(move || {

@@ -4,6 +4,7 @@
 mod access;
 mod aethercrown98;
 mod catalog;
+mod catalogue;
 mod cli;
 mod corpus;
 mod diff;
