@@ -308,7 +308,12 @@ pub(super) fn render_status(s: &SetStatus) -> String {
                 m.execution_ms.unwrap_or(0),
                 if ok { "ok" } else { "CHANGED since applied" }
             ),
-            _ => "pending".to_string(),
+            _ => match &m.partly_applied {
+                Some(left) => format!(
+                    "pending, PARTLY APPLIED by an interrupted run ({left}); the next up completes it"
+                ),
+                None => "pending".to_string(),
+            },
         };
         out.push_str(&format!("  {:04} {:width$}  {detail}\n", m.version, m.name));
     }

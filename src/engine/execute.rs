@@ -339,6 +339,58 @@ async fn invalid_indexes(
     Ok(out)
 }
 
+/// What a pending no-transaction migration already left in the database: of the indexes it
+/// builds concurrently, how many exist, and which are INVALID. `None` when nothing is there
+/// (or the migration runs in a transaction, which leaves nothing behind).
+pub async fn partly_applied(
+    conn: &mut PgConnection,
+    m: &Migration,
+    schema: &str,
+) -> Result<Option<String>, EngineError> {
+    if !m.up.no_transaction {
+        return Ok(None);
+    }
+    let Ok(statements) = split(&m.up.sql) else {
+        return Ok(None);
+    };
+    let indexes = concurrent_indexes(&statements, schema);
+    let mut present = 0;
+    let mut invalid = Vec::new();
+    for (s, n) in &indexes {
+        let valid: Option<bool> = sqlx::query_scalar(
+            "SELECT x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+               JOIN pg_namespace ns ON ns.oid = c.relnamespace
+              WHERE ns.nspname = $1 AND c.relname = $2",
+        )
+        .bind(s)
+        .bind(n)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db(
+            "looking for the indexes of a pending no-transaction migration",
+        ))?;
+        match valid {
+            Some(true) => present += 1,
+            Some(false) => {
+                present += 1;
+                invalid.push((s.clone(), n.clone()));
+            }
+            None => {}
+        }
+    }
+    if present == 0 {
+        return Ok(None);
+    }
+    let mut text = format!("{present} of the {} indexes it builds exist", indexes.len());
+    if !invalid.is_empty() {
+        text.push_str(&format!(
+            ", INVALID: {}",
+            shown(&invalid, schema).join(", ")
+        ));
+    }
+    Ok(Some(text))
+}
+
 fn shown(indexes: &[(String, String)], home: &str) -> Vec<String> {
     indexes
         .iter()

@@ -709,6 +709,9 @@ pub struct MigrationStatus {
     pub execution_ms: Option<i64>,
     /// Whether the applied checksum equals the file's; `None` while pending.
     pub checksum_matches: Option<bool>,
+    /// A pending no-transaction migration that an interrupted run left half done: what it
+    /// left (the next `up` completes it, rebuilding what is INVALID).
+    pub partly_applied: Option<String>,
 }
 
 /// The state of one set in a database.
@@ -748,12 +751,22 @@ impl SetStatus {
 /// Reads the state of `set` without changing anything (no lock, no history table created).
 pub async fn status(conn: &mut PgConnection, set: &MigrationSet) -> Result<SetStatus, EngineError> {
     let applied = history::read(conn, &set.name).await?;
+    let mut partial = Vec::new();
+    for m in &set.migrations {
+        let pending = !applied.iter().any(|a| a.version == m.version);
+        partial.push(match pending {
+            true => execute::partly_applied(conn, m, &set.schema).await?,
+            false => None,
+        });
+    }
     let migrations = set
         .migrations
         .iter()
-        .map(|m| {
+        .zip(partial)
+        .map(|(m, partly_applied)| {
             let a = applied.iter().find(|a| a.version == m.version);
             MigrationStatus {
+                partly_applied,
                 version: m.version,
                 name: m.name.clone(),
                 state: if a.is_some() { "applied" } else { "pending" },

@@ -7,6 +7,7 @@ mod catalog;
 mod catalogue;
 mod cli;
 mod corpus;
+mod crash;
 mod diff;
 mod engine;
 mod harness;
