@@ -205,7 +205,7 @@ impl Config {
                 origin: origin.to_string(),
                 line: before.matches('\n').count() + 1,
                 column: before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
-                message: e.message().trim().to_string(),
+                message: e.message().split_whitespace().collect::<Vec<_>>().join(" "),
             }
         })?;
         let invalid = |message: String| ConfigError::Invalid {

@@ -13,6 +13,7 @@ mod engine;
 mod harness;
 mod pooler;
 mod promises;
+mod properties;
 mod proxy;
 mod reliability;
 mod rollback;
