@@ -13,6 +13,9 @@ pub enum EngineError {
         source: Option<Box<sqlx::Error>>,
     },
 
+    #[error("cannot connect to {url}: {explanation}")]
+    Certificate { url: String, explanation: String },
+
     #[error("migrate.history is not the table this version writes: {reason}; it was changed by hand: restore its columns (set_name text, version bigint, name text, namespace text, checksum text, applied_at timestamptz, applied_by text, execution_ms bigint) or move it aside")]
     HistoryShape { reason: String },
 
@@ -203,7 +206,7 @@ impl EngineError {
     /// Process exit code: 3 when the server could not be reached, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            EngineError::Connect { .. } => 3,
+            EngineError::Connect { .. } | EngineError::Certificate { .. } => 3,
             EngineError::BadUrl { .. } | EngineError::TransactionPooler { .. } => 2,
             EngineError::Interrupted { signal } => {
                 if *signal == "SIGTERM" {
@@ -229,6 +232,40 @@ pub fn sessions_sql(filter: &str) -> String {
                 ELSE left(regexp_replace(a.query, '[[:space:]]+', ' ', 'g'), 200) END), '; ' ORDER BY a.pid)
   FROM pg_stat_activity a WHERE {filter}"
     )
+}
+
+/// What is wrong with the server's TLS certificate, and what to do, when the TLS library
+/// refused it: its own words (`CaUsedAsEndEntity`) tell an operator little.
+pub fn certificate_problem(reason: &str) -> Option<String> {
+    let (_, detail) = reason.split_once("invalid peer certificate: ")?;
+    let known: &[(&str, &str)] = &[
+        (
+            "CaUsedAsEndEntity",
+            "the server's TLS certificate is a CA certificate (basicConstraints CA:TRUE), as `openssl req -x509` makes it by default and the PostgreSQL documentation shows; libpq accepts that, the TLS library of migrate (rustls) does not. Give the server a certificate signed by a CA, with basicConstraints CA:FALSE and a subjectAltName naming the host (e.g. -addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:db.example.com), and pass that CA as sslrootcert; or use sslmode=require, which encrypts without verifying who the server is",
+        ),
+        (
+            "NotValidForName",
+            "the server's TLS certificate does not name the host of the URL in its subjectAltName (the common name is not read); reissue it with subjectAltName=DNS:<host> (or IP:<address>), connect by a name it lists, or use sslmode=verify-ca, which checks the signature but not the name",
+        ),
+        (
+            "UnknownIssuer",
+            "the server's TLS certificate is not signed by a CA in sslrootcert (or, without sslrootcert, by a public CA); pass the CA that signed it as sslrootcert=PATH",
+        ),
+        (
+            "Expired",
+            "the server's TLS certificate has expired; renew it on the server",
+        ),
+        (
+            "NotValidYet",
+            "the server's TLS certificate is not valid yet; check the clocks of both machines",
+        ),
+        (
+            "BadEncoding",
+            "the server's TLS certificate cannot be read; check ssl_cert_file on the server",
+        ),
+    ];
+    let (_, explanation) = known.iter().find(|(name, _)| detail.contains(name))?;
+    Some(explanation.to_string())
 }
 
 /// Folds a driver error into one redacted line.

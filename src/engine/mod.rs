@@ -320,6 +320,15 @@ fn check_url(url: &str) -> Result<(), String> {
                     | "tcp_user_timeout"
                     | "port"
             );
+            // A certificate or key file that cannot be read would otherwise fail as a bare
+            // "No such file or directory" while connecting.
+            if matches!(key.as_ref(), "sslcert" | "sslkey" | "sslrootcert")
+                && !matches!(value.as_ref(), "system" | "")
+            {
+                if let Err(e) = std::fs::File::open(value.as_ref()) {
+                    return Err(format!("{key}={value} cannot be read: {e}"));
+                }
+            }
             if whole && value.trim().parse::<u32>().is_err() {
                 return Err(format!(
                     "`{key}={value}` is not a whole number; write e.g. {key}=10"
@@ -371,11 +380,20 @@ async fn connect_within(
     });
     match connected.await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(EngineError::Connect {
-            url: shown.to_string(),
-            reason: reason(&e),
-            source: Some(Box::new(e)),
-        }),
+        Ok(Err(e)) => {
+            let reason = reason(&e);
+            match error::certificate_problem(&reason) {
+                Some(explanation) => Err(EngineError::Certificate {
+                    url: shown.to_string(),
+                    explanation,
+                }),
+                None => Err(EngineError::Connect {
+                    url: shown.to_string(),
+                    reason,
+                    source: Some(Box::new(e)),
+                }),
+            }
+        }
         Err(_) => Err(EngineError::Connect {
             url: shown.to_string(),
             reason: format!("no answer within {}s", limit.as_secs()),

@@ -85,6 +85,8 @@ static CASES: &[Case] = &[
     case(Unset, &["status", "--database-url", "postgres://no_such_role@{hostport}/{db}"], 3, "role \"no_such_role\" does not exist"),
     case(Unset, &["status", "--database-url", "postgres://{user}:Sup3r-Secret-Pw@{hostport}/no_such_db"], 3, "database \"no_such_db\" does not exist"),
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?sslmode=require"], 3, "server does not support TLS"),
+    case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt"], 2, "sslrootcert=/nonexistent/ca.crt cannot be read"),
+    case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?sslmode=require&sslcert=/nonexistent/c.crt&sslkey=/nonexistent/c.key"], 2, "sslcert=/nonexistent/c.crt cannot be read"),
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?host=/nonexistent-socket-dir"], 3, "No such file or directory"),
     case(Unset, &["--set", "witchcraft", "up", "--database-url", "postgres://{user}@127.0.0.1:6543/{db}"], 2, "transaction-mode pooler"),
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}", "--database-url", "postgres://{user}@{hostport}/{db}"], 2, "cannot be used multiple times"),

@@ -19,5 +19,6 @@ mod reliability;
 mod rollback;
 mod sandbox;
 mod supabase;
+mod tls;
 mod verify;
 mod witchcraft;
