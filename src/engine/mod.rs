@@ -7,6 +7,7 @@
 pub mod error;
 pub mod execute;
 pub mod history;
+pub mod keepalive;
 pub mod lock;
 pub mod maintain;
 pub mod risk;
@@ -351,6 +352,9 @@ fn connect_timeout_of(url: &str) -> Option<Option<Duration>> {
 /// Opens the run's connection, within the URL's `connect_timeout` (default 15 s).
 pub async fn connect(url: &str) -> Result<PgConnection, EngineError> {
     let opts = options(url)?;
+    if let Ok(mut k) = KEEPALIVE.lock() {
+        *k = Some(keepalive::Keepalive::of_url(url));
+    }
     let timeout = connect_timeout_of(url).unwrap_or(Some(CONNECT_TIMEOUT));
     connect_within(&opts, &redact_url(url), timeout).await
 }
@@ -363,8 +367,12 @@ pub async fn connect_with(
     connect_within(opts, shown, Some(CONNECT_TIMEOUT)).await
 }
 
-/// Opens a connection, giving up after `timeout` (never, for `None`), and registers its
-/// server session so that a signal can cancel what it runs.
+/// The keepalive settings of the run's URL, for every connection the run opens (the
+/// watcher's and the helpers' too).
+static KEEPALIVE: std::sync::Mutex<Option<keepalive::Keepalive>> = std::sync::Mutex::new(None);
+
+/// Opens a connection, giving up after `timeout` (never, for `None`), turns TCP keepalives
+/// on, and registers its server session so that a signal can cancel what it runs.
 async fn connect_within(
     opts: &PgConnectOptions,
     shown: &str,
@@ -373,6 +381,8 @@ async fn connect_within(
     let limit = timeout.unwrap_or(Duration::MAX);
     let connected = tokio::time::timeout(limit, async {
         let mut conn = opts.connect().await?;
+        let k = KEEPALIVE.lock().ok().and_then(|k| *k);
+        keepalive::apply(k.unwrap_or_else(|| keepalive::Keepalive::of_url("")));
         if let Some((pid, start)) = crate::interrupt::identify(&mut conn).await {
             crate::interrupt::register(opts, pid, start);
         }

@@ -591,3 +591,73 @@ async fn a_frozen_server_is_given_up_on_after_the_server_timeout() {
         0
     );
 }
+
+/// The descriptor of this process's TCP socket whose local port is `port`.
+fn socket_with_local_port(port: u16) -> Option<i32> {
+    for entry in std::fs::read_dir("/proc/self/fd").ok()?.flatten() {
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // SAFETY: getsockname writes at most `len` bytes into the storage it is given.
+        let local = unsafe {
+            let mut addr: libc::sockaddr_storage = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            if libc::getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len) != 0 {
+                continue;
+            }
+            match i32::from(addr.ss_family) {
+                libc::AF_INET => {
+                    let a = &*(&addr as *const _ as *const libc::sockaddr_in);
+                    u16::from_be(a.sin_port)
+                }
+                libc::AF_INET6 => {
+                    let a = &*(&addr as *const _ as *const libc::sockaddr_in6);
+                    u16::from_be(a.sin6_port)
+                }
+                _ => continue,
+            }
+        };
+        if local == port {
+            return Some(fd);
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn connections_carry_tcp_keepalives_from_the_url_or_the_defaults() {
+    use migrate::engine::keepalive::{get, COUNT, IDLE, INTERVAL};
+    let db = TestDb::new().await;
+    let custom = format!(
+        "{}{}keepalives_idle=17&keepalives_interval=3&keepalives_count=2&tcp_user_timeout=9000",
+        db.url,
+        if db.url.contains('?') { "&" } else { "?" }
+    );
+    for (url, expected) in [
+        (db.url.clone(), (IDLE, INTERVAL, COUNT, 0)),
+        (custom, (17, 3, 2, 9000)),
+    ] {
+        let mut c = migrate::engine::connect(&url).await.unwrap();
+        let port: i32 = sqlx::query_scalar("SELECT inet_client_port()")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        let fd = socket_with_local_port(port as u16).expect("the connection's socket");
+        assert_eq!(
+            get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE),
+            Some(1),
+            "{url}"
+        );
+        let tcp = |name| get(fd, libc::IPPROTO_TCP, name).unwrap();
+        assert_eq!(
+            (
+                tcp(libc::TCP_KEEPIDLE),
+                tcp(libc::TCP_KEEPINTVL),
+                tcp(libc::TCP_KEEPCNT),
+                tcp(libc::TCP_USER_TIMEOUT)
+            ),
+            expected,
+            "{url}"
+        );
+    }
+}

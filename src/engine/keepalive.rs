@@ -1,0 +1,169 @@
+//! TCP keepalives on every connection to the server, as libpq sets them: the driver opens
+//! its sockets without them, so a server that vanished without closing the connection (a
+//! host powered off, a dropped NAT entry) would leave a waiting read unanswered forever.
+//! After each connect, every TCP socket of this process that has no keepalive yet gets one
+//! (all of them are connections to PostgreSQL servers).
+//!
+//! The URL's `keepalives` (0 turns them off), `keepalives_idle`, `keepalives_interval`,
+//! `keepalives_count` and `tcp_user_timeout` are honoured; without them a dead peer is
+//! noticed after about two minutes (60 s idle, then 6 probes 10 s apart).
+
+/// Seconds of silence before the first probe, unless the URL says otherwise.
+pub const IDLE: u32 = 60;
+/// Seconds between probes.
+pub const INTERVAL: u32 = 10;
+/// Unanswered probes before the connection is dropped.
+pub const COUNT: u32 = 6;
+
+/// The keepalive settings of a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    pub on: bool,
+    pub idle: u32,
+    pub interval: u32,
+    pub count: u32,
+    /// Milliseconds sent data may stay unacknowledged (0: the system's default).
+    pub user_timeout: u32,
+}
+
+impl Keepalive {
+    /// Reads the libpq parameters of `url`; values that are not whole numbers were refused
+    /// before connecting.
+    pub fn of_url(url: &str) -> Keepalive {
+        let mut k = Keepalive {
+            on: true,
+            idle: IDLE,
+            interval: INTERVAL,
+            count: COUNT,
+            user_timeout: 0,
+        };
+        let Ok(parsed) = url::Url::parse(url) else {
+            return k;
+        };
+        for (key, value) in parsed.query_pairs() {
+            let Ok(n) = value.trim().parse::<u32>() else {
+                continue;
+            };
+            match key.as_ref() {
+                "keepalives" => k.on = n != 0,
+                "keepalives_idle" if n > 0 => k.idle = n,
+                "keepalives_interval" if n > 0 => k.interval = n,
+                "keepalives_count" if n > 0 => k.count = n,
+                "tcp_user_timeout" => k.user_timeout = n,
+                _ => {}
+            }
+        }
+        k
+    }
+}
+
+/// Turns keepalives on for every TCP socket of this process that has none.
+#[cfg(target_os = "linux")]
+pub fn apply(k: Keepalive) {
+    if !k.on {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if is_tcp(fd) && get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE) == Some(0) {
+            set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, k.idle);
+            set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, k.interval);
+            set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, k.count);
+            if k.user_timeout > 0 {
+                set(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_USER_TIMEOUT,
+                    k.user_timeout,
+                );
+            }
+            set(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+        }
+    }
+}
+
+/// Elsewhere the driver's sockets keep the system's defaults.
+#[cfg(not(target_os = "linux"))]
+pub fn apply(_: Keepalive) {}
+
+/// Whether `fd` is a TCP socket (IPv4 or IPv6).
+#[cfg(target_os = "linux")]
+fn is_tcp(fd: i32) -> bool {
+    if get(fd, libc::SOL_SOCKET, libc::SO_TYPE) != Some(libc::SOCK_STREAM as u32) {
+        return false;
+    }
+    // SAFETY: getsockname writes at most `len` bytes into the storage it is given.
+    unsafe {
+        let mut addr: libc::sockaddr_storage = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        if libc::getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len) != 0 {
+            return false;
+        }
+        matches!(i32::from(addr.ss_family), libc::AF_INET | libc::AF_INET6)
+    }
+}
+
+/// An integer socket option of `fd`.
+#[cfg(target_os = "linux")]
+pub fn get(fd: i32, level: i32, name: i32) -> Option<u32> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the option is an int, and `len` says so.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            &mut value as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(value as u32)
+}
+
+#[cfg(target_os = "linux")]
+fn set(fd: i32, level: i32, name: i32, value: u32) {
+    let value = value.min(i32::MAX as u32) as libc::c_int;
+    // SAFETY: the option is an int, and the length says so. A failure (the descriptor was
+    // closed meanwhile) leaves that socket as it was.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &value as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_sets_or_turns_off_the_keepalives() {
+        let k = Keepalive::of_url("postgres://h/db");
+        assert_eq!(
+            (k.on, k.idle, k.interval, k.count),
+            (true, IDLE, INTERVAL, COUNT)
+        );
+        let k = Keepalive::of_url(
+            "postgres://h/db?keepalives_idle=7&keepalives_interval=2&keepalives_count=3&tcp_user_timeout=900",
+        );
+        assert_eq!(
+            (k.on, k.idle, k.interval, k.count, k.user_timeout),
+            (true, 7, 2, 3, 900)
+        );
+        assert!(!Keepalive::of_url("postgres://h/db?keepalives=0").on);
+    }
+}
