@@ -593,6 +593,7 @@ async fn a_frozen_server_is_given_up_on_after_the_server_timeout() {
 }
 
 /// The descriptor of this process's TCP socket whose local port is `port`.
+#[cfg(target_os = "linux")]
 fn socket_with_local_port(port: u16) -> Option<i32> {
     for entry in std::fs::read_dir("/proc/self/fd").ok()?.flatten() {
         let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
@@ -624,6 +625,7 @@ fn socket_with_local_port(port: u16) -> Option<i32> {
     None
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn connections_carry_tcp_keepalives_from_the_url_or_the_defaults() {
     use migrate::engine::keepalive::{get, COUNT, IDLE, INTERVAL};
