@@ -242,5 +242,9 @@ pub enum Command {
         /// Keep the server running after exit and print how to stop it.
         #[arg(long)]
         keep: bool,
+        /// Folder of the server binaries (initdb, postgres) to run, e.g. another major
+        /// version's. Default: $MIGRATE_PG_BINDIR, PATH, pg_config, /usr/lib/postgresql.
+        #[arg(long, value_name = "DIR")]
+        pg_bindir: Option<std::path::PathBuf>,
     },
 }

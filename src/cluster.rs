@@ -26,6 +26,8 @@ pub const BINDIR_ENV: &str = "MIGRATE_PG_BINDIR";
 
 #[derive(Debug, Error)]
 pub enum ClusterError {
+    #[error("{dir} does not hold PostgreSQL's server binaries (initdb and postgres); pass the folder that does, e.g. /usr/lib/postgresql/17/bin")]
+    NotBinaries { dir: String },
     #[error("no PostgreSQL server binaries found (initdb and postgres) in ${BINDIR_ENV}, on PATH, via `pg_config --bindir` or in /usr/lib/postgresql/*/bin; install them (Debian: apt-get install postgresql) or set {BINDIR_ENV}")]
     NoBinaries,
     #[error("running as root and there is no `postgres` OS user to run the server as (Postgres refuses root); create one (useradd --system postgres) or run as another user")]
@@ -61,6 +63,9 @@ pub struct ClusterOptions {
     /// Start as a hot standby that never leaves recovery (a `standby.signal` and no primary):
     /// a read-only server, as a replica is, to check what runs do against one.
     pub standby: bool,
+    /// The folder of `initdb` and `postgres` to use, instead of looking for them
+    /// ([`find_bindir`]): another PostgreSQL version than the one installed.
+    pub bindir: Option<PathBuf>,
 }
 
 /// A running throwaway server.
@@ -167,7 +172,15 @@ fn tail(path: &Path, lines: usize) -> String {
 impl Cluster {
     /// Creates a cluster in a new temporary directory and starts it.
     pub fn start(opts: &ClusterOptions) -> Result<Cluster, ClusterError> {
-        let bindir = find_bindir()?;
+        let bindir = match &opts.bindir {
+            Some(d) if d.join("initdb").is_file() && d.join("postgres").is_file() => d.clone(),
+            Some(d) => {
+                return Err(ClusterError::NotBinaries {
+                    dir: d.display().to_string(),
+                })
+            }
+            None => find_bindir()?,
+        };
         let run_as = server_user()?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

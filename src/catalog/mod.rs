@@ -20,6 +20,7 @@
 mod fetch;
 pub mod model;
 pub mod text;
+pub mod versions;
 
 pub use text::{parse, render};
 
@@ -453,11 +454,16 @@ async fn read(
             if (kind == "schema" || kind == "grants on schema") && name == home {
                 continue;
             }
-            let fields: Vec<String> = fields
+            let mut fields: Vec<String> = fields
                 .unwrap_or_default()
                 .iter()
                 .map(|f| normalize(f, home))
                 .collect();
+            if kind == "view" || kind == "materialized view" {
+                if let Some(definition) = fields.first_mut() {
+                    *definition = versions::view_definition(definition);
+                }
+            }
             let mut body = model::body_of(&fields);
             let mut shown = name.clone();
             if kind == "table" {

@@ -68,7 +68,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Bootstrap => bootstrap::bootstrap(g, &sets, &all).await,
         Command::Adopt { from } => adopt::adopt(g, &sets, from).await,
         Command::Export { supabase } => export::export(g, &sets, supabase).await,
-        Command::Sandbox { keep } => sandbox::sandbox(g, &sets, *keep).await,
+        Command::Sandbox { keep, pg_bindir } => {
+            sandbox::sandbox(g, &sets, *keep, pg_bindir.clone()).await
+        }
         Command::Snapshot {
             check,
             scratch_url,

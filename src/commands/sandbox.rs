@@ -9,12 +9,18 @@ use migrate::engine;
 use serde_json::json;
 use std::io::IsTerminal;
 
-pub(super) async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Result<()> {
+pub(super) async fn sandbox(
+    g: &Global,
+    sets: &[MigrationSet],
+    keep: bool,
+    bindir: Option<std::path::PathBuf>,
+) -> Result<()> {
     if !g.json {
         errln!("starting a throwaway PostgreSQL server...");
     }
     let cluster = Cluster::start(&ClusterOptions {
         keep,
+        bindir,
         ..Default::default()
     })?;
     let result = sandbox_apply(g, sets, &cluster).await;
@@ -25,15 +31,21 @@ pub(super) async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Re
             return Err(e);
         }
     };
+    let version = server_version(&cluster).await;
     let server = json!({
         "port": cluster.port(), "dir": cluster.root(), "pid": cluster.pid(),
-        "bindir": cluster.bindir(), "kept": keep,
+        "bindir": cluster.bindir(), "kept": keep, "version": version,
     });
     let pid = cluster.pid().unwrap_or(0);
     let stop_hint = format!("kill -INT {pid} && rm -rf {}", cluster.root().display());
     if g.json {
         print_json(json!({ "command": "sandbox", "server": server, "databases": databases }))?;
     } else {
+        outln!(
+            "server: PostgreSQL {} from {}",
+            version.as_deref().unwrap_or("?"),
+            cluster.bindir().display()
+        );
         for d in &databases {
             outln!(
                 "{}  {}",
@@ -61,6 +73,15 @@ pub(super) async fn sandbox(g: &Global, sets: &[MigrationSet], keep: bool) -> Re
 }
 
 /// Creates one database per set on the sandbox server and applies the set to it.
+/// The server's version, as it reports it (`17.10`).
+async fn server_version(cluster: &Cluster) -> Option<String> {
+    let mut c = engine::connect(&cluster.url("postgres")).await.ok()?;
+    sqlx::query_scalar("SELECT current_setting('server_version')")
+        .fetch_one(&mut c)
+        .await
+        .ok()
+}
+
 pub(super) async fn sandbox_apply(
     g: &Global,
     sets: &[MigrationSet],

@@ -129,8 +129,27 @@ fn local_cluster(superuser: Option<&str>) -> String {
     })
 }
 
+/// The server binaries the suite runs (`MIGRATE_TEST_PG_BINDIR`), when not the ones this
+/// machine has installed: the same tests against another PostgreSQL version.
+pub fn test_bindir() -> Option<PathBuf> {
+    std::env::var_os("MIGRATE_TEST_PG_BINDIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Options for a throwaway cluster of the version under test.
+pub fn cluster_options() -> migrate::cluster::ClusterOptions {
+    migrate::cluster::ClusterOptions {
+        bindir: test_bindir(),
+        ..Default::default()
+    }
+}
+
 /// [`local_cluster`] with any options.
-fn cluster_with(opts: migrate::cluster::ClusterOptions) -> String {
+fn cluster_with(mut opts: migrate::cluster::ClusterOptions) -> String {
+    if opts.bindir.is_none() {
+        opts.bindir = test_bindir();
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("test-postgres".into())
@@ -313,6 +332,10 @@ impl TestDb {
             .env("DATABASE_URL", &self.url)
             .env_remove("MIGRATE_PG_BINDIR")
             .stdin(std::process::Stdio::null());
+        // Scratch servers and sandboxes the binary starts run the version under test.
+        if let Some(d) = test_bindir() {
+            cmd.env("MIGRATE_PG_BINDIR", d);
+        }
         cmd
     }
 }

@@ -16,8 +16,9 @@ pub struct Counters {
     pub queries: AtomicUsize,
     /// Extended-protocol executions (`E`).
     pub executes: AtomicUsize,
-    /// When set, the first `COMMIT` is forwarded, and then the connection is cut before the
-    /// server's answer can come back.
+    /// When set, the first `COMMIT` after the history row was written (a migration's, not
+    /// the bookkeeping's own short transactions) is forwarded, and then the connection is cut
+    /// before the server's answer can come back.
     pub cut_after_commit: AtomicBool,
     /// How many connections were cut.
     pub cuts: AtomicUsize,
@@ -120,12 +121,18 @@ fn serve(mut client: TcpStream, server: TcpStream, c: Arc<Counters>) {
     hold(&c);
     let _ = to_server.write_all(&(len as u32).to_be_bytes());
     let _ = to_server.write_all(&body);
+    let mut history_written = false;
     while let Some(head) = read_exact(&mut client, 5) {
         let len = u32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
         let Some(body) = read_exact(&mut client, len - 4) else {
             break;
         };
+        if matches!(head[0], b'Q' | b'P') {
+            let text = String::from_utf8_lossy(&body);
+            history_written |= text.contains("INSERT INTO migrate.history");
+        }
         let is_commit = head[0] == b'Q'
+            && history_written
             && String::from_utf8_lossy(&body)
                 .trim_end_matches('\0')
                 .trim()

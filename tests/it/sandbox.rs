@@ -72,3 +72,63 @@ async fn sandbox_keep_leaves_a_server_running() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn sandbox_runs_the_server_binaries_it_is_given() {
+    let bindir = test_bindir().unwrap_or_else(|| migrate::cluster::find_bindir().unwrap());
+    let v = sandbox(&[
+        "--set",
+        "witchcraft",
+        "--pg-bindir",
+        bindir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::path::Path::new(v["server"]["bindir"].as_str().unwrap()),
+        bindir
+    );
+    // The version the binaries report is the one the server runs.
+    let out = std::process::Command::new(bindir.join("postgres"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let reported = String::from_utf8_lossy(&out.stdout);
+    let version = v["server"]["version"].as_str().unwrap();
+    let number = version.split_whitespace().next().unwrap();
+    assert!(reported.contains(number), "{reported} / {version}");
+    assert_eq!(
+        v["databases"][0]["status"]["current_version"],
+        embedded_set("witchcraft").latest()
+    );
+
+    let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .current_dir(crate_root())
+        .args(["sandbox", "--pg-bindir", "/nonexistent/bin"])
+        .stdin(std::process::Stdio::null()));
+    assert_refused(
+        &out,
+        1,
+        "/nonexistent/bin does not hold PostgreSQL's server binaries (initdb and postgres)",
+    );
+}
+
+#[tokio::test]
+async fn the_suite_runs_the_server_version_it_was_given() {
+    // MIGRATE_TEST_PG_BINDIR picks the version under test (.ci/run: 16, 17 and 18 after the
+    // full suite on 15); the servers of the suite must be that version.
+    let bindir = test_bindir().unwrap_or_else(|| migrate::cluster::find_bindir().unwrap());
+    let out = std::process::Command::new(bindir.join("postgres"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let reported = String::from_utf8_lossy(&out.stdout).to_string();
+    let db = TestDb::new().await;
+    let mut c = db.conn().await;
+    let version: Vec<String> = strings(&mut c, "SELECT current_setting('server_version')").await;
+    let number = version[0].split_whitespace().next().unwrap().to_string();
+    if std::env::var_os("MIGRATE_TEST_DATABASE_URL").is_none() {
+        assert!(
+            reported.contains(&format!(" {number}")),
+            "{reported} / {number}"
+        );
+    }
+}

@@ -401,7 +401,7 @@ async fn revocation_is_final_and_feedback_cites_a_message_of_its_session() {
 /// (each in its own schema), and whether `service_role` then reads Witchcraft's users past
 /// row level security, as the backend steps of its flows need.
 async fn roles_after(order: &[&str]) -> (Vec<String>, Option<bool>) {
-    let cluster = migrate::cluster::Cluster::start(&Default::default()).unwrap();
+    let cluster = migrate::cluster::Cluster::start(&cluster_options()).unwrap();
     let mut c = migrate::engine::connect(&cluster.url("postgres"))
         .await
         .unwrap();

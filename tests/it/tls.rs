@@ -145,7 +145,7 @@ fn tls_server(dir: &Path, cert: &str) -> Cluster {
             ("ssl_ca_file".into(), file("ca.crt")),
             ("hba_file".into(), file("pg_hba.conf")),
         ],
-        ..Default::default()
+        ..cluster_options()
     })
     .expect("starting a TLS server")
 }
