@@ -132,3 +132,48 @@ async fn the_suite_runs_the_server_version_it_was_given() {
         );
     }
 }
+
+#[test]
+fn sandbox_stops_and_removes_its_server_on_sigterm() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .current_dir(crate_root())
+        .args(["sandbox", "--set", "witchcraft"])
+        .env_remove("DATABASE_URL")
+        .envs(test_bindir().map(|d| ("MIGRATE_PG_BINDIR", d)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    // Signalled while it sets its server up (initdb takes longer than this).
+    for line in lines.by_ref() {
+        if line.unwrap().contains("starting a throwaway PostgreSQL server") {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let prefix = format!("migrate-pg-{pid}-");
+    let dirs = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .collect()
+    };
+    // SAFETY: signalling the child this test started.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGTERM);
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{rest:?}");
+    assert!(
+        dirs().is_empty(),
+        "the server directory is left: {:?}",
+        dirs()
+    );
+}
