@@ -65,6 +65,24 @@ pub struct Global {
     /// a dead network), e.g. 10s, 2min. Default: 30s.
     #[arg(long, value_name = "DURATION", global = true, value_parser = positive_duration)]
     pub server_timeout: Option<std::time::Duration>,
+
+    /// Run up, status, verify or diff on every database FILE lists (one URL per line, or TOML
+    /// `[[target]]` tables with name, url and optional sets), with one report.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub targets: Option<PathBuf>,
+
+    /// With --targets: how many databases at once. Default: 4 per core.
+    #[arg(long, value_name = "N", global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: Option<u16>,
+
+    /// With --targets: start no further database once one failed.
+    #[arg(long, global = true)]
+    pub fail_fast: bool,
+
+    /// With --targets: run only the targets that did not succeed in REPORT, the --json
+    /// output of an earlier run.
+    #[arg(long, value_name = "REPORT", global = true)]
+    pub retry_failed: Option<PathBuf>,
 }
 
 /// A duration flag that must be more than zero.

@@ -179,13 +179,14 @@ pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Re
     engine::require_own_session(&mut conn, url).await?;
     let mut reports = Vec::new();
     for set in sets {
+        let before = engine::status(&mut conn, set).await?.current_version;
         let steps = engine::up(&mut conn, set, to, limits(g, set), &progress).await?;
         let now = engine::status(&mut conn, set).await?;
         if !g.json {
             outln!("{}", summary(set, &steps, &now, "applied"));
         }
         reports.push(json!({
-            "set": set.name, "schema": set.schema, "applied": steps,
+            "set": set.name, "schema": set.schema, "previous_version": before, "applied": steps,
             "current_version": now.current_version, "pending": now.pending(),
         }));
     }

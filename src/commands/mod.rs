@@ -8,6 +8,7 @@ mod apply;
 mod bootstrap;
 mod checks;
 mod export;
+mod fleet;
 mod sandbox;
 
 use crate::cli::{Cli, Command, Global};
@@ -51,6 +52,15 @@ pub async fn run(cli: Cli) -> Result<()> {
         .filter_map(|s| config.load_set(s).ok())
         .collect();
     check_target(&cli.command, &sets)?;
+    if g.targets.is_some() {
+        return fleet::fleet(g, &cli.command);
+    }
+    if g.retry_failed.is_some() || g.fail_fast || g.parallel.is_some() {
+        return Err(UsageError(
+            "--parallel, --fail-fast and --retry-failed go with --targets FILE".into(),
+        )
+        .into());
+    }
     match &cli.command {
         Command::Up { to, dry_run: true } => apply::up_dry_run(g, &sets, *to).await,
         Command::Up { to, dry_run: false } => apply::up(g, &sets, *to).await,

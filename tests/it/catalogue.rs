@@ -124,6 +124,12 @@ static CASES: &[Case] = &[
     case(Empty, &["--config", "/nonexistent/migrations.toml", "status"], 2, "cannot read /nonexistent/migrations.toml"),
     case(Empty, &["--config", "/", "status"], 2, "Is a directory"),
     case(Empty, &["--set", "witchcraft", "maintain"], 1, "run `migrate up --set witchcraft` first"),
+    case(Empty, &["--parallel", "2", "--set", "witchcraft", "up"], 2, "--parallel, --fail-fast and --retry-failed go with --targets FILE"),
+    case(Empty, &["--parallel", "0", "--targets", "/nonexistent/t.txt", "up"], 2, "invalid value '0' for '--parallel <N>'"),
+    case(Empty, &["--targets", "/nonexistent/t.txt", "--set", "witchcraft", "up"], 2, "cannot read targets file /nonexistent/t.txt"),
+    case(Config("[[set]]\nname = \"s\"\ndir = \"s\"\n"), &["--targets", "{config}", "--set", "witchcraft", "up"], 2, ":1: unknown field `set`, expected `target`"),
+    case(Config("# comment\npostgres://x@127.0.0.1:1/a\nmysql://x:Sup3r-Secret-Pw@127.0.0.1/b\n"), &["--targets", "{config}", "--set", "witchcraft", "status"], 2, ":3: target 127.0.0.1:5432/b: invalid database URL mysql://x:***@127.0.0.1/b"),
+    case(Empty, &["--targets", "{url}", "--set", "witchcraft", "--retry-failed", "/nonexistent/r.json", "up"], 2, "cannot read"),
     // ---- migrations.toml
     case(Config(""), &["status"], 2, "declares no [[set]]; add one"),
     case(Config("[[set]]\n"), &["status"], 2, ":1:1: missing field `name`"),

@@ -10,6 +10,7 @@ mod corpus;
 mod crash;
 mod diff;
 mod engine;
+mod fleet;
 mod harness;
 mod pooler;
 mod promises;

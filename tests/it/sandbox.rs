@@ -150,7 +150,10 @@ fn sandbox_stops_and_removes_its_server_on_sigterm() {
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     // Signalled while it sets its server up (initdb takes longer than this).
     for line in lines.by_ref() {
-        if line.unwrap().contains("starting a throwaway PostgreSQL server") {
+        if line
+            .unwrap()
+            .contains("starting a throwaway PostgreSQL server")
+        {
             break;
         }
     }

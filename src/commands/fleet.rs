@@ -1,0 +1,496 @@
+//! `--targets FILE`: `up`, `status`, `verify` or `diff` on many databases in one command,
+//! with one report. Each target is run by a child `migrate` of this same binary with
+//! `--json` (its URL in the child's environment, never on a command line), so every target
+//! has its own connection, its own advisory locks and its own failure, exactly as a single
+//! run; at most `--parallel` run at once. The report gives, per target, the versions before
+//! and after, what was applied, the time and the error; the exit code is 0 only when every
+//! target succeeded.
+//!
+//! FILE holds one URL per line (`#` comments and blank lines ignored), or TOML:
+//! `[[target]]` tables with `name`, `url` and optionally `sets`.
+
+use super::{print_json, UsageError};
+use crate::cli::{Command, Global};
+use anyhow::{Context, Result};
+use migrate::redact::redact_url;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// One database of the fleet.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub url: String,
+    /// Sets for this target only; empty: those of the command line.
+    pub sets: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetsFile {
+    target: Vec<TargetEntry>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetEntry {
+    name: String,
+    url: String,
+    #[serde(default)]
+    sets: Vec<String>,
+}
+
+/// Reads a targets file: TOML with `[[target]]` tables, or one URL per line.
+pub fn read_targets(path: &Path) -> Result<Vec<Target>> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read targets file {shown}: {e}")))?;
+    let bad = |line: usize, what: String| UsageError(format!("{shown}:{line}: {what}"));
+    let mut targets = Vec::new();
+    // Where each target is written: its line, or for TOML the line of its `[[target]]`.
+    let mut lines = Vec::new();
+    if text.trim_start().starts_with('[') {
+        let file: TargetsFile = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map_or(1, |s| text[..s.start].matches('\n').count() + 1);
+            bad(line, migrate::engine::error::one_line(e.message()))
+        })?;
+        let starts: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "[[target]]")
+            .map(|(i, _)| i + 1)
+            .collect();
+        for (n, t) in file.target.into_iter().enumerate() {
+            lines.push(starts.get(n).copied().unwrap_or(1));
+            targets.push(Target {
+                name: t.name,
+                url: t.url,
+                sets: t.sets,
+            });
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            lines.push(i + 1);
+            targets.push(Target {
+                name: default_name(line),
+                url: line.to_string(),
+                sets: Vec::new(),
+            });
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, t) in targets.iter_mut().enumerate() {
+        if let Err(e) = migrate::engine::options(&t.url) {
+            return Err(bad(lines[i], format!("target {}: {e}", t.name)).into());
+        }
+        if t.name.trim().is_empty() {
+            return Err(bad(lines[i], "a target has an empty name".into()).into());
+        }
+        let mut name = t.name.clone();
+        let mut n = 2;
+        while !seen.insert(name.clone()) {
+            name = format!("{}#{n}", t.name);
+            n += 1;
+        }
+        t.name = name;
+    }
+    if targets.is_empty() {
+        return Err(UsageError(format!("targets file {shown} lists no database")).into());
+    }
+    Ok(targets)
+}
+
+/// `host:port/dbname` of a URL: a name that shows no secret.
+fn default_name(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}:{}{}",
+            u.host_str().unwrap_or("localhost"),
+            u.port().unwrap_or(5432),
+            u.path()
+        ),
+        Err(_) => redact_url(url),
+    }
+}
+
+/// The flags of this process's command line that every child takes too: all but the fleet's
+/// own, the database URL and `--json`.
+fn child_args(per_target_sets: bool) -> Vec<String> {
+    const DROP_WITH_VALUE: &[&str] = &[
+        "--targets",
+        "--parallel",
+        "--retry-failed",
+        "--database-url",
+    ];
+    let mut out = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let flag = a.split('=').next().unwrap_or("");
+        let dropped_with_value =
+            DROP_WITH_VALUE.contains(&flag) || (per_target_sets && flag == "--set");
+        if dropped_with_value {
+            if !a.contains('=') {
+                args.next();
+            }
+            continue;
+        }
+        if a == "--fail-fast" || a == "--json" {
+            continue;
+        }
+        out.push(a);
+    }
+    out
+}
+
+/// What one target's run came to.
+struct Outcome {
+    target: Target,
+    code: i32,
+    ms: u128,
+    document: Option<Value>,
+    error: Option<String>,
+    skipped: bool,
+}
+
+impl Outcome {
+    fn ok(&self) -> bool {
+        self.code == 0 && !self.skipped
+    }
+}
+
+/// Runs one target: a child `migrate --json ...` with the URL in its environment.
+fn run_target(target: &Target, args: &[String]) -> Outcome {
+    let started = Instant::now();
+    let mut cmd =
+        std::process::Command::new(std::env::current_exe().unwrap_or_else(|_| "migrate".into()));
+    cmd.arg("--json")
+        .args(args)
+        .env("DATABASE_URL", &target.url)
+        .stdin(std::process::Stdio::null());
+    if !target.sets.is_empty() {
+        cmd.arg("--set").arg(target.sets.join(","));
+    }
+    let out = cmd.output();
+    let ms = started.elapsed().as_millis();
+    let (code, document, error) = match out {
+        Err(e) => (1, None, Some(format!("cannot start migrate: {e}"))),
+        Ok(out) => {
+            let code = out.status.code().unwrap_or(1);
+            let document: Option<Value> = serde_json::from_slice(&out.stdout).ok();
+            let error = document
+                .as_ref()
+                .and_then(|d| d.get("error"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| {
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    stderr
+                        .lines()
+                        .rev()
+                        .find(|l| l.starts_with("error"))
+                        .map(|l| l.trim_start_matches("error: ").to_string())
+                })
+                .or_else(|| (code != 0).then(|| failed_checks(document.as_ref())));
+            (code, document, error)
+        }
+    };
+    Outcome {
+        target: target.clone(),
+        code,
+        ms,
+        document,
+        error: error.map(|e| migrate::redact::redact_text(&e)),
+        skipped: false,
+    }
+}
+
+/// The checks of a `verify` document that failed, or what a `diff` found, on one line.
+fn failed_checks(document: Option<&Value>) -> String {
+    let Some(d) = document else {
+        return "failed".into();
+    };
+    let mut failed = Vec::new();
+    for set in d["sets"].as_array().into_iter().flatten() {
+        let name = set["set"].as_str().unwrap_or("?");
+        for check in set["checks"].as_array().into_iter().flatten() {
+            if check["ok"] == false {
+                failed.push(format!(
+                    "{name}: {} {}",
+                    check["check"].as_str().unwrap_or("?"),
+                    check["summary"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        if set["drift"] == true {
+            let count = |k: &str| set[k].as_array().map_or(0, Vec::len);
+            failed.push(format!(
+                "{name}: drift, {} missing, {} unexpected, {} changed",
+                count("missing"),
+                count("unexpected"),
+                count("changed")
+            ));
+        }
+    }
+    if failed.is_empty() {
+        "failed".into()
+    } else {
+        failed.join("; ")
+    }
+}
+
+/// One set of a target: (set, version before, version after, versions applied).
+type SetVersions = (String, Option<i64>, Option<i64>, Vec<i64>);
+
+/// Per set of a child's document: what it was at and is at now.
+fn versions(verb: &str, d: Option<&Value>) -> Vec<SetVersions> {
+    let Some(d) = d else {
+        return Vec::new();
+    };
+    d["sets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let after = s["current_version"].as_i64();
+            let applied: Vec<i64> = s["applied"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a["version"].as_i64())
+                .collect();
+            let before = match verb {
+                "up" => s["previous_version"].as_i64(),
+                _ => after,
+            };
+            (
+                s["set"].as_str().unwrap_or("?").to_string(),
+                before,
+                after,
+                applied,
+            )
+        })
+        .collect()
+}
+
+fn verb_of(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Up { dry_run: false, .. } => Some("up"),
+        Command::Status => Some("status"),
+        Command::Verify {
+            roundtrip: false, ..
+        } => Some("verify"),
+        Command::Diff { .. } => Some("diff"),
+        _ => None,
+    }
+}
+
+/// Runs the command on every target of `--targets`.
+pub(super) fn fleet(g: &Global, command: &Command) -> Result<()> {
+    let Some(verb) = verb_of(command) else {
+        return Err(UsageError(
+            "--targets works with up, status, verify and diff; run other verbs on one database at a time".into(),
+        )
+        .into());
+    };
+    let path = g.targets.as_deref().context("--targets")?;
+    let mut targets = read_targets(path)?;
+    if let Some(report) = &g.retry_failed {
+        let failed = failed_in_report(report)?;
+        targets.retain(|t| failed.contains(&t.name));
+        if targets.is_empty() {
+            if g.json {
+                print_json(
+                    json!({ "command": verb, "targets": [], "summary": {"total": 0, "ok": 0, "failed": 0} }),
+                )?;
+            } else {
+                outln!(
+                    "fleet: no target failed in {}; nothing to retry",
+                    report.display()
+                );
+            }
+            return Ok(());
+        }
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let parallel = g
+        .parallel
+        .map_or(cores * 4, usize::from)
+        .clamp(1, targets.len());
+    let per_target_sets = targets.iter().any(|t| !t.sets.is_empty());
+    let args = child_args(per_target_sets);
+    let total = targets.len();
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..total).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..parallel {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(target) = targets.get(i) else { break };
+                let outcome = if stop.load(Ordering::SeqCst) || migrate::interrupt::received().is_some() {
+                    Outcome {
+                        target: target.clone(),
+                        code: 1,
+                        ms: 0,
+                        document: None,
+                        error: Some("skipped: an earlier target failed (--fail-fast) or the run was interrupted".into()),
+                        skipped: true,
+                    }
+                } else {
+                    errln!("fleet: {verb} {} ...", target.name);
+                    run_target(target, &args)
+                };
+                let done = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                if !outcome.ok() {
+                    failures.fetch_add(1, Ordering::SeqCst);
+                    if g.fail_fast {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
+                if !outcome.skipped {
+                    errln!(
+                        "fleet: [{done}/{total}, {} failed] {}",
+                        failures.load(Ordering::SeqCst),
+                        line_of(verb, &outcome)
+                    );
+                }
+                if let Ok(mut all) = outcomes.lock() {
+                    all[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    let outcomes: Vec<Outcome> = outcomes
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    let ok = outcomes.iter().filter(|o| o.ok()).count();
+    let elapsed = started.elapsed().as_millis();
+    if g.json {
+        let targets: Vec<Value> = outcomes.iter().map(|o| target_json(verb, o)).collect();
+        print_json(json!({
+            "command": verb,
+            "targets": targets,
+            "summary": { "total": total, "ok": ok, "failed": total - ok, "parallel": parallel, "ms": elapsed },
+        }))?;
+    } else {
+        outln!("{}", table(verb, &outcomes));
+        outln!(
+            "fleet: {ok} of {total} target(s) succeeded, {} failed, in {:.1} s ({parallel} at a time)",
+            total - ok,
+            elapsed as f64 / 1000.0
+        );
+    }
+    if ok == total {
+        Ok(())
+    } else {
+        Err(super::Reported(1).into())
+    }
+}
+
+/// One line for the progress of a finished target.
+fn line_of(verb: &str, o: &Outcome) -> String {
+    if let Some(e) = o.error.as_deref().filter(|_| !o.ok()) {
+        return format!("{}: FAILED in {} ms: {e}", o.target.name, o.ms);
+    }
+    let sets: Vec<String> = versions(verb, o.document.as_ref())
+        .iter()
+        .map(|(set, before, after, applied)| match verb {
+            "up" => format!(
+                "{set} {:04} -> {:04} ({} applied)",
+                before.unwrap_or(0),
+                after.unwrap_or(0),
+                applied.len()
+            ),
+            _ => format!("{set} at {:04}", after.unwrap_or(0)),
+        })
+        .collect();
+    format!("{}: ok in {} ms, {}", o.target.name, o.ms, sets.join(", "))
+}
+
+fn target_json(verb: &str, o: &Outcome) -> Value {
+    let sets: Vec<Value> = versions(verb, o.document.as_ref())
+        .into_iter()
+        .map(|(set, before, after, applied)| {
+            json!({ "set": set, "before": before, "after": after, "applied": applied })
+        })
+        .collect();
+    json!({
+        "name": o.target.name,
+        "url": redact_url(&o.target.url),
+        "result": if o.skipped { "skipped" } else if o.ok() { "ok" } else { "failed" },
+        "exit_code": o.code,
+        "ms": o.ms as u64,
+        "sets": sets,
+        "error": o.error.as_deref().filter(|_| !o.ok()),
+        "document": o.document,
+    })
+}
+
+fn table(verb: &str, outcomes: &[Outcome]) -> String {
+    let width = outcomes
+        .iter()
+        .map(|o| o.target.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let mut out = format!("{:width$}  result   time      detail\n", "target");
+    for o in outcomes {
+        let result = if o.skipped {
+            "skipped"
+        } else if o.ok() {
+            "ok"
+        } else {
+            "FAILED"
+        };
+        let detail = match o.error.as_deref().filter(|_| !o.ok()) {
+            Some(e) => e.to_string(),
+            None => line_of(verb, o)
+                .split_once(", ")
+                .map(|(_, rest)| rest.to_string())
+                .unwrap_or_default(),
+        };
+        out.push_str(&format!(
+            "{:width$}  {result:7}  {:>6} ms  {detail}\n",
+            o.target.name, o.ms
+        ));
+    }
+    out.trim_end().to_string()
+}
+
+/// The names of the targets a previous run's `--json` report did not finish with success.
+fn failed_in_report(path: &Path) -> Result<std::collections::BTreeSet<String>> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read report {shown}: {e}")))?;
+    let report: Value = serde_json::from_str(&text).map_err(|e| {
+        UsageError(format!(
+            "{shown}: not a JSON report of a --targets run ({e}); pass the file a `--json` run wrote"
+        ))
+    })?;
+    let Some(targets) = report["targets"].as_array() else {
+        return Err(UsageError(format!(
+            "{shown}: has no \"targets\"; pass the file a `--targets ... --json` run wrote"
+        ))
+        .into());
+    };
+    Ok(targets
+        .iter()
+        .filter(|t| t["result"] != "ok")
+        .filter_map(|t| t["name"].as_str().map(str::to_string))
+        .collect())
+}
