@@ -194,6 +194,22 @@ async fn a_fleet_is_migrated_in_one_command_and_only_its_failures_are_retried() 
         targets["t49"]
     );
 
+    let (code, report, _) = fleet(&file, &["--set", "witchcraft", "diff"]);
+    assert_eq!(code, 1);
+    let targets = by_name(&report);
+    assert_eq!(targets["t10"]["result"], "ok", "{}", targets["t10"]);
+    assert!(
+        targets["t49"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("witchcraft: drift, 1 missing"),
+        "{}",
+        targets["t49"]
+    );
+    let (code, report, _) = fleet(&file, &["--set", "witchcraft", "status"]);
+    assert_eq!(code, 1, "the unreachable and the refused ones fail");
+    assert_eq!(by_name(&report)["t48"]["sets"][0]["after"], 0);
+
     // Repaired: the lock released, the right password; the retry runs only the three.
     release_set_lock(&mut holder, "witchcraft").await;
     let report_path = dir.join("first.json");
