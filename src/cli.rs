@@ -134,7 +134,27 @@ pub enum Command {
 
     /// Show every migration of each set: applied or pending, when, by whom, and whether the
     /// applied checksum still matches the file.
-    Status,
+    Status {
+        /// Exit 1 when a migration is pending (for CI gates); 0 when every set is up to date.
+        #[arg(long)]
+        exit_code: bool,
+    },
+
+    /// Create the next-numbered migration of SET: NNNN_NAME.up.sql and NNNN_NAME.down.sql in
+    /// the set's directory, each with a short header. Both must hold SQL (or the down file be
+    /// irreversible) before the set loads again. Needs no database.
+    New {
+        /// The set to add the migration to.
+        set: String,
+        /// What the migration does, in lowercase snake_case: it becomes the file name.
+        name: String,
+        /// Write `-- migrate:no-transaction` (for CREATE INDEX CONCURRENTLY and the like).
+        #[arg(long)]
+        no_transaction: bool,
+        /// Write `-- migrate:irreversible` into the down file: `down` stops before it.
+        #[arg(long)]
+        irreversible: bool,
+    },
 
     /// Compare the database with the expected catalog of its sets (the committed
     /// schema/<set>/expected_catalog.txt, or another database with --against) and report

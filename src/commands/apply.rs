@@ -338,7 +338,7 @@ pub(super) async fn statuses(
     Ok(out)
 }
 
-pub(super) async fn status(g: &Global, sets: &[MigrationSet]) -> Result<()> {
+pub(super) async fn status(g: &Global, sets: &[MigrationSet], exit_code: bool) -> Result<()> {
     let mut conn = engine::connect(database_url(g)?).await?;
     let server = engine::server::inspect(&mut conn).await?;
     let all = statuses(&mut conn, sets).await?;
@@ -349,6 +349,10 @@ pub(super) async fn status(g: &Global, sets: &[MigrationSet]) -> Result<()> {
         for s in &all {
             out!("{}", render_status(s));
         }
+    }
+    // `--exit-code`: a CI gate on pending migrations, like `git diff --exit-code`.
+    if exit_code && all.iter().any(|s| s.pending() > 0) {
+        return Err(super::Reported(1).into());
     }
     Ok(())
 }

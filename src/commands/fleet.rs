@@ -123,8 +123,9 @@ fn default_name(url: &str) -> String {
 }
 
 /// The flags of this process's command line that every child takes too: all but the fleet's
-/// own, the database URL and `--json`.
-fn child_args(per_target_sets: bool) -> Vec<String> {
+/// own, the database URL, `--json` and `--set` (each child gets its target's sets, or those
+/// of the command line).
+fn child_args() -> Vec<String> {
     const DROP_WITH_VALUE: &[&str] = &[
         "--targets",
         "--parallel",
@@ -135,8 +136,7 @@ fn child_args(per_target_sets: bool) -> Vec<String> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let flag = a.split('=').next().unwrap_or("");
-        let dropped_with_value =
-            DROP_WITH_VALUE.contains(&flag) || (per_target_sets && flag == "--set");
+        let dropped_with_value = DROP_WITH_VALUE.contains(&flag) || flag == "--set";
         if dropped_with_value {
             if !a.contains('=') {
                 args.next();
@@ -168,7 +168,7 @@ impl Outcome {
 }
 
 /// Runs one target: a child `migrate --json ...` with the URL in its environment.
-fn run_target(target: &Target, args: &[String]) -> Outcome {
+fn run_target(target: &Target, args: &[String], default_sets: &[String]) -> Outcome {
     let started = Instant::now();
     let mut cmd =
         std::process::Command::new(std::env::current_exe().unwrap_or_else(|_| "migrate".into()));
@@ -176,8 +176,13 @@ fn run_target(target: &Target, args: &[String]) -> Outcome {
         .args(args)
         .env("DATABASE_URL", &target.url)
         .stdin(std::process::Stdio::null());
-    if !target.sets.is_empty() {
-        cmd.arg("--set").arg(target.sets.join(","));
+    let sets = if target.sets.is_empty() {
+        default_sets
+    } else {
+        &target.sets
+    };
+    if !sets.is_empty() {
+        cmd.arg("--set").arg(sets.join(","));
     }
     let out = cmd.output();
     let ms = started.elapsed().as_millis();
@@ -284,7 +289,7 @@ fn versions(verb: &str, d: Option<&Value>) -> Vec<SetVersions> {
 fn verb_of(command: &Command) -> Option<&'static str> {
     match command {
         Command::Up { dry_run: false, .. } => Some("up"),
-        Command::Status => Some("status"),
+        Command::Status { .. } => Some("status"),
         Command::Verify {
             roundtrip: false, ..
         } => Some("verify"),
@@ -325,8 +330,7 @@ pub(super) fn fleet(g: &Global, command: &Command) -> Result<()> {
         .parallel
         .map_or(cores * 4, usize::from)
         .clamp(1, targets.len());
-    let per_target_sets = targets.iter().any(|t| !t.sets.is_empty());
-    let args = child_args(per_target_sets);
+    let args = child_args();
     let total = targets.len();
     let started = Instant::now();
     let next = AtomicUsize::new(0);
@@ -350,7 +354,7 @@ pub(super) fn fleet(g: &Global, command: &Command) -> Result<()> {
                     }
                 } else {
                     errln!("fleet: {verb} {} ...", target.name);
-                    run_target(target, &args)
+                    run_target(target, &args, &g.sets)
                 };
                 let done = finished.fetch_add(1, Ordering::SeqCst) + 1;
                 if !outcome.ok() {

@@ -9,6 +9,7 @@ mod bootstrap;
 mod checks;
 mod export;
 mod fleet;
+mod new;
 mod sandbox;
 
 use crate::cli::{Cli, Command, Global};
@@ -40,6 +41,15 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
     }
     let config = Config::load(g.config.as_deref())?;
+    if let Command::New {
+        set,
+        name,
+        no_transaction,
+        irreversible,
+    } = &cli.command
+    {
+        return new::new(g, &config, set, name, *no_transaction, *irreversible);
+    }
     let mut sets = Vec::new();
     for s in config.select(&g.sets)? {
         sets.push(config.load_set(s)?);
@@ -73,7 +83,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Down { steps, to, yes, .. } => {
             apply::down(g, &sets, apply::down_target(*steps, *to), *yes).await
         }
-        Command::Status => apply::status(g, &sets).await,
+        Command::Status { exit_code } => apply::status(g, &sets, *exit_code).await,
+        Command::New { .. } => unreachable!("handled before the sets are loaded"),
         Command::Maintain { monthly } => apply::maintain(g, &sets, *monthly).await,
         Command::Bootstrap => bootstrap::bootstrap(g, &sets, &all).await,
         Command::Adopt { from } => adopt::adopt(g, &sets, from).await,

@@ -124,6 +124,17 @@ enum Direction {
     Down,
 }
 
+/// Whether `name` may be a migration's name (`NNNN_<name>.up.sql`): lowercase letters and
+/// digits in words joined by single underscores.
+pub fn valid_migration_name(name: &str) -> bool {
+    parse_file_name(&format!("0001_{name}.up.sql")).is_some()
+}
+
+/// The version and name of a migration file name (`NNNN_name.up.sql` or `.down.sql`).
+pub fn version_and_name(file_name: &str) -> Option<(i64, String)> {
+    parse_file_name(file_name).map(|(v, n, _)| (v, n))
+}
+
 /// Parses `NNNN_snake_name.up.sql`: version, name, direction.
 fn parse_file_name(file_name: &str) -> Option<(i64, String, Direction)> {
     let (stem, dir) = if let Some(s) = file_name.strip_suffix(".up.sql") {

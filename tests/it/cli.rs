@@ -622,3 +622,179 @@ fn up_with(db: &TestDb, set: &TempSet, name: &str) -> Output {
         .arg(&set.config)
         .args(["--set", name, "up"]))
 }
+
+/// `migrate` with `args`, in `dir`, without a DATABASE_URL of its own.
+fn migrate_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .args(args))
+}
+
+#[tokio::test]
+async fn new_creates_the_next_numbered_pair_and_refuses_names_that_would_not_do() {
+    let set = TempSet::new(
+        "s",
+        &[
+            ("0001_a.up.sql", "CREATE TABLE a ();"),
+            ("0001_a.down.sql", "DROP TABLE a;"),
+            ("0002_b.up.sql", "CREATE TABLE b ();"),
+            ("0002_b.down.sql", "DROP TABLE b;"),
+        ],
+    );
+    let dir = set.dir.join("s");
+    let out = migrate_in(&set.dir, &["new", "s", "add_users"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("0003_add_users.up.sql"),
+        "{}",
+        out.stdout
+    );
+    let up = std::fs::read_to_string(dir.join("0003_add_users.up.sql")).unwrap();
+    let down = std::fs::read_to_string(dir.join("0003_add_users.down.sql")).unwrap();
+    assert!(up.starts_with("-- 0003_add_users: add users."), "{up}");
+    assert!(down.starts_with("-- 0003_add_users: undoes"), "{down}");
+    // The next one is numbered after it, even before it holds SQL.
+    let out = migrate_in(
+        &set.dir,
+        &[
+            "--json",
+            "new",
+            "s",
+            "index_users",
+            "--no-transaction",
+            "--irreversible",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["version"], 4);
+    let up = std::fs::read_to_string(dir.join("0004_index_users.up.sql")).unwrap();
+    let down = std::fs::read_to_string(dir.join("0004_index_users.down.sql")).unwrap();
+    assert!(up.starts_with("-- migrate:no-transaction\n"), "{up}");
+    assert!(down.starts_with("-- migrate:irreversible\n"), "{down}");
+    // Unfinished files keep the set from loading, with the file named.
+    let out = migrate_in(
+        &set.dir,
+        &["status", "--database-url", "postgres://x@127.0.0.1:1/x"],
+    );
+    assert_refused(
+        &out,
+        2,
+        "s/0003_add_users.up.sql: contains no SQL statement",
+    );
+    // Written, they apply.
+    std::fs::write(
+        dir.join("0003_add_users.up.sql"),
+        format!(
+            "{}CREATE TABLE users ();\n",
+            std::fs::read_to_string(dir.join("0003_add_users.up.sql")).unwrap()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("0003_add_users.down.sql"), "DROP TABLE users;\n").unwrap();
+    std::fs::write(
+        dir.join("0004_index_users.up.sql"),
+        "-- migrate:no-transaction\nSELECT 1;\n",
+    )
+    .unwrap();
+    let db = TestDb::new().await;
+    let out = run(db.migrate().arg("--config").arg(&set.config).arg("up"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut c = db.conn().await;
+    assert_eq!(
+        scalar_i64(&mut c, "SELECT max(version) FROM migrate.history").await,
+        4
+    );
+    for (args, says) in [
+        (
+            vec!["new", "s", "Add Users"],
+            "migration name \"Add Users\" must be lowercase",
+        ),
+        (
+            vec!["new", "s", "add__users"],
+            "must be lowercase letters and digits in words joined by single underscores",
+        ),
+        (vec!["new", "s", "../evil"], "migration name \"../evil\""),
+        (vec!["new", "s", "a/b"], "migration name \"a/b\""),
+        (vec!["new", "s", ""], "migration name \"\""),
+        (
+            vec!["new", "s", "add_users"],
+            "already has a migration named add_users",
+        ),
+        (vec!["new", "nope", "x"], "unknown set `nope`"),
+    ] {
+        let out = migrate_in(&set.dir, &args);
+        assert_refused(&out, 2, says);
+    }
+    // A set whose files are embedded in the binary has no directory to write to.
+    let empty = std::env::temp_dir().join(unique_name("migrate-new-empty"));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = migrate_in(&empty, &["new", "witchcraft", "x"]);
+    assert_refused(&out, 2, "set `witchcraft` has no directory on disk");
+    std::fs::remove_dir_all(&empty).ok();
+    assert!(!dir.join("0005_add_users.up.sql").exists());
+}
+
+#[tokio::test]
+async fn status_exit_code_fails_while_migrations_are_pending() {
+    let db = TestDb::new().await;
+    let out = run(db
+        .migrate()
+        .args(["--set", "witchcraft", "status", "--exit-code"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stdout.contains("8 pending"), "{}", out.stdout);
+    let out = run(db.migrate().args(["--set", "witchcraft", "status"]));
+    assert_eq!(out.code, 0);
+    assert_eq!(
+        run(db.migrate().args(["--set", "witchcraft", "up"])).code,
+        0
+    );
+    let out = run(db
+        .migrate()
+        .args(["--set", "witchcraft", "status", "--exit-code"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn a_dotenv_file_gives_the_database_url_unless_the_environment_or_the_flag_does() {
+    let db = TestDb::new().await;
+    let dir = std::env::temp_dir().join(unique_name("migrate-dotenv"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        format!(
+            "# local settings\nOTHER=1\nexport DATABASE_URL=\"{}\"\n",
+            db.url
+        ),
+    )
+    .unwrap();
+    let out = migrate_in(&dir, &["--set", "witchcraft", "status"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("witchcraft (schema public"),
+        "{}",
+        out.stdout
+    );
+    // The flag wins over the file.
+    let out = migrate_in(
+        &dir,
+        &[
+            "--set",
+            "witchcraft",
+            "status",
+            "--database-url",
+            "postgres://x@127.0.0.1:1/x",
+        ],
+    );
+    assert_refused(&out, 3, "127.0.0.1:1");
+    // So does the environment.
+    let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .current_dir(&dir)
+        .env("DATABASE_URL", "postgres://x@127.0.0.1:1/x")
+        .stdin(Stdio::null())
+        .args(["--set", "witchcraft", "status"]));
+    assert_refused(&out, 3, "127.0.0.1:1");
+    std::fs::remove_dir_all(&dir).ok();
+}
