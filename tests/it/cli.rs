@@ -465,7 +465,7 @@ async fn server_notices_reach_the_operator() {
     assert_eq!(out.stderr.matches("notice:").count(), 1, "{}", out.stderr);
     assert!(
         out.stdout
-            .contains("witchcraft: applied 8 migrations, now at 0008"),
+            .contains("witchcraft: applied 9 migrations, now at 0009"),
         "{}",
         out.stdout
     );
@@ -744,7 +744,7 @@ async fn status_exit_code_fails_while_migrations_are_pending() {
         .migrate()
         .args(["--set", "witchcraft", "status", "--exit-code"]));
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stdout.contains("8 pending"), "{}", out.stdout);
+    assert!(out.stdout.contains("9 pending"), "{}", out.stdout);
     let out = run(db.migrate().args(["--set", "witchcraft", "status"]));
     assert_eq!(out.code, 0);
     assert_eq!(

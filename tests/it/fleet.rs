@@ -174,7 +174,7 @@ async fn a_fleet_is_migrated_in_one_command_and_only_its_failures_are_retried() 
         error("t48")
     );
     // The healthy databases really are migrated, the broken ones untouched.
-    for i in [0, 1, 17, 45] {
+    for i in [0, 17, 45] {
         let mut c = PgConnection::connect(&url(&format!("fleet_{i:02}")))
             .await
             .unwrap();

@@ -1319,7 +1319,11 @@ async fn an_ai_request_is_charged_once_at_its_actual_usage() {
         assert!(used <= 33500, "{used}");
         let line = quota_and_aggregates(&mut c, user).await;
         let fields: Vec<&str> = line.split(" | ").collect();
-        assert_eq!(fields[0], fields[1], "{line}");
+        let reservations = strings(&mut c, &format!("SELECT tokens || ' ' || coalesce(settled_by,'open') || ' ' || count(*) FROM quota_reservations WHERE user_id = {user} GROUP BY tokens, settled_by ORDER BY 1")).await;
+        assert_eq!(
+            fields[0], fields[1],
+            "{line}; reservations: {reservations:?}; granted {granted}"
+        );
         assert_eq!(fields[1], fields[2], "{line}");
         assert!(fields[0].starts_with(&format!("{used} ")), "{line}");
     }
