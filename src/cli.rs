@@ -8,7 +8,8 @@ use std::path::PathBuf;
 /// The SQL of every set is embedded in this binary, so it can bootstrap any database on its
 /// own. Exit codes: 0 success; 1 failure (a migration failed, a safety check refused to run,
 /// a rollback was not confirmed); 2 usage or configuration error; 3 the database could not
-/// be reached.
+/// be reached; 130 (143) interrupted by SIGINT (SIGTERM). `diff` exits 1 for drift, as
+/// `git diff --exit-code` does.
 #[derive(Debug, Parser)]
 #[command(name = "migrate", version, propagate_version = true)]
 pub struct Cli {
@@ -36,9 +37,23 @@ pub struct Global {
     )]
     pub sets: Vec<String>,
 
-    /// Print one JSON document on standard output instead of text (errors too).
+    /// Print one JSON document on standard output instead of text (errors too); the same as
+    /// --format json.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// What standard output holds: text, json (one document at the end) or ndjson (one JSON
+    /// event per line as the work happens, the last one the result).
+    #[arg(long, value_enum, value_name = "FORMAT", global = true)]
+    pub format: Option<crate::ui::Format>,
+
+    /// Print no progress on standard error: only the result, warnings and errors.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Say more on standard error: each migration as it starts, each lock obtained.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     /// Configuration file to use instead of ./migrations.toml or the embedded one.
     #[arg(long, value_name = "PATH", global = true)]
@@ -159,7 +174,7 @@ pub enum Command {
     /// Compare the database with the expected catalog of its sets (the committed
     /// schema/<set>/expected_catalog.txt, or another database with --against) and report
     /// every object that is missing, unexpected or changed. Never changes the database.
-    /// Exit codes: 0 no drift, 1 drift, 2 error. Default sets: those installed in the
+    /// Exit codes: 0 no drift, 1 drift, 2 error, 3 unreachable. Default sets: those installed in the
     /// database. With --schema, or when no set is installed, compares schemas with the
     /// --against database instead of sets: any two databases.
     Diff {
@@ -285,4 +300,20 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         pg_bindir: Option<std::path::PathBuf>,
     },
+
+    /// Print a completion script for SHELL on standard output, generated from this binary's
+    /// flags. bash: `migrate completions bash > ~/.local/share/bash-completion/completions/migrate`;
+    /// zsh: into a folder on $fpath as `_migrate`; fish:
+    /// `~/.config/fish/completions/migrate.fish`; PowerShell: dot-source it from $PROFILE.
+    /// Needs no database.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff) on standard output, generated from this binary's flags:
+    /// `migrate man > ~/.local/share/man/man1/migrate.1`, then `man migrate`. Needs no
+    /// database.
+    Man,
 }

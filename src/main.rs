@@ -6,8 +6,9 @@ mod output;
 mod cli;
 mod commands;
 mod notices;
+mod ui;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use migrate::cluster::ClusterError;
 use migrate::config::ConfigError;
 use migrate::engine::EngineError;
@@ -67,10 +68,21 @@ fn message(e: &anyhow::Error) -> String {
     redact_line(&text)
 }
 
-/// Prints an error as one line, or as the one JSON document of the run.
+/// Prints an error as one line, or as the one JSON document of the run (an `error` event
+/// with NDJSON).
 fn report(json: bool, message: &str, code: u8) {
-    if json {
-        let doc = serde_json::json!({ "error": message, "exit_code": code });
+    ui::finish();
+    if ui::ndjson() {
+        ui::emit(
+            "error",
+            None,
+            None,
+            serde_json::json!({ "message": message, "exit_code": code }),
+        );
+    } else if json {
+        let doc = serde_json::json!({
+            "error": message, "exit_code": code, "version": ui::FORMAT_VERSION,
+        });
         outln_ignore!("{doc}");
     } else {
         errln!("error: {message}");
@@ -162,10 +174,56 @@ fn dotenv_database_url() {
     }
 }
 
+/// `migrate --version`: the binary's version and each embedded set with its newest migration.
+fn long_version() -> &'static str {
+    use migrate::config::{Config, EMBEDDED};
+    let mut text = env!("CARGO_PKG_VERSION").to_string();
+    text.push_str("\nembedded sets:");
+    if let Ok(config) = Config::parse(EMBEDDED, "embedded migrations.toml", None) {
+        for set in &config.sets {
+            let newest = migrate::sets::embedded_files(&set.dir)
+                .and_then(|files| migrate::sets::load_migrations(&files).ok())
+                .and_then(|m| m.last().map(|m| format!("{:04} {}", m.version, m.name)))
+                .unwrap_or_else(|| "no migrations".into());
+            text.push_str(&format!(
+                "\n  {} (schema {}): newest {newest}",
+                set.name, set.schema
+            ));
+        }
+    }
+    // Built once per process, for clap's `&'static str`.
+    Box::leak(text.into_boxed_str())
+}
+
+/// The output format the raw arguments ask for, for errors found while parsing them.
+fn format_of_args() -> ui::Format {
+    let args: Vec<String> = std::env::args().collect();
+    let mut format = ui::Format::Text;
+    for (i, a) in args.iter().enumerate() {
+        let value = match a.strip_prefix("--format=") {
+            Some(v) => Some(v),
+            None if a == "--format" => args.get(i + 1).map(String::as_str),
+            None => None,
+        };
+        match value {
+            Some("json") => format = ui::Format::Json,
+            Some("ndjson") => format = ui::Format::Ndjson,
+            _ if a == "--json" => format = ui::Format::Json,
+            _ => {}
+        }
+    }
+    format
+}
+
 fn main() -> ExitCode {
     dotenv_database_url();
-    let json_flag = std::env::args_os().any(|a| a == "--json");
-    let cli = match cli::Cli::try_parse() {
+    let format_flag = format_of_args();
+    let json_flag = format_flag != ui::Format::Text;
+    let parsed = cli::Cli::command()
+        .long_version(long_version())
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -177,14 +235,61 @@ fn main() -> ExitCode {
             let rendered = e.render().to_string();
             let first = rendered.lines().next().unwrap_or("invalid arguments");
             let text = first.trim_start_matches("error: ").to_string();
+            ui::init(format_flag, 0);
             report(true, &redact_line(&text), 2);
             return ExitCode::from(2);
         }
     };
+    let mut cli = cli;
+    let format = match (cli.global.json, cli.global.format) {
+        (true, Some(f)) if f != ui::Format::Json => {
+            ui::init(ui::Format::Json, 0);
+            report(
+                true,
+                "--json is --format json: pass one of --json and --format",
+                2,
+            );
+            return ExitCode::from(2);
+        }
+        (true, _) => ui::Format::Json,
+        (false, f) => f.unwrap_or(ui::Format::Text),
+    };
+    let verbosity = if cli.global.quiet {
+        -1
+    } else {
+        cli.global.verbose.min(3) as i8
+    };
+    ui::init(format, verbosity);
+    match cli.command {
+        cli::Command::Completions { shell } => {
+            let mut command = cli::Cli::command();
+            clap_complete::generate(shell, &mut command, "migrate", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        cli::Command::Man => {
+            let page = clap_mangen::Man::new(cli::Cli::command().long_version(long_version()));
+            return match page.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    report(
+                        cli.global.json,
+                        &format!("cannot write the manual page: {e}"),
+                        1,
+                    );
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
+    // Every verb prints machine output when `json` is set; NDJSON turns the document into
+    // the last event.
+    cli.global.json = format != ui::Format::Text;
     // Only fails when a subscriber is already set, which nothing else does.
     let _ = tracing::subscriber::set_global_default(notices::Notices);
     let json = cli.global.json;
-    // diff follows `git diff --exit-code`: 1 means drift, so every error is 2.
+    // diff follows `git diff --exit-code`: 1 means drift, so no error is 1.
     let is_diff = matches!(cli.command, cli::Command::Diff { .. });
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -196,7 +301,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    // A local task set, so that helpers (the server-progress reader) run beside the verb on
+    // the one thread.
+    let local = tokio::task::LocalSet::new();
+    let result = local.block_on(&runtime, async {
         watch_signals();
         commands::run(cli).await
     });
@@ -211,7 +319,11 @@ fn main() -> ExitCode {
         Err(e) => match e.downcast_ref::<commands::Reported>() {
             Some(reported) => ExitCode::from(reported.0),
             None => {
-                let code = if is_diff { 2 } else { exit_code(&e) };
+                // diff's 1 means drift: its other failures are 2; unreachable stays 3.
+                let code = match exit_code(&e) {
+                    1 if is_diff => 2,
+                    code => code,
+                };
                 report(json, &message(&e), code);
                 ExitCode::from(code)
             }

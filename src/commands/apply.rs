@@ -103,57 +103,9 @@ pub(super) fn limits(g: &Global, set: &MigrationSet) -> engine::Limits {
 /// signal stops it.
 pub(crate) static DONE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
-/// Prints engine progress on standard error.
+/// Shows engine progress: a bar or lines on standard error, NDJSON events.
 pub(super) fn progress(e: &Event) {
-    let line = match e {
-        Event::Waiting { set, lock, holder } => format!(
-            "{set}: another migrate run holds {lock}{}; waiting for it to finish",
-            holder.map(|h| format!(" ({h})")).unwrap_or_default()
-        ),
-        Event::Retrying {
-            set,
-            migration,
-            attempt,
-            of,
-            delay_ms,
-            blockers,
-        } => format!(
-            "{set}: {:04} {} hit lock_timeout, blocked by {blockers}; trying again in {delay_ms} ms (retry {attempt} of {of})",
-            migration.version, migration.name
-        ),
-        Event::RebuildingInvalidIndex {
-            set,
-            migration,
-            index,
-        } => format!(
-            "{set}: {:04} {}: index {index} was left INVALID by an earlier run that failed; dropping it to build it again",
-            migration.version, migration.name
-        ),
-        Event::Locked { set, waited_ms } => format!("{set}: lock obtained after {waited_ms} ms"),
-        Event::Applying { .. } | Event::Reverting { .. } => return,
-        Event::Applied { set, migration, ms } => {
-            if let Ok(mut done) = DONE.lock() {
-                done.push(format!("{set} {:04} applied", migration.version));
-            }
-            format!(
-                "{set}: applied {:04} {} ({ms} ms)",
-                migration.version, migration.name
-            )
-        }
-        Event::Reverted { set, migration, ms } => {
-            if let Ok(mut done) = DONE.lock() {
-                done.push(format!("{set} {:04} rolled back", migration.version));
-            }
-            format!(
-                "{set}: rolled back {:04} {} ({ms} ms)",
-                migration.version, migration.name
-            )
-        }
-        Event::SchemaKept { set, schema } => format!(
-            "{set}: schema {schema} was kept because it still holds objects of something else"
-        ),
-    };
-    errln!("{line}");
+    crate::ui::event(e);
 }
 
 /// Two sets in one schema would collide (both have a `users` table): refuse before anything
@@ -177,6 +129,7 @@ pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Re
     engine::require_session_connection(url)?;
     let mut conn = engine::connect(url).await?;
     engine::require_own_session(&mut conn, url).await?;
+    let _watch = super::watch::statements(&mut conn, url).await;
     let mut reports = Vec::new();
     for set in sets {
         let before = engine::status(&mut conn, set).await?.current_version;
@@ -262,6 +215,7 @@ pub(super) async fn down(
     engine::require_session_connection(url)?;
     let mut conn = engine::connect(url).await?;
     engine::require_own_session(&mut conn, url).await?;
+    let _watch = super::watch::statements(&mut conn, url).await;
     let mut reports = Vec::new();
     let mut ask = confirm(yes);
     // Newest set first: the reverse of the order `up` applies them in.
@@ -366,8 +320,19 @@ pub(super) async fn maintain(g: &Global, sets: &[MigrationSet], monthly: bool) -
     let selected = super::checks::installed_sets(g, &mut conn, sets).await?;
     let mut reports = Vec::new();
     for set in selected {
+        crate::ui::spinner(&set.name, "running the upkeep statements");
         let ran =
-            engine::maintain::maintain(&mut conn, set, monthly, limits(g, set), &progress).await?;
+            engine::maintain::maintain(&mut conn, set, monthly, limits(g, set), &progress).await;
+        crate::ui::finish();
+        let ran = ran?;
+        for r in &ran {
+            crate::ui::emit(
+                "maintenance_ran",
+                Some(&set.name),
+                None,
+                json!({ "statement": r.statement, "result": r.result, "ms": r.ms }),
+            );
+        }
         if !g.json {
             for r in &ran {
                 outln!(

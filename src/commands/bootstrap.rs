@@ -76,6 +76,7 @@ pub(super) async fn bootstrap(
     let mut conn = engine::connect(url).await?;
     engine::require_own_session(&mut conn, url).await?;
     let server = engine::server::inspect(&mut conn).await?;
+    let _watch = super::watch::statements(&mut conn, url).await;
     for set in sets {
         require_privileges(&mut conn, set).await?;
     }
@@ -91,6 +92,7 @@ pub(super) async fn bootstrap(
         let checks = checks_of(&mut conn, set, all).await?;
         let ok = checks.iter().all(|c| c.ok);
         all_ok &= ok;
+        super::checks::check_events(&mut conn, set, &checks).await?;
         let upkeep = upkeep(&mut conn, set).await?;
         if !g.json {
             outln!("{}", summary(set, &steps, &now, "applied"));

@@ -247,6 +247,10 @@ pub(super) async fn diff(
             actual,
         } = drift_of(&mut conn, other.as_mut(), set, all, repair).await?;
         drifted |= !drift.is_empty();
+        if crate::ui::ndjson() {
+            let version = engine::status(&mut conn, set).await?.current_version;
+            drift_events(Some(&set.name), Some(version), &drift);
+        }
         let statements = migrate::diff::repair::statements(
             &drift,
             &expected,
@@ -295,6 +299,32 @@ pub(super) async fn diff(
     Ok(())
 }
 
+/// One `drift_found` event per object that differs (NDJSON only).
+fn drift_events(set: Option<&str>, version: Option<i64>, drift: &migrate::diff::Drift) {
+    let kinds = [
+        ("missing", &drift.missing),
+        ("unexpected", &drift.unexpected),
+    ];
+    for (kind, keys) in kinds {
+        for key in keys {
+            crate::ui::emit(
+                "drift_found",
+                set,
+                version,
+                json!({ "kind": kind, "object": key }),
+            );
+        }
+    }
+    for c in &drift.changed {
+        crate::ui::emit(
+            "drift_found",
+            set,
+            version,
+            json!({ "kind": "changed", "object": c.object }),
+        );
+    }
+}
+
 /// `diff` between two databases, whatever sets they hold: `schemas` of both (every schema but
 /// the system's and the platform's when empty), the --against database being the expected.
 async fn diff_schemas(
@@ -312,6 +342,7 @@ async fn diff_schemas(
     let drift = migrate::diff::compare(&expected, &actual);
     let statements =
         migrate::diff::repair::statements(&drift, &expected, &actual, HOME, repair.allow_data_loss);
+    drift_events(None, None, &drift);
     let shown = if schemas.is_empty() {
         "every schema".to_string()
     } else {
@@ -368,6 +399,27 @@ pub(super) fn render_checks(set: &MigrationSet, checks: &[migrate::verify::Check
     out
 }
 
+/// One `check_result` event per check of `set` (NDJSON only).
+pub(super) async fn check_events(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    checks: &[migrate::verify::Check],
+) -> Result<()> {
+    if !crate::ui::ndjson() {
+        return Ok(());
+    }
+    let version = engine::status(conn, set).await?.current_version;
+    for c in checks {
+        crate::ui::emit(
+            "check_result",
+            Some(&set.name),
+            Some(version),
+            json!({ "check": c.check, "ok": c.ok, "summary": c.summary }),
+        );
+    }
+    Ok(())
+}
+
 pub(super) async fn verify(g: &Global, sets: &[MigrationSet], all: &[MigrationSet]) -> Result<()> {
     let mut conn = engine::connect(database_url(g)?).await?;
     let selected = installed_sets(g, &mut conn, sets).await?;
@@ -377,6 +429,7 @@ pub(super) async fn verify(g: &Global, sets: &[MigrationSet], all: &[MigrationSe
         let checks = checks_of(&mut conn, set, all).await?;
         let ok = checks.iter().all(|c| c.ok);
         all_ok &= ok;
+        check_events(&mut conn, set, &checks).await?;
         if !g.json {
             out!("{}", render_checks(set, &checks));
         }
@@ -402,9 +455,24 @@ pub(super) async fn roundtrip(
     for set in sets {
         let steps = server
             .with_database("roundtrip", async |c: &mut PgConnection| {
-                Ok::<_, anyhow::Error>(migrate::verify::roundtrip::prove(c, set).await?)
+                let started = |index: usize, total: usize, label: &str| {
+                    if index > 1 {
+                        crate::ui::step_finished(&set.name, index - 1, total);
+                    }
+                    crate::ui::step_started(&set.name, index, total, label);
+                };
+                Ok::<_, anyhow::Error>(migrate::verify::roundtrip::prove(c, set, &started).await?)
             })
             .await?;
+        crate::ui::finish();
+        for s in &steps {
+            crate::ui::emit(
+                "check_result",
+                Some(&set.name),
+                None,
+                json!({ "check": format!("roundtrip {}", s.step), "ok": s.outcome != "fail", "outcome": s.outcome, "summary": s.detail }),
+            );
+        }
         let ok = steps.iter().all(|s| s.outcome != "fail");
         all_ok &= ok;
         if !g.json {

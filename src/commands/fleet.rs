@@ -131,6 +131,7 @@ fn child_args() -> Vec<String> {
         "--parallel",
         "--retry-failed",
         "--database-url",
+        "--format",
     ];
     let mut out = Vec::new();
     let mut args = std::env::args().skip(1);

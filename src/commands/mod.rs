@@ -11,6 +11,7 @@ mod export;
 mod fleet;
 mod new;
 mod sandbox;
+mod watch;
 
 use crate::cli::{Cli, Command, Global};
 use anyhow::Result;
@@ -84,7 +85,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             apply::down(g, &sets, apply::down_target(*steps, *to), *yes).await
         }
         Command::Status { exit_code } => apply::status(g, &sets, *exit_code).await,
-        Command::New { .. } => unreachable!("handled before the sets are loaded"),
+        Command::New { .. } | Command::Completions { .. } | Command::Man => {
+            unreachable!("handled before the sets are loaded")
+        }
         Command::Maintain { monthly } => apply::maintain(g, &sets, *monthly).await,
         Command::Bootstrap => bootstrap::bootstrap(g, &sets, &all).await,
         Command::Adopt { from } => adopt::adopt(g, &sets, from).await,
@@ -182,12 +185,32 @@ fn database_url(g: &Global) -> Result<&str> {
     })
 }
 
-fn print_json(value: serde_json::Value) -> Result<()> {
+/// Prints the run's one JSON document, with the `version` of its format: pretty with
+/// `--json`, as the `result` event with `--format ndjson`.
+fn print_json(mut value: serde_json::Value) -> Result<()> {
+    if let Some(doc) = value.as_object_mut() {
+        doc.insert("version".into(), crate::ui::FORMAT_VERSION.into());
+    }
+    crate::ui::finish();
+    if crate::ui::ndjson() {
+        use std::io::Write as _;
+        let event = crate::ui::result_event(value);
+        writeln!(std::io::stdout().lock(), "{event}")?;
+        return Ok(());
+    }
     outln!(
         "{}",
         serde_json::to_string_pretty(&value).unwrap_or_default()
     );
     Ok(())
+}
+
+/// Records a migration applied or rolled back by this run, for the line printed when a
+/// signal stops it.
+pub fn record_done(what: &str) {
+    if let Ok(mut done) = apply::DONE.lock() {
+        done.push(what.to_string());
+    }
 }
 
 /// A unified diff of two texts, coloured when `color` is set.

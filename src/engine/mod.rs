@@ -105,18 +105,24 @@ pub enum Event<'a> {
     },
     /// The lock was obtained after waiting.
     Locked { set: &'a str, waited_ms: u64 },
+    /// A migration starts: the `index`-th (from 1) of the `total` this run applies.
     Applying {
         set: &'a str,
         migration: &'a Migration,
+        index: usize,
+        total: usize,
     },
     Applied {
         set: &'a str,
         migration: &'a Migration,
         ms: i64,
     },
+    /// A migration's down starts: the `index`-th (from 1) of the `total` this run reverts.
     Reverting {
         set: &'a str,
         migration: &'a Migration,
+        index: usize,
+        total: usize,
     },
     Reverted {
         set: &'a str,
@@ -612,8 +618,10 @@ pub async fn up(
                 }
             }
             let mut steps = Vec::new();
-            for m in plan {
-                steps.push(step(conn, set, m, Direction::Up, &limits, events).await?);
+            let total = plan.len();
+            for (i, m) in plan.into_iter().enumerate() {
+                let place = (i + 1, total);
+                steps.push(step(conn, set, m, Direction::Up, place, &limits, events).await?);
             }
             Ok(steps)
         },
@@ -621,13 +629,14 @@ pub async fn up(
     .await
 }
 
-/// Applies or reverts one migration, reporting it before and after; stops first when a
-/// signal has arrived.
+/// Applies or reverts one migration, the `place.0`-th of `place.1`, reporting it before and
+/// after; stops first when a signal has arrived.
 async fn step(
     conn: &mut PgConnection,
     set: &MigrationSet,
     m: &Migration,
     direction: Direction,
+    (index, total): (usize, usize),
     limits: &Limits,
     events: &dyn Fn(&Event),
 ) -> Result<Step, EngineError> {
@@ -636,10 +645,14 @@ async fn step(
         Direction::Up => Event::Applying {
             set: name,
             migration: m,
+            index,
+            total,
         },
         Direction::Down => Event::Reverting {
             set: name,
             migration: m,
+            index,
+            total,
         },
     });
     crate::interrupt::check()?;
@@ -693,8 +706,9 @@ pub async fn down(
                 data_at_risk,
             })?;
             let mut steps = Vec::new();
-            for m in &plan {
-                steps.push(step(conn, set, m, Direction::Down, &limits, events).await?);
+            for (i, m) in plan.iter().enumerate() {
+                let place = (i + 1, plan.len());
+                steps.push(step(conn, set, m, Direction::Down, place, &limits, events).await?);
             }
             if set.schema != "public" && history::read(conn, &set.name).await?.is_empty() {
                 drop_own_schema(conn, set, events).await?;

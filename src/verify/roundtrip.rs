@@ -80,19 +80,23 @@ async fn read(conn: &mut PgConnection, set: &MigrationSet) -> Result<Catalog, Sn
     Ok(catalog::introspect(conn, &set.schema).await?.catalog)
 }
 
-/// Runs the proof for `set` on the empty database `conn` is connected to.
+/// Runs the proof for `set` on the empty database `conn` is connected to. `started` is told
+/// each step as it begins: its place (from 1) out of the steps in all, and its name.
 pub async fn prove(
     conn: &mut PgConnection,
     set: &MigrationSet,
+    started: &dyn Fn(usize, usize, &str),
 ) -> Result<Vec<Step>, SnapshotError> {
+    let total = set.migrations.len() + 2;
     let quiet = |_: &engine::Event| {};
     let mut allow = |_: &engine::RollbackPlan| Ok(());
     let before = read(conn, set).await?;
     let mut previous = before.clone();
     let mut steps = Vec::new();
     let mut irreversible = None;
-    for m in &set.migrations {
+    for (i, m) in set.migrations.iter().enumerate() {
         let label = format!("{:04} {}", m.version, m.name);
+        started(i + 1, total, &label);
         engine::up(conn, set, Some(m.version), &set.lock_timeout, &quiet).await?;
         let after = read(conn, set).await?;
         if m.down.irreversible {
@@ -158,6 +162,7 @@ pub async fn prove(
             steps.push(Step::new("up after full rollback".into(), "skipped", why));
         }
         None => {
+            started(total - 1, total, "full rollback");
             match engine::down(
                 conn,
                 set,
@@ -183,6 +188,7 @@ pub async fn prove(
                     format!("a down failed: {e}"),
                 )),
             }
+            started(total, total, "up after full rollback");
             engine::up(conn, set, None, &set.lock_timeout, &quiet).await?;
             let again = read(conn, set).await?;
             steps.push(Step::compared(

@@ -92,7 +92,7 @@ static CASES: &[Case] = &[
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}", "--database-url", "postgres://{user}@{hostport}/{db}"], 2, "cannot be used multiple times"),
     case(Empty, &["--set", "witchcraft", "diff", "--against", "mysql://x:Sup3r-Secret-Pw@127.0.0.1/x"], 2, "`mysql://` is not a PostgreSQL URL"),
     case(Empty, &["--set", "witchcraft", "verify", "--roundtrip", "--scratch-url", "nope"], 2, "is not a PostgreSQL URL"),
-    case(Empty, &["--set", "witchcraft", "diff", "--against", "postgres://{user}@{hostport}/no_such_db"], 2, "database \"no_such_db\" does not exist"),
+    case(Empty, &["--set", "witchcraft", "diff", "--against", "postgres://{user}@{hostport}/no_such_db"], 3, "database \"no_such_db\" does not exist"),
     // ---- flags
     case(Empty, &["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
     case(Empty, &["up", "--frob"], 2, "unexpected argument '--frob'"),

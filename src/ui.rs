@@ -1,0 +1,434 @@
+//! What a run shows while it works: progress on standard error (a bar on a terminal, plain
+//! lines elsewhere) and, with `--format ndjson`, one JSON event per line on standard output.
+//!
+//! The verbs and the engine report through one process-wide [`Ui`], set up by `main` from
+//! the flags. The bar is drawn only when standard error is a terminal, `--quiet` is not given,
+//! the output format is not NDJSON and `CI` is not set to true; otherwise each migration gets
+//! one plain line when it finishes. `-v` adds a line when each migration starts and when a
+//! lock is obtained. The events are documented in the README ("Machine output").
+
+use indicatif::{ProgressBar, ProgressStyle};
+use migrate::engine::Event;
+use serde_json::{json, Value};
+use std::io::IsTerminal;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The version of the format of every `--json` document (its `version` field; NDJSON's
+/// `result` event carries the document): raised when a field changes meaning or goes away.
+/// New fields may appear without it.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How results are printed on standard output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    Text,
+    /// One JSON document at the end (the same as --json).
+    Json,
+    /// One JSON event per line as the work happens, the last one the `result` document.
+    Ndjson,
+}
+
+/// The process's output settings and the progress being shown.
+pub struct Ui {
+    format: Format,
+    /// -1 with --quiet, 0 by default, 1 and more with -v.
+    verbosity: i8,
+    bar_allowed: bool,
+    started: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    bar: Option<ProgressBar>,
+    current: Option<Current>,
+}
+
+/// The migration running now, for the server-side progress of its statements.
+#[derive(Clone)]
+pub struct Current {
+    pub set: String,
+    pub version: i64,
+    pub label: String,
+    pub since: Instant,
+}
+
+static UI: OnceLock<Ui> = OnceLock::new();
+
+/// Sets the output up once, from the flags; later calls change nothing.
+pub fn init(format: Format, verbosity: i8) {
+    let ci = std::env::var("CI").is_ok_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        !v.is_empty() && v != "false" && v != "0"
+    });
+    let bar_allowed =
+        std::io::stderr().is_terminal() && verbosity >= 0 && format != Format::Ndjson && !ci;
+    let _ = UI.set(Ui {
+        format,
+        verbosity,
+        bar_allowed,
+        started: Instant::now(),
+        state: Mutex::new(State::default()),
+    });
+}
+
+fn ui() -> &'static Ui {
+    UI.get_or_init(|| Ui {
+        format: Format::Text,
+        verbosity: 0,
+        bar_allowed: false,
+        started: Instant::now(),
+        state: Mutex::new(State::default()),
+    })
+}
+
+/// Whether results are NDJSON events.
+pub fn ndjson() -> bool {
+    ui().format == Format::Ndjson
+}
+
+/// Whether something consumes the server's progress of long statements (a bar or events).
+pub fn wants_statement_progress() -> bool {
+    let ui = ui();
+    ui.bar_allowed || ui.format == Format::Ndjson
+}
+
+/// The migration running now, if any.
+pub fn current() -> Option<Current> {
+    ui().state.lock().ok().and_then(|s| s.current.clone())
+}
+
+/// `2026-12-03T12:30:01.250Z`: now, in UTC, to the millisecond.
+pub fn timestamp() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+/// Writes one NDJSON event (only with `--format ndjson`): `kind`, the set and version it is
+/// about (null when none), the time since the run started, a timestamp, and `fields`.
+pub fn emit(kind: &str, set: Option<&str>, version: Option<i64>, fields: Value) {
+    let ui = ui();
+    if ui.format != Format::Ndjson {
+        return;
+    }
+    let mut event = json!({
+        "event": kind,
+        "set": set,
+        "version": version,
+        "elapsed_ms": ui.started.elapsed().as_millis() as u64,
+        "timestamp": timestamp(),
+    });
+    if let (Some(e), Value::Object(more)) = (event.as_object_mut(), fields) {
+        e.extend(more);
+    }
+    // An event that cannot be written (the reader has gone) is dropped; the result's own
+    // write reports the broken pipe.
+    outln_ignore!("{event}");
+}
+
+/// The last NDJSON event: the run's `--json` document and its exit code as `result`.
+pub fn result_event(document: Value) -> Value {
+    let ui = ui();
+    json!({
+        "event": "result",
+        "set": null,
+        "version": null,
+        "elapsed_ms": ui.started.elapsed().as_millis() as u64,
+        "timestamp": timestamp(),
+        "document": document,
+    })
+}
+
+/// A progress line on standard error: above the bar when one is drawn, not at all with
+/// `--quiet` or NDJSON (the events say it).
+pub fn line(text: &str) {
+    let ui = ui();
+    if ui.verbosity < 0 || ui.format == Format::Ndjson {
+        return;
+    }
+    let bar = ui.state.lock().ok().and_then(|s| s.bar.clone());
+    match bar {
+        Some(bar) => bar.println(text),
+        None => errln!("{text}"),
+    }
+}
+
+/// A line shown only with `-v`.
+pub fn verbose(text: &str) {
+    if ui().verbosity > 0 {
+        line(text);
+    }
+}
+
+/// Removes the bar (before an error line or the result is printed).
+pub fn finish() {
+    if let Ok(mut s) = ui().state.lock() {
+        if let Some(bar) = s.bar.take() {
+            bar.finish_and_clear();
+        }
+        s.current = None;
+    }
+}
+
+fn bar_style(spinner_only: bool) -> ProgressStyle {
+    let template = if spinner_only {
+        "{spinner} {prefix}: {wide_msg} {elapsed}"
+    } else {
+        "{spinner} {prefix}: [{pos}/{len}] {wide_msg} {elapsed}"
+    };
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
+}
+
+/// Shows `message` on the bar of `set`, making one (a spinner, or a bar of `total` steps).
+fn show(set: &str, total: Option<usize>, position: Option<usize>, message: String) {
+    let ui = ui();
+    if !ui.bar_allowed {
+        return;
+    }
+    let Ok(mut s) = ui.state.lock() else {
+        return;
+    };
+    let kind_changed = s
+        .bar
+        .as_ref()
+        .is_some_and(|b| b.length().is_some() != total.is_some() || b.prefix() != set);
+    if kind_changed {
+        if let Some(b) = s.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+    let bar = s.bar.get_or_insert_with(|| {
+        let bar = match total {
+            Some(n) => ProgressBar::new(n as u64).with_style(bar_style(false)),
+            None => ProgressBar::new_spinner().with_style(bar_style(true)),
+        };
+        bar.set_prefix(set.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    if let Some(p) = position {
+        bar.set_position(p as u64);
+        bar.reset_elapsed();
+    }
+    bar.set_message(message);
+}
+
+fn step_done(set: &str, index: usize, total: usize) {
+    if let Ok(mut s) = ui().state.lock() {
+        s.current = None;
+        if let Some(bar) = &s.bar {
+            bar.set_position(index as u64);
+            if index >= total && bar.prefix() == set {
+                bar.finish_and_clear();
+                s.bar = None;
+            }
+        }
+    }
+}
+
+/// The place of the migration running now, kept between its start and end events.
+static PLACE: Mutex<(usize, usize)> = Mutex::new((0, 0));
+
+/// Shows an engine event: bar, lines and NDJSON events.
+pub fn event(e: &Event) {
+    match e {
+        Event::Waiting { set, lock, holder } => {
+            let text = format!(
+                "another migrate run holds {lock}{}; waiting for it to finish",
+                holder.map(|h| format!(" ({h})")).unwrap_or_default()
+            );
+            emit(
+                "lock_waiting",
+                Some(set),
+                None,
+                json!({ "lock": lock, "holder": holder }),
+            );
+            if ui().bar_allowed {
+                show(set, None, None, text);
+            } else {
+                line(&format!("{set}: {text}"));
+            }
+        }
+        Event::Locked { set, waited_ms } => {
+            emit(
+                "lock_acquired",
+                Some(set),
+                None,
+                json!({ "waited_ms": waited_ms }),
+            );
+            finish_spinner(set);
+            line(&format!("{set}: lock obtained after {waited_ms} ms"));
+        }
+        Event::Retrying {
+            set,
+            migration,
+            attempt,
+            of,
+            delay_ms,
+            blockers,
+        } => {
+            emit(
+                "lock_retry",
+                Some(set),
+                Some(migration.version),
+                json!({ "name": migration.name, "attempt": attempt, "of": of, "delay_ms": delay_ms, "blockers": blockers }),
+            );
+            line(&format!(
+                "{set}: {:04} {} hit lock_timeout, blocked by {blockers}; trying again in {delay_ms} ms (retry {attempt} of {of})",
+                migration.version, migration.name
+            ));
+        }
+        Event::RebuildingInvalidIndex {
+            set,
+            migration,
+            index,
+        } => {
+            emit(
+                "index_rebuild",
+                Some(set),
+                Some(migration.version),
+                json!({ "name": migration.name, "index": index }),
+            );
+            line(&format!(
+                "{set}: {:04} {}: index {index} was left INVALID by an earlier run that failed; dropping it to build it again",
+                migration.version, migration.name
+            ));
+        }
+        Event::Applying {
+            set,
+            migration,
+            index,
+            total,
+        }
+        | Event::Reverting {
+            set,
+            migration,
+            index,
+            total,
+        } => {
+            let up = matches!(e, Event::Applying { .. });
+            let verb = if up { "applying" } else { "rolling back" };
+            let label = format!("{:04} {}", migration.version, migration.name);
+            if let Ok(mut p) = PLACE.lock() {
+                *p = (*index, *total);
+            }
+            if let Ok(mut s) = ui().state.lock() {
+                s.current = Some(Current {
+                    set: set.to_string(),
+                    version: migration.version,
+                    label: label.clone(),
+                    since: Instant::now(),
+                });
+            }
+            emit(
+                "migration_started",
+                Some(set),
+                Some(migration.version),
+                json!({ "name": migration.name, "direction": if up { "up" } else { "down" }, "index": index, "total": total }),
+            );
+            show(set, Some(*total), Some(*index), format!("{verb} {label}"));
+            verbose(&format!("{set}: {verb} {label} ({index}/{total})"));
+        }
+        Event::Applied { set, migration, ms } | Event::Reverted { set, migration, ms } => {
+            let up = matches!(e, Event::Applied { .. });
+            let (kind, verb) = if up {
+                ("migration_applied", "applied")
+            } else {
+                ("migration_reverted", "rolled back")
+            };
+            super::commands::record_done(&format!("{set} {:04} {verb}", migration.version));
+            emit(
+                kind,
+                Some(set),
+                Some(migration.version),
+                json!({ "name": migration.name, "direction": if up { "up" } else { "down" }, "ms": ms }),
+            );
+            line(&format!(
+                "{set}: {verb} {:04} {} ({ms} ms)",
+                migration.version, migration.name
+            ));
+            let (index, total) = PLACE.lock().map(|p| *p).unwrap_or((0, 0));
+            step_done(set, index, total);
+        }
+        Event::SchemaKept { set, schema } => {
+            emit("schema_kept", Some(set), None, json!({ "schema": schema }));
+            line(&format!(
+                "{set}: schema {schema} was kept because it still holds objects of something else"
+            ));
+        }
+    }
+}
+
+/// Removes a lock-wait spinner of `set` once the lock is held.
+fn finish_spinner(set: &str) {
+    if let Ok(mut s) = ui().state.lock() {
+        if s.bar
+            .as_ref()
+            .is_some_and(|b| b.length().is_none() && b.prefix() == set)
+        {
+            if let Some(b) = s.bar.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// A spinner with `message` for work of `set` that has no steps to count.
+pub fn spinner(set: &str, message: &str) {
+    show(set, None, None, message.to_string());
+}
+
+/// A step of a longer proof or check (`verify --roundtrip`): shown like a migration.
+pub fn step_started(set: &str, index: usize, total: usize, label: &str) {
+    if let Ok(mut s) = ui().state.lock() {
+        s.current = None;
+    }
+    show(set, Some(total), Some(index), format!("proving {label}"));
+    verbose(&format!("{set}: proving {label} ({index}/{total})"));
+}
+
+/// The end of a step started by [`step_started`].
+pub fn step_finished(set: &str, index: usize, total: usize) {
+    step_done(set, index, total);
+}
+
+/// What the server reports of a statement of the running migration
+/// (`pg_stat_progress_create_index`), as an event and on the bar.
+pub fn statement_progress(current: &Current, progress: &Value, text: &str) {
+    emit(
+        "statement_progress",
+        Some(&current.set),
+        Some(current.version),
+        progress.clone(),
+    );
+    show(
+        &current.set,
+        Some(PLACE.lock().map(|p| p.1).unwrap_or(1).max(1)),
+        None,
+        format!("applying {}: {text}", current.label),
+    );
+}
