@@ -47,11 +47,11 @@ pub(super) fn new(
         };
         latest = latest.max(version);
         if existing == name {
-            return Err(UsageError(format!(
+            // A refusal on the state of the set (exit 1), not a malformed command (2).
+            anyhow::bail!(
                 "set `{set_name}` already has a migration named {name}: {}; pick another name",
                 dir.join(&file).display()
-            ))
-            .into());
+            );
         }
     }
     let version = latest + 1;
@@ -66,11 +66,10 @@ pub(super) fn new(
     let down = dir.join(format!("{stem}.down.sql"));
     for path in [&up, &down] {
         if path.exists() {
-            return Err(UsageError(format!(
+            anyhow::bail!(
                 "{} exists already; remove it or pick another name",
                 path.display()
-            ))
-            .into());
+            );
         }
     }
     let mut up_text = String::new();
@@ -110,7 +109,7 @@ pub(super) fn new(
     }
     if g.json {
         print_json(json!({
-            "command": "new", "set": set_name, "version": version, "name": name,
+            "command": "new", "set": set_name, "migration": version, "name": name,
             "up": up, "down": down, "no_transaction": no_transaction, "irreversible": irreversible,
         }))?;
     } else {

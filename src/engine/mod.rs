@@ -377,8 +377,8 @@ pub async fn connect_with(
 /// watcher's and the helpers' too).
 static KEEPALIVE: std::sync::Mutex<Option<keepalive::Keepalive>> = std::sync::Mutex::new(None);
 
-/// Opens a connection, giving up after `timeout` (never, for `None`), turns TCP keepalives
-/// on, and registers its server session so that a signal can cancel what it runs.
+/// Opens a connection, giving up after `timeout` (never, for `None`) or when a signal
+/// arrives, turns TCP keepalives on, and registers its server session so that a signal can cancel what it runs.
 async fn connect_within(
     opts: &PgConnectOptions,
     shown: &str,
@@ -394,7 +394,16 @@ async fn connect_within(
         }
         Ok::<_, sqlx::Error>(conn)
     });
-    match connected.await {
+    // A signal while the server does not answer stops the wait at once, not after the
+    // connect timeout (the signal's own cancel requests connect by themselves).
+    let connected = tokio::select! {
+        c = connected => c,
+        () = crate::interrupt::wait() => {
+            let signal = crate::interrupt::received().map_or("SIGINT", |s| s.name());
+            return Err(EngineError::Interrupted { signal });
+        }
+    };
+    match connected {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => {
             let reason = reason(&e);

@@ -669,7 +669,8 @@ async fn new_creates_the_next_numbered_pair_and_refuses_names_that_would_not_do(
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(doc["version"], 4);
+    assert_eq!(doc["migration"], 4);
+    assert_eq!(doc["version"], 1, "the format version");
     let up = std::fs::read_to_string(dir.join("0004_index_users.up.sql")).unwrap();
     let down = std::fs::read_to_string(dir.join("0004_index_users.down.sql")).unwrap();
     assert!(up.starts_with("-- migrate:no-transaction\n"), "{up}");
@@ -719,15 +720,14 @@ async fn new_creates_the_next_numbered_pair_and_refuses_names_that_would_not_do(
         (vec!["new", "s", "../evil"], "migration name \"../evil\""),
         (vec!["new", "s", "a/b"], "migration name \"a/b\""),
         (vec!["new", "s", ""], "migration name \"\""),
-        (
-            vec!["new", "s", "add_users"],
-            "already has a migration named add_users",
-        ),
         (vec!["new", "nope", "x"], "unknown set `nope`"),
     ] {
         let out = migrate_in(&set.dir, &args);
         assert_refused(&out, 2, says);
     }
+    // A taken name is a refusal on the set's state (1), not a malformed command (2).
+    let out = migrate_in(&set.dir, &["new", "s", "add_users"]);
+    assert_refused(&out, 1, "already has a migration named add_users");
     // A set whose files are embedded in the binary has no directory to write to.
     let empty = std::env::temp_dir().join(unique_name("migrate-new-empty"));
     std::fs::create_dir_all(&empty).unwrap();

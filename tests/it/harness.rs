@@ -804,3 +804,19 @@ pub fn every_case_in_parallel<C, F, Fut>(
         failed.join("\n")
     );
 }
+
+/// Polls `sql` (one boolean) until it is true; fails after 30 s.
+pub async fn wait_until(conn: &mut PgConnection, sql: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let yes: bool = sqlx::query_scalar(sql).fetch_one(&mut *conn).await.unwrap();
+        if yes {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "never: {sql}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

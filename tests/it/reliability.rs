@@ -7,19 +7,6 @@ use sqlx::PgConnection;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// Polls `sql` (one boolean) until it is true; fails after 30 s.
-async fn wait_until(conn: &mut PgConnection, sql: &str) {
-    let started = Instant::now();
-    loop {
-        let yes: bool = sqlx::query_scalar(sql).fetch_one(&mut *conn).await.unwrap();
-        if yes {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "never: {sql}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// `migrate --config <set> --set <name> <args>` as a child with its output piped.
 fn spawn(db: &TestDb, set: &TempSet, name: &str, args: &[&str]) -> Child {
     db.migrate()

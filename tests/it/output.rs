@@ -1,0 +1,921 @@
+//! What a run shows: every `--json` document and NDJSON event checked against the shapes the
+//! README documents, the progress bar on a terminal (and its absence off one, under CI=true
+//! and with -q), -v, completions, the man page, `--version`, and the one exit-code table,
+//! verb by verb.
+
+use crate::harness::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A set whose second migration builds an index for about three seconds, long enough for
+/// the server to report its progress.
+fn slow_index_set() -> TempSet {
+    TempSet::new(
+        "slow",
+        &[
+            (
+                "0001_table.up.sql",
+                "CREATE TABLE t (id bigint PRIMARY KEY, v int);\n\
+                 INSERT INTO t SELECT g, g % 1000 FROM generate_series(1, 3000) g;\n\
+                 CREATE FUNCTION slow(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE\n\
+                   AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN x; END $$;\n",
+            ),
+            (
+                "0001_table.down.sql",
+                "DROP FUNCTION slow(int);\nDROP TABLE t;\n",
+            ),
+            (
+                "0002_index.up.sql",
+                "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY t_slow ON t (slow(v));\n",
+            ),
+            (
+                "0002_index.down.sql",
+                "-- migrate:no-transaction\nDROP INDEX CONCURRENTLY t_slow;\n",
+            ),
+        ],
+    )
+}
+
+/// The names in backticks of a README cell, leaving out what nested brackets hold.
+fn names(cell: &str) -> Vec<String> {
+    let mut flat = String::new();
+    let mut depth = 0;
+    for ch in cell.chars() {
+        match ch {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ if depth == 0 => flat.push(ch),
+            _ => {}
+        }
+    }
+    flat.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|n| !n.contains(' '))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The cells of a README table row.
+fn cells(row: &str) -> Vec<String> {
+    row.trim_matches('|')
+        .split(" | ")
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+/// The README's document table: verb -> (top-level fields, fields of each `sets` element).
+fn documented_documents() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+    let rows = readme_table("json documents");
+    assert!(rows.len() > 10, "the README's document table: {rows:?}");
+    rows[1..]
+        .iter()
+        .map(|row| {
+            let c = cells(row);
+            let verb = c[0].replace('`', "");
+            let (top, each) = c[1].split_once("(each:").unwrap_or((&c[1], ""));
+            (verb, (names(top), names(each)))
+        })
+        .collect()
+}
+
+fn assert_has(doc: &Value, fields: &[String], what: &str) {
+    for f in fields {
+        assert!(doc.get(f).is_some(), "{what}: no field `{f}` in {doc}");
+    }
+}
+
+fn json_of(out: &Output, what: &str) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{what}: not one JSON document ({e}): {}", out.stdout))
+}
+
+/// Every verb's `--json` document has the fields the README lists for it, and `version` 1.
+#[tokio::test]
+async fn every_json_document_has_the_documented_shape_and_version() {
+    let documented = documented_documents();
+    let fresh = TestDb::new().await;
+    let db = TestDb::new().await;
+    let mut docs: Vec<(&str, Output)> = Vec::new();
+    let wc = ["--set", "witchcraft", "--json"];
+    docs.push((
+        "up --dry-run",
+        run(fresh.migrate().args(wc).args(["up", "--dry-run"])),
+    ));
+    docs.push(("up", run(db.migrate().args(wc).arg("up"))));
+    docs.push(("status", run(db.migrate().args(wc).arg("status"))));
+    docs.push(("diff", run(db.migrate().args(wc).arg("diff"))));
+    docs.push(("verify", run(db.migrate().args(wc).arg("verify"))));
+    docs.push(("maintain", run(db.migrate().args(wc).arg("maintain"))));
+    docs.push((
+        "down --dry-run",
+        run(db.migrate().args(wc).args(["down", "--dry-run"])),
+    ));
+    docs.push(("down", run(db.migrate().args(wc).args(["down", "--yes"]))));
+    let boot = TestDb::new().await;
+    docs.push(("bootstrap", run(boot.migrate().args(wc).arg("bootstrap"))));
+    // adopt: a database another tool migrated (its history table beside the set's)
+    let adopted = TestDb::new().await;
+    run(adopted.migrate().args(wc).arg("up"));
+    sqlx::raw_sql("DROP SCHEMA migrate CASCADE; CREATE TABLE _sqlx_migrations (version bigint PRIMARY KEY, description text)")
+        .execute(&mut adopted.conn().await)
+        .await
+        .unwrap();
+    docs.push((
+        "adopt",
+        run(adopted.migrate().args(wc).args(["adopt", "--from", "sqlx"])),
+    ));
+    let folder = std::env::temp_dir().join(unique_name("export"));
+    docs.push((
+        "export",
+        run(db
+            .migrate()
+            .args(wc)
+            .args(["export", "--supabase"])
+            .arg(&folder)),
+    ));
+    let _ = std::fs::remove_dir_all(&folder);
+    let set = TempSet::new(
+        "s",
+        &[
+            ("0001_a.up.sql", "CREATE TABLE a (id int PRIMARY KEY);\n"),
+            ("0001_a.down.sql", "DROP TABLE a;\n"),
+        ],
+    );
+    let on_set = |db: &TestDb, args: &[&str]| {
+        run(db
+            .migrate()
+            .arg("--config")
+            .arg(&set.config)
+            .arg("--json")
+            .args(args))
+    };
+    docs.push((
+        "new",
+        on_set(&fresh, &["new", "s", "add_b", "--irreversible"]),
+    ));
+    std::fs::write(set.dir.join("s/0002_add_b.up.sql"), "CREATE TABLE b ();\n").unwrap();
+    docs.push((
+        "verify --roundtrip",
+        on_set(&fresh, &["verify", "--roundtrip"]),
+    ));
+    // snapshot --check of a set that has no committed catalog yet: stale, and documented
+    let snapshot = on_set(&fresh, &["snapshot", "--check"]);
+    assert_eq!(snapshot.code, 1, "{}{}", snapshot.stdout, snapshot.stderr);
+    docs.push(("snapshot", snapshot));
+    docs.push(("sandbox", on_set(&fresh, &["sandbox"])));
+    let targets = set.dir.join("targets.txt");
+    std::fs::write(&targets, format!("{}\n", db.url)).unwrap();
+    docs.push((
+        "any verb with --targets",
+        run(db
+            .migrate()
+            .args(wc)
+            .arg("--targets")
+            .arg(&targets)
+            .arg("status")),
+    ));
+
+    let mut seen = Vec::new();
+    for (verb, out) in &docs {
+        if *verb != "snapshot" {
+            assert_eq!(out.code, 0, "{verb}: {}{}", out.stdout, out.stderr);
+        }
+        let doc = json_of(out, verb);
+        let (top, each) = documented
+            .get(*verb)
+            .unwrap_or_else(|| panic!("the README documents no document of `{verb}`"));
+        assert_has(&doc, top, verb);
+        assert_eq!(doc["version"], 1, "{verb}: {doc}");
+        if !each.is_empty() {
+            let sets = doc["sets"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{verb}: {doc}"));
+            assert!(!sets.is_empty(), "{verb}: {doc}");
+            for s in sets {
+                assert_has(s, each, &format!("{verb}, an element of sets"));
+            }
+        }
+        seen.push(verb.to_string());
+    }
+    let missing: Vec<&String> = documented.keys().filter(|v| !seen.contains(v)).collect();
+    assert!(
+        missing.is_empty(),
+        "documented but not checked: {missing:?}"
+    );
+    // the error document, from a usage error and from an unreachable server
+    for (args, code) in [
+        (vec!["--json", "up", "--to", "x"], 2),
+        (
+            vec![
+                "--json",
+                "--database-url",
+                "postgres://x@127.0.0.1:1/x",
+                "status",
+            ],
+            3,
+        ),
+    ] {
+        let out = run(db.migrate().args(&args));
+        assert_eq!(out.code, code, "{args:?}");
+        let doc = json_of(&out, "an error");
+        assert_eq!(doc["exit_code"], code, "{doc}");
+        assert_eq!(doc["version"], 1, "{doc}");
+        assert!(
+            doc["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{doc}"
+        );
+    }
+}
+
+/// The README's event table: kind -> the fields of its kind.
+fn documented_events() -> BTreeMap<String, Vec<String>> {
+    let rows = readme_table("ndjson events");
+    assert!(rows.len() > 8, "the README's event table: {rows:?}");
+    rows[1..]
+        .iter()
+        .map(|row| {
+            let c = cells(row);
+            (c[0].trim_matches('`').to_string(), names(&c[2]))
+        })
+        .collect()
+}
+
+/// Parses NDJSON output: every line one event with the common fields and those the README
+/// lists for its kind, elapsed time never going back, the last line `result` or `error`.
+fn events(stdout: &str) -> Vec<Value> {
+    let documented = documented_events();
+    let mut out = Vec::new();
+    let mut elapsed = 0;
+    for line in stdout.lines() {
+        let e: Value = serde_json::from_str(line)
+            .unwrap_or_else(|err| panic!("not one JSON event per line ({err}): {line}"));
+        let kind = e["event"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no kind: {e}"));
+        let fields = documented
+            .get(kind)
+            .unwrap_or_else(|| panic!("event `{kind}` is not documented: {e}"));
+        for common in ["set", "version", "elapsed_ms", "timestamp"] {
+            assert!(e.get(common).is_some(), "no `{common}`: {e}");
+        }
+        assert_has(&e, fields, kind);
+        let ms = e["elapsed_ms"].as_u64().unwrap();
+        assert!(ms >= elapsed, "elapsed went back: {e}");
+        elapsed = ms;
+        let ts = e["timestamp"].as_str().unwrap();
+        let shape = ts.len() == 24
+            && ts.ends_with('Z')
+            && ts.as_bytes()[10] == b'T'
+            && ts[..4].parse::<u32>().is_ok_and(|y| y >= 2024);
+        assert!(shape, "not an RFC 3339 UTC timestamp: {ts}");
+        out.push(e);
+    }
+    let last = out.last().expect("no events");
+    assert!(
+        last["event"] == "result" || last["event"] == "error",
+        "the last event: {last}"
+    );
+    out
+}
+
+fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+/// `--format ndjson` streams the documented events as the work happens: each migration's
+/// start and end with its place, the server's progress of a long index build, check results,
+/// drift naming the object, and an error as the last line.
+#[tokio::test]
+async fn ndjson_streams_the_documented_events() {
+    let set = slow_index_set();
+    let db = TestDb::new().await;
+    let ndjson = |args: &[&str]| {
+        run(db
+            .migrate()
+            .arg("--config")
+            .arg(&set.config)
+            .args(["--format", "ndjson"])
+            .args(args))
+    };
+    let out = ndjson(&["up"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let up = events(&out.stdout);
+    let started = of_kind(&up, "migration_started");
+    let places: Vec<(i64, i64, i64)> = started
+        .iter()
+        .map(|e| {
+            (
+                e["version"].as_i64().unwrap(),
+                e["index"].as_i64().unwrap(),
+                e["total"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(places, [(1, 1, 2), (2, 2, 2)]);
+    assert!(started.iter().all(|e| e["set"] == "slow"));
+    let applied = of_kind(&up, "migration_applied");
+    assert_eq!(applied.len(), 2, "{}", out.stdout);
+    assert!(applied[1]["ms"].as_i64().unwrap() >= 2000, "{}", applied[1]);
+    // the index build, as the server reports it, between the start and end of 0002
+    let progress = of_kind(&up, "statement_progress");
+    assert!(
+        !progress.is_empty(),
+        "no statement progress:\n{}",
+        out.stdout
+    );
+    for p in &progress {
+        assert_eq!(p["version"], 2, "{p}");
+        assert_eq!(p["command"], "CREATE INDEX CONCURRENTLY", "{p}");
+        assert_eq!(p["index"], "t_slow", "{p}");
+        assert!(p["blocks_total"].as_i64().unwrap() > 0, "{p}");
+        let t = p["elapsed_ms"].as_u64().unwrap();
+        assert!(t >= started[1]["elapsed_ms"].as_u64().unwrap());
+        assert!(t <= applied[1]["elapsed_ms"].as_u64().unwrap());
+    }
+    let result = up.last().unwrap();
+    assert_eq!(result["event"], "result");
+    assert_eq!(result["document"]["command"], "up");
+    assert_eq!(result["document"]["version"], 1);
+    assert_eq!(result["document"]["sets"][0]["current_version"], 2);
+
+    // a check per line (the expected catalogs written first, as a developer would)
+    let snap = run(db
+        .migrate()
+        .arg("--config")
+        .arg(&set.config)
+        .arg("snapshot"));
+    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    let out = ndjson(&["verify"]);
+    let checks = events(&out.stdout);
+    let results = of_kind(&checks, "check_result");
+    assert!(results.len() >= 6, "{}", out.stdout);
+    assert!(results
+        .iter()
+        .all(|e| e["set"] == "slow" && e["version"] == 2));
+    let failed: Vec<_> = results.iter().filter(|e| e["ok"] == false).collect();
+    assert_eq!(
+        failed.len() as i32,
+        i32::from(out.code != 0),
+        "{}",
+        out.stdout
+    );
+
+    // drift names the object
+    sqlx::raw_sql("DROP INDEX t_slow; ALTER TABLE t ADD COLUMN extra text")
+        .execute(&mut db.conn().await)
+        .await
+        .unwrap();
+    let against = TestDb::new().await;
+    run(against.migrate().arg("--config").arg(&set.config).arg("up"));
+    let out = ndjson(&["diff", "--against", &against.url]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let drift = events(&out.stdout);
+    let found: Vec<(String, String)> = of_kind(&drift, "drift_found")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["set"], "slow");
+            assert_eq!(e["version"], 2);
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["object"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&("missing".into(), "index t_slow".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("unexpected".into(), "column t.extra".into())),
+        "{found:?}"
+    );
+
+    // down (of the database that did not drift: the other lost the index 0002's down
+    // drops), and an error as the last line
+    let out = run(against
+        .migrate()
+        .arg("--config")
+        .arg(&set.config)
+        .args(["--format", "ndjson", "down", "--yes", "--to", "0"]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let down = events(&out.stdout);
+    assert_eq!(
+        of_kind(&down, "migration_reverted").len(),
+        2,
+        "{}",
+        out.stdout
+    );
+    let out = ndjson(&["--database-url", "postgres://x@127.0.0.1:1/x", "status"]);
+    assert_eq!(out.code, 3);
+    let error = events(&out.stdout);
+    assert_eq!(error.len(), 1, "{}", out.stdout);
+    assert_eq!(error[0]["event"], "error");
+    assert_eq!(error[0]["exit_code"], 3);
+    assert!(error[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("127.0.0.1:1"));
+}
+
+/// Runs `migrate ARGS` on a pseudo-terminal (util-linux `script`), with `env` set and CI
+/// unset unless `env` sets it; returns everything the terminal showed.
+fn on_a_terminal(
+    db: &TestDb,
+    config: &std::path::Path,
+    args: &str,
+    env: &[(&str, &str)],
+) -> String {
+    let command = format!(
+        "{} --config {} {args}",
+        env!("CARGO_BIN_EXE_migrate"),
+        config.display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &command, "/dev/null"])
+        .env("DATABASE_URL", &db.url)
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("script(1), from util-linux");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// On a terminal the bar shows the migration, its number out of the total and the server's
+/// progress of the index build; under CI=true, off a terminal and with -q it is not drawn
+/// (one plain line per migration, or none with -q); -v adds a line as each one starts.
+#[tokio::test]
+async fn the_bar_is_drawn_on_a_terminal_and_plain_lines_elsewhere() {
+    let set = slow_index_set();
+    let db = TestDb::new().await;
+    let shown = on_a_terminal(&db, &set.config, "up", &[]);
+    assert!(shown.contains("slow: [2/2] applying 0002 index"), "{shown}");
+    assert!(
+        shown.contains("% of "),
+        "no server progress on the bar: {shown}"
+    );
+    assert!(shown.contains("blocks, building index"), "{shown}");
+    assert!(shown.contains("slow: applied 0002 index ("), "{shown}");
+    assert!(
+        shown.contains("slow: applied 2 migrations, now at 0002"),
+        "{shown}"
+    );
+    run(db
+        .migrate()
+        .arg("--config")
+        .arg(&set.config)
+        .args(["down", "--yes", "--to", "0"]));
+
+    let fast = TempSet::new(
+        "fast",
+        &[
+            ("0001_a.up.sql", "CREATE TABLE a ();\n"),
+            ("0001_a.down.sql", "DROP TABLE a;\n"),
+            ("0002_b.up.sql", "CREATE TABLE b ();\n"),
+            ("0002_b.down.sql", "DROP TABLE b;\n"),
+        ],
+    );
+    for (flags, env) in [("up", [("CI", "true")]), ("-q up", [("CI", "")])] {
+        let db = TestDb::new().await;
+        let shown = on_a_terminal(&db, &fast.config, flags, &env);
+        assert!(
+            !shown.contains("[1/2]") && !shown.contains("[2/2]"),
+            "{flags}: {shown}"
+        );
+        assert!(
+            shown.contains("fast: applied 2 migrations, now at 0002"),
+            "{flags}: {shown}"
+        );
+        let plain = shown.contains("fast: applied 0001 a (");
+        assert_eq!(plain, flags == "up", "{flags}: {shown}");
+    }
+    // off a terminal: a plain line per migration; -v adds one as each starts; -q none
+    for (flag, lines) in [("", 2), ("-v", 4), ("-q", 0)] {
+        let db = TestDb::new().await;
+        let mut cmd = db.migrate();
+        cmd.arg("--config").arg(&fast.config).env_remove("CI");
+        if !flag.is_empty() {
+            cmd.arg(flag);
+        }
+        let out = run(cmd.arg("up"));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let progress: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("fast: "))
+            .collect();
+        assert_eq!(progress.len(), lines, "{flag}: {}", out.stderr);
+        if flag == "-v" {
+            assert_eq!(progress[0], "fast: applying 0001 a (1/2)", "{}", out.stderr);
+        }
+        assert!(
+            !out.stderr.contains('\u{1b}'),
+            "escape codes off a terminal: {}",
+            out.stderr
+        );
+    }
+    let out = run(db.migrate().args(["-q", "-v", "status"]));
+    assert_refused(&out, 2, "cannot be used with");
+}
+
+/// Completions for every shell and the man page are generated from the flags; --version
+/// lists each embedded set with its newest migration.
+#[test]
+fn completions_man_page_and_version_are_generated_from_the_binary() {
+    let migrate = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_migrate"));
+        c.env_remove("DATABASE_URL").stdin(Stdio::null());
+        c
+    };
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(migrate().args(["completions", shell]));
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        for word in ["bootstrap", "roundtrip", "database-url", "ndjson"] {
+            assert!(out.stdout.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    assert_refused(
+        &run(migrate().args(["completions", "tcsh"])),
+        2,
+        "invalid value 'tcsh'",
+    );
+    // bash can load the script and completes the verbs
+    let script = run(migrate().args(["completions", "bash"])).stdout;
+    let file = std::env::temp_dir().join(unique_name("completion.bash"));
+    std::fs::write(&file, script).unwrap();
+    let probe = format!(
+        "source {}; COMP_WORDS=(migrate boo); COMP_CWORD=1; _migrate migrate boo migrate; echo \"${{COMPREPLY[@]}}\"",
+        file.display()
+    );
+    let out = Command::new("bash").args(["-c", &probe]).output().unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bootstrap");
+
+    let man = run(migrate().arg("man"));
+    assert_eq!(man.code, 0);
+    assert!(
+        man.stdout.contains(".TH migrate 1"),
+        "{}",
+        &man.stdout[..200]
+    );
+    for verb in [
+        "up",
+        "down",
+        "status",
+        "diff",
+        "verify",
+        "bootstrap",
+        "sandbox",
+        "new",
+    ] {
+        assert!(
+            man.stdout.contains(&format!("migrate\\-{verb}(1)")),
+            "man page lacks {verb}"
+        );
+    }
+    // `man` renders it
+    let page = std::env::temp_dir().join(unique_name("migrate.1"));
+    std::fs::write(&page, &man.stdout).unwrap();
+    if let Ok(out) = Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANPAGER", "cat")
+        .output()
+    {
+        if out.status.success() {
+            assert!(String::from_utf8_lossy(&out.stdout).contains("SUBCOMMANDS"));
+        }
+    }
+    let _ = std::fs::remove_file(&page);
+
+    let version = run(migrate().arg("--version"));
+    assert_eq!(version.code, 0);
+    assert!(version
+        .stdout
+        .starts_with(&format!("migrate {}\n", env!("CARGO_PKG_VERSION"))));
+    for name in ["aethercrown98", "witchcraft"] {
+        let newest = embedded_set(name).migrations.last().cloned().unwrap();
+        let line = format!(
+            "  {name} (schema public): newest {:04} {}",
+            newest.version, newest.name
+        );
+        assert!(
+            version.stdout.lines().any(|l| l == line),
+            "{line}\n{}",
+            version.stdout
+        );
+    }
+}
+
+/// One exit-code table for every verb: 1 a check failed or a refusal, 2 usage or
+/// configuration, 3 unreachable, 130 interrupted (143 by SIGTERM); 0 is every document test.
+#[tokio::test]
+async fn every_verb_follows_the_one_exit_code_table() {
+    let unreachable = "postgres://x@127.0.0.1:1/x";
+    let db = TestDb::new().await;
+    assert_eq!(
+        run(db.migrate().args(["--set", "witchcraft", "up"])).code,
+        0
+    );
+    let verbs: &[&[&str]] = &[
+        &["up"],
+        &["down", "--yes"],
+        &["status"],
+        &["diff"],
+        &["verify"],
+        &["verify", "--roundtrip"],
+        &["snapshot", "--check"],
+        &["bootstrap"],
+        &["adopt", "--from", "sqlx"],
+        &["export", "--supabase", "/nonexistent/x"],
+        &["maintain"],
+        &["sandbox"],
+        &["new", "witchcraft", "x"],
+        &["completions", "bash"],
+        &["man"],
+    ];
+    let mut wrong = Vec::new();
+    for verb in verbs {
+        // 2: usage (an unknown flag) and configuration (a missing config file)
+        let out = run(db.migrate().args(*verb).arg("--no-such-flag"));
+        if out.code != 2 {
+            wrong.push(format!(
+                "{verb:?} --no-such-flag: {} {}",
+                out.code, out.stderr
+            ));
+        }
+        let needs_config = !matches!(verb[0], "completions" | "man");
+        if needs_config {
+            let out = run(db
+                .migrate()
+                .args(["--config", "/nonexistent/migrations.toml"])
+                .args(*verb));
+            if out.code != 2 {
+                wrong.push(format!(
+                    "{verb:?} with a missing config: {} {}",
+                    out.code, out.stderr
+                ));
+            }
+        }
+        // 3: an unreachable database, for the verbs that connect to --database-url
+        let connects = matches!(
+            verb[0],
+            "up" | "down" | "status" | "diff" | "bootstrap" | "adopt" | "maintain"
+        ) || *verb == ["verify"];
+        if connects {
+            let out = run(db
+                .migrate()
+                .args(["--set", "witchcraft", "--database-url", unreachable])
+                .args(*verb));
+            if out.code != 3 {
+                wrong.push(format!("{verb:?} unreachable: {} {}", out.code, out.stderr));
+            }
+        }
+    }
+    // the scratch server of the proof and the snapshot unreachable: 3 too
+    for verb in [["verify", "--roundtrip"], ["snapshot", "--check"]] {
+        let out = run(db
+            .migrate()
+            .args(["--set", "witchcraft"])
+            .args(verb)
+            .args(["--scratch-url", unreachable]));
+        if out.code != 3 {
+            wrong.push(format!(
+                "{verb:?} --scratch-url unreachable: {} {}",
+                out.code, out.stderr
+            ));
+        }
+    }
+    // 1: a check failed or the verb refused
+    let drifted = TestDb::new().await;
+    run(drifted.migrate().args(["--set", "witchcraft", "up"]));
+    sqlx::raw_sql("ALTER TABLE users ADD COLUMN nickname text")
+        .execute(&mut drifted.conn().await)
+        .await
+        .unwrap();
+    let broken_down = TempSet::new(
+        "b",
+        &[
+            (
+                "0001_a.up.sql",
+                "CREATE TABLE a ();\nCREATE TABLE kept ();\n",
+            ),
+            ("0001_a.down.sql", "DROP TABLE a;\n"),
+            ("0002_fails.up.sql", "SELECT 1/0;\n"),
+            ("0002_fails.down.sql", "SELECT 1;\n"),
+        ],
+    );
+    let cfg = broken_down.config.to_str().unwrap();
+    let plain = TestDb::new().await;
+    let exported = std::env::temp_dir().join(unique_name("export"));
+    std::fs::create_dir_all(&exported).unwrap();
+    run(db
+        .migrate()
+        .args(["--set", "witchcraft", "export", "--supabase"])
+        .arg(&exported));
+    for f in std::fs::read_dir(&exported).unwrap().flatten().take(1) {
+        std::fs::write(f.path(), "-- changed by hand\n").unwrap();
+    }
+    let ones: Vec<(&str, Vec<String>, &TestDb)> = vec![
+        (
+            "up: a migration fails",
+            vec!["--config".into(), cfg.into(), "up".into()],
+            &plain,
+        ),
+        (
+            "down: no --yes without a terminal",
+            vec!["--set".into(), "witchcraft".into(), "down".into()],
+            &db,
+        ),
+        (
+            "status --exit-code: pending",
+            vec![
+                "--config".into(),
+                cfg.into(),
+                "status".into(),
+                "--exit-code".into(),
+            ],
+            &plain,
+        ),
+        (
+            "diff: drift",
+            vec!["--set".into(), "witchcraft".into(), "diff".into()],
+            &drifted,
+        ),
+        (
+            "verify: drift",
+            vec!["--set".into(), "witchcraft".into(), "verify".into()],
+            &drifted,
+        ),
+        (
+            "verify --roundtrip: a down leaves a table",
+            vec![
+                "--config".into(),
+                cfg.into(),
+                "verify".into(),
+                "--roundtrip".into(),
+            ],
+            &plain,
+        ),
+        (
+            "snapshot --check: stale",
+            vec![
+                "--config".into(),
+                cfg.into(),
+                "snapshot".into(),
+                "--check".into(),
+            ],
+            &plain,
+        ),
+        (
+            "bootstrap: verify fails",
+            vec!["--set".into(), "witchcraft".into(), "bootstrap".into()],
+            &drifted,
+        ),
+        (
+            "adopt: no history table of the tool",
+            vec![
+                "--set".into(),
+                "witchcraft".into(),
+                "adopt".into(),
+                "--from".into(),
+                "sqlx".into(),
+            ],
+            &drifted,
+        ),
+        (
+            "export: a different file is there",
+            vec![
+                "--set".into(),
+                "witchcraft".into(),
+                "export".into(),
+                "--supabase".into(),
+                exported.display().to_string(),
+            ],
+            &db,
+        ),
+        (
+            "maintain: migrations pending",
+            vec![
+                "--config".into(),
+                cfg.into(),
+                "maintain".into(),
+                "--set".into(),
+                "b".into(),
+            ],
+            &plain,
+        ),
+        (
+            "new: the name is taken",
+            vec![
+                "--config".into(),
+                cfg.into(),
+                "new".into(),
+                "b".into(),
+                "fails".into(),
+            ],
+            &plain,
+        ),
+        (
+            "sandbox: no server binaries there",
+            vec![
+                "--config".into(),
+                cfg.into(),
+                "sandbox".into(),
+                "--pg-bindir".into(),
+                "/nonexistent".into(),
+            ],
+            &plain,
+        ),
+    ];
+    for (what, args, on) in &ones {
+        let out = run(on.migrate().args(args));
+        if out.code != 1 {
+            wrong.push(format!("{what}: {} {}{}", out.code, out.stdout, out.stderr));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&exported);
+    // 130 (SIGINT) and 143 (SIGTERM): while the verb waits on a lock another session holds
+    // on the history table, for every verb that reads it, at once
+    let mut holder = db.conn().await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE migrate.history IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // (diff, which does not read the history, waits for a server that accepts and never
+    // answers: a local listener)
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("postgres://x@{}/x", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(4).collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let waiting: Vec<Vec<&str>> = vec![
+        vec!["up"],
+        vec!["down", "--yes"],
+        vec!["status"],
+        vec!["diff", "--against", &silent_url],
+        vec!["verify"],
+        vec!["maintain"],
+        vec!["bootstrap"],
+    ];
+    let mut probe = db.conn().await;
+    for (i, verb) in waiting.iter().enumerate() {
+        let (sig, code) = if i == 0 {
+            (libc::SIGTERM, 143)
+        } else {
+            (libc::SIGINT, 130)
+        };
+        let child = db
+            .migrate()
+            .args(["--set", "witchcraft"])
+            .args(verb)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if verb[0] == "diff" {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        } else {
+            wait_until(
+                &mut probe,
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database())",
+            )
+            .await;
+        }
+        let sent = std::time::Instant::now();
+        // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let out = child.wait_with_output().unwrap();
+        let got = out.status.code().unwrap_or(-1);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // at once: not after the lock or connect timeout
+        if sent.elapsed() > Duration::from_secs(4) {
+            wrong.push(format!("{verb:?} took {:?} to stop", sent.elapsed()));
+        }
+        if got != code || !stderr.contains("error: interrupted by SIG") {
+            wrong.push(format!("{verb:?} interrupted: {got} {stderr}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    assert!(
+        wrong.is_empty(),
+        "exit codes off the table:\n{}",
+        wrong.join("\n")
+    );
+}
