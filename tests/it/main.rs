@@ -17,6 +17,7 @@ mod pooler;
 mod promises;
 mod properties;
 mod proxy;
+mod readme;
 mod reliability;
 mod rollback;
 mod sandbox;
