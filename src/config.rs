@@ -147,6 +147,14 @@ impl MigrationSet {
     pub fn latest(&self) -> i64 {
         self.migrations.last().map_or(0, |m| m.version)
     }
+    /// The set's directory as messages name it: as migrations.toml gives it, or
+    /// `schema/<set>` for the copy embedded in the binary.
+    pub fn dir_shown(&self) -> String {
+        match self.source.as_str() {
+            "embedded" => format!("schema/{}", self.name),
+            dir => dir.trim_end_matches('/').to_string(),
+        }
+    }
 }
 
 /// Checks a Postgres duration as written in configuration: an integer followed by `ms`, `s`

@@ -38,7 +38,7 @@ pub(super) async fn snapshot(
         ];
         let up_to_date = files.iter().all(|(_, text, committed)| text == committed);
         for (name, text, committed) in &files {
-            let file = format!("{}/{name}", set_dir_shown(set));
+            let file = format!("{}/{name}", set.dir_shown());
             if check {
                 if text != committed {
                     if !g.json {
@@ -64,7 +64,7 @@ pub(super) async fn snapshot(
                 let dir = set.dir_on_disk.as_ref().ok_or_else(|| {
                     UsageError(format!(
                         "set `{}` was read from the binary, not from disk; run snapshot in a checkout where {} exists",
-                        set.name, set_dir_shown(set)
+                        set.name, set.dir_shown()
                     ))
                 })?;
                 let path = dir.join(name);
@@ -83,7 +83,7 @@ pub(super) async fn snapshot(
             stale.push(set.name.clone());
         }
         reports.push(json!({
-            "set": set.name, "files": files.iter().map(|(n, _, _)| format!("{}/{n}", set_dir_shown(set))).collect::<Vec<_>>(),
+            "set": set.name, "files": files.iter().map(|(n, _, _)| format!("{}/{n}", set.dir_shown())).collect::<Vec<_>>(),
             "objects": built.objects.len(), "up_to_date": up_to_date,
         }));
     }
@@ -102,10 +102,6 @@ pub(super) async fn snapshot(
         );
     }
     Ok(())
-}
-
-pub(super) fn set_dir_shown(set: &MigrationSet) -> String {
-    format!("schema/{}", set.name)
 }
 
 /// The sets a checking verb looks at: those named with --set, else those installed in the
@@ -278,7 +274,7 @@ pub(super) async fn diff(
         }
         let expected_from = match against {
             Some(url) => format!("database {}", migrate::redact::redact_url(url)),
-            None => format!("schema/{}/{}", set.name, migrate::config::EXPECTED_CATALOG),
+            None => format!("{}/{}", set.dir_shown(), migrate::config::EXPECTED_CATALOG),
         };
         let mut report = json!({
             "set": set.name, "schema": set.schema, "expected": expected_from,

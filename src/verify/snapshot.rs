@@ -63,7 +63,7 @@ fn committed_text<'s>(
     text: &'s Option<String>,
     name: &str,
 ) -> Result<(&'s str, String), SnapshotError> {
-    let file = format!("schema/{}/{name}", set.name);
+    let file = format!("{}/{name}", set.dir_shown());
     match text.as_deref() {
         Some(text) => Ok((text, file)),
         None => Err(SnapshotError::Missing {

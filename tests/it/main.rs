@@ -21,6 +21,7 @@ mod readme;
 mod reliability;
 mod rollback;
 mod sandbox;
+mod screens;
 mod supabase;
 mod tls;
 mod verify;
