@@ -52,7 +52,7 @@ pub(super) async fn adopt(g: &Global, sets: &[MigrationSet], tool: &str) -> Resu
     let table = history_table(tool)?;
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
-    let mut conn = engine::connect(url).await?;
+    let mut conn = super::connect(url).await?;
     engine::require_own_session(&mut conn, url).await?;
     let theirs: Option<i64> =
         match sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")

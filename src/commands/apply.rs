@@ -19,7 +19,7 @@ pub(super) fn down_target(steps: Option<usize>, to: Option<i64>) -> DownTarget {
 /// `up --dry-run`: the SQL of every pending migration, in order; nothing is changed.
 pub(super) async fn up_dry_run(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
     check_distinct_schemas(sets)?;
-    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut conn = super::connect(database_url(g)?).await?;
     let mut reports = Vec::new();
     for set in sets {
         let plan = engine::pending(&mut conn, set, to).await?;
@@ -50,7 +50,7 @@ pub(super) async fn down_dry_run(
     sets: &[MigrationSet],
     target: DownTarget,
 ) -> Result<()> {
-    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut conn = super::connect(database_url(g)?).await?;
     let mut reports = Vec::new();
     for set in sets.iter().rev() {
         let (plan, at_risk) = engine::rollback_preview(&mut conn, set, target).await?;
@@ -127,7 +127,7 @@ pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Re
     check_distinct_schemas(sets)?;
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
-    let mut conn = engine::connect(url).await?;
+    let mut conn = super::connect(url).await?;
     engine::require_own_session(&mut conn, url).await?;
     let _watch = super::watch::statements(&mut conn, url).await;
     let mut reports = Vec::new();
@@ -213,7 +213,7 @@ pub(super) async fn down(
 ) -> Result<()> {
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
-    let mut conn = engine::connect(url).await?;
+    let mut conn = super::connect(url).await?;
     engine::require_own_session(&mut conn, url).await?;
     let _watch = super::watch::statements(&mut conn, url).await;
     let mut reports = Vec::new();
@@ -293,7 +293,7 @@ pub(super) async fn statuses(
 }
 
 pub(super) async fn status(g: &Global, sets: &[MigrationSet], exit_code: bool) -> Result<()> {
-    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut conn = super::connect(database_url(g)?).await?;
     let server = engine::server::inspect(&mut conn).await?;
     let all = statuses(&mut conn, sets).await?;
     if g.json {
@@ -315,7 +315,7 @@ pub(super) async fn status(g: &Global, sets: &[MigrationSet], exit_code: bool) -
 pub(super) async fn maintain(g: &Global, sets: &[MigrationSet], monthly: bool) -> Result<()> {
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
-    let mut conn = engine::connect(url).await?;
+    let mut conn = super::connect(url).await?;
     engine::require_own_session(&mut conn, url).await?;
     let selected = super::checks::installed_sets(g, &mut conn, sets).await?;
     let mut reports = Vec::new();

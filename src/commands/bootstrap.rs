@@ -73,7 +73,7 @@ pub(super) async fn bootstrap(
     let url = database_url(g)?;
     check_distinct_schemas(sets)?;
     engine::require_session_connection(url)?;
-    let mut conn = engine::connect(url).await?;
+    let mut conn = super::connect(url).await?;
     engine::require_own_session(&mut conn, url).await?;
     let server = engine::server::inspect(&mut conn).await?;
     let _watch = super::watch::statements(&mut conn, url).await;

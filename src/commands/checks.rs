@@ -216,9 +216,9 @@ pub(super) async fn diff(
     repair: Repair,
 ) -> Result<()> {
     let sql = repair.sql;
-    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut conn = super::connect(database_url(g)?).await?;
     let mut other = match against {
-        Some(url) => Some(engine::connect(url).await?),
+        Some(url) => Some(super::connect(url).await?),
         None => None,
     };
     let by_schema =
@@ -417,7 +417,7 @@ pub(super) async fn check_events(
 }
 
 pub(super) async fn verify(g: &Global, sets: &[MigrationSet], all: &[MigrationSet]) -> Result<()> {
-    let mut conn = engine::connect(database_url(g)?).await?;
+    let mut conn = super::connect(database_url(g)?).await?;
     let selected = installed_sets(g, &mut conn, sets).await?;
     let mut all_ok = true;
     let mut reports = Vec::new();

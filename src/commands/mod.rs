@@ -187,6 +187,19 @@ fn database_url(g: &Global) -> Result<&str> {
 
 /// Prints the run's one JSON document, with the `version` of its format: pretty with
 /// `--json`, as the `result` event with `--format ndjson`.
+/// Connects to the run's database; on a terminal a spinner names the server while it has not
+/// answered (a server far away, or one that accepts and then says nothing until
+/// `connect_timeout`).
+async fn connect(url: &str) -> Result<sqlx::PgConnection, migrate::engine::EngineError> {
+    crate::ui::spinner(
+        "server",
+        &format!("connecting to {}", migrate::redact::redact_url(url)),
+    );
+    let conn = migrate::engine::connect(url).await;
+    crate::ui::finish();
+    conn
+}
+
 fn print_json(mut value: serde_json::Value) -> Result<()> {
     if let Some(doc) = value.as_object_mut() {
         doc.insert("version".into(), crate::ui::FORMAT_VERSION.into());

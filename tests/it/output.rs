@@ -451,6 +451,53 @@ fn on_a_terminal(
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A server that accepts connections and never answers: the address to reach it at.
+fn silent_server() -> std::net::SocketAddr {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(32).collect();
+        std::thread::sleep(Duration::from_secs(120));
+        drop(held);
+    });
+    addr
+}
+
+/// While the server has not answered, a spinner on a terminal names it (its password
+/// hidden); off a terminal nothing is drawn.
+#[tokio::test]
+async fn a_spinner_names_the_server_while_it_does_not_answer() {
+    let db = TestDb::new().await;
+    let url = format!(
+        "postgres://x:secret@{}/x?connect_timeout=2",
+        silent_server()
+    );
+    let command = format!(
+        "{} --database-url '{url}' --set witchcraft status",
+        env!("CARGO_BIN_EXE_migrate")
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CI")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1), from util-linux");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{shown}");
+    assert!(
+        shown.contains("server: connecting to postgres://x:***@127.0.0.1:"),
+        "{shown}"
+    );
+    assert!(!shown.contains("secret"), "{shown}");
+    let plain = run(db
+        .migrate()
+        .args(["--database-url", &url, "--set", "witchcraft", "status"])
+        .env_remove("CI"));
+    assert_eq!(plain.code, 3, "{}", plain.stderr);
+    assert!(!plain.stderr.contains("connecting to"), "{}", plain.stderr);
+}
+
 /// On a terminal the bar shows the migration, its number out of the total and the server's
 /// progress of the index build; under CI=true, off a terminal and with -q it is not drawn
 /// (one plain line per migration, or none with -q); -v adds a line as each one starts.
@@ -852,15 +899,9 @@ async fn every_verb_follows_the_one_exit_code_table() {
         .execute(&mut holder)
         .await
         .unwrap();
-    // (diff, which does not read the history, waits for a server that accepts and never
-    // answers: a local listener)
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent_url = format!("postgres://x@{}/x", silent.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let held: Vec<_> = silent.incoming().take(4).collect();
-        std::thread::sleep(Duration::from_secs(60));
-        drop(held);
-    });
+    // (diff, which does not read the history, and the verbs that build on a scratch server
+    // wait for a server that accepts and never answers: a local listener)
+    let silent_url = format!("postgres://x@{}/x", silent_server());
     let waiting: Vec<Vec<&str>> = vec![
         vec!["up"],
         vec!["down", "--yes"],
@@ -869,6 +910,8 @@ async fn every_verb_follows_the_one_exit_code_table() {
         vec!["verify"],
         vec!["maintain"],
         vec!["bootstrap"],
+        vec!["verify", "--roundtrip", "--scratch-url", &silent_url],
+        vec!["snapshot", "--check", "--scratch-url", &silent_url],
     ];
     let mut probe = db.conn().await;
     for (i, verb) in waiting.iter().enumerate() {
@@ -885,7 +928,7 @@ async fn every_verb_follows_the_one_exit_code_table() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        if verb[0] == "diff" {
+        if verb.contains(&silent_url.as_str()) {
             tokio::time::sleep(Duration::from_millis(1500)).await;
         } else {
             wait_until(
