@@ -185,8 +185,6 @@ fn database_url(g: &Global) -> Result<&str> {
     })
 }
 
-/// Prints the run's one JSON document, with the `version` of its format: pretty with
-/// `--json`, as the `result` event with `--format ndjson`.
 /// Connects to the run's database; on a terminal a spinner names the server while it has not
 /// answered (a server far away, or one that accepts and then says nothing until
 /// `connect_timeout`).
@@ -200,6 +198,8 @@ async fn connect(url: &str) -> Result<sqlx::PgConnection, migrate::engine::Engin
     conn
 }
 
+/// Prints the run's one JSON document, with the `version` of its format: pretty with
+/// `--json`, as the `result` event with `--format ndjson`.
 fn print_json(mut value: serde_json::Value) -> Result<()> {
     if let Some(doc) = value.as_object_mut() {
         doc.insert("version".into(), crate::ui::FORMAT_VERSION.into());
