@@ -58,7 +58,7 @@ impl Subscriber for Notices {
         } else {
             "warning"
         };
-        errln!("{prefix}: {}", crate::redact_line(&message.0));
+        crate::ui::always(&format!("{prefix}: {}", crate::redact_line(&message.0)));
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}

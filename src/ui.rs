@@ -168,7 +168,13 @@ pub fn line(text: &str) {
     if ui.verbosity < 0 || ui.format == Format::Ndjson {
         return;
     }
-    let bar = ui.state.lock().ok().and_then(|s| s.bar.clone());
+    always(text);
+}
+
+/// A line that shows even with `--quiet` (a server's notice, a warning): above the bar when
+/// one is drawn, so the two never share a line.
+pub fn always(text: &str) {
+    let bar = ui().state.lock().ok().and_then(|s| s.bar.clone());
     match bar {
         Some(bar) => bar.println(text),
         None => errln!("{text}"),
@@ -221,27 +227,36 @@ fn show(set: &str, total: Option<usize>, position: Option<usize>, message: Strin
             b.finish_and_clear();
         }
     }
-    let bar = s.bar.get_or_insert_with(|| {
-        let bar = match total {
-            Some(n) => ProgressBar::new(n as u64).with_style(bar_style(false)),
-            None => ProgressBar::new_spinner().with_style(bar_style(true)),
-        };
-        bar.set_prefix(set.to_string());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    });
-    if let Some(p) = position {
-        bar.set_position(p as u64);
-        bar.reset_elapsed();
+    match &s.bar {
+        Some(bar) => {
+            // the position changes without a frame of its own (the bar ticks steadily), so
+            // no frame pairs the new number with the old message
+            if let Some(p) = position {
+                bar.update(|state| state.set_pos(p as u64));
+                bar.reset_elapsed();
+            }
+            bar.set_message(message);
+        }
+        None => {
+            // built whole before the first frame is drawn: never a frame without its message
+            let bar = match total {
+                Some(n) => ProgressBar::new(n as u64).with_style(bar_style(false)),
+                None => ProgressBar::new_spinner().with_style(bar_style(true)),
+            }
+            .with_prefix(set.to_string())
+            .with_message(message)
+            .with_position(position.unwrap_or(0) as u64);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            s.bar = Some(bar);
+        }
     }
-    bar.set_message(message);
 }
 
 fn step_done(set: &str, index: usize, total: usize) {
     if let Ok(mut s) = ui().state.lock() {
         s.current = None;
         if let Some(bar) = &s.bar {
-            bar.set_position(index as u64);
+            bar.update(|state| state.set_pos(index as u64));
             if index >= total && bar.prefix() == set {
                 bar.finish_and_clear();
                 s.bar = None;

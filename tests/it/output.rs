@@ -575,6 +575,88 @@ async fn the_bar_is_drawn_on_a_terminal_and_plain_lines_elsewhere() {
     assert_refused(&out, 2, "cannot be used with");
 }
 
+/// What a terminal shows, frame by frame: the text between carriage returns and newlines,
+/// escape codes removed.
+fn frames(shown: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = shown.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain
+        .split(['\r', '\n'])
+        .map(|f| f.trim_end().to_string())
+        .filter(|f| !f.is_empty())
+        .collect()
+}
+
+/// A server's notice during a migration gets a line of its own above the bar, and the bar
+/// never draws a frame without its message (no bare `server:` or `[0/2]`).
+#[tokio::test]
+async fn notices_print_above_the_bar_and_every_frame_has_its_message() {
+    let set = TempSet::new(
+        "loud",
+        &[
+            (
+                "0001_a.up.sql",
+                "CREATE TABLE a ();
+                 DO $$ BEGIN PERFORM pg_sleep(0.4); RAISE NOTICE 'loud notice from 0001'; END $$;
+",
+            ),
+            (
+                "0001_a.down.sql",
+                "DROP TABLE a;
+",
+            ),
+            (
+                "0002_b.up.sql",
+                "CREATE TABLE b ();
+",
+            ),
+            (
+                "0002_b.down.sql",
+                "DROP TABLE b;
+",
+            ),
+        ],
+    );
+    let db = TestDb::new().await;
+    let shown = on_a_terminal(&db, &set.config, "up", &[]);
+    let frames = frames(&shown);
+    assert!(
+        frames.iter().any(|f| f == "notice: loud notice from 0001"
+            || f.starts_with("notice: loud notice from 0001  ")),
+        "the notice shares a line with the bar: {frames:#?}"
+    );
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains("loud: [1/2] applying 0001 a")),
+        "{frames:#?}"
+    );
+    for frame in &frames {
+        let words: Vec<&str> = frame.split_whitespace().collect();
+        // a spinner frame is: spinner, `prefix:`, the message..., elapsed
+        if words.len() >= 2 && words[1].ends_with(':') && frame.ends_with('s') {
+            let message = &words[2..words.len() - 1];
+            let bare = message.is_empty()
+                || (message.len() == 1 && message[0].starts_with('[') && message[0].ends_with(']'));
+            assert!(!bare, "a frame without its message: {frame:?}");
+        }
+    }
+}
+
 /// Completions for every shell and the man page are generated from the flags; --version
 /// lists each embedded set with its newest migration.
 #[test]
