@@ -96,7 +96,7 @@ pub(super) async fn bootstrap(
         let upkeep = upkeep(&mut conn, set).await?;
         if !g.json {
             outln!("{}", summary(set, &steps, &now, "applied"));
-            out!("{}", render_checks(set, &checks));
+            out!("{}", render_checks(set, &checks, super::use_color(g)));
             outln!(
                 "  upkeep: {}{}",
                 upkeep["advice"].as_str().unwrap_or(""),

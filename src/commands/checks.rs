@@ -382,12 +382,16 @@ pub(super) async fn checks_of(
 }
 
 /// The check lines of one set, as `verify` prints them.
-pub(super) fn render_checks(set: &MigrationSet, checks: &[migrate::verify::Check]) -> String {
+pub(super) fn render_checks(
+    set: &MigrationSet,
+    checks: &[migrate::verify::Check],
+    color: bool,
+) -> String {
     let mut out = format!("{} (schema {})\n", set.name, set.schema);
     for c in checks {
         out.push_str(&format!(
             "  {}  {:<20} {}\n",
-            if c.ok { "PASS" } else { "FAIL" },
+            outcome_word(if c.ok { "PASS" } else { "FAIL" }, 4, color),
             c.check,
             c.summary
         ));
@@ -427,7 +431,7 @@ pub(super) async fn verify(g: &Global, sets: &[MigrationSet], all: &[MigrationSe
         all_ok &= ok;
         check_events(&mut conn, set, &checks).await?;
         if !g.json {
-            out!("{}", render_checks(set, &checks));
+            out!("{}", render_checks(set, &checks, use_color(g)));
         }
         reports.push(json!({ "set": set.name, "schema": set.schema, "ok": ok, "checks": checks }));
     }
@@ -475,8 +479,8 @@ pub(super) async fn roundtrip(
             outln!("{}: rollback proof on a scratch database", set.name);
             for s in &steps {
                 outln!(
-                    "  {:<12} {:<40} {}",
-                    s.outcome.to_uppercase(),
+                    "  {} {:<40} {}",
+                    outcome_word(&s.outcome.to_uppercase(), 12, color),
                     s.step,
                     s.detail
                 );

@@ -249,6 +249,23 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str, color:
         + "\n"
 }
 
+/// A check's outcome padded to `width`, coloured when `color` is set: passing green, failing
+/// red, anything else (irreversible, skipped) yellow. Padding comes first, so columns line up
+/// with or without colour.
+pub fn outcome_word(word: &str, width: usize, color: bool) -> String {
+    let padded = format!("{word:<width$}");
+    if !color {
+        return padded;
+    }
+    let code = match word {
+        "PASS" => "32",
+        "FAIL" => "1;31",
+        _ => "33",
+    };
+    let end = word.len().min(padded.len());
+    format!("\x1b[{code}m{}\x1b[0m{}", &padded[..end], &padded[end..])
+}
+
 /// Whether to colour output: standard output is a terminal and NO_COLOR is not set.
 pub fn use_color(g: &Global) -> bool {
     !g.json

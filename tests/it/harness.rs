@@ -500,6 +500,17 @@ impl TempSet {
         TempSet { dir, config }
     }
 
+    /// Writes the set's expected catalogs with `migrate snapshot`, as a developer does
+    /// before committing, so `verify` and `diff` have something to compare with.
+    pub fn snapshot(&self, db: &TestDb) {
+        let out = run(db
+            .migrate()
+            .arg("--config")
+            .arg(&self.config)
+            .arg("snapshot"));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+
     /// The set as the library loads it.
     pub fn set(&self) -> MigrationSet {
         let config = Config::load(Some(&self.config)).unwrap();

@@ -342,12 +342,7 @@ async fn ndjson_streams_the_documented_events() {
     assert_eq!(result["document"]["sets"][0]["current_version"], 2);
 
     // a check per line (the expected catalogs written first, as a developer would)
-    let snap = run(db
-        .migrate()
-        .arg("--config")
-        .arg(&set.config)
-        .arg("snapshot"));
-    assert_eq!(snap.code, 0, "{}", snap.stderr);
+    set.snapshot(&db);
     let out = ndjson(&["verify"]);
     let checks = events(&out.stdout);
     let results = of_kind(&checks, "check_result");
@@ -420,14 +415,15 @@ async fn ndjson_streams_the_documented_events() {
         .contains("127.0.0.1:1"));
 }
 
-/// Runs `migrate ARGS` on a pseudo-terminal (util-linux `script`), with `env` set and CI
-/// unset unless `env` sets it; returns everything the terminal showed.
-fn on_a_terminal(
+/// Runs `migrate ARGS` on a pseudo-terminal (util-linux `script`), with `env` set and CI and
+/// NO_COLOR unset unless `env` sets them; returns the exit code and everything the terminal
+/// showed.
+fn terminal(
     db: &TestDb,
     config: &std::path::Path,
     args: &str,
     env: &[(&str, &str)],
-) -> String {
+) -> (Option<i32>, String) {
     let command = format!(
         "{} --config {} {args}",
         env!("CARGO_BIN_EXE_migrate"),
@@ -443,12 +439,22 @@ fn on_a_terminal(
         cmd.env(k, v);
     }
     let out = cmd.output().expect("script(1), from util-linux");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// What a successful run of `migrate ARGS` showed on a terminal (see [`terminal`]).
+fn on_a_terminal(
+    db: &TestDb,
+    config: &std::path::Path,
+    args: &str,
+    env: &[(&str, &str)],
+) -> String {
+    let (code, shown) = terminal(db, config, args, env);
+    assert_eq!(code, Some(0), "{shown}");
+    shown
 }
 
 /// A server that accepts connections and never answers: the address to reach it at.
@@ -655,6 +661,59 @@ async fn notices_print_above_the_bar_and_every_frame_has_its_message() {
             assert!(!bare, "a frame without its message: {frame:?}");
         }
     }
+}
+
+/// On a terminal, outcomes and diffs are coloured (PASS green, FAIL red, the lines of a diff)
+/// and so is `error:`; with NO_COLOR set, or off a terminal, not one escape code.
+#[tokio::test]
+async fn colour_on_a_terminal_and_never_with_no_color() {
+    let set = TempSet::new(
+        "tint",
+        &[
+            (
+                "0001_a.up.sql",
+                "CREATE TABLE a (id int);\nALTER TABLE a ENABLE ROW LEVEL SECURITY;\n",
+            ),
+            ("0001_a.down.sql", "DROP TABLE a;\n"),
+        ],
+    );
+    let db = TestDb::new().await;
+    set.snapshot(&db);
+    run(db.migrate().arg("--config").arg(&set.config).arg("up"));
+    let shown = |args: &str, no_color: bool| {
+        let env: &[(&str, &str)] = if no_color { &[("NO_COLOR", "1")] } else { &[] };
+        terminal(&db, &set.config, args, env)
+    };
+    let (code, out) = shown("verify", false);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("\u{1b}[32mPASS\u{1b}[0m  checksums"), "{out}");
+    sqlx::query("ALTER TABLE a ALTER COLUMN id TYPE bigint")
+        .execute(&mut db.conn().await)
+        .await
+        .unwrap();
+    let (code, out) = shown("verify", false);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("\u{1b}[1;31mFAIL\u{1b}[0m  catalog"), "{out}");
+    let (code, out) = shown("diff", false);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("\u{1b}[32m+"), "{out}");
+    let (code, out) = shown("--set nosuch status", false);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("\u{1b}[1;31merror\u{1b}[0m: unknown set"),
+        "{out}"
+    );
+    for args in ["verify", "diff", "--set nosuch status"] {
+        let (_, out) = shown(args, true);
+        let frames = frames(&out);
+        assert!(
+            !out.contains("\u{1b}[3") && !out.contains("\u{1b}[1;3"),
+            "{args}: colour with NO_COLOR: {frames:#?}"
+        );
+    }
+    let out = run(db.migrate().arg("--config").arg(&set.config).arg("verify"));
+    assert!(out.stdout.contains("  FAIL  catalog"), "{}", out.stdout);
+    assert!(!out.stdout.contains('\u{1b}') && !out.stderr.contains('\u{1b}'));
 }
 
 /// Completions for every shell and the man page are generated from the flags; --version
