@@ -8,6 +8,10 @@ use anyhow::Result;
 use migrate::config::Config;
 use serde_json::json;
 
+/// The longest name `new` accepts: file names stay well within every file system's 255
+/// bytes, and readable in a listing.
+const MAX_NAME: usize = 100;
+
 pub(super) fn new(
     g: &Global,
     config: &Config,
@@ -30,6 +34,25 @@ pub(super) fn new(
         ))
         .into());
     };
+    if let Some(rest) = name
+        .split_once('_')
+        .filter(|(first, _)| !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(_, rest)| rest)
+    {
+        // `0002_add_users` or `20240101_add_users`: a file name or another tool's timestamp,
+        // which would give 0003_0002_add_users and read as a version of its own.
+        return Err(UsageError(format!(
+            "migration name {name:?} starts with a number; migrate numbers the files itself: run `migrate new {set_name} {rest}`"
+        ))
+        .into());
+    }
+    if name.len() > MAX_NAME {
+        return Err(UsageError(format!(
+            "migration name is {} characters long; keep it to {MAX_NAME}, it becomes a file name",
+            name.len()
+        ))
+        .into());
+    }
     if !migrate::sets::valid_migration_name(name) {
         return Err(UsageError(format!(
             "migration name {name:?} must be lowercase letters and digits in words joined by single underscores (e.g. add_user_email): it becomes the file name NNNN_<name>.up.sql"

@@ -708,6 +708,7 @@ async fn new_creates_the_next_numbered_pair_and_refuses_names_that_would_not_do(
         scalar_i64(&mut c, "SELECT max(version) FROM migrate.history").await,
         4
     );
+    let long = "a".repeat(101);
     for (args, says) in [
         (
             vec!["new", "s", "Add Users"],
@@ -721,6 +722,18 @@ async fn new_creates_the_next_numbered_pair_and_refuses_names_that_would_not_do(
         (vec!["new", "s", "a/b"], "migration name \"a/b\""),
         (vec!["new", "s", ""], "migration name \"\""),
         (vec!["new", "nope", "x"], "unknown set `nope`"),
+        (
+            vec!["new", "s", "0005_add_roles"],
+            "starts with a number; migrate numbers the files itself: run `migrate new s add_roles`",
+        ),
+        (
+            vec!["new", "s", "20240101_add_roles"],
+            "run `migrate new s add_roles`",
+        ),
+        (
+            vec!["new", "s", &long],
+            "migration name is 101 characters long",
+        ),
     ] {
         let out = migrate_in(&set.dir, &args);
         assert_refused(&out, 2, says);
@@ -734,7 +747,13 @@ async fn new_creates_the_next_numbered_pair_and_refuses_names_that_would_not_do(
     let out = migrate_in(&empty, &["new", "witchcraft", "x"]);
     assert_refused(&out, 2, "set `witchcraft` has no directory on disk");
     std::fs::remove_dir_all(&empty).ok();
-    assert!(!dir.join("0005_add_users.up.sql").exists());
+    let refused: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.starts_with("0005"))
+        .collect();
+    assert!(refused.is_empty(), "a refused name left files: {refused:?}");
 }
 
 #[tokio::test]

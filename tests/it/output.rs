@@ -415,6 +415,67 @@ async fn ndjson_streams_the_documented_events() {
         .contains("127.0.0.1:1"));
 }
 
+/// While another session holds the set's lock, NDJSON says so (`lock_waiting`, naming the
+/// holder), then `lock_acquired` once it is released, before the first migration starts.
+#[tokio::test]
+async fn ndjson_reports_waiting_for_a_lock_and_getting_it() {
+    let set = TempSet::new(
+        "queued",
+        &[
+            ("0001_a.up.sql", "CREATE TABLE a ();\n"),
+            ("0001_a.down.sql", "DROP TABLE a;\n"),
+        ],
+    );
+    let db = TestDb::new().await;
+    let mut holder = db.conn().await;
+    sqlx::raw_sql(
+        "SET application_name = 'another deploy';\
+         SELECT pg_advisory_lock(hashtextextended('migrate:set:queued', 0))",
+    )
+    .execute(&mut holder)
+    .await
+    .unwrap();
+    let child = db
+        .migrate()
+        .arg("--config")
+        .arg(&set.config)
+        .args(["--format", "ndjson", "up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let all = events(&stdout);
+    let kinds: Vec<&str> = all.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let at = |kind: &str| kinds.iter().position(|k| *k == kind).unwrap_or(usize::MAX);
+    assert!(at("lock_waiting") < at("lock_acquired"), "{kinds:?}");
+    assert!(at("lock_acquired") < at("migration_started"), "{kinds:?}");
+    let waiting = of_kind(&all, "lock_waiting")[0];
+    assert_eq!(waiting["set"], "queued");
+    assert!(
+        waiting["lock"].as_str().unwrap().contains("queued"),
+        "{waiting}"
+    );
+    assert!(
+        waiting["holder"]
+            .as_str()
+            .is_some_and(|h| h.contains("another deploy")),
+        "{waiting}"
+    );
+    let acquired = of_kind(&all, "lock_acquired")[0];
+    assert!(
+        acquired["waited_ms"].as_u64().unwrap() >= 1000,
+        "{acquired}"
+    );
+}
+
 /// Runs `migrate ARGS` on a pseudo-terminal (util-linux `script`), with `env` set and CI and
 /// NO_COLOR unset unless `env` sets them; returns the exit code and everything the terminal
 /// showed.
