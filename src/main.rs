@@ -5,6 +5,7 @@
 mod output;
 mod cli;
 mod commands;
+mod dotenv;
 mod notices;
 mod ui;
 
@@ -151,36 +152,6 @@ fn interrupted_line(signal: migrate::interrupt::Signal, e: &anyhow::Error) -> St
     )
 }
 
-/// `DATABASE_URL` from a `.env` file in the working directory, as sqlx-cli and dbmate read
-/// it: `DATABASE_URL=...` (optionally `export `, optionally quoted). An environment variable
-/// of that name wins over the file, and `--database-url` over both.
-fn dotenv_database_url() {
-    if std::env::var_os("DATABASE_URL").is_some() {
-        return;
-    }
-    let Ok(text) = std::fs::read_to_string(".env") else {
-        return;
-    };
-    for line in text.lines() {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
-        let Some(value) = line.strip_prefix("DATABASE_URL") else {
-            continue;
-        };
-        let Some(value) = value.trim_start().strip_prefix('=') else {
-            continue;
-        };
-        let value = value.trim();
-        let value = ['"', '\'']
-            .iter()
-            .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
-            .unwrap_or(value);
-        // Single-threaded still: nothing else reads the environment yet.
-        std::env::set_var("DATABASE_URL", value);
-        return;
-    }
-}
-
 /// `migrate --version`: the binary's version and each embedded set with its newest migration.
 fn long_version() -> &'static str {
     use migrate::config::{Config, EMBEDDED};
@@ -223,7 +194,7 @@ fn format_of_args() -> ui::Format {
 }
 
 fn main() -> ExitCode {
-    dotenv_database_url();
+    dotenv::load();
     let format_flag = format_of_args();
     let json_flag = format_flag != ui::Format::Text;
     let parsed = cli::Cli::command()

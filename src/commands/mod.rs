@@ -179,10 +179,32 @@ pub fn done_in_this_run() -> Vec<String> {
     apply::DONE.lock().map(|d| d.clone()).unwrap_or_default()
 }
 
+/// The run's database URL: `--database-url`, else `DATABASE_URL`, else `./.env`'s. A URL
+/// from the file that does not parse is reported with the file's line.
 fn database_url(g: &Global) -> Result<&str> {
-    g.database_url.as_deref().ok_or_else(|| {
-        UsageError("no database given: pass --database-url URL or set DATABASE_URL".into()).into()
-    })
+    let Some(url) = g.database_url.as_deref() else {
+        let why = match crate::dotenv::problem() {
+            Some(problem) => format!("no database given: {problem}"),
+            None => "no database given: pass --database-url URL or set DATABASE_URL".into(),
+        };
+        return Err(UsageError(why).into());
+    };
+    if url.trim().is_empty() {
+        return Err(UsageError(
+            "the database URL is empty: pass --database-url postgres://user:password@host:port/dbname or set DATABASE_URL to one".into(),
+        )
+        .into());
+    }
+    if let Some(from) = crate::dotenv::origin().filter(|f| f.value == url) {
+        if let Err(e) = migrate::engine::options(url) {
+            return Err(UsageError(format!(
+                "DATABASE_URL of ./.env line {}: {e}; fix that line, or pass --database-url",
+                from.line
+            ))
+            .into());
+        }
+    }
+    Ok(url)
 }
 
 /// Connects to the run's database; on a terminal a spinner names the server while it has not

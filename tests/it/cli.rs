@@ -776,6 +776,15 @@ async fn status_exit_code_fails_while_migrations_are_pending() {
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
+/// `migrate --set witchcraft status` in `dir` with `DATABASE_URL` set to `url`.
+fn with_env_url(dir: &std::path::Path, url: &str) -> Output {
+    run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .current_dir(dir)
+        .env("DATABASE_URL", url)
+        .stdin(Stdio::null())
+        .args(["--set", "witchcraft", "status"]))
+}
+
 #[tokio::test]
 async fn a_dotenv_file_gives_the_database_url_unless_the_environment_or_the_flag_does() {
     let db = TestDb::new().await;
@@ -809,11 +818,41 @@ async fn a_dotenv_file_gives_the_database_url_unless_the_environment_or_the_flag
     );
     assert_refused(&out, 3, "127.0.0.1:1");
     // So does the environment.
-    let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
-        .current_dir(&dir)
-        .env("DATABASE_URL", "postgres://x@127.0.0.1:1/x")
-        .stdin(Stdio::null())
-        .args(["--set", "witchcraft", "status"]));
+    let out = with_env_url(&dir, "postgres://x@127.0.0.1:1/x");
     assert_refused(&out, 3, "127.0.0.1:1");
+    // A comment after the value, as dotenv writes it.
+    std::fs::write(
+        dir.join(".env"),
+        format!("DATABASE_URL='{}'   # the laptop's database\n", db.url),
+    )
+    .unwrap();
+    let out = migrate_in(&dir, &["--set", "witchcraft", "status"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // A line that gives no usable URL is named, with its line, before anything connects;
+    // a verb that needs no database does not mind it.
+    for (text, says) in [
+        (
+            "OTHER=1\nDATABASE_URL=\n",
+            "no database given: ./.env line 2 sets DATABASE_URL to nothing",
+        ),
+        (
+            "DATABASE_URL=\"postgres://x@h/d\n",
+            "./.env line 1: DATABASE_URL opens a \" quote and never closes it",
+        ),
+        (
+            "DATABASE_URL=mysql://root:hunter2@h/d\n",
+            "DATABASE_URL of ./.env line 1: invalid database URL mysql://root:***@h/d",
+        ),
+    ] {
+        std::fs::write(dir.join(".env"), text).unwrap();
+        let out = migrate_in(&dir, &["--set", "witchcraft", "status"]);
+        assert_refused(&out, 2, says);
+        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+        let out = migrate_in(&dir, &["completions", "bash"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    // An empty variable in the environment is named as such.
+    let out = with_env_url(&dir, "");
+    assert_refused(&out, 2, "the database URL is empty");
     std::fs::remove_dir_all(&dir).ok();
 }
