@@ -368,6 +368,32 @@ pub fn event(e: &Event) {
             show(set, Some(*total), Some(*index), format!("{verb} {label}"));
             verbose(&format!("{set}: {verb} {label} ({index}/{total})"));
         }
+        Event::Upkeep {
+            set,
+            statement,
+            index,
+            total,
+        } => {
+            emit(
+                "maintenance_started",
+                Some(set),
+                None,
+                json!({ "statement": statement, "index": index, "total": total }),
+            );
+            show(
+                set,
+                Some(*total),
+                Some(*index),
+                format!("running {statement}"),
+            );
+            verbose(&format!("{set}: running {statement} ({index}/{total})"));
+        }
+        Event::UpkeepRan { set, run } => emit(
+            "maintenance_ran",
+            Some(set),
+            None,
+            json!({ "statement": run.statement, "result": run.result, "ms": run.ms }),
+        ),
         Event::Applied { set, migration, ms } | Event::Reverted { set, migration, ms } => {
             let up = matches!(e, Event::Applied { .. });
             let (kind, verb) = if up {

@@ -320,19 +320,10 @@ pub(super) async fn maintain(g: &Global, sets: &[MigrationSet], monthly: bool) -
     let selected = super::checks::installed_sets(g, &mut conn, sets).await?;
     let mut reports = Vec::new();
     for set in selected {
-        crate::ui::spinner(&set.name, "running the upkeep statements");
         let ran =
             engine::maintain::maintain(&mut conn, set, monthly, limits(g, set), &progress).await;
         crate::ui::finish();
         let ran = ran?;
-        for r in &ran {
-            crate::ui::emit(
-                "maintenance_ran",
-                Some(&set.name),
-                None,
-                json!({ "statement": r.statement, "result": r.result, "ms": r.ms }),
-            );
-        }
         if !g.json {
             for r in &ran {
                 outln!(

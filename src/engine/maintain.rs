@@ -49,7 +49,14 @@ pub async fn maintain(
             statements.extend(&set.maintenance.monthly);
         }
         let mut out = Vec::new();
-        for statement in statements {
+        let total = statements.len();
+        for (i, statement) in statements.into_iter().enumerate() {
+            events(&Event::Upkeep {
+                set: &set.name,
+                statement,
+                index: i + 1,
+                total,
+            });
             let doing = format!("running the maintenance of set `{}`: {statement}", set.name);
             let started = Instant::now();
             let mut tx = conn.begin().await.map_err(db(doing.clone()))?;
@@ -69,11 +76,16 @@ pub async fn maintain(
             .await
             .map_err(db(doing.clone()))?;
             tx.commit().await.map_err(db(doing))?;
-            out.push(MaintenanceRun {
+            let run = MaintenanceRun {
                 statement: statement.clone(),
                 result: serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json)),
                 ms: started.elapsed().as_millis() as i64,
+            };
+            events(&Event::UpkeepRan {
+                set: &set.name,
+                run: &run,
             });
+            out.push(run);
         }
         Ok(out)
     })

@@ -131,6 +131,18 @@ pub enum Event<'a> {
     },
     /// The set's own schema was not dropped after a full rollback because it is not empty.
     SchemaKept { set: &'a str, schema: &'a str },
+    /// An upkeep statement of `maintain` starts: the `index`-th (from 1) of `total`.
+    Upkeep {
+        set: &'a str,
+        statement: &'a str,
+        index: usize,
+        total: usize,
+    },
+    /// An upkeep statement of `maintain` ran, with its rows.
+    UpkeepRan {
+        set: &'a str,
+        run: &'a maintain::MaintenanceRun,
+    },
 }
 
 /// A migration that ran, for reports.

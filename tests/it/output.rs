@@ -476,6 +476,63 @@ async fn ndjson_reports_waiting_for_a_lock_and_getting_it() {
     );
 }
 
+/// `maintain` shows each upkeep statement as it starts, its number out of the run's, on the
+/// bar and as NDJSON events streamed as each one starts and ends.
+#[tokio::test]
+async fn maintain_shows_each_upkeep_statement_as_it_runs() {
+    let db = TestDb::new().await;
+    let config = crate_root().join("migrations.toml");
+    let up = run(db.migrate().args(["--set", "witchcraft", "up"]));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let shown = frames(&on_a_terminal(
+        &db,
+        &config,
+        "--set witchcraft maintain --monthly",
+        &[],
+    ));
+    for step in [
+        "witchcraft: [1/2] running SELECT daily_maintenance()",
+        "witchcraft: [2/2] running SELECT monthly_maintenance()",
+    ] {
+        assert!(shown.iter().any(|f| f.contains(step)), "{step}: {shown:#?}");
+    }
+    let out = run(db.migrate().args([
+        "--set",
+        "witchcraft",
+        "--format",
+        "ndjson",
+        "maintain",
+        "--monthly",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let all = events(&out.stdout);
+    let steps: Vec<(String, String)> = all
+        .iter()
+        .filter(|e| e["event"] != "result")
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["statement"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let daily = "SELECT daily_maintenance()".to_string();
+    let monthly = "SELECT monthly_maintenance()".to_string();
+    assert_eq!(
+        steps,
+        [
+            ("maintenance_started".into(), daily.clone()),
+            ("maintenance_ran".into(), daily),
+            ("maintenance_started".into(), monthly.clone()),
+            ("maintenance_ran".into(), monthly),
+        ],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(of_kind(&all, "maintenance_started")[1]["index"], 2);
+    assert_eq!(of_kind(&all, "maintenance_started")[1]["total"], 2);
+}
+
 /// Runs `migrate ARGS` on a pseudo-terminal (util-linux `script`), with `env` set and CI and
 /// NO_COLOR unset unless `env` sets them; returns the exit code and everything the terminal
 /// showed.
