@@ -448,12 +448,25 @@ pub fn step_started(set: &str, index: usize, total: usize, label: &str) {
     if let Ok(mut s) = ui().state.lock() {
         s.current = None;
     }
+    if let Ok(mut step) = STEP.lock() {
+        *step = Some((label.to_string(), Instant::now()));
+    }
     show(set, Some(total), Some(index), format!("proving {label}"));
     verbose(&format!("{set}: proving {label} ({index}/{total})"));
 }
 
-/// The end of a step started by [`step_started`].
+/// The step of a proof running now, and since when: for its line when it ends.
+static STEP: Mutex<Option<(String, Instant)>> = Mutex::new(None);
+
+/// The end of a step started by [`step_started`]: a line, as a migration gets one (its
+/// outcome comes with the proof's report).
 pub fn step_finished(set: &str, index: usize, total: usize) {
+    if let Some((label, since)) = STEP.lock().ok().and_then(|mut s| s.take()) {
+        line(&format!(
+            "{set}: checked {label} ({} ms)",
+            since.elapsed().as_millis()
+        ));
+    }
     step_done(set, index, total);
 }
 

@@ -464,6 +464,7 @@ pub(super) async fn roundtrip(
                 Ok::<_, anyhow::Error>(migrate::verify::roundtrip::prove(c, set, &started).await?)
             })
             .await?;
+        crate::ui::step_finished(&set.name, steps.len(), steps.len());
         crate::ui::finish();
         for s in &steps {
             crate::ui::emit(
