@@ -1153,11 +1153,18 @@ async fn every_verb_follows_the_one_exit_code_table() {
     let _ = std::fs::remove_dir_all(&exported);
     // 130 (SIGINT) and 143 (SIGTERM): while the verb waits on a lock another session holds
     // on the history table, for every verb that reads it, at once
+    // (adopt reads the other tool's history first: sqlx's table, locked as well)
     let mut holder = db.conn().await;
-    sqlx::raw_sql("BEGIN; LOCK TABLE migrate.history IN ACCESS EXCLUSIVE MODE")
+    sqlx::raw_sql("CREATE TABLE public._sqlx_migrations (version bigint PRIMARY KEY)")
         .execute(&mut holder)
         .await
         .unwrap();
+    sqlx::raw_sql(
+        "BEGIN; LOCK TABLE migrate.history, public._sqlx_migrations IN ACCESS EXCLUSIVE MODE",
+    )
+    .execute(&mut holder)
+    .await
+    .unwrap();
     // (diff, which does not read the history, and the verbs that build on a scratch server
     // wait for a server that accepts and never answers: a local listener)
     let silent_url = format!("postgres://x@{}/x", silent_server());
@@ -1169,6 +1176,7 @@ async fn every_verb_follows_the_one_exit_code_table() {
         vec!["verify"],
         vec!["maintain"],
         vec!["bootstrap"],
+        vec!["adopt", "--from", "sqlx"],
         vec!["verify", "--roundtrip", "--scratch-url", &silent_url],
         vec!["snapshot", "--check", "--scratch-url", &silent_url],
     ];
