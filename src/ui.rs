@@ -128,11 +128,16 @@ pub fn timestamp() -> String {
 
 /// Writes one NDJSON event (only with `--format ndjson`): `kind`, the set and version it is
 /// about (null when none), the time since the run started, a timestamp, and `fields`.
+static EMITTING: Mutex<()> = Mutex::new(());
+
 pub fn emit(kind: &str, set: Option<&str>, version: Option<i64>, fields: Value) {
     let ui = ui();
     if ui.format != Format::Ndjson {
         return;
     }
+    // One writer at a time from the time is taken to the line written: threads (a fleet's)
+    // never print a later elapsed_ms before an earlier one.
+    let _one_at_a_time = EMITTING.lock();
     let mut event = json!({
         "event": kind,
         "set": set,

@@ -354,7 +354,13 @@ pub(super) fn fleet(g: &Global, command: &Command) -> Result<()> {
                         skipped: true,
                     }
                 } else {
-                    errln!("fleet: {verb} {} ...", target.name);
+                    crate::ui::emit(
+                        "target_started",
+                        None,
+                        None,
+                        json!({ "target": target.name, "url": redact_url(&target.url) }),
+                    );
+                    crate::ui::line(&format!("fleet: {verb} {} ...", target.name));
                     run_target(target, &args, &g.sets)
                 };
                 let done = finished.fetch_add(1, Ordering::SeqCst) + 1;
@@ -364,12 +370,22 @@ pub(super) fn fleet(g: &Global, command: &Command) -> Result<()> {
                         stop.store(true, Ordering::SeqCst);
                     }
                 }
+                let failed = failures.load(Ordering::SeqCst);
+                let mut event = target_json(verb, &outcome);
+                if let Some(e) = event.as_object_mut() {
+                    e.remove("document");
+                    let name = e.remove("name").unwrap_or_default();
+                    e.insert("target".into(), name);
+                    e.insert("done".into(), done.into());
+                    e.insert("total".into(), total.into());
+                    e.insert("failed".into(), failed.into());
+                }
+                crate::ui::emit("target_finished", None, None, event);
                 if !outcome.skipped {
-                    errln!(
-                        "fleet: [{done}/{total}, {} failed] {}",
-                        failures.load(Ordering::SeqCst),
+                    crate::ui::line(&format!(
+                        "fleet: [{done}/{total}, {failed} failed] {}",
                         line_of(verb, &outcome)
-                    );
+                    ));
                 }
                 if let Ok(mut all) = outcomes.lock() {
                     all[i] = Some(outcome);

@@ -533,6 +533,75 @@ async fn maintain_shows_each_upkeep_statement_as_it_runs() {
     assert_eq!(of_kind(&all, "maintenance_started")[1]["total"], 2);
 }
 
+/// With `--targets`, NDJSON follows the fleet: each database's start and end (its result,
+/// exit code and place in the run) as it happens, in time order across the workers, and
+/// no password.
+#[tokio::test]
+async fn ndjson_follows_a_fleet_target_by_target() {
+    let a = TestDb::new().await;
+    let b = TestDb::new().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = std::env::temp_dir().join(unique_name("migrate-ndjson-fleet"));
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\npostgres://x:hunter2@127.0.0.1:{closed}/x?connect_timeout=2\n",
+            a.url, b.url
+        ),
+    )
+    .unwrap();
+    let out = run(a
+        .migrate()
+        .env_remove("DATABASE_URL")
+        .arg("--targets")
+        .arg(&file)
+        .args(["--set", "witchcraft", "--format", "ndjson", "up"]));
+    std::fs::remove_file(&file).ok();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
+    assert!(
+        out.stderr.is_empty(),
+        "progress lines with NDJSON: {}",
+        out.stderr
+    );
+    let all = events(&out.stdout);
+    assert_eq!(of_kind(&all, "target_started").len(), 3, "{}", out.stdout);
+    let finished = of_kind(&all, "target_finished");
+    let done: Vec<u64> = finished
+        .iter()
+        .map(|e| e["done"].as_u64().unwrap())
+        .collect();
+    assert_eq!(done, [1, 2, 3], "{}", out.stdout);
+    let mut results: Vec<(String, i64)> = finished
+        .iter()
+        .map(|e| {
+            assert_eq!(e["total"], 3);
+            (
+                e["result"].as_str().unwrap().to_string(),
+                e["exit_code"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    results.sort();
+    assert_eq!(
+        results,
+        [("failed".into(), 3), ("ok".into(), 0), ("ok".into(), 0)]
+    );
+    let failed = finished.iter().find(|e| e["result"] == "failed").unwrap();
+    assert!(
+        failed["url"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(":{closed}/")),
+        "{failed}"
+    );
+    assert_eq!(all.last().unwrap()["document"]["summary"]["failed"], 1);
+}
+
 /// Runs `migrate ARGS` on a pseudo-terminal (util-linux `script`), with `env` set and CI and
 /// NO_COLOR unset unless `env` sets them; returns the exit code and everything the terminal
 /// showed.
