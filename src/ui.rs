@@ -448,6 +448,16 @@ pub fn spinner(set: &str, message: &str) {
     show(set, None, None, message.to_string());
 }
 
+/// Work that has no steps to count: a spinner named `what` on a terminal, else one plain
+/// line (`message...`), none with `--quiet` or NDJSON.
+pub fn working(what: &str, message: &str) {
+    if ui().bar_allowed {
+        spinner(what, message);
+    } else {
+        line(&format!("{message}..."));
+    }
+}
+
 /// A step of a longer proof or check (`verify --roundtrip`): shown like a migration.
 pub fn step_started(set: &str, index: usize, total: usize, label: &str) {
     if let Ok(mut s) = ui().state.lock() {

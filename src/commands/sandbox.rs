@@ -15,14 +15,14 @@ pub(super) async fn sandbox(
     keep: bool,
     bindir: Option<std::path::PathBuf>,
 ) -> Result<()> {
-    if !g.json {
-        errln!("starting a throwaway PostgreSQL server...");
-    }
+    crate::ui::working("sandbox", "starting a throwaway PostgreSQL server");
     let cluster = Cluster::start(&ClusterOptions {
         keep,
         bindir,
         ..Default::default()
-    })?;
+    });
+    crate::ui::finish();
+    let cluster = cluster?;
     let result = sandbox_apply(g, sets, &cluster).await;
     let databases = match result {
         Ok(d) => d,
@@ -66,9 +66,7 @@ pub(super) async fn sandbox(
         migrate::interrupt::wait().await;
     }
     cluster.stop()?;
-    if !g.json {
-        errln!("server stopped and removed");
-    }
+    crate::ui::line("server stopped and removed");
     Ok(())
 }
 

@@ -49,6 +49,26 @@ async fn sandbox_applies_every_set_and_removes_the_server_on_exit() {
     );
 }
 
+/// With -q the sandbox prints its status and URLs, and no progress.
+#[test]
+fn sandbox_quiet_prints_no_progress() {
+    let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .current_dir(crate_root())
+        .args(["-q", "sandbox", "--set", "witchcraft"])
+        .env_remove("DATABASE_URL")
+        .envs(test_bindir().map(|d| ("MIGRATE_PG_BINDIR", d)))
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("witchcraft  postgres://"),
+        "{}",
+        out.stdout
+    );
+    for progress in ["starting a throwaway", "applied 0001", "server stopped"] {
+        assert!(!out.stderr.contains(progress), "{}", out.stderr);
+    }
+}
+
 #[tokio::test]
 async fn sandbox_keep_leaves_a_server_running() {
     let v = sandbox(&["--keep", "--set", "aethercrown98"]);
