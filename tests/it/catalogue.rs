@@ -71,7 +71,7 @@ static CASES: &[Case] = &[
     case(Unset, &["status", "--database-url", "mysql://{user}:Sup3r-Secret-Pw@{hostport}/{db}"], 2, "`mysql://` is not a PostgreSQL URL"),
     case(Unset, &["status", "--database-url", "http://{hostport}/{db}"], 2, "`http://` is not a PostgreSQL URL"),
     case(Unset, &["status", "--database-url", "file:///tmp/db"], 2, "`file://` is not a PostgreSQL URL"),
-    case(Unset, &["status", "--database-url", ""], 2, "is not a PostgreSQL URL"),
+    case(Unset, &["status", "--database-url", ""], 2, "the database URL is empty: pass --database-url postgres://"),
     case(Unset, &["status", "--database-url", "{hostport}/{db}"], 2, "is not a PostgreSQL URL"),
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?sslmod=require"], 2, "unknown parameter `sslmod`"),
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?sslmode=bogus"], 2, "unknown value \"bogus\" for `ssl_mode`"),
