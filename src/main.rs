@@ -87,9 +87,7 @@ fn report(json: bool, message: &str, code: u8) {
         outln_ignore!("{doc}");
     } else {
         use std::io::IsTerminal as _;
-        let paint = std::io::stderr().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        if paint {
+        if ui::colour_allowed(std::io::stderr().is_terminal()) {
             errln!("\x1b[1;31merror\x1b[0m: {message}");
         } else {
             errln!("error: {message}");

@@ -126,10 +126,11 @@ pub fn timestamp() -> String {
     )
 }
 
-/// Writes one NDJSON event (only with `--format ndjson`): `kind`, the set and version it is
-/// about (null when none), the time since the run started, a timestamp, and `fields`.
+/// Held from the time an event's elapsed_ms is taken until its line is written.
 static EMITTING: Mutex<()> = Mutex::new(());
 
+/// Writes one NDJSON event (only with `--format ndjson`): `kind`, the set and version it is
+/// about (null when none), the time since the run started, a timestamp, and `fields`.
 pub fn emit(kind: &str, set: Option<&str>, version: Option<i64>, fields: Value) {
     let ui = ui();
     if ui.format != Format::Ndjson {
@@ -184,6 +185,12 @@ pub fn always(text: &str) {
         Some(bar) => bar.println(text),
         None => errln!("{text}"),
     }
+}
+
+/// Whether a stream may carry colour: it is a terminal and NO_COLOR is not set (to
+/// anything but the empty string), as no-color.org asks.
+pub fn colour_allowed(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A line shown only with `-v`.

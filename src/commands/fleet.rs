@@ -371,16 +371,14 @@ pub(super) fn fleet(g: &Global, command: &Command) -> Result<()> {
                     }
                 }
                 let failed = failures.load(Ordering::SeqCst);
-                let mut event = target_json(verb, &outcome);
-                if let Some(e) = event.as_object_mut() {
-                    e.remove("document");
-                    let name = e.remove("name").unwrap_or_default();
-                    e.insert("target".into(), name);
-                    e.insert("done".into(), done.into());
-                    e.insert("total".into(), total.into());
-                    e.insert("failed".into(), failed.into());
-                }
-                crate::ui::emit("target_finished", None, None, event);
+                let mut event = outcome_fields(verb, &outcome);
+                event.extend([
+                    ("target".into(), json!(outcome.target.name)),
+                    ("done".into(), json!(done)),
+                    ("total".into(), json!(total)),
+                    ("failed".into(), json!(failed)),
+                ]);
+                crate::ui::emit("target_finished", None, None, Value::Object(event));
                 if !outcome.skipped {
                     crate::ui::line(&format!(
                         "fleet: [{done}/{total}, {failed} failed] {}",
@@ -444,22 +442,38 @@ fn line_of(verb: &str, o: &Outcome) -> String {
 }
 
 fn target_json(verb: &str, o: &Outcome) -> Value {
+    let mut fields = outcome_fields(verb, o);
+    fields.insert("name".into(), json!(o.target.name));
+    fields.insert("document".into(), json!(o.document));
+    Value::Object(fields)
+}
+
+/// What a target's run came to, as the report and the `target_finished` event give it.
+fn outcome_fields(verb: &str, o: &Outcome) -> serde_json::Map<String, Value> {
     let sets: Vec<Value> = versions(verb, o.document.as_ref())
         .into_iter()
         .map(|(set, before, after, applied)| {
             json!({ "set": set, "before": before, "after": after, "applied": applied })
         })
         .collect();
-    json!({
-        "name": o.target.name,
-        "url": redact_url(&o.target.url),
-        "result": if o.skipped { "skipped" } else if o.ok() { "ok" } else { "failed" },
-        "exit_code": o.code,
-        "ms": o.ms as u64,
-        "sets": sets,
-        "error": o.error.as_deref().filter(|_| !o.ok()),
-        "document": o.document,
-    })
+    let result = if o.skipped {
+        "skipped"
+    } else if o.ok() {
+        "ok"
+    } else {
+        "failed"
+    };
+    serde_json::Map::from_iter([
+        ("url".into(), json!(redact_url(&o.target.url))),
+        ("result".into(), json!(result)),
+        ("exit_code".into(), json!(o.code)),
+        ("ms".into(), json!(o.ms as u64)),
+        ("sets".into(), json!(sets)),
+        (
+            "error".into(),
+            json!(o.error.as_deref().filter(|_| !o.ok())),
+        ),
+    ])
 }
 
 fn table(verb: &str, outcomes: &[Outcome]) -> String {

@@ -275,22 +275,19 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str, color:
 /// red, anything else (irreversible, skipped) yellow. Padding comes first, so columns line up
 /// with or without colour.
 pub fn outcome_word(word: &str, width: usize, color: bool) -> String {
-    let padded = format!("{word:<width$}");
+    let pad = " ".repeat(width.saturating_sub(word.chars().count()));
     if !color {
-        return padded;
+        return format!("{word}{pad}");
     }
     let code = match word {
         "PASS" => "32",
         "FAIL" => "1;31",
         _ => "33",
     };
-    let end = word.len().min(padded.len());
-    format!("\x1b[{code}m{}\x1b[0m{}", &padded[..end], &padded[end..])
+    format!("\x1b[{code}m{word}\x1b[0m{pad}")
 }
 
 /// Whether to colour output: standard output is a terminal and NO_COLOR is not set.
 pub fn use_color(g: &Global) -> bool {
-    !g.json
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    !g.json && crate::ui::colour_allowed(std::io::stdout().is_terminal())
 }

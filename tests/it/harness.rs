@@ -831,3 +831,15 @@ pub async fn wait_until(conn: &mut PgConnection, sql: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// A server that accepts connections and never answers: the address to reach it at.
+pub fn silent_server() -> std::net::SocketAddr {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(32).collect();
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        drop(held);
+    });
+    addr
+}

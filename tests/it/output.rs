@@ -428,13 +428,11 @@ async fn ndjson_reports_waiting_for_a_lock_and_getting_it() {
     );
     let db = TestDb::new().await;
     let mut holder = db.conn().await;
-    sqlx::raw_sql(
-        "SET application_name = 'another deploy';\
-         SELECT pg_advisory_lock(hashtextextended('migrate:set:queued', 0))",
-    )
-    .execute(&mut holder)
-    .await
-    .unwrap();
+    sqlx::raw_sql("SET application_name = 'another deploy'")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    hold_set_lock(&mut holder, "queued").await;
     let child = db
         .migrate()
         .arg("--config")
@@ -445,10 +443,7 @@ async fn ndjson_reports_waiting_for_a_lock_and_getting_it() {
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    sqlx::query("SELECT pg_advisory_unlock_all()")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    release_set_lock(&mut holder, "queued").await;
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
@@ -642,18 +637,6 @@ fn on_a_terminal(
     let (code, shown) = terminal(db, config, args, env);
     assert_eq!(code, Some(0), "{shown}");
     shown
-}
-
-/// A server that accepts connections and never answers: the address to reach it at.
-fn silent_server() -> std::net::SocketAddr {
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = silent.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let held: Vec<_> = silent.incoming().take(32).collect();
-        std::thread::sleep(Duration::from_secs(120));
-        drop(held);
-    });
-    addr
 }
 
 /// While the server has not answered, a spinner on a terminal names it (its password

@@ -406,15 +406,7 @@ async fn an_unfinished_concurrent_index_is_named_and_rebuilt() {
 /// answers (it was always 15 s).
 #[test]
 fn connect_timeout_in_the_url_is_honoured() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let _held = std::thread::spawn(move || {
-        let mut open = Vec::new();
-        for s in listener.incoming().flatten() {
-            open.push(s);
-        }
-    });
-    let url = format!("postgres://u@127.0.0.1:{port}/db?connect_timeout=2");
+    let url = format!("postgres://u@{}/db?connect_timeout=2", silent_server());
     let started = Instant::now();
     let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_migrate"))
         .args(["--database-url", &url, "status"])
