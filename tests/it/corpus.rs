@@ -315,6 +315,26 @@ const PAIRS: &[Pair] = &[
         change: "CREATE OR REPLACE FUNCTION f1() RETURNS integer LANGUAGE sql AS $$ SELECT 2 $$",
         names: "function f1()",
     },
+    // Regression: definitions were edited by deleting `public.` wherever it appeared, in
+    // string literals too, so these differences went unseen and the repair rewrote them.
+    Pair {
+        name: "a function's string literal naming the home schema",
+        base: "CREATE FUNCTION lit() RETURNS text LANGUAGE sql AS $$ SELECT 'https://example.com/t' $$",
+        change: "CREATE OR REPLACE FUNCTION lit() RETURNS text LANGUAGE sql AS $$ SELECT 'https://public.example.com/public.t' $$",
+        names: "function lit()",
+    },
+    Pair {
+        name: "a view's string literal naming the home schema",
+        base: "CREATE TABLE lt (id integer); CREATE VIEW litv AS SELECT 't is here' AS s, id FROM lt",
+        change: "CREATE OR REPLACE VIEW litv AS SELECT 'public.t is here' AS s, id FROM lt",
+        names: "view litv",
+    },
+    Pair {
+        name: "an index predicate's literal naming the home schema",
+        base: "CREATE TABLE li (a text); CREATE INDEX li_a ON li (a) WHERE a <> 'x'",
+        change: "DROP INDEX li_a; CREATE INDEX li_a ON li (a) WHERE a <> 'public.x'",
+        names: "index li_a",
+    },
     Pair {
         name: "disabled trigger",
         base: "CREATE TABLE tr (id integer);
