@@ -244,7 +244,14 @@ pub struct Column {
     /// `always` or `by default`
     pub identity: Option<String>,
     pub inherited: bool,
+    /// `external (type extended)`: the column's storage, and its type's
     pub storage: Option<String>,
+    /// `pglz` or `lz4`
+    pub compression: Option<String>,
+    /// the statistics target, when not the default
+    pub statistics: Option<String>,
+    /// `n_distinct=100, ...`, sorted
+    pub options: Option<String>,
     pub collation: Option<String>,
     pub comment: Option<String>,
 }
@@ -371,9 +378,12 @@ pub enum Def {
         definition: String,
         comment: Option<String>,
     },
-    /// views and materialized views: the query
+    /// views and materialized views: the query, and the options of `WITH (...)`
+    /// (`security_invoker=true`, `check_option=local`, a materialized view's storage
+    /// parameters), sorted
     View {
         definition: String,
+        options: Option<String>,
         comment: Option<String>,
     },
     /// `None` when enabled for origin sessions (the default)
@@ -512,6 +522,11 @@ impl Def {
                 identity: r.take("identity "),
                 inherited: r.flag("inherited"),
                 storage: r.take("storage "),
+                compression: r.take("compression "),
+                statistics: r.take("statistics "),
+                options: r
+                    .take("options (")
+                    .map(|o| o.trim_end_matches(')').to_string()),
                 collation: r.take("collate "),
                 comment: r.comment(),
             }),
@@ -528,6 +543,9 @@ impl Def {
             },
             Kind::View | Kind::MaterializedView => Def::View {
                 definition: r.first()?,
+                options: r
+                    .take("with (")
+                    .map(|o| o.trim_end_matches(')').to_string()),
                 comment: r.comment(),
             },
             Kind::Trigger => {
@@ -676,6 +694,11 @@ impl Def {
                 push(&mut f, "identity ", &c.identity);
                 push_flag(&mut f, "inherited", c.inherited);
                 push(&mut f, "storage ", &c.storage);
+                push(&mut f, "compression ", &c.compression);
+                push(&mut f, "statistics ", &c.statistics);
+                if let Some(o) = &c.options {
+                    f.push(format!("options ({o})"));
+                }
                 push(&mut f, "collate ", &c.collation);
                 push(&mut f, "comment ", &c.comment);
             }
@@ -690,12 +713,19 @@ impl Def {
             Def::Routine {
                 definition,
                 comment,
+            } => {
+                f.push(definition.clone());
+                push(&mut f, "comment ", comment);
             }
-            | Def::View {
+            Def::View {
                 definition,
+                options,
                 comment,
             } => {
                 f.push(definition.clone());
+                if let Some(o) = options {
+                    f.push(format!("with ({o})"));
+                }
                 push(&mut f, "comment ", comment);
             }
             Def::Trigger {
@@ -863,7 +893,7 @@ mod tests {
             (Kind::RangeType, "subtype double precision\nsubtype operator class x\nsubtype diff float8mi"),
             (Kind::Sequence, "as bigint\nstart 1 increment 5 min 1 max 1000 cache 1 cycle\nowned by u.id"),
             (Kind::Table, "partitioned table\nunlogged\npartition by RANGE (at)\ninherits a, b\nwith (fillfactor=70)\nreplica identity full\nrow level security enabled\nforce row level security\ncomment 'x'"),
-            (Kind::Column, "integer\nnot null\ndefault nextval('s'::regclass)\nidentity always\ninherited\nstorage plain\ncollate \"C\""),
+            (Kind::Column, "integer\nnot null\ndefault nextval('s'::regclass)\nidentity always\ninherited\nstorage plain (type extended)\ncompression lz4\nstatistics 500\noptions (n_distinct=10)\ncollate \"C\""),
             (Kind::Column, "integer\ngenerated always as ((a + b)) stored"),
             (Kind::Constraint, "PRIMARY KEY (id)"),
             (Kind::Index, "CREATE INDEX i ON t USING btree (a)\ninvalid"),

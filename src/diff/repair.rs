@@ -258,6 +258,14 @@ fn create_table(
         Phase::Tables
     };
     plan.add(phase, sql);
+    if t.partition_of.is_none() {
+        for (n, c) in columns_of(expected, name)
+            .iter()
+            .filter(|(_, c)| !c.inherited)
+        {
+            column_attributes(plan, &table, &quote_ident(n), c, None);
+        }
+    }
     table_flags(plan, name, t, None);
 }
 
@@ -426,18 +434,76 @@ fn alter_column(
             ),
         );
     }
-    if e.storage != a.storage {
-        let storage = e.storage.clone().unwrap_or_else(|| "default".into());
-        if storage != "default" {
+    column_attributes(plan, &table, &column, e, Some(a));
+}
+
+/// Storage, compression, statistics target and attribute options of a column, altered in
+/// place from `actual`'s (a column just made has none of them).
+fn column_attributes(
+    plan: &mut Plan,
+    table: &str,
+    column: &str,
+    e: &crate::catalog::model::Column,
+    a: Option<&crate::catalog::model::Column>,
+) {
+    let alter = format!("ALTER TABLE {table} ALTER COLUMN {column}");
+    let have =
+        |f: fn(&crate::catalog::model::Column) -> &Option<String>| a.and_then(|a| f(a).clone());
+    // `external (type extended)`: what the column has, and what its type has
+    let storage_of = |s: &str| s.split(" (type ").next().unwrap_or(s).to_uppercase();
+    let type_storage = |s: &str| {
+        s.split_once(" (type ")
+            .map(|(_, t)| t.trim_end_matches(')').to_uppercase())
+    };
+    let actual_storage = have(|c| &c.storage);
+    if e.storage != actual_storage {
+        let target = match (&e.storage, &actual_storage) {
+            (Some(s), _) => Some(storage_of(s)),
+            (None, Some(s)) => type_storage(s),
+            (None, None) => None,
+        };
+        if let Some(t) = target {
+            plan.add(Phase::Columns, format!("{alter} SET STORAGE {t};"));
+        }
+    }
+    let settings = [
+        (
+            "COMPRESSION",
+            &e.compression,
+            have(|c| &c.compression),
+            "default",
+        ),
+        ("STATISTICS", &e.statistics, have(|c| &c.statistics), "-1"),
+    ];
+    for (clause, want, actual, default) in settings {
+        if *want != actual {
+            let value = want.as_deref().unwrap_or(default);
+            plan.add(Phase::Columns, format!("{alter} SET {clause} {value};"));
+        }
+    }
+    let actual_options = have(|c| &c.options);
+    if e.options != actual_options {
+        let keys = |o: &Option<String>| -> Vec<String> {
+            o.as_deref()
+                .unwrap_or("")
+                .split(", ")
+                .filter(|x| !x.is_empty())
+                .map(|x| x.split('=').next().unwrap_or(x).to_string())
+                .collect()
+        };
+        let wanted = keys(&e.options);
+        let reset: Vec<String> = keys(&actual_options)
+            .into_iter()
+            .filter(|k| !wanted.contains(k))
+            .collect();
+        if !reset.is_empty() {
             plan.add(
                 Phase::Columns,
-                format!("{alter} SET STORAGE {};", storage.to_uppercase()),
+                format!("{alter} RESET ({});", reset.join(", ")),
             );
-        } else {
-            plan.skip(
-                key,
-                "a column's storage goes back to its type's by recreating it",
-            );
+        }
+        if let Some(o) = &e.options {
+            plan.add(Phase::Columns, format!("{alter} SET ({o});"));
         }
     }
 }
@@ -609,11 +675,24 @@ fn grant_statements(
         Kind::GrantsOnFunction,
         Kind::GrantsOnColumn,
     ];
+    // A routine made (again) starts with the default privileges of routines: EXECUTE for
+    // PUBLIC. Its grants are planned even when the expected catalog lists none (only the
+    // owner may run it).
+    let made_routines: Vec<String> = remade
+        .iter()
+        .filter_map(|k| match Kind::of_key(k) {
+            Some((Kind::Function | Kind::Procedure, name)) => {
+                Some(format!("{} {name}", Kind::GrantsOnFunction.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
     let keys: BTreeSet<&String> = expected
         .objects
         .keys()
         .chain(actual.objects.keys())
         .filter(|k| Kind::of_key(k).is_some_and(|(kind, _)| kind.is_grants()))
+        .chain(made_routines.iter())
         .collect();
     // (table, grantee, privilege) revoked at table level
     let mut revoked_on_tables: Vec<(String, String, String)> = Vec::new();
@@ -631,8 +710,14 @@ fn grant_statements(
                 continue;
             }
             if objects.iter().any(|o| remade.contains(o)) {
-                // made again: it starts without grants
+                // made again: it starts without grants, a routine with EXECUTE for PUBLIC
                 have.clear();
+                if kind == Kind::GrantsOnFunction {
+                    have.insert(
+                        "PUBLIC".to_string(),
+                        [("EXECUTE".to_string(), false)].into_iter().collect(),
+                    );
+                }
             }
             if want == have && kind != Kind::GrantsOnColumn {
                 continue;
@@ -726,18 +811,6 @@ pub fn statements(
         ..Plan::default()
     };
     let changed: BTreeSet<&str> = drift.changed.iter().map(|c| c.object.as_str()).collect();
-    // Tables whose columns change type or go away: every view is dropped and made again
-    // around the change (a view pins the columns it reads).
-    let columns_reshaped = drift.unexpected.iter().any(|k| k.starts_with("column ") || k.starts_with("table "))
-        || drift.changed.iter().any(|c| {
-            matches!(
-                (def_of(expected, &c.object), def_of(actual, &c.object)),
-                (Some((_, Def::Column(e))), Some((_, Def::Column(a)))) if e.data_type != a.data_type || e.collation != a.collation
-            )
-        })
-        || drift.changed.iter().any(|c| {
-            c.object.starts_with("enum ") || c.object.starts_with("composite type ") || c.object.starts_with("domain ")
-        });
     // Tables whose primary key or a unique constraint is dropped or replaced: the foreign
     // keys onto them are dropped first and made again after.
     let keys_replaced: BTreeSet<String> = drift
@@ -776,9 +849,6 @@ pub fn statements(
             continue;
         };
         match (kind, &def) {
-            (Kind::View | Kind::MaterializedView, _) if columns_reshaped => {
-                recreate.insert(key.clone());
-            }
             (Kind::Constraint, Def::Constraint { definition })
                 if definition.starts_with("FOREIGN KEY")
                     && keys_replaced.iter().any(|t| references(definition, t)) =>
@@ -794,36 +864,14 @@ pub fn statements(
     remade.extend(
         changed
             .iter()
-            .filter(|k| Kind::of_key(k).is_some_and(|(kind, _)| changes_by_recreation(kind)))
+            .filter(|k| remade_to_change(expected, actual, k))
             .map(|k| k.to_string()),
     );
 
-    // A view that reads a view which is dropped or made again is made again too.
-    loop {
-        let gone: Vec<&str> = remade
-            .iter()
-            .chain(drift.unexpected.iter())
-            .filter(|k| is_view(k))
-            .map(|k| view_name(k))
-            .collect();
-        let more: Vec<String> = actual
-            .objects
-            .keys()
-            .filter(|k| is_view(k) && !remade.contains(*k) && expected.objects.contains_key(*k))
-            .filter(|k| {
-                let definition = view_definition(actual, k);
-                gone.iter().any(|g| mentions(&definition, g))
-            })
-            .cloned()
-            .collect();
-        if more.is_empty() {
-            break;
-        }
-        remade.extend(more);
-    }
-
-    // What depends (pg_depend, as the database says) on something made again, or on a column
-    // whose type changes, an enum made again or a key replaced, is made again around it.
+    // What depends (pg_depend, as the database says) on something made again, on a column
+    // whose type changes or that goes away, on a table that goes away, or on a type made
+    // again, is made again around it; nothing else is (a view is rebuilt only when what it
+    // reads changes, and then with all its options).
     let mut seeds: BTreeSet<String> = drift
         .changed
         .iter()
@@ -838,10 +886,20 @@ pub fn statements(
                     Some((_, Def::Enum { labels: e, .. })),
                     Some((_, Def::Enum { labels: a, .. })),
                 ) => !labels_kept_in_order(&e, &a),
+                (Some((Kind::CompositeType | Kind::Domain, e)), Some((_, a))) => {
+                    strip_comment(&e) != strip_comment(&a)
+                }
                 _ => false,
             },
         )
         .map(|c| c.object.clone())
+        .chain(
+            drift
+                .unexpected
+                .iter()
+                .filter(|k| k.starts_with("column ") || k.starts_with("table "))
+                .cloned(),
+        )
         .collect();
     loop {
         let more: Vec<String> = actual
@@ -1133,7 +1191,7 @@ pub fn statements(
             (Kind::Column, Def::Column(c)) => {
                 let table = name.rsplit_once('.').map_or("", |(t, _)| t);
                 if !new_tables.contains(table) && !c.inherited {
-                    let (t, _) = table_and_name(name);
+                    let (t, column) = table_and_name(name);
                     plan.add(
                         Phase::Columns,
                         format!(
@@ -1141,6 +1199,7 @@ pub fn statements(
                             column_definition(name.rsplit_once('.').map_or(name, |(_, c)| c), c)
                         ),
                     );
+                    column_attributes(&mut plan, &t, &column, c, None);
                 }
             }
             (Kind::Constraint, Def::Constraint { definition }) => {
@@ -1159,19 +1218,27 @@ pub fn statements(
                 Phase::Routines,
                 format!("{};", denormalize(definition, schema)),
             ),
-            (Kind::View, Def::View { definition, .. }) => plan.add(
+            (
+                Kind::View | Kind::MaterializedView,
+                Def::View {
+                    definition,
+                    options,
+                    ..
+                },
+            ) => plan.add(
                 Phase::Views,
                 format!(
-                    "CREATE VIEW {} AS\n{}",
+                    "CREATE {}VIEW {}{} AS\n{}",
+                    if kind == Kind::View {
+                        ""
+                    } else {
+                        "MATERIALIZED "
+                    },
                     quote_path(name),
-                    with_semicolon(definition)
-                ),
-            ),
-            (Kind::MaterializedView, Def::View { definition, .. }) => plan.add(
-                Phase::Views,
-                format!(
-                    "CREATE MATERIALIZED VIEW {} AS\n{}",
-                    quote_path(name),
+                    options
+                        .as_ref()
+                        .map(|o| format!(" WITH ({o})"))
+                        .unwrap_or_default(),
                     with_semicolon(definition)
                 ),
             ),
@@ -1230,6 +1297,12 @@ pub fn statements(
         let name = &key[kind.as_str().len() + 1..];
         match (kind, &e, &a) {
             // dropped and created again above
+            _ if remade.contains(key) => {}
+            (
+                Kind::View | Kind::MaterializedView,
+                Def::View { options: eo, .. },
+                Def::View { options: ao, .. },
+            ) if eo != ao => view_options(&mut plan, kind, name, eo.as_deref(), ao.as_deref()),
             (k, _, _) if changes_by_recreation(k) => {}
             (_, Def::Text(_), _) | (_, _, Def::Text(_)) => {
                 plan.skip(key, "its definition is not one this version reads")
@@ -1502,7 +1575,8 @@ pub fn statements(
             }
         }
     }
-    for sql in grant_statements(expected, actual, &remade) {
+    let made: BTreeSet<String> = remade.iter().chain(drift.missing.iter()).cloned().collect();
+    for sql in grant_statements(expected, actual, &made) {
         let phase = if sql.starts_with("REVOKE") {
             Phase::Revokes
         } else {
@@ -1746,6 +1820,66 @@ fn columns_of_collation(
                 })
         })
         .collect()
+}
+
+/// Whether the change of `key` is made by dropping it and creating it again: for a view,
+/// only when its query changes (options and comment are altered in place).
+fn remade_to_change(expected: &Catalog, actual: &Catalog, key: &str) -> bool {
+    match (def_of(expected, key), def_of(actual, key)) {
+        (
+            Some((k, Def::View { definition: e, .. })),
+            Some((_, Def::View { definition: a, .. })),
+        ) if changes_by_recreation(k) => e != a,
+        (Some((k, _)), _) => changes_by_recreation(k),
+        _ => false,
+    }
+}
+
+/// `ALTER [MATERIALIZED] VIEW ... SET (...)` and `RESET (...)` so that the options of the
+/// view are `expected` (comma-separated `name=value`).
+fn view_options(
+    plan: &mut Plan,
+    kind: Kind,
+    name: &str,
+    expected: Option<&str>,
+    actual: Option<&str>,
+) {
+    let split = |o: Option<&str>| -> BTreeMap<String, String> {
+        o.unwrap_or("")
+            .split(", ")
+            .filter(|x| !x.is_empty())
+            .map(|x| match x.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (x.to_string(), String::new()),
+            })
+            .collect()
+    };
+    let (want, have) = (split(expected), split(actual));
+    let alter = format!(
+        "ALTER {}VIEW {}",
+        if kind == Kind::View {
+            ""
+        } else {
+            "MATERIALIZED "
+        },
+        quote_path(name)
+    );
+    let reset: Vec<&String> = have.keys().filter(|k| !want.contains_key(*k)).collect();
+    if !reset.is_empty() {
+        let list: Vec<&str> = reset.iter().map(|k| k.as_str()).collect();
+        plan.add(
+            Phase::Views,
+            format!("{alter} RESET ({});", list.join(", ")),
+        );
+    }
+    let set: Vec<String> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !set.is_empty() {
+        plan.add(Phase::Views, format!("{alter} SET ({});", set.join(", ")));
+    }
 }
 
 /// Kinds whose changes are made by dropping the object and creating it again.

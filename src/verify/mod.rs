@@ -6,7 +6,8 @@
 //! - `scratch`: the empty databases `snapshot` and the rollback proof build on;
 //! - here: the history against the set's files, and the invariants every set must keep
 //!   whatever its migrations say (row level security everywhere, indexed foreign keys,
-//!   pinned search_path on SECURITY DEFINER functions, no invalid or duplicate indexes), one
+//!   pinned search_path on SECURITY DEFINER functions, no view that bypasses row level
+//!   security by running with its owner's rights, no invalid or duplicate indexes), one
 //!   query per invariant, in `sql/`.
 
 pub mod expected;
@@ -113,6 +114,12 @@ const INVARIANTS: &[(&str, &str, &str, &str)] = &[
         include_str!("sql/unpinned_definer_functions.sql"),
         "every SECURITY DEFINER function pins its search_path",
         "SECURITY DEFINER without a fixed search_path",
+    ),
+    (
+        "definer views",
+        include_str!("sql/definer_views.sql"),
+        "every view over a table with row level security has security_invoker",
+        "runs with its owner's rights (ALTER VIEW ... SET (security_invoker = true), or a comment starting `definer view:` that says why)",
     ),
     (
         "valid indexes",

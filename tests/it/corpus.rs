@@ -437,49 +437,6 @@ fn every_kind_of_difference_is_found_between_two_databases_both_ways() {
     );
 }
 
-/// `pg_dump --schema-only` of `db`, normalised: without comments, settings and blank
-/// lines, each statement's lines sorted (column order is not part of the model), and the
-/// statements sorted.
-fn dump(db: &TestDb) -> Vec<String> {
-    let beside = migrate::cluster::find_bindir()
-        .map(|d| d.join("pg_dump"))
-        .ok()
-        .filter(|p| p.exists());
-    let program = beside.unwrap_or_else(|| "pg_dump".into());
-    let out = std::process::Command::new(program)
-        .args(["--schema-only", "--no-owner", "--dbname", &db.url])
-        .output()
-        .expect("pg_dump");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut statements = Vec::new();
-    let mut current: Vec<String> = Vec::new();
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.is_empty()
-            || line.starts_with("--")
-            || line.starts_with("SET ")
-            || line.starts_with("SELECT pg_catalog.set_config")
-            || line.starts_with("\\restrict")
-            || line.starts_with("\\unrestrict")
-        {
-            continue;
-        }
-        current.push(line.trim_end_matches(',').trim().to_string());
-        if line.ends_with(';') {
-            current.sort();
-            statements.push(current.join("\n"));
-            current.clear();
-        }
-    }
-    statements.sort();
-    statements
-}
-
 /// Applies `diff --sql --allow-data-loss` of `actual` against `expected` to `actual`, then
 /// checks that nothing differs any more.
 async fn converge(actual: &TestDb, expected: &TestDb) {
@@ -495,11 +452,7 @@ async fn converge(actual: &TestDb, expected: &TestDb) {
     assert_eq!(code, 0, "the repair left drift:\n{script}\n{report}");
     let (code, again) = diff(actual, expected, &["--sql"]);
     assert_eq!((code, again.as_str()), (0, ""), "a second repair:\n{again}");
-    assert_eq!(
-        dump(actual),
-        dump(expected),
-        "pg_dump differs after:\n{script}"
-    );
+    assert_same_dump(&dump(actual), &dump(expected), &format!("after:\n{script}"));
 }
 
 /// `--schema` limits the comparison: a difference in another schema is not looked at.

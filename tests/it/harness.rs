@@ -319,6 +319,32 @@ impl TestDb {
         }
     }
 
+    /// A copy of `source` (`CREATE DATABASE ... TEMPLATE`), which must have no session open.
+    pub async fn copy_of(source: &TestDb) -> TestDb {
+        let name = format!(
+            "migrate_test_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut admin = PgConnection::connect(&source.admin_url)
+            .await
+            .expect("admin connection");
+        sqlx::raw_sql(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{}\" STRATEGY FILE_COPY",
+            source.name
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("copying a test database");
+        let mut url = url::Url::parse(&source.url).unwrap();
+        url.set_path(&name);
+        TestDb {
+            url: url.to_string(),
+            name,
+            admin_url: source.admin_url.clone(),
+        }
+    }
+
     pub async fn conn(&self) -> PgConnection {
         PgConnection::connect(&self.url)
             .await
@@ -842,4 +868,63 @@ pub fn silent_server() -> std::net::SocketAddr {
         drop(held);
     });
     addr
+}
+
+/// `pg_dump --schema-only` of `db`, owners included, normalised only by order: without
+/// comments, settings and blank lines, each statement's lines sorted (column order is not
+/// part of the model), and the statements sorted.
+pub fn dump(db: &TestDb) -> Vec<String> {
+    let beside = migrate::cluster::find_bindir()
+        .map(|d| d.join("pg_dump"))
+        .ok()
+        .filter(|p| p.exists());
+    let program = beside.unwrap_or_else(|| "pg_dump".into());
+    let out = std::process::Command::new(program)
+        .args(["--schema-only", "--dbname", &db.url])
+        .output()
+        .expect("pg_dump");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut statements = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty()
+            || line.starts_with("--")
+            || line.starts_with("SET ")
+            || line.starts_with("SELECT pg_catalog.set_config")
+            || line.starts_with("\\restrict")
+            || line.starts_with("\\unrestrict")
+        {
+            continue;
+        }
+        current.push(line.trim_end_matches(',').trim().to_string());
+        if line.ends_with(';') {
+            current.sort();
+            statements.push(current.join("\n"));
+            current.clear();
+        }
+    }
+    statements.sort();
+    statements
+}
+
+/// Asserts that two dumps of [`dump`] are equal, showing only the statements that differ.
+#[track_caller]
+pub fn assert_same_dump(actual: &[String], expected: &[String], context: &str) {
+    if actual == expected {
+        return;
+    }
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        a.iter().filter(|s| !b.contains(s)).cloned().collect()
+    };
+    panic!(
+        "pg_dump differs {context}\nonly in the database:\n{}\nonly in the expected:\n{}",
+        only(actual, expected).join("\n"),
+        only(expected, actual).join("\n")
+    );
 }

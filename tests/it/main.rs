@@ -12,6 +12,7 @@ mod diff;
 mod engine;
 mod fleet;
 mod harness;
+mod mutations;
 mod output;
 mod pooler;
 mod promises;

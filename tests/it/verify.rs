@@ -20,7 +20,7 @@ async fn a_freshly_migrated_database_passes_every_check() {
         let out = run(db.migrate().arg("verify"));
         assert_eq!(out.code, 0, "{set}: {}{}", out.stdout, out.stderr);
         let checks = lines(&out);
-        assert_eq!(checks.len(), 8, "{}", out.stdout);
+        assert_eq!(checks.len(), 9, "{}", out.stdout);
         assert!(checks.iter().all(|(s, _)| s == "PASS"), "{}", out.stdout);
         let json = run(db.migrate().args(["verify", "--json"]));
         let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
@@ -40,6 +40,7 @@ async fn a_freshly_migrated_database_passes_every_check() {
                 "row level security",
                 "foreign key indexes",
                 "definer search_path",
+                "definer views",
                 "valid indexes",
                 "duplicate indexes"
             ]
@@ -70,6 +71,16 @@ async fn each_check_fails_on_what_it_guards() {
          "definer search_path", "monthly_maintenance()"),
         ("definer searching a schema of someone else", "CREATE SCHEMA elsewhere; ALTER FUNCTION cleanup_old_audit_logs(integer) SET search_path = elsewhere, public, pg_temp",
          "definer search_path", "cleanup_old_audit_logs(integer)"),
+        // Regression: a view switched to its owner's rights returned every user's quota row,
+        // and verify passed all its checks.
+        ("view without security_invoker", "ALTER VIEW quotas_approaching_limit SET (security_invoker = false)",
+         "definer views", "quotas_approaching_limit reads user_quotas"),
+        ("view without security_invoker", "ALTER VIEW quotas_approaching_limit SET (security_invoker = false)",
+         "catalog", "changed view quotas_approaching_limit"),
+        ("view option reset", "ALTER VIEW quotas_approaching_limit RESET (security_invoker)",
+         "definer views", "quotas_approaching_limit reads user_quotas"),
+        ("new definer view", "CREATE VIEW all_quotas AS SELECT * FROM user_quotas",
+         "definer views", "all_quotas reads user_quotas"),
         ("duplicate index", "CREATE INDEX users_email_again ON users (email)",
          "duplicate indexes", "users_email_again, users_email_key"),
     ];

@@ -1,5 +1,7 @@
 -- Columns of tables and partitioned tables (partitions repeat their parent's and are left
--- out): type via format_type, nullability, default, identity, generation, collation, comment.
+-- out): type via format_type, nullability, default, identity, generation, storage (with the
+-- type's, which undoing it needs), compression, statistics target, attribute options,
+-- collation, comment.
 -- (prefixed with namespaces.sql: the CTE ns)
 SELECT 'column' AS kind, n.nspname::text AS schema, c.relname || '.' || a.attname AS name,
        array_remove(ARRAY[
@@ -10,7 +12,12 @@ SELECT 'column' AS kind, n.nspname::text AS schema, c.relname || '.' || a.attnam
            CASE a.attidentity WHEN 'a' THEN 'identity always' WHEN 'd' THEN 'identity by default' END,
            CASE WHEN NOT a.attislocal THEN 'inherited' END,
            CASE WHEN a.attstorage <> t.typstorage THEN 'storage ' || CASE a.attstorage WHEN 'p' THEN 'plain'
-                WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' ELSE 'extended' END END,
+                WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' ELSE 'extended' END
+                || ' (type ' || CASE t.typstorage WHEN 'p' THEN 'plain'
+                WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' ELSE 'extended' END || ')' END,
+           CASE a.attcompression WHEN 'p' THEN 'compression pglz' WHEN 'l' THEN 'compression lz4' END,
+           CASE WHEN coalesce(a.attstattarget::integer, -1) <> -1 THEN 'statistics ' || a.attstattarget END,
+           'options (' || (SELECT string_agg(o, ', ' ORDER BY o) FROM unnest(a.attoptions) o) || ')',
            CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
                 THEN 'collate ' || a.attcollation::regcollation::text END,
            'comment ' || quote_literal(ds.description)], NULL) AS fields

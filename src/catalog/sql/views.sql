@@ -1,8 +1,10 @@
--- Views and materialized views with their definition.
+-- Views and materialized views with their definition and options (security_invoker,
+-- security_barrier, check_option; a materialized view's storage parameters), sorted.
 -- (prefixed with namespaces.sql: the CTE ns)
 SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS kind,
        n.nspname::text AS schema, c.relname::text AS name,
        array_remove(ARRAY[ rtrim(pg_get_viewdef(c.oid, true), E'\n'),
+           'with (' || (SELECT string_agg(o, ', ' ORDER BY o) FROM unnest(c.reloptions) o) || ')',
            'comment ' || quote_literal(ds.description)], NULL) AS fields
   FROM pg_class c
   JOIN ns n ON n.oid = c.relnamespace
