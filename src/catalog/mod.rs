@@ -178,6 +178,26 @@ impl Catalog {
         }
     }
 
+    /// The catalog as a set's comparisons see it (what `snapshot` commits, `verify` and
+    /// `adopt` compare, and the rollback proof proves): a publication is shared by the
+    /// platform and every set (Supabase creates `supabase_realtime` empty; the sets add their
+    /// tables and note in its comment what they did, to undo only that), so its comment is
+    /// no one set's and is left out. Comparisons of two databases keep it.
+    pub fn as_sets_see_it(mut self) -> Catalog {
+        for (key, o) in self.objects.iter_mut() {
+            if !key.starts_with("publication ") || key.starts_with("publication member ") {
+                continue;
+            }
+            if let model::Def::Publication(mut p) =
+                model::Def::parse(model::Kind::Publication, &o.body)
+            {
+                p.comment = None;
+                o.body = model::Def::Publication(p).render();
+            }
+        }
+        self
+    }
+
     /// The objects of the schemas `schemas` (every schema the catalog holds when empty),
     /// with the objects of no schema: what `diff` compares between two databases.
     pub fn in_schemas(&self, schemas: &[String]) -> Catalog {

@@ -263,6 +263,7 @@ pub struct Policy {
     pub roles: String,
     pub using: Option<String>,
     pub check: Option<String>,
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +315,7 @@ pub struct Publication {
     /// `insert, update, delete, truncate`
     pub publish: String,
     pub via_root: bool,
+    pub comment: Option<String>,
 }
 
 /// Privileges by grantee, each with whether it may be granted on.
@@ -368,10 +370,12 @@ pub enum Def {
     /// as `pg_get_constraintdef` writes it
     Constraint {
         definition: String,
+        comment: Option<String>,
     },
     Index {
         definition: String,
         invalid: bool,
+        comment: Option<String>,
     },
     /// functions and procedures: `pg_get_functiondef`
     Routine {
@@ -390,6 +394,7 @@ pub enum Def {
     Trigger {
         definition: String,
         enabled: Option<String>,
+        comment: Option<String>,
     },
     Policy(Policy),
     Publication(Publication),
@@ -532,10 +537,12 @@ impl Def {
             }),
             Kind::Constraint => Def::Constraint {
                 definition: r.first()?,
+                comment: r.comment(),
             },
             Kind::Index => Def::Index {
                 definition: r.first()?,
                 invalid: r.flag("invalid"),
+                comment: r.comment(),
             },
             Kind::Function | Kind::Procedure => Def::Routine {
                 definition: r.first()?,
@@ -557,6 +564,7 @@ impl Def {
                 Def::Trigger {
                     definition,
                     enabled,
+                    comment: r.comment(),
                 }
             }
             Kind::Policy => Def::Policy(Policy {
@@ -571,11 +579,13 @@ impl Def {
                 roles: r.take("to ").ok_or("no roles")?,
                 using: r.take("using (").map(unwrap_parens),
                 check: r.take("with check (").map(unwrap_parens),
+                comment: r.comment(),
             }),
             Kind::Publication => Def::Publication(Publication {
                 all_tables: r.flag("for all tables"),
                 publish: r.take("publish ").ok_or("no operations")?,
                 via_root: r.flag("publish via partition root"),
+                comment: r.comment(),
             }),
             Kind::PublicationMember => Def::Member {
                 publication: r.take("publication ").ok_or("no publication")?,
@@ -702,13 +712,21 @@ impl Def {
                 push(&mut f, "collate ", &c.collation);
                 push(&mut f, "comment ", &c.comment);
             }
-            Def::Constraint { definition } => f.push(definition.clone()),
+            Def::Constraint {
+                definition,
+                comment,
+            } => {
+                f.push(definition.clone());
+                push(&mut f, "comment ", comment);
+            }
             Def::Index {
                 definition,
                 invalid,
+                comment,
             } => {
                 f.push(definition.clone());
                 push_flag(&mut f, "invalid", *invalid);
+                push(&mut f, "comment ", comment);
             }
             Def::Routine {
                 definition,
@@ -731,11 +749,13 @@ impl Def {
             Def::Trigger {
                 definition,
                 enabled,
+                comment,
             } => {
                 f.push(definition.clone());
                 if let Some(e) = enabled {
                     f.push(e.clone());
                 }
+                push(&mut f, "comment ", comment);
             }
             Def::Policy(p) => {
                 f.push(format!("for {}", p.command));
@@ -754,11 +774,13 @@ impl Def {
                 if let Some(c) = &p.check {
                     f.push(format!("with check ({c})"));
                 }
+                push(&mut f, "comment ", &p.comment);
             }
             Def::Publication(p) => {
                 push_flag(&mut f, "for all tables", p.all_tables);
                 f.push(format!("publish {}", p.publish));
                 push_flag(&mut f, "publish via partition root", p.via_root);
+                push(&mut f, "comment ", &p.comment);
             }
             Def::Member { publication } => f.push(format!("publication {publication}")),
             Def::Grants(g) => {

@@ -131,6 +131,17 @@ fn comment_target(kind: Kind, name: &str) -> Option<String> {
         Kind::Enum | Kind::CompositeType | Kind::RangeType => format!("TYPE {}", quote_path(name)),
         Kind::Domain => format!("DOMAIN {}", quote_path(name)),
         Kind::Collation => format!("COLLATION {}", quote_path(name)),
+        Kind::Index => format!("INDEX {}", quote_path(name)),
+        Kind::Publication => format!("PUBLICATION {}", quote_ident(name)),
+        Kind::Trigger | Kind::Policy | Kind::Constraint => {
+            let (table, object) = table_and_name(name);
+            let what = match kind {
+                Kind::Trigger => "TRIGGER",
+                Kind::Policy => "POLICY",
+                _ => "CONSTRAINT",
+            };
+            format!("{what} {object} ON {table}")
+        }
         _ => return None,
     })
 }
@@ -145,6 +156,11 @@ fn comment_of(def: &Def) -> Option<&String> {
         Def::Domain(d) => d.comment.as_ref(),
         Def::RangeType(r) => r.comment.as_ref(),
         Def::Collation(c) => c.comment.as_ref(),
+        Def::Constraint { comment, .. }
+        | Def::Index { comment, .. }
+        | Def::Trigger { comment, .. } => comment.as_ref(),
+        Def::Policy(p) => p.comment.as_ref(),
+        Def::Publication(p) => p.comment.as_ref(),
         _ => None,
     }
 }
@@ -824,7 +840,7 @@ pub fn statements(
                 .iter(),
         )
         .filter_map(|k| match def_of(actual, k) {
-            Some((Kind::Constraint, Def::Constraint { definition }))
+            Some((Kind::Constraint, Def::Constraint { definition, .. }))
                 if definition.starts_with("PRIMARY KEY") || definition.starts_with("UNIQUE") =>
             {
                 k.strip_prefix("constraint ")
@@ -849,7 +865,7 @@ pub fn statements(
             continue;
         };
         match (kind, &def) {
-            (Kind::Constraint, Def::Constraint { definition })
+            (Kind::Constraint, Def::Constraint { definition, .. })
                 if definition.starts_with("FOREIGN KEY")
                     && keys_replaced.iter().any(|t| references(definition, t)) =>
             {
@@ -1036,7 +1052,7 @@ pub fn statements(
                 Phase::DropIndexes,
                 format!("DROP INDEX {};", quote_path(name)),
             ),
-            (Kind::Constraint, Def::Constraint { definition }) => {
+            (Kind::Constraint, Def::Constraint { definition, .. }) => {
                 let (table, constraint) = table_and_name(name);
                 let phase = if definition.starts_with("FOREIGN KEY") {
                     Phase::DropForeignKeys
@@ -1202,7 +1218,7 @@ pub fn statements(
                     column_attributes(&mut plan, &t, &column, c, None);
                 }
             }
-            (Kind::Constraint, Def::Constraint { definition }) => {
+            (Kind::Constraint, Def::Constraint { definition, .. }) => {
                 let (table, constraint) = table_and_name(name);
                 let phase = if definition.starts_with("FOREIGN KEY") {
                     Phase::ForeignKeys
@@ -1251,6 +1267,7 @@ pub fn statements(
                 Def::Trigger {
                     definition,
                     enabled,
+                    ..
                 },
             ) => {
                 plan.add(Phase::Triggers, format!("{definition};"));
@@ -1830,7 +1847,10 @@ fn remade_to_change(expected: &Catalog, actual: &Catalog, key: &str) -> bool {
             Some((k, Def::View { definition: e, .. })),
             Some((_, Def::View { definition: a, .. })),
         ) if changes_by_recreation(k) => e != a,
-        (Some((k, _)), _) => changes_by_recreation(k),
+        (Some((k, e)), Some((_, a))) => {
+            changes_by_recreation(k) && strip_comment(&e) != strip_comment(&a)
+        }
+        (Some((k, _)), None) => changes_by_recreation(k),
         _ => false,
     }
 }
@@ -1903,11 +1923,21 @@ fn version_key(version: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// `def` without its comment, which is changed in place whatever else changes.
 fn strip_comment(def: &Def) -> Def {
     let mut d = def.clone();
     match &mut d {
         Def::RangeType(r) => r.comment = None,
         Def::Collation(c) => c.comment = None,
+        Def::Domain(x) => x.comment = None,
+        Def::Enum { comment, .. }
+        | Def::CompositeType { comment, .. }
+        | Def::Constraint { comment, .. }
+        | Def::Index { comment, .. }
+        | Def::Trigger { comment, .. }
+        | Def::View { comment, .. } => *comment = None,
+        Def::Policy(p) => p.comment = None,
+        Def::Publication(p) => p.comment = None,
         _ => {}
     }
     d

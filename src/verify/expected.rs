@@ -92,10 +92,10 @@ pub async fn drift_of(
     for_repair: bool,
 ) -> Result<Comparison, SnapshotError> {
     let expected = match other {
-        Some(other) => read(other, &set.schema, for_repair).await?,
+        Some(other) => read(other, &set.schema, for_repair).await?.as_sets_see_it(),
         None => snapshot::committed(set)?,
     };
-    let actual = read(conn, &set.schema, for_repair).await?;
+    let actual = read(conn, &set.schema, for_repair).await?.as_sets_see_it();
     Ok(compare_set(set, all, &expected, &actual))
 }
 
@@ -126,7 +126,10 @@ pub async fn catalog_check(
         .rfind(|(v, _, _)| *v <= applied_version)
         .map(|(_, _, c)| c.clone())
         .unwrap_or_default();
-    let actual = crate::catalog::introspect(conn, &set.schema).await?.catalog;
+    let actual = crate::catalog::introspect(conn, &set.schema)
+        .await?
+        .catalog
+        .as_sets_see_it();
     let Comparison {
         drift, expected, ..
     } = compare_set(set, all, &expected, &actual);

@@ -77,7 +77,10 @@ impl Step {
 }
 
 async fn read(conn: &mut PgConnection, set: &MigrationSet) -> Result<Catalog, SnapshotError> {
-    Ok(catalog::introspect(conn, &set.schema).await?.catalog)
+    Ok(catalog::introspect(conn, &set.schema)
+        .await?
+        .catalog
+        .as_sets_see_it())
 }
 
 /// Runs the proof for `set` on the empty database `conn` is connected to. `started` is told

@@ -90,11 +90,17 @@ pub async fn per_migration(
     conn: &mut PgConnection,
     set: &MigrationSet,
 ) -> Result<Steps, SnapshotError> {
-    let before = catalog::introspect(conn, &set.schema).await?.catalog;
+    let before = catalog::introspect(conn, &set.schema)
+        .await?
+        .catalog
+        .as_sets_see_it();
     let mut steps = Vec::new();
     for m in &set.migrations {
         engine::up(conn, set, Some(m.version), &set.lock_timeout, &|_| {}).await?;
-        let after = catalog::introspect(conn, &set.schema).await?.catalog;
+        let after = catalog::introspect(conn, &set.schema)
+            .await?
+            .catalog
+            .as_sets_see_it();
         let objects = after
             .objects
             .into_iter()

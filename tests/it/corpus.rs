@@ -374,6 +374,23 @@ const PAIRS: &[Pair] = &[
         names: "publication member pub2:pm",
     },
     Pair {
+        name: "publication comment",
+        base: "CREATE PUBLICATION pubc",
+        change: "COMMENT ON PUBLICATION pubc IS 'replicates nothing yet'",
+        names: "publication pubc",
+    },
+    Pair {
+        name: "comments on a trigger, a policy, a constraint and an index",
+        base: "CREATE TABLE cmt (id integer PRIMARY KEY, a integer CHECK (a > 0));
+               CREATE INDEX cmt_a ON cmt (a);
+               CREATE POLICY cmt_p ON cmt USING (true);
+               CREATE FUNCTION cmt_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+               CREATE TRIGGER cmt_t BEFORE INSERT ON cmt FOR EACH ROW EXECUTE FUNCTION cmt_f()",
+        change: "COMMENT ON TRIGGER cmt_t ON cmt IS 't'; COMMENT ON POLICY cmt_p ON cmt IS 'p';
+                 COMMENT ON CONSTRAINT cmt_a_check ON cmt IS 'c'; COMMENT ON INDEX cmt_a IS 'i'",
+        names: "trigger cmt.cmt_t",
+    },
+    Pair {
         name: "a table referenced by another, dropped",
         base: "CREATE TABLE a1 (id integer PRIMARY KEY)",
         change: "CREATE TABLE b1 (id integer PRIMARY KEY, a_id integer REFERENCES a1);

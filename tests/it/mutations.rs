@@ -77,6 +77,13 @@ static MUTATIONS: &[Mutation] = &[
     a("index predicate literal", "CREATE INDEX extra_i ON users (email) WHERE email <> 'public.x'", "index extra_i"),
     a("trigger disabled", "ALTER TABLE users DISABLE TRIGGER update_users_updated_at", "trigger users.update_users_updated_at"),
     a("policy dropped", "DROP POLICY payment_select_own ON payments", "policy payments.payment_select_own"),
+    // ---- comments on objects of a table, and on a publication
+    a("trigger comment", "COMMENT ON TRIGGER update_users_updated_at ON users IS 'x'", "trigger users.update_users_updated_at"),
+    a("policy comment", "COMMENT ON POLICY payment_select_own ON payments IS 'x'", "policy payments.payment_select_own"),
+    a("constraint comment", "COMMENT ON CONSTRAINT users_email_key ON users IS 'x'", "constraint users.users_email_key"),
+    a("foreign key comment", "COMMENT ON CONSTRAINT payments_user_id_fkey ON payments IS 'x'", "constraint payments.payments_user_id_fkey"),
+    a("index comment", "COMMENT ON INDEX idx_tasks_status IS 'x'", "index idx_tasks_status"),
+    w("policy comment changed", "COMMENT ON POLICY user_profiles_select_own ON user_profiles IS 'x'", "policy user_profiles.user_profiles_select_own"),
 ];
 
 /// A database per set with every migration applied, copied for each row, and its dump.

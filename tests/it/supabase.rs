@@ -678,7 +678,7 @@ async fn bootstrap_sets_up_a_new_project_once() {
             set["applied"].as_array().unwrap().len(),
             embedded_set("witchcraft").migrations.len()
         );
-        assert_eq!(set["checks"].as_array().unwrap().len(), 8);
+        assert_eq!(set["checks"].as_array().unwrap().len(), 9);
         assert_eq!(set["upkeep"]["pg_cron"], serde_json::Value::Null);
         let again = run(db.migrate().args(["bootstrap", "--set", "witchcraft"]));
         assert_eq!(again.code, 0, "{}", again.stderr);

@@ -13,7 +13,8 @@ SELECT 'index' AS kind, n.nspname::text AS schema, i.relname::text AS name,
                 WHEN starts_with(h.def, h.head || h.qualified || ' ')
                 THEN h.head || quote_ident(t.relname) || substr(h.def, length(h.head || h.qualified) + 1)
                 ELSE h.def END,
-           CASE WHEN NOT x.indisvalid THEN 'invalid' END], NULL) AS fields
+           CASE WHEN NOT x.indisvalid THEN 'invalid' END,
+           'comment ' || quote_literal(obj_description(i.oid, 'pg_class'))], NULL) AS fields
   FROM pg_index x
   JOIN pg_class i ON i.oid = x.indexrelid
   JOIN ns n ON n.oid = i.relnamespace

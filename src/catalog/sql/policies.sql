@@ -9,7 +9,9 @@ SELECT 'policy' AS kind, n.nspname::text AS schema, c.relname || '.' || p.polnam
                                        ORDER BY CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END)
                        FROM unnest(p.polroles) AS r),
            'using (' || pg_get_expr(p.polqual, p.polrelid) || ')',
-           'with check (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')'], NULL) AS fields
+           'with check (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')',
+           'comment ' || quote_literal(ds.description)], NULL) AS fields
   FROM pg_policy p
   JOIN pg_class c ON c.oid = p.polrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_description ds ON ds.objoid = p.oid AND ds.classoid = 'pg_policy'::regclass AND ds.objsubid = 0
