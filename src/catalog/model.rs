@@ -229,6 +229,8 @@ pub struct Table {
     pub options: Option<String>,
     /// `nothing`, `full` or `using index i`
     pub replica_identity: Option<String>,
+    /// the index `CLUSTER` uses
+    pub cluster_on: Option<String>,
     pub rls: bool,
     pub force_rls: bool,
     pub comment: Option<String>,
@@ -398,8 +400,12 @@ pub enum Def {
     },
     Policy(Policy),
     Publication(Publication),
+    /// a table in a publication: which, and the column list and row filter it is published
+    /// with
     Member {
         publication: String,
+        columns: Option<String>,
+        filter: Option<String>,
     },
     Grants(Grants),
     /// a body this model does not read (reported, never repaired)
@@ -499,6 +505,7 @@ impl Def {
                     .take("with (")
                     .map(|o| o.trim_end_matches(')').to_string());
                 let replica_identity = r.take("replica identity ");
+                let cluster_on = r.take("cluster on ");
                 let rls = match r.take("row level security ").as_deref() {
                     Some("enabled") => true,
                     Some("disabled") => false,
@@ -512,6 +519,7 @@ impl Def {
                     inherits,
                     options,
                     replica_identity,
+                    cluster_on,
                     rls,
                     force_rls: r.flag("force row level security"),
                     comment: r.comment(),
@@ -589,6 +597,8 @@ impl Def {
             }),
             Kind::PublicationMember => Def::Member {
                 publication: r.take("publication ").ok_or("no publication")?,
+                columns: r.take("columns (").map(unwrap_parens),
+                filter: r.take("where (").map(unwrap_parens),
             },
             Kind::DefaultPrivileges
             | Kind::GrantsOnSchema
@@ -687,6 +697,7 @@ impl Def {
                     f.push(format!("with ({o})"));
                 }
                 push(&mut f, "replica identity ", &t.replica_identity);
+                push(&mut f, "cluster on ", &t.cluster_on);
                 f.push(format!(
                     "row level security {}",
                     if t.rls { "enabled" } else { "disabled" }
@@ -782,7 +793,19 @@ impl Def {
                 push_flag(&mut f, "publish via partition root", p.via_root);
                 push(&mut f, "comment ", &p.comment);
             }
-            Def::Member { publication } => f.push(format!("publication {publication}")),
+            Def::Member {
+                publication,
+                columns,
+                filter,
+            } => {
+                f.push(format!("publication {publication}"));
+                if let Some(c) = columns {
+                    f.push(format!("columns ({c})"));
+                }
+                if let Some(w) = filter {
+                    f.push(format!("where ({w})"));
+                }
+            }
             Def::Grants(g) => {
                 for (who, privileges) in &g.entries {
                     let list: Vec<String> = privileges

@@ -350,6 +350,13 @@ fn table_flags(
             format!("ALTER TABLE {table} REPLICA IDENTITY {identity};"),
         );
     }
+    if e.cluster_on != a.and_then(|a| a.cluster_on.clone()) {
+        let how = match &e.cluster_on {
+            Some(index) => format!("CLUSTER ON {index}"),
+            None => "SET WITHOUT CLUSTER".to_string(),
+        };
+        plan.add(Phase::Indexes, format!("ALTER TABLE {table} {how};"));
+    }
     if e.rls != a.is_some_and(|a| a.rls) {
         alter(
             plan,
@@ -1285,15 +1292,10 @@ pub fn statements(
                     publication_with(p)
                 ),
             ),
-            (Kind::PublicationMember, _) => match name.split_once(':') {
-                Some((publication, table)) => plan.add(
-                    Phase::Publications,
-                    format!(
-                        "ALTER PUBLICATION {} ADD TABLE {};",
-                        quote_ident(publication),
-                        quote_path(table)
-                    ),
-                ),
+            (Kind::PublicationMember, Def::Member { .. }) => match name.split_once(':') {
+                Some((publication, table)) => {
+                    plan.add(Phase::Publications, add_member(publication, table, &def))
+                }
                 None => plan.skip(key, "malformed name"),
             },
             (k, _) if k.is_grants() || k == Kind::DefaultPrivileges => {}
@@ -1569,6 +1571,19 @@ pub fn statements(
                     );
                 }
             }
+            (Kind::PublicationMember, Def::Member { .. }, _) => {
+                if let Some((publication, table)) = name.split_once(':') {
+                    plan.add(
+                        Phase::Publications,
+                        format!(
+                            "ALTER PUBLICATION {} DROP TABLE {};\n{}",
+                            quote_ident(publication),
+                            quote_path(table),
+                            add_member(publication, table, &e)
+                        ),
+                    );
+                }
+            }
             (Kind::DefaultPrivileges, _, _) | (_, Def::Grants(_), _) => {}
             _ => {}
         }
@@ -1612,6 +1627,24 @@ pub fn statements(
     }
     script.extend(plan.not_generated);
     script
+}
+
+/// `ALTER PUBLICATION ... ADD TABLE` for the member `def`, with its column list and row
+/// filter.
+fn add_member(publication: &str, table: &str, def: &Def) -> String {
+    let (columns, filter) = match def {
+        Def::Member {
+            columns, filter, ..
+        } => (columns.as_deref(), filter.as_deref()),
+        _ => (None, None),
+    };
+    format!(
+        "ALTER PUBLICATION {} ADD TABLE {}{}{};",
+        quote_ident(publication),
+        quote_path(table),
+        columns.map(|c| format!(" ({c})")).unwrap_or_default(),
+        filter.map(|w| format!(" WHERE ({w})")).unwrap_or_default()
+    )
 }
 
 /// The table or view an object belongs to: a column's, constraint's, policy's or trigger's

@@ -77,6 +77,13 @@ static MUTATIONS: &[Mutation] = &[
     a("index predicate literal", "CREATE INDEX extra_i ON users (email) WHERE email <> 'public.x'", "index extra_i"),
     a("trigger disabled", "ALTER TABLE users DISABLE TRIGGER update_users_updated_at", "trigger users.update_users_updated_at"),
     a("policy dropped", "DROP POLICY payment_select_own ON payments", "policy payments.payment_select_own"),
+    w("table toast option", "ALTER TABLE user_profiles SET (toast.autovacuum_enabled = false)", "table user_profiles"),
+    w("table cluster on", "ALTER TABLE user_profiles CLUSTER ON user_profiles_pkey", "table user_profiles"),
+    // ---- publications
+    a("publication member column list", "ALTER PUBLICATION supabase_realtime DROP TABLE payments; ALTER PUBLICATION supabase_realtime ADD TABLE payments (id, user_id, status)", "publication member supabase_realtime:payments"),
+    a("publication member row filter", "ALTER PUBLICATION supabase_realtime DROP TABLE ai_clones; ALTER PUBLICATION supabase_realtime ADD TABLE ai_clones WHERE (status <> 'archived')", "publication member supabase_realtime:ai_clones"),
+    a("publication member dropped", "ALTER PUBLICATION supabase_realtime DROP TABLE ai_tasks", "publication member supabase_realtime:ai_tasks"),
+    a("publication option", "ALTER PUBLICATION supabase_realtime SET (publish = 'insert')", "publication supabase_realtime"),
     // ---- comments on objects of a table, and on a publication
     a("trigger comment", "COMMENT ON TRIGGER update_users_updated_at ON users IS 'x'", "trigger users.update_users_updated_at"),
     a("policy comment", "COMMENT ON POLICY payment_select_own ON payments IS 'x'", "policy payments.payment_select_own"),

@@ -1,5 +1,6 @@
--- Publications with their options, and the tables that are members of one (Supabase
--- realtime is the publication supabase_realtime). A publication has no schema; it is shown
+-- Publications with their options, and the tables that are members of one, with the
+-- member's column list and row filter (Supabase realtime is the publication
+-- supabase_realtime). A publication has no schema; it is shown
 -- with the schemas of its members.
 SELECT 'publication' AS kind, '' AS schema, p.pubname::text AS name,
        array_remove(ARRAY[
@@ -12,7 +13,10 @@ SELECT 'publication' AS kind, '' AS schema, p.pubname::text AS name,
 UNION ALL
 SELECT 'publication member' AS kind, n.nspname::text AS schema,
        p.pubname || ':' || c.relname AS name,
-       ARRAY['publication ' || quote_ident(p.pubname)] AS fields
+       array_remove(ARRAY['publication ' || quote_ident(p.pubname),
+           (SELECT 'columns (' || string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) || ')'
+              FROM pg_attribute a WHERE a.attrelid = r.prrelid AND a.attnum = ANY (r.prattrs)),
+           'where (' || pg_get_expr(r.prqual, r.prrelid) || ')'], NULL) AS fields
   FROM pg_publication_rel r
   JOIN pg_publication p ON p.oid = r.prpubid
   JOIN pg_class c ON c.oid = r.prrelid
