@@ -369,8 +369,11 @@ async fn lock_timeout_stops_a_migration_stuck_behind_a_long_transaction() {
         .unwrap_err();
     assert_eq!(err.sqlstate(), Some("55P03"), "{err}");
     let msg = err.to_string();
+    // The reader never lets go: ending at all is what the lock timeout proves. The bound is
+    // far above the 200 ms attempts and their backoff, so a loaded CI machine (4.01 s was
+    // measured under PostgreSQL 18's run) does not fail it.
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(4),
+        started.elapsed() < std::time::Duration::from_secs(30),
         "{:?}",
         started.elapsed()
     );
