@@ -45,7 +45,7 @@ pub struct Global {
     /// What standard output holds: text, json (one document at the end) or ndjson (one JSON
     /// event per line as the work happens, the last one the result).
     #[arg(long, value_enum, value_name = "FORMAT", global = true)]
-    pub format: Option<crate::ui::Format>,
+    pub format: Option<Format>,
 
     /// Print no progress on standard error: only the result, warnings and errors.
     #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
@@ -316,4 +316,15 @@ pub enum Command {
     /// `migrate man > ~/.local/share/man/man1/migrate.1`, then `man migrate`. Needs no
     /// database.
     Man,
+}
+
+/// How results are printed on standard output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    Text,
+    /// One JSON document at the end (the same as --json).
+    Json,
+    /// One JSON event per line as the work happens, the last one the `result` document.
+    Ndjson,
 }

@@ -10,7 +10,6 @@
 //! its pid still has the start time it had when this process registered it, so a pid the
 //! server has since given to someone else is never touched.
 
-use crate::engine::EngineError;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -110,11 +109,18 @@ pub async fn wait() {
     }
 }
 
-/// Fails with [`EngineError::Interrupted`] once a signal has arrived: the engine calls it
-/// between steps, where stopping leaves nothing half done.
-pub fn check() -> Result<(), EngineError> {
+/// A signal (SIGINT or SIGTERM) arrived; the engine turns it into its own error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted by {signal}")]
+pub struct Interrupted {
+    pub signal: &'static str,
+}
+
+/// Fails with [`Interrupted`] once a signal has arrived: the engine calls it between steps,
+/// where stopping leaves nothing half done.
+pub fn check() -> Result<(), Interrupted> {
     match received() {
-        Some(signal) => Err(EngineError::Interrupted {
+        Some(signal) => Err(Interrupted {
             signal: signal.name(),
         }),
         None => Ok(()),

@@ -132,7 +132,7 @@ fn watch_signals() {}
 /// The one line printed when a signal stopped the run: why, what this run did, and where
 /// to look.
 fn interrupted_line(signal: migrate::interrupt::Signal, e: &anyhow::Error) -> String {
-    let done = commands::done_in_this_run();
+    let done = ui::done_in_this_run();
     let did = if done.is_empty() {
         "nothing was applied or rolled back by this run".to_string()
     } else {
@@ -172,9 +172,9 @@ fn long_version() -> &'static str {
 }
 
 /// The output format the raw arguments ask for, for errors found while parsing them.
-fn format_of_args() -> ui::Format {
+fn format_of_args() -> cli::Format {
     let args: Vec<String> = std::env::args().collect();
-    let mut format = ui::Format::Text;
+    let mut format = cli::Format::Text;
     for (i, a) in args.iter().enumerate() {
         let value = match a.strip_prefix("--format=") {
             Some(v) => Some(v),
@@ -182,9 +182,9 @@ fn format_of_args() -> ui::Format {
             None => None,
         };
         match value {
-            Some("json") => format = ui::Format::Json,
-            Some("ndjson") => format = ui::Format::Ndjson,
-            _ if a == "--json" => format = ui::Format::Json,
+            Some("json") => format = cli::Format::Json,
+            Some("ndjson") => format = cli::Format::Ndjson,
+            _ if a == "--json" => format = cli::Format::Json,
             _ => {}
         }
     }
@@ -194,7 +194,7 @@ fn format_of_args() -> ui::Format {
 fn main() -> ExitCode {
     dotenv::load();
     let format_flag = format_of_args();
-    let json_flag = format_flag != ui::Format::Text;
+    let json_flag = format_flag != cli::Format::Text;
     let parsed = cli::Cli::command()
         .long_version(long_version())
         .try_get_matches()
@@ -218,8 +218,8 @@ fn main() -> ExitCode {
     };
     let mut cli = cli;
     let format = match (cli.global.json, cli.global.format) {
-        (true, Some(f)) if f != ui::Format::Json => {
-            ui::init(ui::Format::Json, 0);
+        (true, Some(f)) if f != cli::Format::Json => {
+            ui::init(cli::Format::Json, 0);
             report(
                 true,
                 "--json is --format json: pass one of --json and --format",
@@ -227,8 +227,8 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(2);
         }
-        (true, _) => ui::Format::Json,
-        (false, f) => f.unwrap_or(ui::Format::Text),
+        (true, _) => cli::Format::Json,
+        (false, f) => f.unwrap_or(cli::Format::Text),
     };
     let verbosity = if cli.global.quiet {
         -1
@@ -261,7 +261,7 @@ fn main() -> ExitCode {
     }
     // Every verb prints machine output when `json` is set; NDJSON turns the document into
     // the last event.
-    cli.global.json = format != ui::Format::Text;
+    cli.global.json = format != cli::Format::Text;
     // Only fails when a subscriber is already set, which nothing else does.
     let _ = tracing::subscriber::set_global_default(notices::Notices);
     let json = cli.global.json;

@@ -7,6 +7,7 @@
 //! one plain line when it finishes. `-v` adds a line when each migration starts and when a
 //! lock is obtained. The events are documented in the README ("Machine output").
 
+use crate::cli::Format;
 use indicatif::{ProgressBar, ProgressStyle};
 use migrate::engine::Event;
 use serde_json::{json, Value};
@@ -18,17 +19,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// `result` event carries the document): raised when a field changes meaning or goes away.
 /// New fields may appear without it.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// How results are printed on standard output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Text for people.
-    Text,
-    /// One JSON document at the end (the same as --json).
-    Json,
-    /// One JSON event per line as the work happens, the last one the `result` document.
-    Ndjson,
-}
 
 /// The process's output settings and the progress being shown.
 pub struct Ui {
@@ -44,6 +34,9 @@ pub struct Ui {
 struct State {
     bar: Option<ProgressBar>,
     current: Option<Current>,
+    /// What the run applied and rolled back, oldest first, for the line printed when a
+    /// signal stops it.
+    done: Vec<String>,
 }
 
 /// The migration running now, for the server-side progress of its statements.
@@ -93,6 +86,14 @@ pub fn ndjson() -> bool {
 pub fn wants_statement_progress() -> bool {
     let ui = ui();
     ui.bar_allowed || ui.format == Format::Ndjson
+}
+
+/// What this run applied and rolled back, oldest first.
+pub fn done_in_this_run() -> Vec<String> {
+    ui().state
+        .lock()
+        .map(|s| s.done.clone())
+        .unwrap_or_default()
 }
 
 /// The migration running now, if any.
@@ -413,7 +414,10 @@ pub fn event(e: &Event) {
             } else {
                 ("migration_reverted", "rolled back")
             };
-            super::commands::record_done(&format!("{set} {:04} {verb}", migration.version));
+            if let Ok(mut s) = ui().state.lock() {
+                s.done
+                    .push(format!("{set} {:04} {verb}", migration.version));
+            }
             emit(
                 kind,
                 Some(set),

@@ -99,10 +99,6 @@ pub(super) fn limits(g: &Global, set: &MigrationSet) -> engine::Limits {
     limits
 }
 
-/// What the runs of this process applied and rolled back, for the line printed when a
-/// signal stops it.
-pub(crate) static DONE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
 /// Shows engine progress: a bar or lines on standard error, NDJSON events.
 pub(super) fn progress(e: &Event) {
     crate::ui::event(e);

@@ -174,11 +174,6 @@ fn check_target(command: &Command, sets: &[migrate::config::MigrationSet]) -> Re
     Ok(())
 }
 
-/// What the runs of this process applied and rolled back, oldest first.
-pub fn done_in_this_run() -> Vec<String> {
-    apply::DONE.lock().map(|d| d.clone()).unwrap_or_default()
-}
-
 /// The run's database URL: `--database-url`, else `DATABASE_URL`, else `./.env`'s. A URL
 /// from the file that does not parse is reported with the file's line.
 fn database_url(g: &Global) -> Result<&str> {
@@ -238,14 +233,6 @@ fn print_json(mut value: serde_json::Value) -> Result<()> {
         serde_json::to_string_pretty(&value).unwrap_or_default()
     );
     Ok(())
-}
-
-/// Records a migration applied or rolled back by this run, for the line printed when a
-/// signal stops it.
-pub fn record_done(what: &str) {
-    if let Ok(mut done) = apply::DONE.lock() {
-        done.push(what.to_string());
-    }
 }
 
 /// A unified diff of two texts, coloured when `color` is set.

@@ -136,6 +136,12 @@ pub enum EngineError {
     NotUpToDate { set: String, at: i64, newest: i64 },
 }
 
+impl From<crate::interrupt::Interrupted> for EngineError {
+    fn from(i: crate::interrupt::Interrupted) -> EngineError {
+        EngineError::Interrupted { signal: i.signal }
+    }
+}
+
 /// What a failed migration left behind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

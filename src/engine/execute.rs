@@ -612,7 +612,7 @@ async fn run_in_transaction(
     for stmt in statements {
         if let Err(e) = crate::interrupt::check() {
             let _ = tx.rollback().await;
-            return Err(e.into());
+            return Err(EngineError::from(e).into());
         }
         if let Err(e) = send(&mut tx, session, stmt.text, blockers).await {
             let (location, message) = locate(file, stmt, &e);
@@ -787,7 +787,7 @@ async fn run_without_transaction(
             }
             Err(interrupted) => {
                 if i == 0 && invalid.is_empty() {
-                    interrupted.into()
+                    EngineError::from(interrupted).into()
                 } else {
                     EngineError::MigrationFailed {
                         set: set.name.clone(),
