@@ -185,7 +185,10 @@ impl Catalog {
     /// no one set's and is left out. Comparisons of two databases keep it.
     pub fn as_sets_see_it(mut self) -> Catalog {
         for (key, o) in self.objects.iter_mut() {
-            if !key.starts_with("publication ") || key.starts_with("publication member ") {
+            if !matches!(
+                model::Kind::of_key(key),
+                Some((model::Kind::Publication, _))
+            ) {
                 continue;
             }
             if let model::Def::Publication(mut p) =

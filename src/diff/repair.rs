@@ -308,17 +308,8 @@ fn table_flags(
                 format!("SET {}", if e.unlogged { "UNLOGGED" } else { "LOGGED" }),
             );
         }
-        if e.options != a.options {
-            if let Some(old) = &a.options {
-                let keys: Vec<&str> = old
-                    .split(", ")
-                    .map(|o| o.split_once('=').map_or(o, |(k, _)| k))
-                    .collect();
-                alter(plan, format!("RESET ({})", keys.join(", ")));
-            }
-            if let Some(new) = &e.options {
-                alter(plan, format!("SET ({new})"));
-            }
+        for clause in options_change(e.options.as_deref(), a.options.as_deref()) {
+            alter(plan, clause);
         }
         if e.inherits != a.inherits {
             let list = |v: &Option<String>| -> BTreeSet<String> {
@@ -504,30 +495,8 @@ fn column_attributes(
             plan.add(Phase::Columns, format!("{alter} SET {clause} {value};"));
         }
     }
-    let actual_options = have(|c| &c.options);
-    if e.options != actual_options {
-        let keys = |o: &Option<String>| -> Vec<String> {
-            o.as_deref()
-                .unwrap_or("")
-                .split(", ")
-                .filter(|x| !x.is_empty())
-                .map(|x| x.split('=').next().unwrap_or(x).to_string())
-                .collect()
-        };
-        let wanted = keys(&e.options);
-        let reset: Vec<String> = keys(&actual_options)
-            .into_iter()
-            .filter(|k| !wanted.contains(k))
-            .collect();
-        if !reset.is_empty() {
-            plan.add(
-                Phase::Columns,
-                format!("{alter} RESET ({});", reset.join(", ")),
-            );
-        }
-        if let Some(o) = &e.options {
-            plan.add(Phase::Columns, format!("{alter} SET ({o});"));
-        }
+    for clause in options_change(e.options.as_deref(), have(|c| &c.options).as_deref()) {
+        plan.add(Phase::Columns, format!("{alter} {clause};"));
     }
 }
 
@@ -1321,7 +1290,19 @@ pub fn statements(
                 Kind::View | Kind::MaterializedView,
                 Def::View { options: eo, .. },
                 Def::View { options: ao, .. },
-            ) if eo != ao => view_options(&mut plan, kind, name, eo.as_deref(), ao.as_deref()),
+            ) if eo != ao => {
+                let view = if kind == Kind::View {
+                    "VIEW"
+                } else {
+                    "MATERIALIZED VIEW"
+                };
+                for clause in options_change(eo.as_deref(), ao.as_deref()) {
+                    plan.add(
+                        Phase::Views,
+                        format!("ALTER {view} {} {clause};", quote_path(name)),
+                    );
+                }
+            }
             (k, _, _) if changes_by_recreation(k) => {}
             (_, Def::Text(_), _) | (_, _, Def::Text(_)) => {
                 plan.skip(key, "its definition is not one this version reads")
@@ -1888,15 +1869,10 @@ fn remade_to_change(expected: &Catalog, actual: &Catalog, key: &str) -> bool {
     }
 }
 
-/// `ALTER [MATERIALIZED] VIEW ... SET (...)` and `RESET (...)` so that the options of the
-/// view are `expected` (comma-separated `name=value`).
-fn view_options(
-    plan: &mut Plan,
-    kind: Kind,
-    name: &str,
-    expected: Option<&str>,
-    actual: Option<&str>,
-) {
+/// The `RESET (...)` and `SET (...)` clauses that turn the storage parameters or options
+/// `actual` into `expected` (each comma-separated `name=value`, as the catalog writes them):
+/// what is no longer wanted is reset, what is new or different is set, and nothing else.
+fn options_change(expected: Option<&str>, actual: Option<&str>) -> Vec<String> {
     let split = |o: Option<&str>| -> BTreeMap<String, String> {
         o.unwrap_or("")
             .split(", ")
@@ -1908,31 +1884,24 @@ fn view_options(
             .collect()
     };
     let (want, have) = (split(expected), split(actual));
-    let alter = format!(
-        "ALTER {}VIEW {}",
-        if kind == Kind::View {
-            ""
-        } else {
-            "MATERIALIZED "
-        },
-        quote_path(name)
-    );
-    let reset: Vec<&String> = have.keys().filter(|k| !want.contains_key(*k)).collect();
-    if !reset.is_empty() {
-        let list: Vec<&str> = reset.iter().map(|k| k.as_str()).collect();
-        plan.add(
-            Phase::Views,
-            format!("{alter} RESET ({});", list.join(", ")),
-        );
-    }
+    let reset: Vec<&str> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .map(String::as_str)
+        .collect();
     let set: Vec<String> = want
         .iter()
         .filter(|(k, v)| have.get(*k) != Some(*v))
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    if !set.is_empty() {
-        plan.add(Phase::Views, format!("{alter} SET ({});", set.join(", ")));
+    let mut clauses = Vec::new();
+    if !reset.is_empty() {
+        clauses.push(format!("RESET ({})", reset.join(", ")));
     }
+    if !set.is_empty() {
+        clauses.push(format!("SET ({})", set.join(", ")));
+    }
+    clauses
 }
 
 /// Kinds whose changes are made by dropping the object and creating it again.

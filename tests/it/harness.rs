@@ -103,10 +103,11 @@ static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs the future `make` returns on a thread and runtime of its own (callers are inside a
 /// test's runtime, where blocking on another future is not allowed).
-fn block_on<F, Fut>(make: F)
+pub fn block_on<F, Fut, T>(make: F) -> T
 where
     F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()>,
+    Fut: std::future::Future<Output = T>,
+    T: Send + 'static,
 {
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
@@ -270,6 +271,15 @@ pub fn admin_url() -> String {
     server().admin_url.clone()
 }
 
+/// A name for a test database no other test of this process uses.
+fn next_database_name() -> String {
+    format!(
+        "migrate_test_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
 /// A fresh database of its own for one test; dropped when the value is dropped.
 pub struct TestDb {
     pub name: String,
@@ -289,11 +299,7 @@ impl TestDb {
             Mode::Plain => server(),
             Mode::Supabase => supabase_server(),
         };
-        let name = format!(
-            "migrate_test_{}_{}",
-            std::process::id(),
-            NEXT_DB.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = next_database_name();
         let mut sql = match &server.template {
             Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\" STRATEGY FILE_COPY"),
             None => format!("CREATE DATABASE \"{name}\""),
@@ -321,11 +327,7 @@ impl TestDb {
 
     /// A copy of `source` (`CREATE DATABASE ... TEMPLATE`), which must have no session open.
     pub async fn copy_of(source: &TestDb) -> TestDb {
-        let name = format!(
-            "migrate_test_{}_{}",
-            std::process::id(),
-            NEXT_DB.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = next_database_name();
         let mut admin = PgConnection::connect(&source.admin_url)
             .await
             .expect("admin connection");

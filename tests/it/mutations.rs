@@ -103,20 +103,12 @@ fn pristine(set: &'static str) -> &'static (TestDb, Vec<String>) {
         &AETHERCROWN98
     };
     cell.get_or_init(|| {
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    let (db, c) = migrated(set).await;
-                    drop(c);
-                    let dumped = dump(&db);
-                    (db, dumped)
-                })
+        block_on(move || async move {
+            let (db, c) = migrated(set).await;
+            drop(c);
+            let dumped = dump(&db);
+            (db, dumped)
         })
-        .join()
-        .unwrap()
     })
 }
 
