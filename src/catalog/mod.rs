@@ -5,7 +5,9 @@
 //! Introspection runs one query per object kind (the files under `sql/`), whatever the size
 //! of the database, inside one read-only repeatable-read transaction so the kinds are read
 //! from one snapshot. The text is free of oids and of anything that differs between two
-//! servers holding the same schema: owners, extension versions, the session's time zone.
+//! servers holding the same schema: the session's time zone, and the owner of objects the
+//! role the catalog is read relative to owns (an object shows its owner only when someone
+//! else owns it; for a set, that role is whoever applied it).
 //!
 //! A set may be installed into any schema, so introspection is relative to a *home* schema:
 //! objects in it are named without their schema, and the session reads with `search_path`
@@ -117,6 +119,10 @@ pub struct CatalogObject {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     pub objects: BTreeMap<String, CatalogObject>,
+    /// The role (quoted as an identifier) whose ownership the bodies leave unsaid: an
+    /// object's `owner` field appears only when someone else owns it. `None` when read back
+    /// from text (the committed catalogs leave out the role that applied the set).
+    pub owner: Option<String>,
     /// For each object, the objects it needs (`pg_depend`), when read from a database; empty
     /// when read back from text. Derived from the objects, so not part of equality.
     pub dependencies: BTreeMap<String, BTreeSet<String>>,
@@ -175,6 +181,7 @@ impl Catalog {
         Catalog {
             objects,
             dependencies: self.dependencies.clone(),
+            owner: self.owner.clone(),
         }
     }
 
@@ -191,11 +198,12 @@ impl Catalog {
             ) {
                 continue;
             }
+            let (_, owner) = model::split_owner(model::Kind::Publication, &o.body);
             if let model::Def::Publication(mut p) =
                 model::Def::parse(model::Kind::Publication, &o.body)
             {
                 p.comment = None;
-                o.body = model::Def::Publication(p).render();
+                o.body = model::with_owner(model::Def::Publication(p).render(), owner.as_deref());
             }
         }
         self
@@ -216,6 +224,7 @@ impl Catalog {
         Catalog {
             objects,
             dependencies: self.dependencies.clone(),
+            owner: self.owner.clone(),
         }
     }
 
@@ -244,6 +253,7 @@ impl Catalog {
         Catalog {
             objects,
             dependencies: BTreeMap::new(),
+            owner: None,
         }
     }
 
@@ -340,12 +350,13 @@ fn monthly_partition(name: &str, body: &str) -> Option<(String, String)> {
 /// (several for monthly partitions).
 type Gathered = (Option<String>, Vec<(String, String)>);
 
-/// Reads the schema of the database `conn` is connected to.
+/// Reads the schema of the database `conn` is connected to; objects the connected role owns
+/// carry no owner field.
 pub async fn introspect(
     conn: &mut PgConnection,
     home: &str,
 ) -> Result<Introspection, CatalogError> {
-    read(conn, home, false).await
+    read(conn, home, false, None).await
 }
 
 /// Reads the schema and what depends on what in it (one query more): what planning a
@@ -354,13 +365,26 @@ pub async fn introspect_with_dependencies(
     conn: &mut PgConnection,
     home: &str,
 ) -> Result<Introspection, CatalogError> {
-    read(conn, home, true).await
+    read(conn, home, true, None).await
+}
+
+/// Reads the schema as [`introspect`] does, relative to the owner `owner` (a role name;
+/// the connected role when `None`): objects it owns carry no owner field. `verify` reads a
+/// set's objects relative to the role that applied the set, whoever runs it.
+pub async fn introspect_owned_by(
+    conn: &mut PgConnection,
+    home: &str,
+    with_dependencies: bool,
+    owner: Option<&str>,
+) -> Result<Introspection, CatalogError> {
+    read(conn, home, with_dependencies, owner).await
 }
 
 async fn read(
     conn: &mut PgConnection,
     home: &str,
     with_dependencies: bool,
+    owner: Option<&str>,
 ) -> Result<Introspection, CatalogError> {
     let fail = |query: &'static str| {
         move |e: sqlx::Error| CatalogError {
@@ -369,6 +393,12 @@ async fn read(
         }
     };
     let helpers = fetch::helper_options(conn).await;
+    let owner: String = sqlx::query_scalar("SELECT quote_ident(coalesce($1, current_user::text))")
+        .bind(owner)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(fail("owner"))?;
+    let owned = format!("owner {owner}");
     let setup = format!(
         "SET LOCAL TIME ZONE 'UTC'; SET LOCAL jit = off; SET LOCAL search_path = {}",
         crate::engine::quote_ident(home)
@@ -467,6 +497,12 @@ async fn read(
                 .iter()
                 .map(|f| normalize(f, home))
                 .collect();
+            let owned_kind = model::Kind::ALL
+                .iter()
+                .any(|k| k.as_str() == kind && k.is_owned());
+            if owned_kind && fields.last() == Some(&owned) {
+                fields.pop();
+            }
             if kind == "view" || kind == "materialized view" {
                 if let Some(definition) = fields.first_mut() {
                     *definition = versions::view_definition(definition);
@@ -541,6 +577,7 @@ async fn read(
         catalog: Catalog {
             objects,
             dependencies,
+            owner: Some(owner),
         },
         queries,
         sessions,

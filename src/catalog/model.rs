@@ -109,6 +109,27 @@ impl Kind {
         })
     }
 
+    /// Whether objects of this kind have an owner (`ALTER ... OWNER TO`); their body's last
+    /// field names it when it is not the role the catalog was read relative to.
+    pub fn is_owned(self) -> bool {
+        matches!(
+            self,
+            Kind::Schema
+                | Kind::Collation
+                | Kind::Enum
+                | Kind::Domain
+                | Kind::CompositeType
+                | Kind::RangeType
+                | Kind::Sequence
+                | Kind::Table
+                | Kind::Function
+                | Kind::Procedure
+                | Kind::View
+                | Kind::MaterializedView
+                | Kind::Publication
+        )
+    }
+
     pub fn is_grants(self) -> bool {
         matches!(
             self,
@@ -145,6 +166,29 @@ pub fn body_of(fields: &[String]) -> String {
         .map(|f| f.replace('\n', "\n  "))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The body of an object of `kind` without its owner field, and the owner it names (quoted
+/// as an identifier). No owner: the role the catalog was read relative to owns it.
+pub fn split_owner(kind: Kind, body: &str) -> (String, Option<String>) {
+    if kind.is_owned() {
+        let mut fields = fields_of(body);
+        if let Some(owner) = fields.last().and_then(|f| f.strip_prefix("owner ")) {
+            let owner = owner.to_string();
+            fields.pop();
+            return (body_of(&fields), Some(owner));
+        }
+    }
+    (body.to_string(), None)
+}
+
+/// `body` with the owner field `owner` after its other fields.
+pub fn with_owner(body: String, owner: Option<&str>) -> String {
+    match owner {
+        Some(o) if body.is_empty() => format!("owner {o}"),
+        Some(o) => format!("{body}\nowner {o}"),
+        None => body,
+    }
 }
 
 /// Reads the fields of one body by prefix; every field must be read.
@@ -211,7 +255,6 @@ fn push_flag(out: &mut Vec<String>, field: &str, on: bool) {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schema {
-    pub owner: Option<String>,
     pub comment: Option<String>,
 }
 
@@ -414,15 +457,16 @@ pub enum Def {
 
 impl Def {
     /// Reads the body of an object of `kind`; a body it cannot read is kept as text.
+    /// The owner field is not part of the definition (see [`split_owner`]).
     pub fn parse(kind: Kind, body: &str) -> Def {
-        Def::read(kind, body).unwrap_or_else(|_| Def::Text(body.to_string()))
+        let (body, _) = split_owner(kind, body);
+        Def::read(kind, &body).unwrap_or(Def::Text(body))
     }
 
     fn read(kind: Kind, body: &str) -> Result<Def, String> {
         let mut r = Reader::new(body);
         let def = match kind {
             Kind::Schema => Def::Schema(Schema {
-                owner: r.take("owner "),
                 comment: r.comment(),
             }),
             Kind::Extension => Def::Extension {
@@ -624,7 +668,6 @@ impl Def {
         let mut f: Vec<String> = Vec::new();
         match self {
             Def::Schema(s) => {
-                push(&mut f, "owner ", &s.owner);
                 push(&mut f, "comment ", &s.comment);
             }
             Def::Extension { schema, version } => {
@@ -928,7 +971,7 @@ mod tests {
     #[test]
     fn every_kind_reads_back_what_it_renders() {
         for (kind, body) in [
-            (Kind::Schema, "owner x\ncomment 'c'"),
+            (Kind::Schema, "comment 'c'"),
             (Kind::Schema, ""),
             (Kind::Extension, "in schema public\nversion 1.8"),
             (Kind::Collation, "provider libc\nlocale 'C'\nctype 'POSIX'\nnondeterministic"),
@@ -960,6 +1003,28 @@ mod tests {
             Def::parse(Kind::Extension, "in schema x\nversion 1\nextra"),
             Def::Text(_)
         ));
+    }
+
+    #[test]
+    fn an_owner_is_read_apart_from_the_definition() {
+        let (body, owner) =
+            split_owner(Kind::Table, "table\nrow level security enabled\nowner bob");
+        assert_eq!(
+            (body.as_str(), owner.as_deref()),
+            ("table\nrow level security enabled", Some("bob"))
+        );
+        assert!(!matches!(
+            Def::parse(Kind::Table, "table\nrow level security enabled\nowner bob"),
+            Def::Text(_)
+        ));
+        assert_eq!(
+            with_owner(body, owner.as_deref()),
+            "table\nrow level security enabled\nowner bob"
+        );
+        // kinds without an owner keep such a line as what it is (a grantee named owner)
+        let (body, owner) = split_owner(Kind::GrantsOnTable, "owner SELECT");
+        assert_eq!((body.as_str(), owner), ("owner SELECT", None));
+        assert_eq!(split_owner(Kind::Schema, "owner x").0, "");
     }
 
     #[test]

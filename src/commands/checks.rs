@@ -142,8 +142,9 @@ async fn read_catalog(
     conn: &mut PgConnection,
     home: &str,
     repair: Repair,
+    owner: &str,
 ) -> Result<migrate::catalog::Catalog> {
-    Ok(migrate::verify::expected::read(conn, home, repair.sql).await?)
+    Ok(migrate::verify::expected::read(conn, home, repair.sql, Some(owner)).await?)
 }
 
 /// Whether any of `sets` has rows in migrate.history.
@@ -333,8 +334,18 @@ async fn diff_schemas(
 ) -> Result<()> {
     let sql = repair.sql;
     const HOME: &str = "public";
-    let expected = read_catalog(other, HOME, repair).await?.in_schemas(schemas);
-    let actual = read_catalog(conn, HOME, repair).await?.in_schemas(schemas);
+    // Both databases are read relative to one role, the one this run connects to the
+    // compared database as: an object owned by anyone else shows its owner on either side,
+    // so owners compare as pg_dump's `OWNER TO` lines do.
+    let owner: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut *conn)
+        .await?;
+    let expected = read_catalog(other, HOME, repair, &owner)
+        .await?
+        .in_schemas(schemas);
+    let actual = read_catalog(conn, HOME, repair, &owner)
+        .await?
+        .in_schemas(schemas);
     let drift = migrate::diff::compare(&expected, &actual);
     let statements =
         migrate::diff::repair::statements(&drift, &expected, &actual, HOME, repair.allow_data_loss);

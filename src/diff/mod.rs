@@ -4,7 +4,7 @@
 
 pub mod repair;
 
-use crate::catalog::model::{Def, Kind};
+use crate::catalog::model::{split_owner, Def, Kind};
 use crate::catalog::Catalog;
 use serde::Serialize;
 
@@ -67,11 +67,13 @@ pub fn split_key(key: &str) -> (&str, &str) {
 }
 
 /// Whether two bodies of the object `key` define the same object: equal text, or equal
-/// typed definitions (grants listed in another order are the same grants).
+/// typed definitions and owners (grants listed in another order are the same grants).
 fn same(key: &str, expected: &str, actual: &str) -> bool {
     expected == actual
-        || Kind::of_key(key)
-            .is_some_and(|(kind, _)| Def::parse(kind, expected) == Def::parse(kind, actual))
+        || Kind::of_key(key).is_some_and(|(kind, _)| {
+            Def::parse(kind, expected) == Def::parse(kind, actual)
+                && split_owner(kind, expected).1 == split_owner(kind, actual).1
+        })
 }
 
 #[cfg(test)]
@@ -93,6 +95,15 @@ mod tests {
         assert_eq!(d.changed[0].object, "index b");
         assert_eq!(d.count(), 3);
         assert!(compare(&expected, &expected).is_empty());
+    }
+
+    /// An owner is not part of the typed definition, so it was compared away.
+    #[test]
+    fn an_owner_alone_is_a_change() {
+        let e = catalog(&[("table t", "table\nrow level security disabled")]);
+        let a = catalog(&[("table t", "table\nrow level security disabled\nowner bob")]);
+        assert_eq!(compare(&e, &a).changed.len(), 1);
+        assert!(compare(&a, &a).is_empty());
     }
 
     #[test]

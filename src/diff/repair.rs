@@ -15,7 +15,7 @@
 //! What cannot be planned is a `-- not generated:` line saying why.
 
 use super::Drift;
-use crate::catalog::model::{Acl, Def, Kind};
+use crate::catalog::model::{split_owner, Acl, Def, Kind};
 use crate::catalog::{denormalize, Catalog};
 use crate::engine::quote_ident;
 use std::collections::{BTreeMap, BTreeSet};
@@ -109,7 +109,9 @@ fn def_of(catalog: &Catalog, key: &str) -> Option<(Kind, Def)> {
     Some((kind, Def::parse(kind, body)))
 }
 
-fn comment_target(kind: Kind, name: &str) -> Option<String> {
+/// How `COMMENT ON` and `ALTER ... OWNER TO` name the object `name` of `kind` (`TABLE t`,
+/// `FUNCTION f(integer)`, `POLICY p ON t`); `None` for kinds that have neither.
+fn object_target(kind: Kind, name: &str) -> Option<String> {
     Some(match kind {
         Kind::Schema => format!("SCHEMA {}", quote_ident(name)),
         Kind::Table => format!("TABLE {}", quote_path(name)),
@@ -131,6 +133,7 @@ fn comment_target(kind: Kind, name: &str) -> Option<String> {
         Kind::Enum | Kind::CompositeType | Kind::RangeType => format!("TYPE {}", quote_path(name)),
         Kind::Domain => format!("DOMAIN {}", quote_path(name)),
         Kind::Collation => format!("COLLATION {}", quote_path(name)),
+        Kind::Sequence => format!("SEQUENCE {}", quote_path(name)),
         Kind::Index => format!("INDEX {}", quote_path(name)),
         Kind::Publication => format!("PUBLICATION {}", quote_ident(name)),
         Kind::Trigger | Kind::Policy | Kind::Constraint => {
@@ -165,6 +168,45 @@ fn comment_of(def: &Def) -> Option<&String> {
     }
 }
 
+/// `ALTER ... OWNER TO` when the owner `expected` gives the object `(kind, name, def)`
+/// differs from its owner in `actual` (`exists`), or from the role running the repair when
+/// it is created. An owner a catalog leaves unsaid is the role it was read relative to (for
+/// the committed catalogs, whoever applied the set: the actual database's).
+fn owner(plan: &mut Plan, object: (Kind, &str, &Def), catalogs: [&Catalog; 2], exists: bool) {
+    let (kind, name, def) = object;
+    let [expected, actual] = catalogs;
+    let key = format!("{} {name}", kind.as_str());
+    if !kind.is_owned() || matches!(def, Def::Sequence(s) if s.owned_by.is_some()) {
+        // a sequence owned by a column follows its table's owner
+        return;
+    }
+    let owner_in = |catalog: &Catalog| {
+        catalog
+            .objects
+            .get(&key)
+            .and_then(|o| split_owner(kind, &o.body).1)
+    };
+    let unsaid = expected.owner.clone().or_else(|| actual.owner.clone());
+    let want = owner_in(expected).or(unsaid);
+    let have = if exists {
+        owner_in(actual).or_else(|| actual.owner.clone())
+    } else {
+        actual.owner.clone()
+    };
+    if want == have {
+        return;
+    }
+    if let Some(target) = object_target(kind, name) {
+        plan.add(
+            Phase::Comments,
+            format!(
+                "ALTER {target} OWNER TO {};",
+                want.as_deref().unwrap_or("CURRENT_USER")
+            ),
+        );
+    }
+}
+
 /// `COMMENT ON` when the comment of `expected` differs from `actual`'s (none when created
 /// without one).
 fn comment(plan: &mut Plan, kind: Kind, name: &str, expected: &Def, actual: Option<&Def>) {
@@ -172,7 +214,7 @@ fn comment(plan: &mut Plan, kind: Kind, name: &str, expected: &Def, actual: Opti
     if want == actual.and_then(comment_of) {
         return;
     }
-    if let Some(target) = comment_target(kind, name) {
+    if let Some(target) = object_target(kind, name) {
         plan.add(
             Phase::Comments,
             format!(
@@ -1125,17 +1167,11 @@ pub fn statements(
         };
         let name = &key[kind.as_str().len() + 1..];
         match (kind, &def) {
-            (Kind::Schema, Def::Schema(s)) => {
+            (Kind::Schema, Def::Schema(_)) => {
                 plan.add(
                     Phase::CreateSchemas,
                     format!("CREATE SCHEMA {};", quote_ident(name)),
                 );
-                if let Some(owner) = &s.owner {
-                    plan.add(
-                        Phase::CreateSchemas,
-                        format!("ALTER SCHEMA {} OWNER TO {owner};", quote_ident(name)),
-                    );
-                }
             }
             (Kind::Extension, Def::Extension { schema: s, version }) => plan.add(
                 Phase::Extensions,
@@ -1271,9 +1307,8 @@ pub fn statements(
             (_, Def::Text(_)) => plan.skip(key, "its definition is not one this version reads"),
             _ => plan.skip(key, "creating objects of this kind is not planned"),
         }
-        {
-            comment(&mut plan, kind, name, &def, None);
-        }
+        comment(&mut plan, kind, name, &def, None);
+        owner(&mut plan, (kind, name, &def), [expected, actual], false);
     }
 
     // Changes made in place.
@@ -1306,16 +1341,6 @@ pub fn statements(
             (k, _, _) if changes_by_recreation(k) => {}
             (_, Def::Text(_), _) | (_, _, Def::Text(_)) => {
                 plan.skip(key, "its definition is not one this version reads")
-            }
-            (Kind::Schema, Def::Schema(es), Def::Schema(as_)) if es.owner != as_.owner => {
-                plan.add(
-                    Phase::CreateSchemas,
-                    format!(
-                        "ALTER SCHEMA {} OWNER TO {};",
-                        quote_ident(name),
-                        es.owner.as_deref().unwrap_or("CURRENT_USER")
-                    ),
-                );
             }
             (
                 Kind::Extension,
@@ -1529,7 +1554,13 @@ pub fn statements(
             (Kind::Column, Def::Column(ec), Def::Column(ac)) => {
                 alter_column(&mut plan, key, name, ec, ac)
             }
-            (Kind::Function | Kind::Procedure, Def::Routine { definition, .. }, _) => {
+            (
+                Kind::Function | Kind::Procedure,
+                Def::Routine { definition, .. },
+                Def::Routine {
+                    definition: was, ..
+                },
+            ) if definition != was => {
                 plan.add(
                     Phase::Routines,
                     format!("{};", denormalize(definition, schema)),
@@ -1570,6 +1601,7 @@ pub fn statements(
         }
         if !remade.contains(key) {
             comment(&mut plan, kind, name, &e, Some(&a));
+            owner(&mut plan, (kind, name, &e), [expected, actual], true);
         }
     }
 

@@ -67,19 +67,28 @@ impl Comparison {
     }
 }
 
-/// The catalog of the database `conn` is connected to, relative to `home`; with what
-/// depends on what when `for_repair` (planning a repair needs it, comparing does not).
+/// The catalog of the database `conn` is connected to, relative to `home` and to the owner
+/// `owner` (the connected role when `None`); with what depends on what when `for_repair`
+/// (planning a repair needs it, comparing does not).
 pub async fn read(
     conn: &mut PgConnection,
     home: &str,
     for_repair: bool,
+    owner: Option<&str>,
 ) -> Result<Catalog, crate::catalog::CatalogError> {
-    let read = if for_repair {
-        crate::catalog::introspect_with_dependencies(conn, home).await?
-    } else {
-        crate::catalog::introspect(conn, home).await?
-    };
-    Ok(read.catalog)
+    Ok(
+        crate::catalog::introspect_owned_by(conn, home, for_repair, owner)
+            .await?
+            .catalog,
+    )
+}
+
+/// The role that applied `set` to the database `conn` is connected to (its first
+/// migration's `applied_by`): the owner the committed catalogs leave unsaid. `None` when the
+/// set is not applied there (the connected role stands in).
+pub async fn applier(conn: &mut PgConnection, set: &MigrationSet) -> Option<String> {
+    let applied = crate::engine::history::read(conn, &set.name).await.ok()?;
+    applied.first().map(|a| a.applied_by.clone())
 }
 
 /// The drift of one set: its schemas in the database `conn` is connected to, against the
@@ -92,10 +101,18 @@ pub async fn drift_of(
     for_repair: bool,
 ) -> Result<Comparison, SnapshotError> {
     let expected = match other {
-        Some(other) => read(other, &set.schema, for_repair).await?.as_sets_see_it(),
+        Some(other) => {
+            let owner = applier(other, set).await;
+            read(other, &set.schema, for_repair, owner.as_deref())
+                .await?
+                .as_sets_see_it()
+        }
         None => snapshot::committed(set)?,
     };
-    let actual = read(conn, &set.schema, for_repair).await?.as_sets_see_it();
+    let owner = applier(conn, set).await;
+    let actual = read(conn, &set.schema, for_repair, owner.as_deref())
+        .await?
+        .as_sets_see_it();
     Ok(compare_set(set, all, &expected, &actual))
 }
 
@@ -126,9 +143,9 @@ pub async fn catalog_check(
         .rfind(|(v, _, _)| *v <= applied_version)
         .map(|(_, _, c)| c.clone())
         .unwrap_or_default();
-    let actual = crate::catalog::introspect(conn, &set.schema)
+    let owner = applier(conn, set).await;
+    let actual = read(conn, &set.schema, false, owner.as_deref())
         .await?
-        .catalog
         .as_sets_see_it();
     let Comparison {
         drift, expected, ..

@@ -374,6 +374,15 @@ const PAIRS: &[Pair] = &[
         names: "publication member pub2:pm",
     },
     Pair {
+        name: "owners of a table, a view and a function",
+        base: "DO $$ BEGIN CREATE ROLE migrate_pair_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+               CREATE TABLE ow (id integer); CREATE VIEW ow_v AS SELECT id FROM ow;
+               CREATE FUNCTION ow_f() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$",
+        change: "ALTER TABLE ow OWNER TO migrate_pair_owner; ALTER VIEW ow_v OWNER TO migrate_pair_owner;
+                 ALTER FUNCTION ow_f() OWNER TO migrate_pair_owner",
+        names: "table ow",
+    },
+    Pair {
         name: "publication comment",
         base: "CREATE PUBLICATION pubc",
         change: "COMMENT ON PUBLICATION pubc IS 'replicates nothing yet'",

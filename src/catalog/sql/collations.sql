@@ -8,7 +8,8 @@ SELECT 'collation' AS kind, n.nspname::text AS schema, c.collname::text AS name,
            CASE WHEN c.collctype IS DISTINCT FROM c.collcollate AND c.collprovider = 'c'
                 THEN 'ctype ' || quote_literal(c.collctype) END,
            CASE WHEN NOT c.collisdeterministic THEN 'nondeterministic' END,
-           'comment ' || quote_literal(ds.description)], NULL) AS fields
+           'comment ' || quote_literal(ds.description),
+           'owner ' || quote_ident(pg_get_userbyid(c.collowner))], NULL) AS fields
   FROM pg_collation c
   JOIN ns n ON n.oid = c.collnamespace
   LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_collation'::regclass AND ds.objsubid = 0

@@ -11,7 +11,8 @@ SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END AS kind,
        array_remove(ARRAY[ rtrim(CASE WHEN n.nspname = current_schema() AND starts_with(f.def, f.head || f.qualified)
                                       THEN f.head || quote_ident(p.proname) || substr(f.def, length(f.head || f.qualified) + 1)
                                       ELSE f.def END, E'\n'),
-           'comment ' || quote_literal(ds.description)], NULL) AS fields
+           'comment ' || quote_literal(ds.description),
+           'owner ' || quote_ident(pg_get_userbyid(p.proowner))], NULL) AS fields
   FROM pg_proc p
   JOIN ns n ON n.oid = p.pronamespace
  CROSS JOIN LATERAL (

@@ -8,7 +8,8 @@ SELECT 'publication' AS kind, '' AS schema, p.pubname::text AS name,
            'publish ' || concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, CASE WHEN p.pubupdate THEN 'update' END,
                                    CASE WHEN p.pubdelete THEN 'delete' END, CASE WHEN p.pubtruncate THEN 'truncate' END),
            CASE WHEN p.pubviaroot THEN 'publish via partition root' END,
-           'comment ' || quote_literal(obj_description(p.oid, 'pg_publication'))], NULL) AS fields
+           'comment ' || quote_literal(obj_description(p.oid, 'pg_publication')),
+           'owner ' || quote_ident(pg_get_userbyid(p.pubowner))], NULL) AS fields
   FROM pg_publication p
 UNION ALL
 SELECT 'publication member' AS kind, n.nspname::text AS schema,

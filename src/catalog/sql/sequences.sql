@@ -9,7 +9,8 @@ SELECT 'sequence' AS kind, n.nspname::text AS schema, c.relname::text AS name,
            (SELECT 'owned by ' || d.refobjid::regclass::text || '.' || quote_ident(a.attname)
               FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a'
-               AND d.refclassid = 'pg_class'::regclass)], NULL) AS fields
+               AND d.refclassid = 'pg_class'::regclass),
+           'owner ' || quote_ident(pg_get_userbyid(c.relowner))], NULL) AS fields
   FROM pg_sequence s
   JOIN pg_class c ON c.oid = s.seqrelid
   JOIN ns n ON n.oid = c.relnamespace

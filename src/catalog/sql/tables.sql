@@ -21,7 +21,8 @@ SELECT 'table' AS kind, n.nspname::text AS schema, c.relname::text AS name,
              WHERE ix.indrelid = c.oid AND ix.indisclustered),
            'row level security ' || CASE WHEN c.relrowsecurity THEN 'enabled' ELSE 'disabled' END,
            CASE WHEN c.relforcerowsecurity THEN 'force row level security' END,
-           'comment ' || quote_literal(ds.description)], NULL) AS fields
+           'comment ' || quote_literal(ds.description),
+           'owner ' || quote_ident(pg_get_userbyid(c.relowner))], NULL) AS fields
   FROM pg_class c
   JOIN ns n ON n.oid = c.relnamespace
   LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid

@@ -35,7 +35,8 @@ SELECT CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'c' THEN 
                        FROM pg_range r JOIN pg_opclass oc ON oc.oid = r.rngsubopc
                       WHERE r.rngtypid = t.oid)
            END
-           || ARRAY['comment ' || quote_literal(ds.description)], NULL) AS fields
+           || ARRAY['comment ' || quote_literal(ds.description),
+                    'owner ' || quote_ident(pg_get_userbyid(t.typowner))], NULL) AS fields
   FROM pg_type t
   JOIN ns n ON n.oid = t.typnamespace
   LEFT JOIN pg_description ds ON ds.objoid = t.oid AND ds.classoid = 'pg_type'::regclass AND ds.objsubid = 0

@@ -5,7 +5,8 @@ SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END AS kind,
        n.nspname::text AS schema, c.relname::text AS name,
        array_remove(ARRAY[ rtrim(pg_get_viewdef(c.oid, true), E'\n'),
            'with (' || (SELECT string_agg(o, ', ' ORDER BY o) FROM unnest(c.reloptions) o) || ')',
-           'comment ' || quote_literal(ds.description)], NULL) AS fields
+           'comment ' || quote_literal(ds.description),
+           'owner ' || quote_ident(pg_get_userbyid(c.relowner))], NULL) AS fields
   FROM pg_class c
   JOIN ns n ON n.oid = c.relnamespace
   LEFT JOIN pg_description ds ON ds.objoid = c.oid AND ds.classoid = 'pg_class'::regclass AND ds.objsubid = 0
