@@ -185,12 +185,18 @@ impl Catalog {
         }
     }
 
-    /// The catalog as a set's comparisons see it (what `snapshot` commits, `verify` and
-    /// `adopt` compare, and the rollback proof proves): a publication is shared by the
-    /// platform and every set (Supabase creates `supabase_realtime` empty; the sets add their
-    /// tables and note in its comment what they did, to undo only that), so its comment is
-    /// no one set's and is left out. Comparisons of two databases keep it.
-    pub fn as_sets_see_it(mut self) -> Catalog {
+    /// The catalog as a set installed in `home` sees it (what `snapshot` commits, `verify`
+    /// and `adopt` compare, and the rollback proof proves):
+    /// - `home` is where the set is installed, not one of its objects: its owner, comment
+    ///   and the USAGE roles get on it are the environment's (Postgres gives PUBLIC USAGE on
+    ///   `public`, Supabase grants its API roles). Who may CREATE in it is not: no set grants
+    ///   that, so a CREATE granted to anyone but its owner stays in.
+    /// - a publication is shared by the platform and every set (Supabase creates
+    ///   `supabase_realtime` empty; the sets add their tables and note in its comment what
+    ///   they did, to undo only that), so its comment is no one set's and is left out.
+    ///
+    /// Comparisons of two databases keep all of it.
+    pub fn as_sets_see_it(mut self, home: &str) -> Catalog {
         for (key, o) in self.objects.iter_mut() {
             if !matches!(
                 model::Kind::of_key(key),
@@ -204,6 +210,23 @@ impl Catalog {
             {
                 p.comment = None;
                 o.body = model::with_owner(model::Def::Publication(p).render(), owner.as_deref());
+            }
+        }
+        let objects = &mut self.objects;
+        objects.remove(&format!("schema {home}"));
+        let grants_key = format!("{} {home}", model::Kind::GrantsOnSchema.as_str());
+        if let Some(o) = objects.get_mut(&grants_key) {
+            if let model::Def::Grants(mut g) =
+                model::Def::parse(model::Kind::GrantsOnSchema, &o.body)
+            {
+                for (_, privileges) in g.entries.iter_mut() {
+                    privileges.retain(|(p, _)| p == "CREATE");
+                }
+                g.entries.retain(|(_, privileges)| !privileges.is_empty());
+                o.body = model::Def::Grants(g).render();
+            }
+            if o.body.is_empty() {
+                objects.remove(&grants_key);
             }
         }
         self
@@ -484,12 +507,6 @@ async fn read(
                 && !USER_KINDS_IN_PLATFORM.contains(&kind.as_str())
                 && !GLOBAL_KINDS.contains(&kind.as_str())
             {
-                continue;
-            }
-            // The home schema is where the model is read from, not one of its objects; its
-            // grants are the environment's (Postgres gives PUBLIC USAGE on `public`, Supabase
-            // grants its API roles), so they are left out with it.
-            if (kind == "schema" || kind == "grants on schema") && name == home {
                 continue;
             }
             let mut fields: Vec<String> = fields

@@ -40,7 +40,7 @@ async fn live(
     let mut catalog = migrate::catalog::introspect(conn, &set.schema)
         .await?
         .catalog
-        .as_sets_see_it()
+        .as_sets_see_it(&set.schema)
         .scoped(&scope);
     catalog.objects.retain(|key, _| {
         let name = migrate::diff::split_key(key).1;

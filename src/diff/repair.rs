@@ -702,6 +702,7 @@ fn grant_statements(
     expected: &Catalog,
     actual: &Catalog,
     remade: &BTreeSet<String>,
+    home: &str,
 ) -> Vec<String> {
     const KINDS: [Kind; 4] = [
         Kind::GrantsOnSchema,
@@ -739,7 +740,12 @@ fn grant_statements(
             let name = &key[kind.as_str().len() + 1..];
             let (want, mut have) = (acl_of(expected, key), acl_of(actual, key));
             let objects = granted_on(kind, name);
-            if want.is_empty() && !objects.iter().any(|o| expected.objects.contains_key(o)) {
+            // (the home schema is no object of either catalog, but its grants are compared)
+            let home_schema = kind == Kind::GrantsOnSchema && name == home;
+            if want.is_empty()
+                && !home_schema
+                && !objects.iter().any(|o| expected.objects.contains_key(o))
+            {
                 // the object is dropped, and its grants with it
                 continue;
             }
@@ -1621,7 +1627,7 @@ pub fn statements(
         }
     }
     let made: BTreeSet<String> = remade.iter().chain(drift.missing.iter()).cloned().collect();
-    for sql in grant_statements(expected, actual, &made) {
+    for sql in grant_statements(expected, actual, &made, schema) {
         let phase = if sql.starts_with("REVOKE") {
             Phase::Revokes
         } else {

@@ -4,9 +4,9 @@
 //!
 //! A set's comparison covers its home schema, the schemas its expected catalog names, and
 //! every other schema of the database that is neither the platform's nor another configured
-//! set's: an object in a schema nobody expects is drift, not noise. A schema only the
-//! database has counts when it holds objects: an empty one (such as `public` when the sets
-//! live elsewhere) is where objects could go, not one.
+//! set's: an object in a schema nobody expects is drift, not noise, and so is the schema
+//! itself, empty or not. Only an empty `public` (every database has it, and it is where
+//! objects could go when the sets live elsewhere) does not count.
 
 use super::Check;
 use crate::catalog::{is_platform_schema, Catalog};
@@ -38,12 +38,9 @@ pub fn scope(
                 && key != &format!("grants on schema {s}")
         })
     };
-    scope.extend(
-        actual
-            .schemas_used()
-            .into_iter()
-            .filter(|s| !is_platform_schema(s) && !theirs.contains(s) && holds_objects(s)),
-    );
+    scope.extend(actual.schemas_used().into_iter().filter(|s| {
+        !is_platform_schema(s) && !theirs.contains(s) && (s != "public" || holds_objects(s))
+    }));
     scope.sort();
     scope.dedup();
     scope
@@ -105,14 +102,14 @@ pub async fn drift_of(
             let owner = applier(other, set).await;
             read(other, &set.schema, for_repair, owner.as_deref())
                 .await?
-                .as_sets_see_it()
+                .as_sets_see_it(&set.schema)
         }
         None => snapshot::committed(set)?,
     };
     let owner = applier(conn, set).await;
     let actual = read(conn, &set.schema, for_repair, owner.as_deref())
         .await?
-        .as_sets_see_it();
+        .as_sets_see_it(&set.schema);
     Ok(compare_set(set, all, &expected, &actual))
 }
 
@@ -146,7 +143,7 @@ pub async fn catalog_check(
     let owner = applier(conn, set).await;
     let actual = read(conn, &set.schema, false, owner.as_deref())
         .await?
-        .as_sets_see_it();
+        .as_sets_see_it(&set.schema);
     let Comparison {
         drift, expected, ..
     } = compare_set(set, all, &expected, &actual);

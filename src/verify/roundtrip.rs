@@ -80,7 +80,7 @@ async fn read(conn: &mut PgConnection, set: &MigrationSet) -> Result<Catalog, Sn
     Ok(catalog::introspect(conn, &set.schema)
         .await?
         .catalog
-        .as_sets_see_it())
+        .as_sets_see_it(&set.schema))
 }
 
 /// Runs the proof for `set` on the empty database `conn` is connected to. `started` is told

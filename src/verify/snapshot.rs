@@ -93,14 +93,14 @@ pub async fn per_migration(
     let before = catalog::introspect(conn, &set.schema)
         .await?
         .catalog
-        .as_sets_see_it();
+        .as_sets_see_it(&set.schema);
     let mut steps = Vec::new();
     for m in &set.migrations {
         engine::up(conn, set, Some(m.version), &set.lock_timeout, &|_| {}).await?;
         let after = catalog::introspect(conn, &set.schema)
             .await?
             .catalog
-            .as_sets_see_it();
+            .as_sets_see_it(&set.schema);
         let objects = after
             .objects
             .into_iter()

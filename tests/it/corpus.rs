@@ -383,6 +383,12 @@ const PAIRS: &[Pair] = &[
         names: "table ow",
     },
     Pair {
+        name: "USAGE granted on the home schema",
+        base: "DO $$ BEGIN CREATE ROLE migrate_pair_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        change: "GRANT USAGE ON SCHEMA public TO migrate_pair_reader",
+        names: "grants on schema public",
+    },
+    Pair {
         name: "publication comment",
         base: "CREATE PUBLICATION pubc",
         change: "COMMENT ON PUBLICATION pubc IS 'replicates nothing yet'",

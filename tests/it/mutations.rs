@@ -93,6 +93,12 @@ static MUTATIONS: &[Mutation] = &[
     a("function owner", "DO $$ BEGIN CREATE ROLE migrate_mutation_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO migrate_mutation_owner', current_database()); END $$; ALTER FUNCTION update_updated_at_column() OWNER TO migrate_mutation_owner", "function update_updated_at_column()"),
     w("schema owner", "DO $$ BEGIN CREATE ROLE migrate_mutation_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO migrate_mutation_owner', current_database()); END $$; ALTER SCHEMA witchcraft_auth OWNER TO migrate_mutation_owner", "schema witchcraft_auth"),
     a("publication owner", "DO $$ BEGIN CREATE ROLE migrate_mutation_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO migrate_mutation_owner', current_database()); END $$; ALTER PUBLICATION supabase_realtime OWNER TO migrate_mutation_owner", "publication supabase_realtime"),
+    // ---- schemas
+    w("CREATE granted on the set's schema", "GRANT CREATE ON SCHEMA public TO PUBLIC", "grants on schema public"),
+    a("CREATE granted on the set's schema to an API role", "GRANT CREATE ON SCHEMA public TO authenticated", "grants on schema public"),
+    w("an extra empty schema", "CREATE SCHEMA scratch_space", "schema scratch_space"),
+    a("an extra schema with a table", "CREATE SCHEMA scratch_space; CREATE TABLE scratch_space.t (id integer)", "schema scratch_space"),
+    w("schema comment", "COMMENT ON SCHEMA witchcraft_auth IS 'x'", "schema witchcraft_auth"),
     // ---- comments on objects of a table, and on a publication
     a("trigger comment", "COMMENT ON TRIGGER update_users_updated_at ON users IS 'x'", "trigger users.update_users_updated_at"),
     a("policy comment", "COMMENT ON POLICY payment_select_own ON payments IS 'x'", "policy payments.payment_select_own"),
