@@ -2138,7 +2138,7 @@ mod tests {
             "anon SELECT\nauthenticated DELETE, SELECT\nservice_role SELECT",
         )]);
         assert_eq!(
-            grant_statements(&expected, &actual, &BTreeSet::new()),
+            grant_statements(&expected, &actual, &BTreeSet::new(), "public"),
             [
                 "REVOKE SELECT ON TABLE \"users\" FROM anon;",
                 "REVOKE DELETE ON TABLE \"users\" FROM authenticated;",
@@ -2149,7 +2149,7 @@ mod tests {
         let function = catalog(&[("grants on function f(p_id bigint)", "service_role EXECUTE")]);
         let public = catalog(&[("grants on function f(p_id bigint)", "PUBLIC EXECUTE")]);
         assert_eq!(
-            grant_statements(&function, &public, &BTreeSet::new()),
+            grant_statements(&function, &public, &BTreeSet::new(), "public"),
             [
                 "REVOKE EXECUTE ON FUNCTION \"f\"(p_id bigint) FROM PUBLIC;",
                 "GRANT EXECUTE ON FUNCTION \"f\"(p_id bigint) TO service_role;"
@@ -2159,7 +2159,7 @@ mod tests {
         let option = catalog(&[("grants on table t", "r SELECT (grantable)")]);
         let plain = catalog(&[("grants on table t", "r SELECT")]);
         assert_eq!(
-            grant_statements(&plain, &option, &BTreeSet::new()),
+            grant_statements(&plain, &option, &BTreeSet::new(), "public"),
             ["REVOKE GRANT OPTION FOR SELECT ON TABLE \"t\" FROM r;"]
         );
     }
@@ -2177,7 +2177,7 @@ mod tests {
             ("grants on column t.c", "r INSERT, UPDATE"),
         ]);
         assert_eq!(
-            grant_statements(&expected, &actual, &BTreeSet::new()),
+            grant_statements(&expected, &actual, &BTreeSet::new(), "public"),
             [
                 "REVOKE UPDATE ON TABLE \"t\" FROM r;",
                 "GRANT UPDATE (\"c\") ON TABLE \"t\" TO r;",
@@ -2185,7 +2185,7 @@ mod tests {
         );
         let missing = catalog(&[("grants on table t", "r SELECT")]);
         assert_eq!(
-            grant_statements(&expected, &missing, &BTreeSet::new()),
+            grant_statements(&expected, &missing, &BTreeSet::new(), "public"),
             ["GRANT INSERT (\"c\"), UPDATE (\"c\") ON TABLE \"t\" TO r;"]
         );
     }
