@@ -66,6 +66,8 @@ const QUERIES: &[(&str, bool, &str)] = &[
     ("extensions", false, include_str!("sql/extensions.sql")),
     ("publications", false, include_str!("sql/publications.sql")),
     ("grants", true, include_str!("sql/grants.sql")),
+    ("rules", true, include_str!("sql/rules.sql")),
+    ("statistics", true, include_str!("sql/statistics.sql")),
 ];
 
 /// Schemas Supabase manages. Their objects are the platform's, not a set's.

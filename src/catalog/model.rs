@@ -29,6 +29,8 @@ pub enum Kind {
     View,
     MaterializedView,
     Trigger,
+    Rule,
+    Statistics,
     Policy,
     Publication,
     PublicationMember,
@@ -42,7 +44,7 @@ pub enum Kind {
 impl Kind {
     /// Every kind, each after any kind whose name starts with its name, so that reading a
     /// key's kind by prefix never takes a kind for a shorter one.
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 27] = [
         Kind::DefaultPrivileges,
         Kind::GrantsOnFunction,
         Kind::GrantsOnSchema,
@@ -60,6 +62,8 @@ impl Kind {
         Kind::Function,
         Kind::Sequence,
         Kind::Trigger,
+        Kind::Statistics,
+        Kind::Rule,
         Kind::Column,
         Kind::Domain,
         Kind::Policy,
@@ -89,6 +93,8 @@ impl Kind {
             Kind::View => "view",
             Kind::MaterializedView => "materialized view",
             Kind::Trigger => "trigger",
+            Kind::Rule => "rule",
+            Kind::Statistics => "statistics",
             Kind::Policy => "policy",
             Kind::Publication => "publication",
             Kind::PublicationMember => "publication member",
@@ -127,6 +133,7 @@ impl Kind {
                 | Kind::View
                 | Kind::MaterializedView
                 | Kind::Publication
+                | Kind::Statistics
         )
     }
 
@@ -442,6 +449,20 @@ pub enum Def {
         comment: Option<String>,
     },
     Policy(Policy),
+    /// a rule on a table: `pg_get_ruledef`, and its enabled state (`None`: for origin
+    /// sessions, the default)
+    Rule {
+        definition: String,
+        enabled: Option<String>,
+        comment: Option<String>,
+    },
+    /// an extended statistics object: `pg_get_statisticsobjdef`, and its statistics target
+    /// when not the default
+    Statistics {
+        definition: String,
+        target: Option<String>,
+        comment: Option<String>,
+    },
     Publication(Publication),
     /// a table in a publication: which, and the column list and row filter it is published
     /// with
@@ -607,18 +628,32 @@ impl Def {
                     .map(|o| o.trim_end_matches(')').to_string()),
                 comment: r.comment(),
             },
-            Kind::Trigger => {
+            Kind::Trigger | Kind::Rule => {
                 let definition = r.first()?;
                 let enabled = ["disabled", "enabled replica", "enabled always"]
                     .into_iter()
                     .find(|f| r.flag(f))
                     .map(str::to_string);
-                Def::Trigger {
-                    definition,
-                    enabled,
-                    comment: r.comment(),
+                let comment = r.comment();
+                if kind == Kind::Trigger {
+                    Def::Trigger {
+                        definition,
+                        enabled,
+                        comment,
+                    }
+                } else {
+                    Def::Rule {
+                        definition,
+                        enabled,
+                        comment,
+                    }
                 }
             }
+            Kind::Statistics => Def::Statistics {
+                definition: r.first()?,
+                target: r.take("statistics "),
+                comment: r.comment(),
+            },
             Kind::Policy => Def::Policy(Policy {
                 command: r.take("for ").ok_or("no command")?,
                 permissive: if r.flag("permissive") {
@@ -804,11 +839,25 @@ impl Def {
                 definition,
                 enabled,
                 comment,
+            }
+            | Def::Rule {
+                definition,
+                enabled,
+                comment,
             } => {
                 f.push(definition.clone());
                 if let Some(e) = enabled {
                     f.push(e.clone());
                 }
+                push(&mut f, "comment ", comment);
+            }
+            Def::Statistics {
+                definition,
+                target,
+                comment,
+            } => {
+                f.push(definition.clone());
+                push(&mut f, "statistics ", target);
                 push(&mut f, "comment ", comment);
             }
             Def::Policy(p) => {
@@ -990,6 +1039,8 @@ mod tests {
             (Kind::Trigger, "CREATE TRIGGER t BEFORE UPDATE ON x FOR EACH ROW EXECUTE FUNCTION f()\nenabled always"),
             (Kind::Policy, "for select\npermissive\nto authenticated\nusing ((a = ( SELECT 1\n     FROM t)))\nwith check (true)"),
             (Kind::Publication, "publish insert, update\npublish via partition root"),
+            (Kind::Rule, "CREATE RULE r AS\n    ON INSERT TO t DO INSTEAD NOTHING\ndisabled\ncomment 'r'"),
+            (Kind::Statistics, "CREATE STATISTICS s (ndistinct) ON a, b FROM t\nstatistics 500\ncomment 's'"),
             (Kind::PublicationMember, "publication p"),
             (Kind::GrantsOnTable, "anon SELECT\nservice_role DELETE, SELECT (grantable)"),
         ] {

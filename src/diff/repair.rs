@@ -136,11 +136,13 @@ fn object_target(kind: Kind, name: &str) -> Option<String> {
         Kind::Sequence => format!("SEQUENCE {}", quote_path(name)),
         Kind::Index => format!("INDEX {}", quote_path(name)),
         Kind::Publication => format!("PUBLICATION {}", quote_ident(name)),
-        Kind::Trigger | Kind::Policy | Kind::Constraint => {
+        Kind::Statistics => format!("STATISTICS {}", quote_path(name)),
+        Kind::Trigger | Kind::Policy | Kind::Constraint | Kind::Rule => {
             let (table, object) = table_and_name(name);
             let what = match kind {
                 Kind::Trigger => "TRIGGER",
                 Kind::Policy => "POLICY",
+                Kind::Rule => "RULE",
                 _ => "CONSTRAINT",
             };
             format!("{what} {object} ON {table}")
@@ -161,7 +163,9 @@ fn comment_of(def: &Def) -> Option<&String> {
         Def::Collation(c) => c.comment.as_ref(),
         Def::Constraint { comment, .. }
         | Def::Index { comment, .. }
-        | Def::Trigger { comment, .. } => comment.as_ref(),
+        | Def::Trigger { comment, .. }
+        | Def::Rule { comment, .. }
+        | Def::Statistics { comment, .. } => comment.as_ref(),
         Def::Policy(p) => p.comment.as_ref(),
         Def::Publication(p) => p.comment.as_ref(),
         _ => None,
@@ -563,15 +567,17 @@ fn create_policy(name: &str, p: &crate::catalog::model::Policy) -> String {
     sql + ";"
 }
 
-fn trigger_state(name: &str, enabled: &Option<String>) -> Option<String> {
-    let (table, trigger) = table_and_name(name);
+/// `ALTER TABLE ... DISABLE TRIGGER t` (or `RULE`, `what`) and the like, for a trigger or
+/// rule `name` whose state is not the default.
+fn enabled_state(what: &str, name: &str, enabled: &Option<String>) -> Option<String> {
+    let (table, object) = table_and_name(name);
     let verb = match enabled.as_deref()? {
-        "disabled" => "DISABLE TRIGGER",
-        "enabled replica" => "ENABLE REPLICA TRIGGER",
-        "enabled always" => "ENABLE ALWAYS TRIGGER",
+        "disabled" => "DISABLE",
+        "enabled replica" => "ENABLE REPLICA",
+        "enabled always" => "ENABLE ALWAYS",
         _ => return None,
     };
-    Some(format!("ALTER TABLE {table} {verb} {trigger};"))
+    Some(format!("ALTER TABLE {table} {verb} {what} {object};"))
 }
 
 fn sequence_sql(name: &str, s: &crate::catalog::model::Sequence, create: bool) -> String {
@@ -1041,13 +1047,22 @@ pub fn statements(
                     format!("DROP POLICY {policy} ON {table};"),
                 );
             }
-            (Kind::Trigger, _) => {
-                let (table, trigger) = table_and_name(name);
+            (Kind::Trigger | Kind::Rule, _) => {
+                let (table, object) = table_and_name(name);
+                let what = if kind == Kind::Trigger {
+                    "TRIGGER"
+                } else {
+                    "RULE"
+                };
                 plan.add(
                     Phase::DropTriggers,
-                    format!("DROP TRIGGER {trigger} ON {table};"),
+                    format!("DROP {what} {object} ON {table};"),
                 );
             }
+            (Kind::Statistics, _) => plan.add(
+                Phase::DropIndexes,
+                format!("DROP STATISTICS IF EXISTS {};", quote_path(name)),
+            ),
             (Kind::PublicationMember, _) => {
                 if let Some((publication, table)) = name.split_once(':') {
                     plan.add(
@@ -1281,16 +1296,40 @@ pub fn statements(
                 format!("{};", definition.replacen(" ON ONLY ", " ON ", 1)),
             ),
             (
-                Kind::Trigger,
+                Kind::Trigger | Kind::Rule,
                 Def::Trigger {
+                    definition,
+                    enabled,
+                    ..
+                }
+                | Def::Rule {
                     definition,
                     enabled,
                     ..
                 },
             ) => {
+                let what = if kind == Kind::Trigger {
+                    "TRIGGER"
+                } else {
+                    "RULE"
+                };
                 plan.add(Phase::Triggers, format!("{definition};"));
-                if let Some(sql) = trigger_state(name, enabled) {
+                if let Some(sql) = enabled_state(what, name, enabled) {
                     plan.add(Phase::Triggers, sql);
+                }
+            }
+            (
+                Kind::Statistics,
+                Def::Statistics {
+                    definition, target, ..
+                },
+            ) => {
+                plan.add(Phase::Indexes, format!("{definition};"));
+                if let Some(t) = target {
+                    plan.add(
+                        Phase::Indexes,
+                        format!("ALTER STATISTICS {} SET STATISTICS {t};", quote_path(name)),
+                    );
                 }
             }
             (Kind::Policy, Def::Policy(p)) => plan.add(Phase::Policies, create_policy(name, p)),
@@ -1344,6 +1383,18 @@ pub fn statements(
                     );
                 }
             }
+            (
+                Kind::Statistics,
+                Def::Statistics { target: et, .. },
+                Def::Statistics { target: at, .. },
+            ) if et != at => plan.add(
+                Phase::Indexes,
+                format!(
+                    "ALTER STATISTICS {} SET STATISTICS {};",
+                    quote_path(name),
+                    et.as_deref().unwrap_or("-1")
+                ),
+            ),
             (k, _, _) if changes_by_recreation(k) => {}
             (_, Def::Text(_), _) | (_, _, Def::Text(_)) => {
                 plan.skip(key, "its definition is not one this version reads")
@@ -1670,7 +1721,7 @@ fn add_member(publication: &str, table: &str, def: &Def) -> String {
 /// table, an index's relation, a partition's parent.
 fn relation_of(kind: Kind, name: &str, def: &Def) -> Option<String> {
     match (kind, def) {
-        (Kind::Column | Kind::Constraint | Kind::Policy | Kind::Trigger, _) => {
+        (Kind::Column | Kind::Constraint | Kind::Policy | Kind::Trigger | Kind::Rule, _) => {
             name.rsplit_once('.').map(|(t, _)| t.to_string())
         }
         (Kind::Index, Def::Index { definition, .. }) => {
@@ -1899,6 +1950,10 @@ fn remade_to_change(expected: &Catalog, actual: &Catalog, key: &str) -> bool {
             Some((k, Def::View { definition: e, .. })),
             Some((_, Def::View { definition: a, .. })),
         ) if changes_by_recreation(k) => e != a,
+        (
+            Some((_, Def::Statistics { definition: e, .. })),
+            Some((_, Def::Statistics { definition: a, .. })),
+        ) => e != a,
         (Some((k, e)), Some((_, a))) => {
             changes_by_recreation(k) && strip_comment(&e) != strip_comment(&a)
         }
@@ -1950,6 +2005,8 @@ fn changes_by_recreation(kind: Kind) -> bool {
             | Kind::MaterializedView
             | Kind::Index
             | Kind::Trigger
+            | Kind::Rule
+            | Kind::Statistics
             | Kind::Policy
             | Kind::Constraint
     )
@@ -1975,6 +2032,8 @@ fn strip_comment(def: &Def) -> Def {
         | Def::Constraint { comment, .. }
         | Def::Index { comment, .. }
         | Def::Trigger { comment, .. }
+        | Def::Rule { comment, .. }
+        | Def::Statistics { comment, .. }
         | Def::View { comment, .. } => *comment = None,
         Def::Policy(p) => p.comment = None,
         Def::Publication(p) => p.comment = None,

@@ -389,6 +389,19 @@ const PAIRS: &[Pair] = &[
         names: "grants on schema public",
     },
     Pair {
+        name: "a rule, disabled, with a comment",
+        base: "CREATE TABLE ru (id integer); CREATE TABLE ru_log (id integer)",
+        change: "CREATE RULE ru_copy AS ON INSERT TO ru DO ALSO INSERT INTO ru_log VALUES (new.id);
+                 ALTER TABLE ru DISABLE RULE ru_copy; COMMENT ON RULE ru_copy ON ru IS 'copies'",
+        names: "rule ru.ru_copy",
+    },
+    Pair {
+        name: "extended statistics and their target",
+        base: "CREATE TABLE es (a integer, b integer); CREATE STATISTICS es_ab ON a, b FROM es",
+        change: "ALTER STATISTICS es_ab SET STATISTICS 400; CREATE STATISTICS es_dep (dependencies) ON a, b FROM es",
+        names: "statistics es_ab",
+    },
+    Pair {
         name: "publication comment",
         base: "CREATE PUBLICATION pubc",
         change: "COMMENT ON PUBLICATION pubc IS 'replicates nothing yet'",

@@ -93,6 +93,11 @@ static MUTATIONS: &[Mutation] = &[
     a("function owner", "DO $$ BEGIN CREATE ROLE migrate_mutation_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO migrate_mutation_owner', current_database()); END $$; ALTER FUNCTION update_updated_at_column() OWNER TO migrate_mutation_owner", "function update_updated_at_column()"),
     w("schema owner", "DO $$ BEGIN CREATE ROLE migrate_mutation_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO migrate_mutation_owner', current_database()); END $$; ALTER SCHEMA witchcraft_auth OWNER TO migrate_mutation_owner", "schema witchcraft_auth"),
     a("publication owner", "DO $$ BEGIN CREATE ROLE migrate_mutation_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO migrate_mutation_owner', current_database()); END $$; ALTER PUBLICATION supabase_realtime OWNER TO migrate_mutation_owner", "publication supabase_realtime"),
+    // ---- rules and extended statistics
+    w("rule added", "CREATE RULE no_profile_delete AS ON DELETE TO user_profiles DO INSTEAD NOTHING", "rule user_profiles.no_profile_delete"),
+    a("rule added", "CREATE RULE users_log AS ON UPDATE TO users DO ALSO NOTIFY users_changed", "rule users.users_log"),
+    w("extended statistics added", "CREATE STATISTICS user_profiles_tz_locale (ndistinct, dependencies) ON timezone, locale FROM user_profiles", "statistics user_profiles_tz_locale"),
+    a("extended statistics on an expression", "CREATE STATISTICS users_lower_email ON (lower(email::text)) FROM users", "statistics users_lower_email"),
     // ---- schemas
     w("CREATE granted on the set's schema", "GRANT CREATE ON SCHEMA public TO PUBLIC", "grants on schema public"),
     a("CREATE granted on the set's schema to an API role", "GRANT CREATE ON SCHEMA public TO authenticated", "grants on schema public"),
