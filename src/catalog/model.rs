@@ -295,6 +295,9 @@ pub struct Column {
     pub default: Option<String>,
     /// `always` or `by default`
     pub identity: Option<String>,
+    /// an identity column's sequence: `name start 1 increment 1 min 1 max 2147483647 cache 1`
+    /// (and `cycle`)
+    pub identity_sequence: Option<String>,
     pub inherited: bool,
     /// `external (type extended)`: the column's storage, and its type's
     pub storage: Option<String>,
@@ -597,6 +600,7 @@ impl Def {
                     .take("generated always as ")
                     .map(|g| g.trim_end_matches(" stored").to_string()),
                 default: r.take("default "),
+                identity_sequence: r.take("identity sequence "),
                 identity: r.take("identity "),
                 inherited: r.flag("inherited"),
                 storage: r.take("storage "),
@@ -791,6 +795,7 @@ impl Def {
                 }
                 push(&mut f, "default ", &c.default);
                 push(&mut f, "identity ", &c.identity);
+                push(&mut f, "identity sequence ", &c.identity_sequence);
                 push_flag(&mut f, "inherited", c.inherited);
                 push(&mut f, "storage ", &c.storage);
                 push(&mut f, "compression ", &c.compression);
@@ -1030,7 +1035,7 @@ mod tests {
             (Kind::RangeType, "subtype double precision\nsubtype operator class x\nsubtype diff float8mi"),
             (Kind::Sequence, "as bigint\nstart 1 increment 5 min 1 max 1000 cache 1 cycle\nowned by u.id"),
             (Kind::Table, "partitioned table\nunlogged\npartition by RANGE (at)\ninherits a, b\nwith (fillfactor=70)\nreplica identity full\nrow level security enabled\nforce row level security\ncomment 'x'"),
-            (Kind::Column, "integer\nnot null\ndefault nextval('s'::regclass)\nidentity always\ninherited\nstorage plain (type extended)\ncompression lz4\nstatistics 500\noptions (n_distinct=10)\ncollate \"C\""),
+            (Kind::Column, "integer\nnot null\ndefault nextval('s'::regclass)\nidentity always\nidentity sequence t_a_seq start 1 increment 1 min 1 max 9 cache 1 cycle\ninherited\nstorage plain (type extended)\ncompression lz4\nstatistics 500\noptions (n_distinct=10)\ncollate \"C\""),
             (Kind::Column, "integer\ngenerated always as ((a + b)) stored"),
             (Kind::Constraint, "PRIMARY KEY (id)"),
             (Kind::Index, "CREATE INDEX i ON t USING btree (a)\ninvalid"),

@@ -325,6 +325,7 @@ fn create_table(
             .iter()
             .filter(|(_, c)| !c.inherited)
         {
+            identity_sequence(plan, (&table, &format!("{name}.{n}")), c, None);
             column_attributes(plan, &table, &quote_ident(n), c, None);
         }
     }
@@ -476,6 +477,11 @@ fn alter_column(
             },
         );
     }
+    // NOT NULL comes before an identity is added, and goes after one is dropped: an
+    // identity column must be NOT NULL.
+    if e.not_null && !a.not_null {
+        plan.add(Phase::Columns, format!("{alter} SET NOT NULL;"));
+    }
     if e.identity != a.identity {
         let sql = match (&e.identity, &a.identity) {
             (None, Some(_)) => format!("{alter} DROP IDENTITY;"),
@@ -485,16 +491,85 @@ fn alter_column(
         };
         plan.add(Phase::Columns, sql);
     }
-    if e.not_null != a.not_null {
+    if !e.not_null && a.not_null {
+        plan.add(Phase::Columns, format!("{alter} DROP NOT NULL;"));
+    }
+    identity_sequence(plan, (&table, name), e, Some(a));
+    column_attributes(plan, &table, &column, e, Some(a));
+}
+
+/// The name and parameters of an identity column's sequence, altered in place from
+/// `actual`'s; for a column just made, from what Postgres gives a new identity (named
+/// `<table>_<column>_seq`, starting at 1 by 1 up to the type's maximum, cache 1, no cycle).
+fn identity_sequence(
+    plan: &mut Plan,
+    (table, name): (&str, &str),
+    e: &crate::catalog::model::Column,
+    a: Option<&crate::catalog::model::Column>,
+) {
+    let Some(want) = &e.identity_sequence else {
+        return;
+    };
+    // `name start 1 increment 1 min 1 max 9 cache 1[ cycle]`
+    let split = |s: &str| -> (String, String) {
+        let (sequence, params) = s.split_once(" start ").unwrap_or((s, ""));
+        (sequence.to_string(), format!("start {params}"))
+    };
+    let (want_name, want_params) = split(want);
+    let (have_name, have_params) = match a.and_then(|a| a.identity_sequence.as_deref()) {
+        Some(have) if a.is_some_and(|a| a.identity.is_some()) => split(have),
+        _ => {
+            let (t, c) = name.rsplit_once('.').unwrap_or(("", name));
+            let t = t.rsplit('.').next().unwrap_or(t);
+            let max = match e.data_type.as_str() {
+                "smallint" => "32767",
+                "bigint" => "9223372036854775807",
+                _ => "2147483647",
+            };
+            (
+                format!("{t}_{c}_seq"),
+                format!("start 1 increment 1 min 1 max {max} cache 1"),
+            )
+        }
+    };
+    let alter = format!(
+        "ALTER TABLE {table} ALTER COLUMN {}",
+        quote_ident(name.rsplit('.').next().unwrap_or(name))
+    );
+    if want_params != have_params {
+        let words: Vec<&str> = want_params.split(' ').collect();
+        let at = |key: &str| {
+            words
+                .iter()
+                .position(|w| *w == key)
+                .and_then(|i| words.get(i + 1))
+                .copied()
+                .unwrap_or("1")
+        };
+        let cycle = if words.last() == Some(&"cycle") {
+            "CYCLE"
+        } else {
+            "NO CYCLE"
+        };
         plan.add(
             Phase::Columns,
             format!(
-                "{alter} {} NOT NULL;",
-                if e.not_null { "SET" } else { "DROP" }
+                "{alter} SET START WITH {} SET INCREMENT BY {} SET MINVALUE {} SET MAXVALUE {} SET CACHE {} SET {cycle};",
+                at("start"),
+                at("increment"),
+                at("min"),
+                at("max"),
+                at("cache")
             ),
         );
     }
-    column_attributes(plan, &table, &column, e, Some(a));
+    if want_name != have_name {
+        let new = want_name.rsplit('.').next().unwrap_or(&want_name);
+        plan.add(
+            Phase::Columns,
+            format!("ALTER SEQUENCE {} RENAME TO {};", have_name, new),
+        );
+    }
 }
 
 /// Storage, compression, statistics target and attribute options of a column, altered in
@@ -1248,6 +1323,7 @@ pub fn statements(
                             column_definition(name.rsplit_once('.').map_or(name, |(_, c)| c), c)
                         ),
                     );
+                    identity_sequence(&mut plan, (&t, name), c, None);
                     column_attributes(&mut plan, &t, &column, c, None);
                 }
             }

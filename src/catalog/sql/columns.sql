@@ -1,5 +1,6 @@
 -- Columns of tables and partitioned tables (partitions repeat their parent's and are left
--- out): type via format_type, nullability, default, identity, generation, storage (with the
+-- out): type via format_type, nullability, default, identity (with its sequence's name and
+-- parameters), generation, storage (with the
 -- type's, which undoing it needs), compression, statistics target, attribute options,
 -- collation, comment.
 -- (prefixed with namespaces.sql: the CTE ns)
@@ -10,6 +11,12 @@ SELECT 'column' AS kind, n.nspname::text AS schema, c.relname || '.' || a.attnam
            CASE WHEN a.attgenerated = 's' THEN 'generated always as (' || pg_get_expr(ad.adbin, ad.adrelid) || ') stored'
                 WHEN ad.adbin IS NOT NULL THEN 'default ' || pg_get_expr(ad.adbin, ad.adrelid) END,
            CASE a.attidentity WHEN 'a' THEN 'identity always' WHEN 'd' THEN 'identity by default' END,
+           (SELECT 'identity sequence ' || s.seqrelid::regclass::text || ' start ' || s.seqstart
+                   || ' increment ' || s.seqincrement || ' min ' || s.seqmin || ' max ' || s.seqmax
+                   || ' cache ' || s.seqcache || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END
+              FROM pg_depend d JOIN pg_sequence s ON s.seqrelid = d.objid
+             WHERE a.attidentity <> '' AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+               AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum AND d.deptype = 'i'),
            CASE WHEN NOT a.attislocal THEN 'inherited' END,
            CASE WHEN a.attstorage <> t.typstorage THEN 'storage ' || CASE a.attstorage WHEN 'p' THEN 'plain'
                 WHEN 'e' THEN 'external' WHEN 'm' THEN 'main' ELSE 'extended' END
