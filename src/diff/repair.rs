@@ -332,6 +332,39 @@ fn create_table(
     table_flags(plan, name, t, None);
 }
 
+/// A table attached to, detached from or moved between partitioned tables in place, with
+/// its rows: `DETACH PARTITION` from the parent it has, `ATTACH PARTITION` to the one it
+/// should have. (Its columns, indexes and constraints stay, and attaching takes them as the
+/// parent's partition copies.)
+fn partition_change(
+    plan: &mut Plan,
+    name: &str,
+    e: &crate::catalog::model::Table,
+    a: &crate::catalog::model::Table,
+) {
+    if let Some(of) = &a.partition_of {
+        plan.add(
+            Phase::DropConstraints,
+            format!(
+                "ALTER TABLE {} DETACH PARTITION {};",
+                quote_path(split_partition_of(of).0),
+                quote_path(name)
+            ),
+        );
+    }
+    if let Some(of) = &e.partition_of {
+        let (parent, bound) = split_partition_of(of);
+        plan.add(
+            Phase::Partitions,
+            format!(
+                "ALTER TABLE {} ATTACH PARTITION {} {bound};",
+                quote_path(parent),
+                quote_path(name)
+            ),
+        );
+    }
+}
+
 /// `parent FOR VALUES ...` or `parent DEFAULT`: (parent, bound).
 fn split_partition_of(of: &str) -> (&str, &str) {
     of.split_once(' ').unwrap_or((of, "DEFAULT"))
@@ -1103,11 +1136,38 @@ pub fn statements(
         actual,
         true,
     );
+    // Tables that become a partition again keep their columns, indexes and constraints:
+    // attaching makes them the parent's partition copies (they are not in the expected
+    // catalog, which shows a partition's only through its parent). Detaching, the other
+    // way, leaves the copies in place as the table's own.
+    let partition_changes = |to_partition: bool| -> BTreeSet<String> {
+        drift
+            .changed
+            .iter()
+            .filter_map(
+                |c| match (def_of(expected, &c.object), def_of(actual, &c.object)) {
+                    (Some((Kind::Table, Def::Table(e))), Some((_, Def::Table(a))))
+                        if e.partition_of.is_some() == to_partition
+                            && a.partition_of.is_some() != to_partition =>
+                    {
+                        c.object.strip_prefix("table ").map(str::to_string)
+                    }
+                    _ => None,
+                },
+            )
+            .collect()
+    };
+    let (attaching, detaching) = (partition_changes(true), partition_changes(false));
     for key in to_drop {
         let Some((kind, def)) = def_of(actual, key) else {
             continue;
         };
         let name = &key[kind.as_str().len() + 1..];
+        if matches!(kind, Kind::Column | Kind::Constraint | Kind::Index)
+            && relation_of(kind, name, &def).is_some_and(|r| attaching.contains(&r))
+        {
+            continue;
+        }
         let unexpected_only = !expected.objects.contains_key(key);
         let inherits = matches!(&def, Def::Table(t) if t.inherits.is_some());
         if !inherits && relation_of(kind, name, &def).is_some_and(|r| vanishing.contains(&r)) {
@@ -1207,15 +1267,30 @@ pub fn statements(
                     );
                 }
             }
-            (Kind::Table, _) => plan.lossy(
-                if inherits {
-                    Phase::DropChildTables
-                } else {
-                    Phase::DropTables
-                },
-                &format!("dropping table {name} deletes its rows"),
-                format!("DROP TABLE {};", quote_path(name)),
-            ),
+            (Kind::Table, Def::Table(t)) => {
+                // A partition is detached first: a foreign key onto its parent keeps a
+                // partition from being dropped while attached.
+                let detach = t
+                    .partition_of
+                    .as_deref()
+                    .map(|of| {
+                        format!(
+                            "ALTER TABLE {} DETACH PARTITION {};\n",
+                            quote_path(split_partition_of(of).0),
+                            quote_path(name)
+                        )
+                    })
+                    .unwrap_or_default();
+                plan.lossy(
+                    if inherits {
+                        Phase::DropChildTables
+                    } else {
+                        Phase::DropTables
+                    },
+                    &format!("dropping table {name} deletes its rows"),
+                    format!("{detach}DROP TABLE {};", quote_path(name)),
+                )
+            }
             (Kind::Sequence, _) => plan.add(
                 Phase::DropTypes,
                 format!("DROP SEQUENCE {};", quote_path(name)),
@@ -1262,6 +1337,11 @@ pub fn statements(
             continue;
         };
         let name = &key[kind.as_str().len() + 1..];
+        if matches!(kind, Kind::Column | Kind::Constraint | Kind::Index)
+            && relation_of(kind, name, &def).is_some_and(|r| detaching.contains(&r))
+        {
+            continue;
+        }
         match (kind, &def) {
             (Kind::Schema, Def::Schema(_)) => {
                 plan.add(
@@ -1672,15 +1752,15 @@ pub fn statements(
                 }
             }
             (Kind::Table, Def::Table(et), Def::Table(at)) => {
-                if et.partitioned != at.partitioned
-                    || et.partition_by != at.partition_by
-                    || et.partition_of != at.partition_of
-                {
+                if et.partitioned != at.partitioned || et.partition_by != at.partition_by {
                     plan.skip(
                         key,
                         "partitioning is changed by recreating the table, which this does not do",
                     );
                 } else {
+                    if et.partition_of != at.partition_of {
+                        partition_change(&mut plan, name, et, at);
+                    }
                     table_flags(&mut plan, name, et, Some(at));
                 }
             }

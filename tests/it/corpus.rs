@@ -430,6 +430,22 @@ const PAIRS: &[Pair] = &[
         names: "sequence sq_ids",
     },
     Pair {
+        name: "a partition of a table a foreign key references",
+        base: "CREATE TABLE fp (id integer, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+               CREATE TABLE fp_2026 PARTITION OF fp FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+               CREATE TABLE fr (id integer, at date, FOREIGN KEY (id, at) REFERENCES fp)",
+        change: "CREATE TABLE fp_2027 PARTITION OF fp FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')",
+        names: "table fp_2027",
+    },
+    Pair {
+        name: "a partition detached",
+        base: "CREATE TABLE dp (id integer PRIMARY KEY, note text) PARTITION BY LIST (id);
+               CREATE TABLE dp_1 PARTITION OF dp FOR VALUES IN (1);
+               CREATE INDEX dp_note ON dp (note)",
+        change: "ALTER TABLE dp DETACH PARTITION dp_1",
+        names: "table dp_1",
+    },
+    Pair {
         name: "publication comment",
         base: "CREATE PUBLICATION pubc",
         change: "COMMENT ON PUBLICATION pubc IS 'replicates nothing yet'",

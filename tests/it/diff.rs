@@ -58,7 +58,7 @@ const CASES: &[Case] = &[
         name: "detached_partition",
         inject: "ALTER TABLE activity_logs DETACH PARTITION activity_logs_default",
         names: "changed     table activity_logs_default",
-        repairable: false,
+        repairable: true,
     },
     Case { name: "dropped_table", inject: "DROP TABLE payments", names: "missing     table payments", repairable: true },
     Case {

@@ -93,6 +93,9 @@ static MUTATIONS: &[Mutation] = &[
     a("function owner", "DO $$ BEGIN CREATE ROLE migrate_mutation_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO migrate_mutation_owner', current_database()); END $$; ALTER FUNCTION update_updated_at_column() OWNER TO migrate_mutation_owner", "function update_updated_at_column()"),
     w("schema owner", "DO $$ BEGIN CREATE ROLE migrate_mutation_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO migrate_mutation_owner', current_database()); END $$; ALTER SCHEMA witchcraft_auth OWNER TO migrate_mutation_owner", "schema witchcraft_auth"),
     a("publication owner", "DO $$ BEGIN CREATE ROLE migrate_mutation_owner; EXCEPTION WHEN duplicate_object THEN NULL; END $$; DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO migrate_mutation_owner', current_database()); END $$; ALTER PUBLICATION supabase_realtime OWNER TO migrate_mutation_owner", "publication supabase_realtime"),
+    // ---- partitions
+    a("default partition detached", "ALTER TABLE activity_logs DETACH PARTITION activity_logs_default", "table activity_logs_default"),
+    w("default partition detached", "ALTER TABLE ai_usage_requests DETACH PARTITION ai_usage_requests_default", "table ai_usage_requests_default"),
     // ---- identity columns
     w("identity increment", "ALTER TABLE ai_models ALTER COLUMN id SET INCREMENT BY 10", "column ai_models.id"),
     w("identity cache and cycle", "ALTER TABLE ai_models ALTER COLUMN id SET CACHE 20 SET CYCLE", "column ai_models.id"),
