@@ -91,6 +91,10 @@ pub const PLATFORM_SCHEMAS: &[&str] = &[
     "pgtle",
 ];
 
+/// Supabase's API roles, which the platform's default privileges grant everything a project
+/// creates in `public`: default privileges for them are the environment's, not a set's.
+pub const PLATFORM_API_ROLES: &[&str] = &["anon", "authenticated", "service_role"];
+
 /// Kinds that belong to the user even inside a platform schema.
 const USER_KINDS_IN_PLATFORM: &[&str] = &["policy", "trigger"];
 
@@ -149,11 +153,17 @@ pub struct Introspection {
 
 impl Catalog {
     /// Only the objects in `schemas`, plus policies and triggers on platform tables, and the
-    /// publications that have a member in `schemas`. Default privileges are left out: the
-    /// sets never set them, and on Supabase the platform's are there before any migration.
+    /// publications that have a member in `schemas`. Default privileges count in `schemas`
+    /// and for every schema, less what the platform sets up before any migration (on
+    /// Supabase: grants to its API roles, and those of its own `supabase_*` roles): no set
+    /// sets any, so any other is drift.
     pub fn scoped(&self, schemas: &[String]) -> Catalog {
         let in_scope = |key: &str, o: &CatalogObject| match &o.schema {
-            _ if key.starts_with("default privileges ") => false,
+            Some(s) if key.starts_with("default privileges ") => {
+                (s.is_empty() || schemas.contains(s))
+                    && !key.starts_with("default privileges for supabase_")
+                    && !key.starts_with("default privileges for \"supabase_")
+            }
             Some(s) if s.is_empty() => false,
             Some(s) => {
                 schemas.contains(s)
@@ -180,6 +190,19 @@ impl Catalog {
                 objects.insert(key, o.clone());
             }
         }
+        objects.retain(|key, o| {
+            if !key.starts_with("default privileges ") {
+                return true;
+            }
+            if let model::Def::Grants(mut g) =
+                model::Def::parse(model::Kind::DefaultPrivileges, &o.body)
+            {
+                g.entries
+                    .retain(|(who, _)| !PLATFORM_API_ROLES.contains(&who.as_str()));
+                o.body = model::Def::Grants(g).render();
+            }
+            !o.body.is_empty()
+        });
         Catalog {
             objects,
             dependencies: self.dependencies.clone(),

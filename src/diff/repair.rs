@@ -1826,9 +1826,36 @@ pub fn statements(
         .filter(|k| k.starts_with("default privileges "))
         .collect();
     for key in defaults {
-        let (want, have) = (acl_of(expected, key), acl_of(actual, key));
+        let (mut want, have) = (acl_of(expected, key), acl_of(actual, key));
+        let name = &key["default privileges ".len()..];
+        if !expected.objects.contains_key(key.as_str()) && !name.contains(" in ") {
+            // No entry for every schema is Postgres's built-in default: the role keeps its
+            // own privileges, and PUBLIC may run functions and use types.
+            let role = name
+                .strip_prefix("for ")
+                .and_then(|r| r.split(' ').next())
+                .unwrap_or_default();
+            want = have
+                .iter()
+                .filter(|(who, _)| *who == role)
+                .map(|(w, p)| (w.clone(), p.clone()))
+                .collect();
+            let public = if name.ends_with(" on functions") {
+                Some("EXECUTE")
+            } else if name.ends_with(" on types") {
+                Some("USAGE")
+            } else {
+                None
+            };
+            if let Some(p) = public {
+                want.insert(
+                    "PUBLIC".to_string(),
+                    [(p.to_string(), false)].into_iter().collect(),
+                );
+            }
+        }
         if want != have {
-            for sql in default_privileges(&key["default privileges ".len()..], &want, &have) {
+            for sql in default_privileges(name, &want, &have) {
                 plan.add(Phase::Grants, sql);
             }
         }

@@ -113,6 +113,9 @@ static MUTATIONS: &[Mutation] = &[
     w("an extra empty schema", "CREATE SCHEMA scratch_space", "schema scratch_space"),
     a("an extra schema with a table", "CREATE SCHEMA scratch_space; CREATE TABLE scratch_space.t (id integer)", "schema scratch_space"),
     w("schema comment", "COMMENT ON SCHEMA witchcraft_auth IS 'x'", "schema witchcraft_auth"),
+    // ---- default privileges
+    w("default privileges on tables in the set's schema", "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO PUBLIC", "default privileges for"),
+    a("default privileges everywhere", "ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC", "default privileges for"),
     // ---- comments on objects of a table, and on a publication
     a("trigger comment", "COMMENT ON TRIGGER update_users_updated_at ON users IS 'x'", "trigger users.update_users_updated_at"),
     a("policy comment", "COMMENT ON POLICY payment_select_own ON payments IS 'x'", "policy payments.payment_select_own"),
