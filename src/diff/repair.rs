@@ -47,6 +47,7 @@ enum Phase {
     DropForeignKeys,
     DropConstraints,
     DropRoutines,
+    SaveRows,
     CreateSchemas,
     Extensions,
     Types,
@@ -457,10 +458,11 @@ fn alter_column(
 ) {
     let (table, column) = table_and_name(name);
     let alter = format!("ALTER TABLE {table} ALTER COLUMN {column}");
-    if e.inherited != a.inherited {
+    if e.inherited && !a.inherited {
+        // (a table made again has it right; see `rebuilt_tables`)
         plan.skip(
             key,
-            "whether a column is inherited follows its table's inheritance",
+            "a table others inherit from keeps its own copy of a column once it has one",
         );
         return;
     }
@@ -1022,6 +1024,65 @@ pub fn statements(
             .map(|k| k.to_string()),
     );
 
+    // Tables made again with their rows (see [`rebuilt_tables`]): everything that belongs
+    // to them is made again, and what depends on them is rebuilt around them.
+    let rebuilt = rebuilt_tables(drift, expected, actual);
+    // A column that must become the table's own, of a table that keeps inheriting it: the
+    // table leaves its parents and inherits them again (each column it has becomes its own,
+    // as `NO INHERIT` leaves them; a parent it leaves for good is left in `table_flags`).
+    let localized: BTreeSet<&str> = drift
+        .changed
+        .iter()
+        .filter_map(
+            |c| match (def_of(expected, &c.object), def_of(actual, &c.object)) {
+                (Some((Kind::Column, Def::Column(e))), Some((_, Def::Column(a))))
+                    if !e.inherited && a.inherited =>
+                {
+                    c.object
+                        .strip_prefix("column ")
+                        .and_then(|n| n.rsplit_once('.'))
+                        .map(|(t, _)| t)
+                }
+                _ => None,
+            },
+        )
+        .collect();
+    for table in localized.iter().filter(|t| !rebuilt.contains(**t)) {
+        let parents = |c: &Catalog| -> BTreeSet<String> {
+            match def_of(c, &format!("table {table}")) {
+                Some((_, Def::Table(t))) => t
+                    .inherits
+                    .map(|i| i.split(", ").map(str::to_string).collect())
+                    .unwrap_or_default(),
+                _ => BTreeSet::new(),
+            }
+        };
+        for parent in parents(expected).intersection(&parents(actual)) {
+            for how in ["NO INHERIT", "INHERIT"] {
+                plan.add(
+                    Phase::Columns,
+                    format!(
+                        "ALTER TABLE {} {how} {};",
+                        quote_path(table),
+                        quote_path(parent)
+                    ),
+                );
+            }
+        }
+    }
+    for table in &rebuilt {
+        for catalog in [expected, actual] {
+            remade.extend(
+                catalog
+                    .objects
+                    .keys()
+                    .filter(|k| belongs_to_table(catalog, k, table))
+                    .cloned(),
+            );
+        }
+        remade.insert(format!("table {table}"));
+    }
+
     // What depends (pg_depend, as the database says) on something made again, on a column
     // whose type changes or that goes away, on a table that goes away, or on a type made
     // again, is made again around it; nothing else is (a view is rebuilt only when what it
@@ -1052,6 +1113,16 @@ pub fn statements(
                 .unexpected
                 .iter()
                 .filter(|k| k.starts_with("column ") || k.starts_with("table "))
+                .cloned(),
+        )
+        .chain(
+            remade
+                .iter()
+                .filter(|k| {
+                    rebuilt
+                        .iter()
+                        .any(|t| belongs_to_table(actual, k, t) || **k == format!("table {t}"))
+                })
                 .cloned(),
         )
         .collect();
@@ -1267,6 +1338,9 @@ pub fn statements(
                     );
                 }
             }
+            (Kind::Table, _) if rebuilt.contains(name) => {
+                save_rows(&mut plan, name, expected, actual)
+            }
             (Kind::Table, Def::Table(t)) => {
                 // A partition is detached first: a foreign key onto its parent keeps a
                 // partition from being dropped while attached.
@@ -1331,6 +1405,7 @@ pub fn statements(
         .missing
         .iter()
         .filter_map(|k| k.strip_prefix("table "))
+        .chain(rebuilt.iter().map(String::as_str))
         .collect();
     for key in to_create {
         let Some((kind, def)) = def_of(expected, key) else {
@@ -1391,7 +1466,12 @@ pub fn statements(
                     );
                 }
             }
-            (Kind::Table, Def::Table(t)) => create_table(&mut plan, key, name, t, expected),
+            (Kind::Table, Def::Table(t)) => {
+                create_table(&mut plan, key, name, t, expected);
+                if rebuilt.contains(name) {
+                    restore_rows(&mut plan, name, expected, actual);
+                }
+            }
             (Kind::Column, Def::Column(c)) => {
                 let table = name.rsplit_once('.').map_or("", |(t, _)| t);
                 if !new_tables.contains(table) && !c.inherited {
@@ -1898,6 +1978,165 @@ fn add_member(publication: &str, table: &str, def: &Def) -> String {
         columns.map(|c| format!(" ({c})")).unwrap_or_default(),
         filter.map(|w| format!(" WHERE ({w})")).unwrap_or_default()
     )
+}
+
+/// Tables that are made again with their rows: tables of both catalogs with a column that
+/// must be inherited only but is the table's own (or the other way, when another column
+/// must stay inherited only). Postgres keeps a table's own copy of a
+/// column once it has one (`INHERIT` merges, it does not give it up), and `pg_dump` shows
+/// the difference (`CREATE TABLE c () INHERITS (p)` against `CREATE TABLE c (x ...)`), so
+/// only a new table has it right. A table that others inherit from is not made again (the
+/// drop would take them along); its column stays reported as not generated.
+fn rebuilt_tables(drift: &Drift, expected: &Catalog, actual: &Catalog) -> BTreeSet<String> {
+    let has_children = |table: &str| {
+        actual.objects.iter().any(|(k, o)| {
+            k.starts_with("table ")
+                && matches!(Def::parse(Kind::Table, &o.body), Def::Table(t)
+                    if t.inherits.as_deref().is_some_and(|i| i.split(", ").any(|p| p == table))
+                        || t.partition_of.as_deref().is_some_and(|of| split_partition_of(of).0 == table))
+        })
+    };
+    // (a table that must give its own copy of a column back to a parent it keeps would
+    // leave and inherit it again, which makes every column its own: one that must stay
+    // inherited only asks for the table to be made again too)
+    let inherits_a_column_only =
+        |table: &str| columns_of(expected, table).iter().any(|(_, c)| c.inherited);
+    drift
+        .changed
+        .iter()
+        .filter_map(
+            |c| match (def_of(expected, &c.object), def_of(actual, &c.object)) {
+                (Some((Kind::Column, Def::Column(e))), Some((_, Def::Column(a))))
+                    if e.inherited != a.inherited =>
+                {
+                    c.object
+                        .strip_prefix("column ")
+                        .and_then(|n| n.rsplit_once('.'))
+                        .map(|(t, _)| t.to_string())
+                }
+                _ => None,
+            },
+        )
+        .filter(|t| {
+            matches!(def_of(expected, &format!("table {t}")), Some((_, Def::Table(e)))
+                if e.partition_of.is_none() && !e.partitioned)
+                && !has_children(t)
+                && inherits_a_column_only(t)
+        })
+        .collect()
+}
+
+/// Whether `key` (of `catalog`) is part of the table `table`, made and dropped with it: its
+/// columns, constraints, indexes, triggers, rules, policies, extended statistics,
+/// publication memberships and the grants on it and its columns.
+fn belongs_to_table(catalog: &Catalog, key: &str, table: &str) -> bool {
+    let Some((kind, def)) = def_of(catalog, key) else {
+        return false;
+    };
+    let name = &key[kind.as_str().len() + 1..];
+    match (kind, &def) {
+        (Kind::GrantsOnTable, _) => name == table,
+        (Kind::GrantsOnColumn, _) => name.rsplit_once('.').is_some_and(|(t, _)| t == table),
+        (Kind::PublicationMember, _) => name.split_once(':').is_some_and(|(_, t)| t == table),
+        (Kind::Statistics, Def::Statistics { definition, .. }) => {
+            definition.ends_with(&format!(" FROM {table}"))
+                || definition.ends_with(&format!(" FROM {}", quote_path(table)))
+        }
+        (Kind::Table, _) => false,
+        _ => relation_of(kind, name, &def).is_some_and(|r| r == table),
+    }
+}
+
+/// A string literal.
+fn sql_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// The name of the temporary table that keeps the rows of `table` while it is made again.
+fn rows_kept(table: &str) -> String {
+    quote_ident(&format!("migrate rows of {table}"))
+}
+
+/// Keeps the rows of `table` (made again) in a temporary table, and drops it. Sequences that
+/// its columns own are let go first, so they stay with their values.
+fn save_rows(plan: &mut Plan, table: &str, expected: &Catalog, actual: &Catalog) {
+    let mut sql = format!(
+        "-- table {table} is made again with its rows: a column it has of its own must be inherited only\n\
+         CREATE TEMPORARY TABLE {} AS SELECT * FROM ONLY {};\n",
+        rows_kept(table),
+        quote_path(table)
+    );
+    for (sequence, _) in owned_sequences(actual, table) {
+        if expected
+            .objects
+            .contains_key(&format!("sequence {sequence}"))
+        {
+            sql.push_str(&format!(
+                "ALTER SEQUENCE {} OWNED BY NONE;\n",
+                quote_path(&sequence)
+            ));
+        }
+    }
+    sql.push_str(&format!("DROP TABLE {};", quote_path(table)));
+    plan.add(Phase::SaveRows, sql);
+}
+
+/// Puts the rows kept by [`save_rows`] into the table made again (identity values as they
+/// were, identity sequences moved past them), and gives the sequences back to its columns.
+fn restore_rows(plan: &mut Plan, table: &str, expected: &Catalog, actual: &Catalog) {
+    let kept: Vec<(String, crate::catalog::model::Column)> = columns_of(expected, table)
+        .into_iter()
+        .filter(|(n, c)| {
+            c.generated.is_none() && actual.objects.contains_key(&format!("column {table}.{n}"))
+        })
+        .collect();
+    let list = kept
+        .iter()
+        .map(|(n, _)| quote_ident(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let target = quote_path(table);
+    let mut sql = format!(
+        "INSERT INTO {target} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {};\nDROP TABLE {};",
+        rows_kept(table),
+        rows_kept(table)
+    );
+    for (n, _) in kept.iter().filter(|(_, c)| c.identity.is_some()) {
+        sql.push_str(&format!(
+            "\nSELECT setval(pg_get_serial_sequence({}, {}), max({})) FROM {target} HAVING max({}) IS NOT NULL;",
+            sql_literal(&target),
+            sql_literal(n),
+            quote_ident(n),
+            quote_ident(n)
+        ));
+    }
+    plan.add(Phase::Columns, sql);
+    for (sequence, owned_by) in owned_sequences(expected, table) {
+        plan.add(
+            Phase::SequenceOwners,
+            format!(
+                "ALTER SEQUENCE {} OWNED BY {owned_by};",
+                quote_path(&sequence)
+            ),
+        );
+    }
+}
+
+/// The sequences of `catalog` owned by a column of `table`, with their `OWNED BY` column.
+fn owned_sequences(catalog: &Catalog, table: &str) -> Vec<(String, String)> {
+    catalog
+        .objects
+        .keys()
+        .filter_map(|k| match def_of(catalog, k) {
+            Some((Kind::Sequence, Def::Sequence(s))) => {
+                let owned_by = s.owned_by?;
+                let (t, _) = owned_by.rsplit_once('.')?;
+                (t.replace('"', "") == table)
+                    .then(|| (k["sequence ".len()..].to_string(), owned_by.clone()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The table or view an object belongs to: a column's, constraint's, policy's or trigger's

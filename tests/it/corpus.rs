@@ -469,6 +469,32 @@ const PAIRS: &[Pair] = &[
                  CREATE INDEX b1_a_id ON b1 (a_id)",
         names: "table b1",
     },
+    Pair {
+        name: "columns of an inheritance child inherited only",
+        base: "CREATE TABLE parent3 (id integer NOT NULL, note text);
+               CREATE SEQUENCE child3_seq;
+               CREATE TABLE child3 (id integer NOT NULL, note text, extra integer PRIMARY KEY DEFAULT nextval('child3_seq'));
+               ALTER SEQUENCE child3_seq OWNED BY child3.extra;
+               INSERT INTO child3 VALUES (1, 'a', 10);
+               CREATE INDEX child3_note ON child3 (note); GRANT SELECT ON child3 TO PUBLIC;
+               CREATE VIEW child3_notes AS SELECT note FROM child3;
+               CREATE TABLE child3_ref (extra integer REFERENCES child3)",
+        change: "DROP TABLE child3_ref; DROP VIEW child3_notes; DROP TABLE child3 CASCADE;
+                 CREATE SEQUENCE child3_seq;
+                 CREATE TABLE child3 (extra integer PRIMARY KEY DEFAULT nextval('child3_seq')) INHERITS (parent3);
+                 ALTER SEQUENCE child3_seq OWNED BY child3.extra;
+                 CREATE INDEX child3_note ON child3 (note); GRANT SELECT ON child3 TO PUBLIC;
+                 CREATE VIEW child3_notes AS SELECT note FROM child3;
+                 CREATE TABLE child3_ref (extra integer REFERENCES child3)",
+        names: "column child3.id",
+    },
+    Pair {
+        name: "a child's own copy of an inherited column",
+        base: "CREATE TABLE parent5 (id integer, note text);
+               CREATE TABLE child5 (id integer) INHERITS (parent5); INSERT INTO child5 VALUES (5, 'five')",
+        change: "DROP TABLE child5; CREATE TABLE child5 () INHERITS (parent5)",
+        names: "column child5.id",
+    },
 ];
 
 /// The report of `migrate diff` of `actual` against `expected`: exit code and stdout.
@@ -581,4 +607,53 @@ async fn schema_limits_what_two_databases_compare() {
     // without --against, a database holding no set is a usage error that says what to pass
     let out = run(a.migrate().arg("diff"));
     assert_refused(&out, 2, "pass --against URL");
+}
+
+/// A column of an inheritance child that must be inherited only was left the table's own
+/// (`INHERIT` merges the child's copy, it never gives it up): the table is made again, and
+/// keeps its rows and the sequence its column owns, with the sequence's value.
+#[tokio::test]
+async fn a_child_made_again_for_its_inherited_columns_keeps_its_rows() {
+    let (a, b) = (TestDb::new().await, TestDb::new().await);
+    exec(
+        &a,
+        "CREATE TABLE p4 (id integer, note text);
+         CREATE TABLE c4 (id integer, note text, n serial PRIMARY KEY, extra integer GENERATED ALWAYS AS IDENTITY);
+         INSERT INTO c4 (id, note) VALUES (1, 'one'), (2, 'two');
+         CREATE TABLE c4_ref (n integer REFERENCES c4); INSERT INTO c4_ref VALUES (2)",
+    )
+    .await;
+    exec(
+        &b,
+        "CREATE TABLE p4 (id integer, note text);
+         CREATE TABLE c4 (n serial PRIMARY KEY, extra integer GENERATED ALWAYS AS IDENTITY) INHERITS (p4);
+         CREATE TABLE c4_ref (n integer REFERENCES c4)",
+    )
+    .await;
+    converge(&a, &b).await;
+    let mut c = a.conn().await;
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT id || ' ' || note || ' ' || n || ' ' || extra FROM ONLY c4 ORDER BY id",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(rows, ["1 one 1 1", "2 two 2 2"]);
+    // the parent sees them through inheritance, and both sequences carry on past them
+    let through_parent: i64 = sqlx::query_scalar("SELECT count(*) FROM p4")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(through_parent, 2);
+    let next: String =
+        sqlx::query_scalar("INSERT INTO c4 (id) VALUES (3) RETURNING n || ' ' || extra")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert_eq!(next, "3 3");
+    let referenced: i64 = sqlx::query_scalar("SELECT count(*) FROM c4_ref JOIN c4 USING (n)")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(referenced, 1);
 }
