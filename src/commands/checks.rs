@@ -248,7 +248,7 @@ pub(super) async fn diff(
             let version = engine::status(&mut conn, set).await?.current_version;
             drift_events(Some(&set.name), Some(version), &drift);
         }
-        let statements = migrate::diff::repair::statements(
+        let statements = migrate::diff::plan::statements(
             &drift,
             &expected,
             &actual,
@@ -348,7 +348,7 @@ async fn diff_schemas(
         .in_schemas(schemas);
     let drift = migrate::diff::compare(&expected, &actual);
     let statements =
-        migrate::diff::repair::statements(&drift, &expected, &actual, HOME, repair.allow_data_loss);
+        migrate::diff::plan::statements(&drift, &expected, &actual, HOME, repair.allow_data_loss);
     drift_events(None, None, &drift);
     let shown = if schemas.is_empty() {
         "every schema".to_string()

@@ -2,7 +2,8 @@
 //! names every object that is missing, unexpected or changed, with both definitions, and can
 //! be turned into repair statements for the kinds where those are well defined (`repair`).
 
-pub mod repair;
+mod kinds;
+pub mod plan;
 
 use crate::catalog::model::{split_owner, Def, Kind};
 use crate::catalog::Catalog;

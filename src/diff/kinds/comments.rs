@@ -1,0 +1,136 @@
+//! Comments and owners, for every kind that has them: `COMMENT ON` and `ALTER ... OWNER TO`
+//! when what the expected catalog says differs from the database (or from what a new
+//! object gets).
+
+use super::*;
+
+/// How `COMMENT ON` and `ALTER ... OWNER TO` name the object `name` of `kind` (`TABLE t`,
+/// `FUNCTION f(integer)`, `POLICY p ON t`); `None` for kinds that have neither.
+pub(crate) fn object_target(kind: Kind, name: &str) -> Option<String> {
+    Some(match kind {
+        Kind::Schema => format!("SCHEMA {}", quote_ident(name)),
+        Kind::Table => format!("TABLE {}", quote_path(name)),
+        Kind::Column => format!("COLUMN {}", quote_path(name)),
+        Kind::View => format!("VIEW {}", quote_path(name)),
+        Kind::MaterializedView => format!("MATERIALIZED VIEW {}", quote_path(name)),
+        Kind::Function | Kind::Procedure => {
+            let (f, args) = name.split_once('(')?;
+            format!(
+                "{} {}({args}",
+                if kind == Kind::Function {
+                    "FUNCTION"
+                } else {
+                    "PROCEDURE"
+                },
+                quote_path(f)
+            )
+        }
+        Kind::Enum | Kind::CompositeType | Kind::RangeType => format!("TYPE {}", quote_path(name)),
+        Kind::Domain => format!("DOMAIN {}", quote_path(name)),
+        Kind::Collation => format!("COLLATION {}", quote_path(name)),
+        Kind::Sequence => format!("SEQUENCE {}", quote_path(name)),
+        Kind::Index => format!("INDEX {}", quote_path(name)),
+        Kind::Publication => format!("PUBLICATION {}", quote_ident(name)),
+        Kind::Statistics => format!("STATISTICS {}", quote_path(name)),
+        Kind::Trigger | Kind::Policy | Kind::Constraint | Kind::Rule => {
+            let (table, object) = table_and_name(name);
+            let what = match kind {
+                Kind::Trigger => "TRIGGER",
+                Kind::Policy => "POLICY",
+                Kind::Rule => "RULE",
+                _ => "CONSTRAINT",
+            };
+            format!("{what} {object} ON {table}")
+        }
+        _ => return None,
+    })
+}
+
+pub(crate) fn comment_of(def: &Def) -> Option<&String> {
+    match def {
+        Def::Schema(s) => s.comment.as_ref(),
+        Def::Table(t) => t.comment.as_ref(),
+        Def::Column(c) => c.comment.as_ref(),
+        Def::View { comment, .. } | Def::Routine { comment, .. } => comment.as_ref(),
+        Def::Enum { comment, .. } | Def::CompositeType { comment, .. } => comment.as_ref(),
+        Def::Domain(d) => d.comment.as_ref(),
+        Def::RangeType(r) => r.comment.as_ref(),
+        Def::Collation(c) => c.comment.as_ref(),
+        Def::Constraint { comment, .. }
+        | Def::Index { comment, .. }
+        | Def::Trigger { comment, .. }
+        | Def::Rule { comment, .. }
+        | Def::Statistics { comment, .. } => comment.as_ref(),
+        Def::Policy(p) => p.comment.as_ref(),
+        Def::Publication(p) => p.comment.as_ref(),
+        _ => None,
+    }
+}
+
+/// `ALTER ... OWNER TO` when the owner `expected` gives the object `(kind, name, def)`
+/// differs from its owner in `actual` (`exists`), or from the role running the repair when
+/// it is created. An owner a catalog leaves unsaid is the role it was read relative to (for
+/// the committed catalogs, whoever applied the set: the actual database's).
+pub(crate) fn owner(
+    plan: &mut Plan,
+    object: (Kind, &str, &Def),
+    catalogs: [&Catalog; 2],
+    exists: bool,
+) {
+    let (kind, name, def) = object;
+    let [expected, actual] = catalogs;
+    let key = format!("{} {name}", kind.as_str());
+    if !kind.is_owned() || matches!(def, Def::Sequence(s) if s.owned_by.is_some()) {
+        // a sequence owned by a column follows its table's owner
+        return;
+    }
+    let owner_in = |catalog: &Catalog| {
+        catalog
+            .objects
+            .get(&key)
+            .and_then(|o| split_owner(kind, &o.body).1)
+    };
+    let unsaid = expected.owner.clone().or_else(|| actual.owner.clone());
+    let want = owner_in(expected).or(unsaid);
+    let have = if exists {
+        owner_in(actual).or_else(|| actual.owner.clone())
+    } else {
+        actual.owner.clone()
+    };
+    if want == have {
+        return;
+    }
+    if let Some(target) = object_target(kind, name) {
+        plan.add(
+            Phase::Comments,
+            format!(
+                "ALTER {target} OWNER TO {};",
+                want.as_deref().unwrap_or("CURRENT_USER")
+            ),
+        );
+    }
+}
+
+/// `COMMENT ON` when the comment of `expected` differs from `actual`'s (none when created
+/// without one).
+pub(crate) fn comment(
+    plan: &mut Plan,
+    kind: Kind,
+    name: &str,
+    expected: &Def,
+    actual: Option<&Def>,
+) {
+    let want = comment_of(expected);
+    if want == actual.and_then(comment_of) {
+        return;
+    }
+    if let Some(target) = object_target(kind, name) {
+        plan.add(
+            Phase::Comments,
+            format!(
+                "COMMENT ON {target} IS {};",
+                want.map_or("NULL", String::as_str)
+            ),
+        );
+    }
+}

@@ -1,0 +1,35 @@
+//! Functions and procedures: created or replaced, and dropped.
+
+use super::*;
+
+pub(crate) fn drop(plan: &mut Plan, kind: Kind, name: &str) {
+    let (f, args) = name.split_once('(').unwrap_or((name, ")"));
+    plan.add(
+        Phase::DropRoutines,
+        format!("DROP {} {}({args};", routine_word(kind), quote_path(f)),
+    );
+}
+
+/// `CREATE OR REPLACE` as the server renders it, pinned to the repair's schema where the
+/// routine's `search_path` names the set's home.
+pub(crate) fn create(plan: &mut Plan, ctx: &Ctx, definition: &str) {
+    plan.add(
+        Phase::Routines,
+        format!("{};", denormalize(definition, ctx.schema)),
+    );
+}
+
+/// A routine whose definition differs is replaced (its grants stay).
+pub(crate) fn change(plan: &mut Plan, ctx: &Ctx, definition: &str, was: &str) {
+    if definition != was {
+        create(plan, ctx, definition);
+    }
+}
+
+fn routine_word(kind: Kind) -> &'static str {
+    if kind == Kind::Function {
+        "FUNCTION"
+    } else {
+        "PROCEDURE"
+    }
+}

@@ -1,0 +1,51 @@
+//! Triggers and rules: created in their enabled state, and dropped.
+
+use super::*;
+
+/// `ALTER TABLE ... DISABLE TRIGGER t` (or `RULE`, `what`) and the like, for a trigger or
+/// rule `name` whose state is not the default.
+pub(crate) fn enabled_state(what: &str, name: &str, enabled: &Option<String>) -> Option<String> {
+    let (table, object) = table_and_name(name);
+    let verb = match enabled.as_deref()? {
+        "disabled" => "DISABLE",
+        "enabled replica" => "ENABLE REPLICA",
+        "enabled always" => "ENABLE ALWAYS",
+        _ => return None,
+    };
+    Some(format!("ALTER TABLE {table} {verb} {what} {object};"))
+}
+
+pub(crate) fn drop(plan: &mut Plan, kind: Kind, name: &str) {
+    let (table, object) = table_and_name(name);
+    plan.add(
+        Phase::DropTriggers,
+        format!("DROP {} {object} ON {table};", word(kind)),
+    );
+}
+
+pub(crate) fn create(plan: &mut Plan, kind: Kind, name: &str, def: &Def) {
+    if let Def::Trigger {
+        definition,
+        enabled,
+        ..
+    }
+    | Def::Rule {
+        definition,
+        enabled,
+        ..
+    } = def
+    {
+        plan.add(Phase::Triggers, format!("{definition};"));
+        if let Some(sql) = enabled_state(word(kind), name, enabled) {
+            plan.add(Phase::Triggers, sql);
+        }
+    }
+}
+
+fn word(kind: Kind) -> &'static str {
+    if kind == Kind::Trigger {
+        "TRIGGER"
+    } else {
+        "RULE"
+    }
+}
