@@ -1,6 +1,8 @@
 //! The canonical text form of a catalog: objects sorted by key, each a key line followed by
 //! its body indented two spaces, separated by blank lines. What `migrate snapshot` commits
-//! and what `diff` shows.
+//! and what `diff` shows. The dependency graph follows under the line `dependencies`, one
+//! edge per line (`  view v -> table t`: `view v` needs `table t`), so a catalog read back
+//! from text orders a repair as one read from a database does.
 
 use super::{Catalog, CatalogObject};
 
@@ -13,8 +15,24 @@ pub fn render(catalog: &Catalog) -> String {
         out.push_str(&render_body(&object.body));
         out.push('\n');
     }
+    if catalog.dependencies.values().any(|needs| !needs.is_empty()) {
+        out.push_str(DEPENDENCIES);
+        out.push('\n');
+        for (key, needs) in &catalog.dependencies {
+            for need in needs {
+                out.push_str(&format!("  {key}{EDGE}{need}\n"));
+            }
+        }
+        out.push('\n');
+    }
     out
 }
+
+/// The line the dependency graph follows (no key of an object is this: keys start with
+/// their kind).
+const DEPENDENCIES: &str = "dependencies";
+/// Between an object and what it needs, on a line of the graph.
+const EDGE: &str = " -> ";
 
 /// A body as it appears under its key: every line indented two spaces.
 pub fn render_body(body: &str) -> String {
@@ -36,6 +54,17 @@ pub fn parse(text: &str) -> Result<Catalog, usize> {
     let mut current: Option<(String, Vec<&str>)> = None;
     let finish = |current: &mut Option<(String, Vec<&str>)>, catalog: &mut Catalog| {
         if let Some((key, lines)) = current.take() {
+            if key == DEPENDENCIES {
+                for line in lines {
+                    let (from, to) = line.split_once(EDGE).unwrap_or((line, ""));
+                    catalog
+                        .dependencies
+                        .entry(from.to_string())
+                        .or_default()
+                        .insert(to.to_string());
+                }
+                return;
+            }
             catalog.objects.insert(
                 key,
                 CatalogObject {
@@ -85,8 +114,16 @@ mod tests {
                 },
             );
         }
+        c.dependencies
+            .entry("view v".into())
+            .or_default()
+            .extend(["table users".to_string(), "function f()".to_string()]);
         let text = render(&c);
+        assert!(
+            text.ends_with("dependencies\n  view v -> function f()\n  view v -> table users\n\n")
+        );
         assert_eq!(parse(&text).unwrap(), c);
+        assert_eq!(parse(&text).unwrap().dependencies, c.dependencies);
         assert_eq!(render(&parse(&text).unwrap()), text);
         assert_eq!(parse("  orphan body line\n"), Err(1));
     }

@@ -95,9 +95,11 @@ pub async fn per_migration(
         .catalog
         .as_sets_see_it(&set.schema);
     let mut steps = Vec::new();
-    for m in &set.migrations {
+    for (i, m) in set.migrations.iter().enumerate() {
         engine::up(conn, set, Some(m.version), &set.lock_timeout, &|_| {}).await?;
-        let after = catalog::introspect(conn, &set.schema)
+        // the graph is committed with the last catalog (what a repair plans against)
+        let last = i + 1 == set.migrations.len();
+        let after = catalog::introspect_owned_by(conn, &set.schema, last, None)
             .await?
             .catalog
             .as_sets_see_it(&set.schema);
@@ -110,11 +112,25 @@ pub async fn per_migration(
                 (key, object)
             })
             .collect();
+        let objects: std::collections::BTreeMap<String, catalog::CatalogObject> = objects;
+        let dependencies = after
+            .dependencies
+            .into_iter()
+            .map(|(key, needs)| {
+                let needs = needs
+                    .into_iter()
+                    .filter(|n| objects.contains_key(n))
+                    .collect::<std::collections::BTreeSet<String>>();
+                (key, needs)
+            })
+            .filter(|(key, needs)| objects.contains_key(key) && !needs.is_empty())
+            .collect();
         steps.push((
             m.version,
             m.name.clone(),
             Catalog {
                 objects,
+                dependencies,
                 ..Catalog::default()
             },
         ));

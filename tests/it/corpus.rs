@@ -495,6 +495,14 @@ const PAIRS: &[Pair] = &[
         change: "DROP TABLE child5; CREATE TABLE child5 () INHERITS (parent5)",
         names: "column child5.id",
     },
+    Pair {
+        name: "views and functions that need others named after them",
+        base: "CREATE TABLE zt (id integer)",
+        change: "CREATE VIEW z_base AS SELECT id FROM zt; CREATE VIEW a_top AS SELECT id FROM z_base;
+                 CREATE FUNCTION z_inner() RETURNS integer LANGUAGE sql BEGIN ATOMIC SELECT 1; END;
+                 CREATE FUNCTION a_outer() RETURNS integer LANGUAGE sql BEGIN ATOMIC SELECT z_inner(); END",
+        names: "view a_top",
+    },
 ];
 
 /// The report of `migrate diff` of `actual` against `expected`: exit code and stdout.
