@@ -1,5 +1,6 @@
-//! The one catalog model: a database's schema read from `pg_catalog` into canonical text
-//! blocks, one per object, keyed by kind and name. `diff`, `verify` and the rollback proof all
+//! The one catalog model: a database's schema read from `pg_catalog` into typed objects
+//! (`model::Def`, with their owner and canonical text), keyed by kind and name, with the
+//! dependency graph between them. `diff`, `verify` and the rollback proof all
 //! compare these models, so they agree on what "the same schema" means.
 //!
 //! Introspection runs one query per object kind (the files under `sql/`), whatever the size
@@ -112,13 +113,58 @@ pub struct CatalogError {
     pub reason: String,
 }
 
-/// One object of the model.
+/// One object of the model: its typed definition and owner, read once when the object is
+/// made (from the catalog query's fields, or from committed text), and the canonical text
+/// they render to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogObject {
     /// Schema the object lives in (`None` when read back from canonical text).
     pub schema: Option<String>,
-    /// Canonical text of the object's definition.
+    pub kind: model::Kind,
+    /// The typed definition (`Def::Text` for a body this version does not read).
+    pub def: model::Def,
+    /// The owner (quoted as an identifier) when it is not the role the catalog was read
+    /// relative to.
+    pub owner: Option<String>,
+    /// Canonical text of the object's definition, its owner field last.
     pub body: String,
+}
+
+impl CatalogObject {
+    /// An object of `kind` defined by `def`, owned by `owner`.
+    pub fn new(
+        kind: model::Kind,
+        schema: Option<String>,
+        def: model::Def,
+        owner: Option<String>,
+    ) -> CatalogObject {
+        let body = match &def {
+            model::Def::Text(text) => text.clone(),
+            def => def.render(),
+        };
+        CatalogObject {
+            schema,
+            kind,
+            body: model::with_owner(body, owner.as_deref()),
+            def,
+            owner,
+        }
+    }
+
+    /// An object of `kind` from its fields (one per line of its canonical body).
+    pub fn from_fields(
+        kind: model::Kind,
+        schema: Option<String>,
+        fields: Vec<String>,
+    ) -> CatalogObject {
+        let (def, owner) = model::Def::from_fields(kind, fields);
+        CatalogObject::new(kind, schema, def, owner)
+    }
+
+    /// An object of `kind` from its canonical body (committed text).
+    pub fn from_body(kind: model::Kind, schema: Option<String>, body: &str) -> CatalogObject {
+        CatalogObject::from_fields(kind, schema, model::fields_of(body))
+    }
 }
 
 /// A database schema as canonical objects, keyed `"<kind> <name>"`.
@@ -129,8 +175,9 @@ pub struct Catalog {
     /// object's `owner` field appears only when someone else owns it. `None` when read back
     /// from text (the committed catalogs leave out the role that applied the set).
     pub owner: Option<String>,
-    /// For each object, the objects it needs (`pg_depend`), when read from a database; empty
-    /// when read back from text. Derived from the objects, so not part of equality.
+    /// For each object, the objects it needs (`pg_depend`): read from a database when asked
+    /// for (what planning a repair needs), or from the `dependencies` of committed text.
+    /// Derived from the objects, so not part of equality.
     pub dependencies: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -190,16 +237,15 @@ impl Catalog {
                 objects.insert(key, o.clone());
             }
         }
-        objects.retain(|key, o| {
-            if !key.starts_with("default privileges ") {
+        objects.retain(|_, o| {
+            if o.kind != model::Kind::DefaultPrivileges {
                 return true;
             }
-            if let model::Def::Grants(mut g) =
-                model::Def::parse(model::Kind::DefaultPrivileges, &o.body)
-            {
+            if let model::Def::Grants(g) = &o.def {
+                let mut g = g.clone();
                 g.entries
                     .retain(|(who, _)| !PLATFORM_API_ROLES.contains(&who.as_str()));
-                o.body = model::Def::Grants(g).render();
+                *o = CatalogObject::new(o.kind, o.schema.clone(), model::Def::Grants(g), None);
             }
             !o.body.is_empty()
         });
@@ -222,33 +268,29 @@ impl Catalog {
     ///
     /// Comparisons of two databases keep all of it.
     pub fn as_sets_see_it(mut self, home: &str) -> Catalog {
-        for (key, o) in self.objects.iter_mut() {
-            if !matches!(
-                model::Kind::of_key(key),
-                Some((model::Kind::Publication, _))
-            ) {
-                continue;
-            }
-            let (_, owner) = model::split_owner(model::Kind::Publication, &o.body);
-            if let model::Def::Publication(mut p) =
-                model::Def::parse(model::Kind::Publication, &o.body)
-            {
+        for o in self.objects.values_mut() {
+            if let model::Def::Publication(p) = &o.def {
+                let mut p = p.clone();
                 p.comment = None;
-                o.body = model::with_owner(model::Def::Publication(p).render(), owner.as_deref());
+                *o = CatalogObject::new(
+                    o.kind,
+                    o.schema.clone(),
+                    model::Def::Publication(p),
+                    o.owner.clone(),
+                );
             }
         }
         let objects = &mut self.objects;
         objects.remove(&format!("schema {home}"));
         let grants_key = format!("{} {home}", model::Kind::GrantsOnSchema.as_str());
         if let Some(o) = objects.get_mut(&grants_key) {
-            if let model::Def::Grants(mut g) =
-                model::Def::parse(model::Kind::GrantsOnSchema, &o.body)
-            {
+            if let model::Def::Grants(g) = &o.def {
+                let mut g = g.clone();
                 for (_, privileges) in g.entries.iter_mut() {
                     privileges.retain(|(p, _)| p == "CREATE");
                 }
                 g.entries.retain(|(_, privileges)| !privileges.is_empty());
-                o.body = model::Def::Grants(g).render();
+                *o = CatalogObject::new(o.kind, o.schema.clone(), model::Def::Grants(g), None);
             }
             if o.body.is_empty() {
                 objects.remove(&grants_key);
@@ -291,11 +333,8 @@ impl Catalog {
         let objects = items
             .iter()
             .map(|(k, b)| {
-                let object = CatalogObject {
-                    schema: None,
-                    body: b.to_string(),
-                };
-                (k.to_string(), object)
+                let kind = model::Kind::of_key(k).map_or(model::Kind::Table, |(kind, _)| kind);
+                (k.to_string(), CatalogObject::from_body(kind, None, b))
             })
             .collect();
         Catalog {
@@ -373,8 +412,8 @@ pub fn denormalize(body: &str, home: &str) -> String {
 }
 
 /// For a monthly partition `<parent>_YYYY_MM` bound to exactly that UTC month, the name it
-/// renders under and its body with the bound written generically.
-fn monthly_partition(name: &str, body: &str) -> Option<(String, String)> {
+/// renders under; its `partition of` field then writes the bound generically.
+fn monthly_partition(name: &str, fields: &mut [String]) -> Option<String> {
     let (prefix, month) = name.rsplit_once('_')?;
     let (parent, year) = prefix.rsplit_once('_')?;
     if year.len() != 4
@@ -384,19 +423,19 @@ fn monthly_partition(name: &str, body: &str) -> Option<(String, String)> {
         return None;
     }
     let from = format!("FOR VALUES FROM ('{year}-{month}-01 00:00:00+00') TO ('");
-    let line = body.lines().find(|l| l.starts_with("partition of "))?;
-    let (head, _) = line.split_once(&from)?;
+    let field = fields.iter_mut().find(|f| f.starts_with("partition of "))?;
+    let (head, _) = field.split_once(&from)?;
     let parent_name = head.trim_start_matches("partition of ").trim();
     if parent_name.rsplit('.').next()? != parent {
         return None;
     }
-    let generic = format!("{head}FOR VALUES FROM (month start) TO (next month start)");
-    Some((format!("{parent}_YYYY_MM"), body.replace(line, &generic)))
+    *field = format!("{head}FOR VALUES FROM (month start) TO (next month start)");
+    Some(format!("{parent}_YYYY_MM"))
 }
 
-/// An object's schema and the `(real name, body)` of every row that renders under its key
-/// (several for monthly partitions).
-type Gathered = (Option<String>, Vec<(String, String)>);
+/// An object's kind and schema, and the `(real name, fields)` of every row that renders
+/// under its key (several for monthly partitions).
+type Gathered = (model::Kind, Option<String>, Vec<(String, Vec<String>)>);
 
 /// Reads the schema of the database `conn` is connected to; objects the connected role owns
 /// carry no owner field.
@@ -539,10 +578,14 @@ async fn read(
                 .iter()
                 .map(|f| normalize(f, home))
                 .collect();
-            let owned_kind = model::Kind::ALL
+            let Some(typed) = model::Kind::ALL
                 .iter()
-                .any(|k| k.as_str() == kind && k.is_owned());
-            if owned_kind && fields.last() == Some(&owned) {
+                .copied()
+                .find(|k| k.as_str() == kind)
+            else {
+                continue;
+            };
+            if typed.is_owned() && fields.last() == Some(&owned) {
                 fields.pop();
             }
             if kind == "view" || kind == "materialized view" {
@@ -550,13 +593,11 @@ async fn read(
                     *definition = versions::view_definition(definition);
                 }
             }
-            let mut body = model::body_of(&fields);
             let mut shown = name.clone();
             if kind == "table" {
-                if let Some((generic, generic_body)) = monthly_partition(&name, &body) {
+                if let Some(generic) = monthly_partition(&name, &mut fields) {
                     monthly_tables.push((schema.clone(), name.clone()));
                     shown = generic;
-                    body = generic_body;
                 }
             } else if kind == "grants on table"
                 && monthly_tables
@@ -576,9 +617,9 @@ async fn read(
             };
             gathered
                 .entry(key)
-                .or_insert_with(|| (Some(schema.clone()), Vec::new()))
-                .1
-                .push((name, body));
+                .or_insert_with(|| (typed, Some(schema.clone()), Vec::new()))
+                .2
+                .push((name, fields));
         }
     }
     let key_of = |kind: &str, schema: &str, name: &str| {
@@ -599,20 +640,21 @@ async fn read(
     }
     let objects = gathered
         .into_iter()
-        .map(|(key, (schema, mut bodies))| {
-            bodies.sort();
-            let first = bodies[0].1.clone();
-            let body = if bodies.iter().all(|(_, b)| *b == first) {
-                first
+        .map(|(key, (kind, schema, mut rows))| {
+            rows.sort();
+            let object = if rows.iter().all(|(_, f)| *f == rows[0].1) {
+                let (_, fields) = rows.swap_remove(0);
+                CatalogObject::from_fields(kind, schema, fields)
             } else {
                 // Monthly partitions that differ from each other: show each, by its real name.
-                bodies
+                let text = rows
                     .iter()
-                    .map(|(n, b)| format!("[{n}]\n{b}"))
+                    .map(|(n, f)| format!("[{n}]\n{}", model::body_of(f)))
                     .collect::<Vec<_>>()
-                    .join("\n")
+                    .join("\n");
+                CatalogObject::new(kind, schema, model::Def::Text(text), None)
             };
-            (key, CatalogObject { schema, body })
+            (key, object)
         })
         .collect();
     Ok(Introspection {
@@ -664,20 +706,23 @@ mod tests {
 
     #[test]
     fn monthly_partitions_render_generically() {
-        let body = "table\npartition of activity_logs FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')\nrow level security enabled";
-        let (name, generic) = monthly_partition("activity_logs_2026_11", body).unwrap();
+        let mut fields = vec![
+            "table".to_string(),
+            "partition of activity_logs FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')".to_string(),
+            "row level security enabled".to_string(),
+        ];
+        let before = fields.clone();
+        // a bound that is not the month the name says is not a monthly partition
+        assert!(monthly_partition("activity_logs_2026_12", &mut fields).is_none());
+        assert_eq!(fields, before);
+        let name = monthly_partition("activity_logs_2026_11", &mut fields).unwrap();
         assert_eq!(name, "activity_logs_YYYY_MM");
         assert_eq!(
-            generic,
-            "table\npartition of activity_logs FOR VALUES FROM (month start) TO (next month start)\nrow level security enabled"
+            fields[1],
+            "partition of activity_logs FOR VALUES FROM (month start) TO (next month start)"
         );
-        // a bound that is not the month the name says is not a monthly partition
-        assert!(monthly_partition("activity_logs_2026_12", body).is_none());
-        assert!(monthly_partition(
-            "activity_logs_default",
-            "partition of activity_logs DEFAULT"
-        )
-        .is_none());
+        let mut default = vec!["partition of activity_logs DEFAULT".to_string()];
+        assert!(monthly_partition("activity_logs_default", &mut default).is_none());
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! The typed catalog model: one definition type per object kind, read from the canonical
-//! text and rendered back to it (`render(parse(body)) == body`). Comparisons and repairs
-//! work on these values; the text is what `snapshot` commits and `diff` shows.
+//! The typed catalog model: one definition type per object kind, read once from the fields
+//! a catalog query returns (or a committed body splits into) and rendered to canonical text
+//! (`render(read(fields)) == fields`, checked on every read: a body that does not read back
+//! exactly is kept as text, reported and never repaired). Each object of a catalog carries
+//! its typed definition and owner (`CatalogObject`); comparisons and repairs work on those,
+//! and the text is what `snapshot` commits and `diff` shows.
 //!
 //! A body is a list of fields, one per line; a field whose value spans lines (a function's
 //! definition, a policy's expression, a comment) continues on lines indented two spaces, so
@@ -42,36 +45,35 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, each after any kind whose name starts with its name, so that reading a
-    /// key's kind by prefix never takes a kind for a shorter one.
+    /// Every kind.
     pub const ALL: [Kind; 27] = [
-        Kind::DefaultPrivileges,
-        Kind::GrantsOnFunction,
-        Kind::GrantsOnSchema,
-        Kind::GrantsOnColumn,
-        Kind::GrantsOnTable,
-        Kind::PublicationMember,
-        Kind::MaterializedView,
+        Kind::Schema,
+        Kind::Extension,
+        Kind::Collation,
+        Kind::Enum,
+        Kind::Domain,
         Kind::CompositeType,
         Kind::RangeType,
-        Kind::Publication,
-        Kind::Collation,
-        Kind::Constraint,
-        Kind::Extension,
-        Kind::Procedure,
-        Kind::Function,
         Kind::Sequence,
-        Kind::Trigger,
-        Kind::Statistics,
-        Kind::Rule,
-        Kind::Column,
-        Kind::Domain,
-        Kind::Policy,
-        Kind::Schema,
-        Kind::Index,
-        Kind::Enum,
         Kind::Table,
+        Kind::Column,
+        Kind::Constraint,
+        Kind::Index,
+        Kind::Function,
+        Kind::Procedure,
         Kind::View,
+        Kind::MaterializedView,
+        Kind::Trigger,
+        Kind::Rule,
+        Kind::Statistics,
+        Kind::Policy,
+        Kind::Publication,
+        Kind::PublicationMember,
+        Kind::DefaultPrivileges,
+        Kind::GrantsOnSchema,
+        Kind::GrantsOnTable,
+        Kind::GrantsOnColumn,
+        Kind::GrantsOnFunction,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,12 +109,17 @@ impl Kind {
     }
 
     /// The kind and name of an object key (`"<kind> <name>"`).
+    /// The longest kind name that starts the key wins (`publication member p:t` is a
+    /// member, not a publication), whatever the order of [`Kind::ALL`].
     pub fn of_key(key: &str) -> Option<(Kind, &str)> {
-        Kind::ALL.iter().find_map(|k| {
-            key.strip_prefix(k.as_str())
-                .and_then(|rest| rest.strip_prefix(' '))
-                .map(|name| (*k, name))
-        })
+        Kind::ALL
+            .iter()
+            .filter_map(|k| {
+                key.strip_prefix(k.as_str())
+                    .and_then(|rest| rest.strip_prefix(' '))
+                    .map(|name| (*k, name))
+            })
+            .max_by_key(|(k, _)| k.as_str().len())
     }
 
     /// Whether objects of this kind have an owner (`ALTER ... OWNER TO`); their body's last
@@ -204,9 +211,9 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(body: &str) -> Reader {
+    fn new(fields: Vec<String>) -> Reader {
         Reader {
-            fields: fields_of(body).into_iter().map(Some).collect(),
+            fields: fields.into_iter().map(Some).collect(),
         }
     }
     /// The first field, whatever it says (the definition of index, view, ...).
@@ -483,12 +490,27 @@ impl Def {
     /// Reads the body of an object of `kind`; a body it cannot read is kept as text.
     /// The owner field is not part of the definition (see [`split_owner`]).
     pub fn parse(kind: Kind, body: &str) -> Def {
-        let (body, _) = split_owner(kind, body);
-        Def::read(kind, &body).unwrap_or(Def::Text(body))
+        Def::from_fields(kind, fields_of(body)).0
     }
 
-    fn read(kind: Kind, body: &str) -> Result<Def, String> {
-        let mut r = Reader::new(body);
+    /// Reads the fields of an object of `kind`, as its catalog query returns them (or as a
+    /// committed body splits into them): the definition, and the role its owner field names
+    /// (see [`split_owner`]). Fields it cannot read are kept as text.
+    pub fn from_fields(kind: Kind, mut fields: Vec<String>) -> (Def, Option<String>) {
+        let owner = match fields.last().and_then(|f| f.strip_prefix("owner ")) {
+            Some(owner) if kind.is_owned() => Some(owner.to_string()),
+            _ => None,
+        };
+        if owner.is_some() {
+            fields.pop();
+        }
+        let def = Def::read(kind, fields.clone()).unwrap_or_else(|_| Def::Text(body_of(&fields)));
+        (def, owner)
+    }
+
+    fn read(kind: Kind, fields: Vec<String>) -> Result<Def, String> {
+        let body = body_of(&fields);
+        let mut r = Reader::new(fields);
         let def = match kind {
             Kind::Schema => Def::Schema(Schema {
                 comment: r.comment(),
@@ -1050,7 +1072,7 @@ mod tests {
             (Kind::GrantsOnTable, "anon SELECT\nservice_role DELETE, SELECT (grantable)"),
         ] {
             let def = Def::parse(kind, body);
-            assert!(!matches!(def, Def::Text(_)), "{kind:?}: {body:?}: {:?}", Def::read(kind, body));
+            assert!(!matches!(def, Def::Text(_)), "{kind:?}: {body:?}: {:?}", Def::read(kind, fields_of(body)));
             assert_eq!(def.render(), body, "{kind:?}");
         }
         // what the model cannot read stays text
@@ -1131,7 +1153,7 @@ mod tests {
                 assert!(
                     !matches!(def, Def::Text(_)),
                     "{key}: {:?}",
-                    Def::read(kind, &object.body)
+                    Def::read(kind, fields_of(&object.body))
                 );
             }
         }

@@ -4,6 +4,7 @@
 //! edge per line (`  view v -> table t`: `view v` needs `table t`), so a catalog read back
 //! from text orders a repair as one read from a database does.
 
+use super::model::Kind;
 use super::{Catalog, CatalogObject};
 
 /// Renders a catalog as canonical text.
@@ -65,13 +66,10 @@ pub fn parse(text: &str) -> Result<Catalog, usize> {
                 }
                 return;
             }
-            catalog.objects.insert(
-                key,
-                CatalogObject {
-                    schema: None,
-                    body: lines.join("\n"),
-                },
-            );
+            if let Some((kind, _)) = Kind::of_key(&key) {
+                let object = CatalogObject::from_body(kind, None, &lines.join("\n"));
+                catalog.objects.insert(key, object);
+            }
         }
     };
     for (i, line) in text.lines().enumerate() {
@@ -82,9 +80,12 @@ pub fn parse(text: &str) -> Result<Catalog, usize> {
                 Some((_, lines)) => lines.push(body_line),
                 None => return Err(i + 1),
             }
-        } else {
+        } else if line == DEPENDENCIES || Kind::of_key(line).is_some() {
             finish(&mut current, &mut catalog);
             current = Some((line.to_string(), Vec::new()));
+        } else {
+            // a key names its kind first
+            return Err(i + 1);
         }
     }
     finish(&mut current, &mut catalog);
@@ -106,13 +107,9 @@ mod tests {
                 "CREATE FUNCTION f()\n\n  body with a blank line above\n",
             ),
         ] {
-            c.objects.insert(
-                k.into(),
-                CatalogObject {
-                    schema: None,
-                    body: b.into(),
-                },
-            );
+            let kind = Kind::of_key(k).unwrap().0;
+            c.objects
+                .insert(k.into(), CatalogObject::from_body(kind, None, b));
         }
         c.dependencies
             .entry("view v".into())
@@ -126,5 +123,6 @@ mod tests {
         assert_eq!(parse(&text).unwrap().dependencies, c.dependencies);
         assert_eq!(render(&parse(&text).unwrap()), text);
         assert_eq!(parse("  orphan body line\n"), Err(1));
+        assert_eq!(parse("table t\n\nwidget w\n").map(|_| ()), Err(3));
     }
 }

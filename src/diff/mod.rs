@@ -5,8 +5,8 @@
 mod kinds;
 pub mod plan;
 
-use crate::catalog::model::{split_owner, Def, Kind};
-use crate::catalog::Catalog;
+use crate::catalog::model::Kind;
+use crate::catalog::{Catalog, CatalogObject};
 use serde::Serialize;
 
 /// An object present on both sides with different definitions.
@@ -42,7 +42,7 @@ pub fn compare(expected: &Catalog, actual: &Catalog) -> Drift {
     for (key, e) in &expected.objects {
         match actual.objects.get(key) {
             None => drift.missing.push(key.clone()),
-            Some(a) if !same(key, &e.body, &a.body) => drift.changed.push(Changed {
+            Some(a) if !same(e, a) => drift.changed.push(Changed {
                 object: key.clone(),
                 expected: e.body.clone(),
                 actual: a.body.clone(),
@@ -67,14 +67,10 @@ pub fn split_key(key: &str) -> (&str, &str) {
     }
 }
 
-/// Whether two bodies of the object `key` define the same object: equal text, or equal
-/// typed definitions and owners (grants listed in another order are the same grants).
-fn same(key: &str, expected: &str, actual: &str) -> bool {
-    expected == actual
-        || Kind::of_key(key).is_some_and(|(kind, _)| {
-            Def::parse(kind, expected) == Def::parse(kind, actual)
-                && split_owner(kind, expected).1 == split_owner(kind, actual).1
-        })
+/// Whether two objects are the same: equal typed definitions and owners (grants listed in
+/// another order are the same grants).
+fn same(expected: &CatalogObject, actual: &CatalogObject) -> bool {
+    expected.body == actual.body || (expected.def == actual.def && expected.owner == actual.owner)
 }
 
 #[cfg(test)]

@@ -35,8 +35,8 @@ pub(crate) fn columns_of(catalog: &Catalog, table: &str) -> Vec<(String, Column)
         .take_while(|(k, _)| k.starts_with(&prefix))
         .filter_map(|(k, o)| {
             let column = &k[prefix.len()..];
-            match Def::parse(Kind::Column, &o.body) {
-                Def::Column(c) if !column.contains('.') => Some((column.to_string(), c)),
+            match &o.def {
+                Def::Column(c) if !column.contains('.') => Some((column.to_string(), c.clone())),
                 _ => None,
             }
         })

@@ -84,12 +84,7 @@ pub(crate) fn owner(
         // a sequence owned by a column follows its table's owner
         return;
     }
-    let owner_in = |catalog: &Catalog| {
-        catalog
-            .objects
-            .get(&key)
-            .and_then(|o| split_owner(kind, &o.body).1)
-    };
+    let owner_in = |catalog: &Catalog| catalog.objects.get(&key).and_then(|o| o.owner.clone());
     let unsaid = expected.owner.clone().or_else(|| actual.owner.clone());
     let want = owner_in(expected).or(unsaid);
     let have = if exists {

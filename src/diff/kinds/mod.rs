@@ -28,7 +28,7 @@ pub(crate) use tables::{belongs_to_table, localize, rebuilt_tables};
 pub(crate) use types::labels_kept_in_order;
 pub(crate) use views::in_dependency_order;
 
-use crate::catalog::model::{split_owner, Acl, Def, Kind};
+use crate::catalog::model::{Acl, Def, Kind};
 use crate::catalog::{denormalize, Catalog};
 use crate::diff::Drift;
 use crate::engine::quote_ident;
@@ -119,9 +119,7 @@ impl Plan {
 
 /// The typed definition of `key` in `catalog`.
 pub(crate) fn def_of(catalog: &Catalog, key: &str) -> Option<(Kind, Def)> {
-    let (kind, _) = Kind::of_key(key)?;
-    let body = &catalog.objects.get(key)?.body;
-    Some((kind, Def::parse(kind, body)))
+    catalog.objects.get(key).map(|o| (o.kind, o.def.clone()))
 }
 
 /// What every kind's statements may need to know: both catalogs, the drift between them,

@@ -175,9 +175,8 @@ pub(crate) fn rebuilt_tables(
     actual: &Catalog,
 ) -> BTreeSet<String> {
     let has_children = |table: &str| {
-        actual.objects.iter().any(|(k, o)| {
-            k.starts_with("table ")
-                && matches!(Def::parse(Kind::Table, &o.body), Def::Table(t)
+        actual.objects.values().any(|o| {
+            matches!(&o.def, Def::Table(t)
                     if t.inherits.as_deref().is_some_and(|i| i.split(", ").any(|p| p == table))
                         || t.partition_of.as_deref().is_some_and(|of| split_partition_of(of).0 == table))
         })

@@ -125,7 +125,7 @@ pub(crate) fn columns_of_collation(
         .iter()
         .filter_map(|(k, o)| {
             let name = k.strip_prefix("column ")?;
-            let Def::Column(c) = Def::parse(Kind::Column, &o.body) else {
+            let Def::Column(c) = &o.def else {
                 return None;
             };
             let used = c.collation.as_deref().map(|x| x.trim_matches('"'))
@@ -154,7 +154,7 @@ pub(crate) fn columns_of_type(
         .iter()
         .filter_map(|(k, o)| {
             let name = k.strip_prefix("column ")?;
-            let Def::Column(c) = Def::parse(Kind::Column, &o.body) else {
+            let Def::Column(c) = &o.def else {
                 return None;
             };
             let base = c.data_type.trim_end_matches("[]");
