@@ -157,8 +157,6 @@ impl MigrationSet {
     }
 }
 
-/// Checks a Postgres duration as written in configuration: an integer followed by `ms`, `s`
-/// or `min` (or no unit, meaning milliseconds), e.g. `500ms`, `5s`, `1min`, `0` (no limit).
 /// A duration as `valid_duration` accepts it ("500ms", "5s", "1min", or bare milliseconds,
 /// as Postgres reads `lock_timeout`); `None` when it is not one.
 pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
@@ -188,10 +186,27 @@ pub fn format_duration(d: std::time::Duration) -> String {
     }
 }
 
+/// The longest `lock_timeout` Postgres takes: its milliseconds are an `int`.
+pub const LONGEST_DURATION_MS: u64 = i32::MAX as u64;
+
+/// Checks a Postgres duration as written in configuration: an integer followed by `ms`, `s`
+/// or `min` (or no unit, meaning milliseconds), e.g. `500ms`, `5s`, `1min`, `0` (no limit),
+/// no longer than Postgres takes ([`LONGEST_DURATION_MS`], about 24 days).
 pub fn valid_duration(value: &str) -> bool {
     let v = value.trim();
     let digits = v.bytes().take_while(u8::is_ascii_digit).count();
-    digits > 0 && matches!(&v[digits..], "" | "ms" | "s" | "min")
+    let unit = match &v[digits..] {
+        "" | "ms" => 1,
+        "s" => 1000,
+        "min" => 60_000,
+        _ => return false,
+    };
+    digits > 0
+        && v[..digits]
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit))
+            .is_some_and(|ms| ms <= LONGEST_DURATION_MS)
 }
 
 fn identifier_ok(name: &str) -> bool {
@@ -527,10 +542,31 @@ mod tests {
 
     #[test]
     fn durations() {
-        for ok in ["0", "500", "500ms", "5s", "1min"] {
+        for ok in [
+            "0",
+            "500",
+            "500ms",
+            "5s",
+            "1min",
+            "2147483647ms",
+            "2147483s",
+            "35791min",
+        ] {
             assert!(valid_duration(ok), "{ok}");
         }
-        for bad in ["", "s", "5 s", "5h", "-1s", "5s;drop"] {
+        // `--lock-timeout 99999999999999999999s` was accepted, then refused by the server
+        for bad in [
+            "",
+            "s",
+            "5 s",
+            "5h",
+            "-1s",
+            "5s;drop",
+            "99999999999999999999s",
+            "2147483648ms",
+            "2147484s",
+            "35792min",
+        ] {
             assert!(!valid_duration(bad), "{bad}");
         }
     }

@@ -217,9 +217,13 @@ pub(super) async fn diff(
     repair: Repair,
 ) -> Result<()> {
     let sql = repair.sql;
-    let mut conn = super::connect(database_url(g)?).await?;
+    let url = database_url(g)?;
+    if let Some(against) = against {
+        super::valid_url(against, "--against")?;
+    }
+    let mut conn = super::connect(url).await?;
     let mut other = match against {
-        Some(url) => Some(super::connect(url).await?),
+        Some(url) => Some(super::connect_held_by(url, "--against").await?),
         None => None,
     };
     let by_schema =

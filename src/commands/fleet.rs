@@ -90,7 +90,8 @@ pub fn read_targets(path: &Path) -> Result<Vec<Target>> {
     let mut seen = std::collections::BTreeSet::new();
     for (i, t) in targets.iter_mut().enumerate() {
         if let Err(e) = migrate::engine::options(&t.url) {
-            return Err(bad(lines[i], format!("target {}: {e}", t.name)).into());
+            let e = e.held_by(&format!("the URL of target {}", t.name));
+            return Err(bad(lines[i], e.to_string()).into());
         }
         if t.name.trim().is_empty() {
             return Err(bad(lines[i], "a target has an empty name".into()).into());

@@ -36,7 +36,8 @@ pub async fn run(cli: Cli) -> Result<()> {
     if let Some(t) = &g.lock_timeout {
         if !valid_duration(t) {
             return Err(UsageError(format!(
-                "--lock-timeout {t:?} is not a duration; write e.g. 500ms, 5s or 1min"
+                "--lock-timeout {t:?} is not a duration Postgres takes; write e.g. 500ms, 5s or 1min, at most {}ms (about 24 days)",
+                migrate::config::LONGEST_DURATION_MS
             ))
             .into());
         }
@@ -100,6 +101,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             scratch_url,
             scratch_template,
         } => {
+            if let Some(url) = scratch_url {
+                valid_url(url, "--scratch-url")?;
+            }
             let server = ScratchServer::start(scratch_url.as_deref(), scratch_template.as_deref())?;
             checks::snapshot(g, &sets, *check, &server).await
         }
@@ -120,6 +124,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             scratch_url,
             scratch_template,
         } => {
+            if let Some(url) = scratch_url {
+                valid_url(url, "--scratch-url")?;
+            }
             let server = ScratchServer::start(scratch_url.as_deref(), scratch_template.as_deref())?;
             checks::roundtrip(g, &sets, &server).await
         }
@@ -190,16 +197,31 @@ fn database_url(g: &Global) -> Result<&str> {
         )
         .into());
     }
-    if let Some(from) = crate::dotenv::origin().filter(|f| f.value == url) {
-        if let Err(e) = migrate::engine::options(url) {
-            return Err(UsageError(format!(
-                "DATABASE_URL of ./.env line {}: {e}; fix that line, or pass --database-url",
-                from.line
-            ))
-            .into());
-        }
+    match crate::dotenv::origin().filter(|f| f.value == url) {
+        Some(from) => valid_url(url, &format!("DATABASE_URL of ./.env line {}", from.line))
+            .map_err(|e| UsageError(format!("{e}; fix that line, or pass --database-url")))?,
+        None if given_as_flag("--database-url") => valid_url(url, "--database-url")?,
+        None => valid_url(url, "DATABASE_URL")?,
     }
     Ok(url)
+}
+
+/// Whether `flag` was given on the command line (else its value came from the environment).
+fn given_as_flag(flag: &str) -> bool {
+    std::env::args_os().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    })
+}
+
+/// Checks the URL `held_by` (a flag, a variable, a line of a file) holds before anything
+/// connects: a URL that does not parse is reported by where it came from, and none of its
+/// text is shown (it may hold a password nobody can find the end of).
+fn valid_url(url: &str, held_by: &str) -> Result<()> {
+    match migrate::engine::options(url) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(UsageError(e.held_by(held_by).to_string()).into()),
+    }
 }
 
 /// Connects to the run's database; on a terminal a spinner names the server while it has not
@@ -213,6 +235,15 @@ async fn connect(url: &str) -> Result<sqlx::PgConnection, migrate::engine::Engin
     let conn = migrate::engine::connect(url).await;
     crate::ui::finish();
     conn
+}
+
+/// [`connect`] to a database another flag than `--database-url` names (`held_by`): its
+/// errors say which flag to check.
+async fn connect_held_by(
+    url: &str,
+    held_by: &str,
+) -> Result<sqlx::PgConnection, migrate::engine::EngineError> {
+    connect(url).await.map_err(|e| e.held_by(held_by))
 }
 
 /// Prints the run's one JSON document, with the `version` of its format: pretty with

@@ -5,10 +5,12 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum EngineError {
-    #[error("cannot connect to {url}: {reason}; check --database-url or DATABASE_URL and that the server is up")]
+    #[error("cannot connect to {url}: {reason}; check {held_by} and that the server is up")]
     Connect {
         url: String,
         reason: String,
+        /// the flag or variable that held the URL
+        held_by: String,
         #[source]
         source: Option<Box<sqlx::Error>>,
     },
@@ -26,8 +28,9 @@ pub enum EngineError {
         holders: String,
     },
 
-    #[error("invalid database URL {url}: {reason}")]
-    BadUrl { url: String, reason: String },
+    /// Never shows the URL: one that does not parse has no password anyone can find.
+    #[error("{held_by} is not a valid database URL: {reason}")]
+    BadUrl { held_by: String, reason: String },
 
     #[error("{doing}: {}", reason(source))]
     Database {
@@ -189,7 +192,33 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// How a URL's source is named before anyone says which flag or variable held it.
+pub const RUN_DATABASE: &str = "--database-url or DATABASE_URL";
+
 impl EngineError {
+    /// The error with the URL it is about named as `held_by` (a flag, a variable, a line of
+    /// a file), so the message says where to fix it.
+    pub fn held_by(self, held_by: &str) -> EngineError {
+        match self {
+            EngineError::BadUrl { reason, .. } => EngineError::BadUrl {
+                held_by: held_by.to_string(),
+                reason,
+            },
+            EngineError::Connect {
+                url,
+                reason,
+                source,
+                ..
+            } => EngineError::Connect {
+                url,
+                reason,
+                held_by: held_by.to_string(),
+                source,
+            },
+            other => other,
+        }
+    }
+
     /// The SQLSTATE the server answered with, when this error comes from a server error.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {

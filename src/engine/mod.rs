@@ -177,10 +177,7 @@ pub enum DownTarget {
 /// change the schema need one server session for the whole run (advisory lock, settings).
 /// A pooler on another port is caught by [`require_own_session`] once connected.
 pub fn require_session_connection(url: &str) -> Result<(), EngineError> {
-    let opts = PgConnectOptions::from_str(url).map_err(|e| EngineError::BadUrl {
-        url: redact_url(url),
-        reason: reason(&e),
-    })?;
+    let opts = options(url)?;
     if opts.get_port() == 6543 {
         return Err(EngineError::TransactionPooler {
             url: redact_url(url),
@@ -249,14 +246,12 @@ pub async fn require_own_session(conn: &mut PgConnection, url: &str) -> Result<(
 /// that no message can show it.
 pub fn options(url: &str) -> Result<PgConnectOptions, EngineError> {
     crate::redact::register_url_secrets(url);
-    check_url(url).map_err(|reason| EngineError::BadUrl {
-        url: redact_url(url),
-        reason,
-    })?;
-    let opts = PgConnectOptions::from_str(url).map_err(|e| EngineError::BadUrl {
-        url: redact_url(url),
-        reason: reason(&e),
-    })?;
+    let bad = |reason: String| EngineError::BadUrl {
+        held_by: "the database URL".into(),
+        reason: crate::redact::redact_text(&reason),
+    };
+    check_url(url).map_err(bad)?;
+    let opts = PgConnectOptions::from_str(url).map_err(|e| bad(reason(&e)))?;
     Ok(opts.application_name("migrate").disable_statement_logging())
 }
 
@@ -311,10 +306,22 @@ const URL_PARAMETERS: &[&str] = &[
 /// or HTTP URL would otherwise be tried as PostgreSQL), or a parameter no PostgreSQL client
 /// knows (a typo such as `sslmod=require` would silently connect without TLS).
 fn check_url(url: &str) -> Result<(), String> {
-    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
-    if !matches!(scheme, "postgres" | "postgresql") {
+    let scheme = url.split_once("://").map(|(s, _)| s);
+    if !matches!(scheme, Some("postgres" | "postgresql")) {
+        // (the scheme is shown when it is one; nothing after it ever is)
+        let starts = match scheme {
+            Some(s)
+                if !s.is_empty()
+                    && s.len() <= 16
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+            {
+                format!("it starts with {s}://, not postgres:// or postgresql://")
+            }
+            _ => "it does not start with postgres:// or postgresql://".to_string(),
+        };
         return Err(format!(
-            "`{scheme}://` is not a PostgreSQL URL; write postgres://user:password@host:port/dbname"
+            "{starts}; write postgres://HOST:PORT/DBNAME, with USER:PASSWORD@ before HOST"
         ));
     }
     if let Ok(parsed) = url::Url::parse(url) {
@@ -427,6 +434,7 @@ async fn connect_within(
                 None => Err(EngineError::Connect {
                     url: shown.to_string(),
                     reason,
+                    held_by: error::RUN_DATABASE.into(),
                     source: Some(Box::new(e)),
                 }),
             }
@@ -434,6 +442,7 @@ async fn connect_within(
         Err(_) => Err(EngineError::Connect {
             url: shown.to_string(),
             reason: format!("no answer within {}s", limit.as_secs()),
+            held_by: error::RUN_DATABASE.into(),
             source: None,
         }),
     }

@@ -91,6 +91,40 @@ pub fn line_of(src: &str, offset: usize) -> usize {
         + 1
 }
 
+/// Line numbers of increasing offsets of one text, counted as it goes: asking for each
+/// statement of a file in order costs one pass over the file, not one per statement.
+pub struct LineCounter<'a> {
+    src: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    pub fn new(src: &'a str) -> LineCounter<'a> {
+        LineCounter {
+            src: src.as_bytes(),
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of `offset` (as [`line_of`]); an offset before the last one asked
+    /// for starts the count again.
+    pub fn line_at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.src.len());
+        if offset < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += self.src[self.offset..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line
+    }
+}
+
 fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
@@ -295,6 +329,20 @@ pub fn concurrent_index(statement: &str) -> Option<(Option<String>, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Loading a big file counted the lines from the start of the file for every statement
+    /// (quadratic: 10 s for 5 MB, over a minute for 50 MB); the counter gives the same lines in
+    /// one pass.
+    #[test]
+    fn lines_counted_as_they_go_are_the_lines_of_their_offsets() {
+        let src = "a;\nb;\n\nc;\n  d\n";
+        let mut lines = LineCounter::new(src);
+        for offset in [0, 1, 3, 4, 7, 9, 12, src.len(), src.len() + 5] {
+            assert_eq!(lines.line_at(offset), line_of(src, offset), "{offset}");
+        }
+        // going back starts the count again
+        assert_eq!(lines.line_at(3), 2);
+    }
 
     #[test]
     fn concurrent_index_names() {

@@ -210,8 +210,9 @@ fn check_sql(path: &str, sql: &str, down: bool) -> Result<Directives, SetError> 
             command,
         },
     })?;
+    let mut lines = lexer::LineCounter::new(sql);
     for st in &statements {
-        check_statement(path, sql, st)?;
+        check_statement(path, &mut lines, st)?;
     }
     if irreversible && !statements.is_empty() {
         return Err(SetError::Irreversible {
@@ -233,7 +234,11 @@ fn check_sql(path: &str, sql: &str, down: bool) -> Result<Directives, SetError> 
 /// Refuses statements a migration file must not hold: transaction control (the engine owns
 /// the transaction: a `COMMIT` would commit half a migration, a `ROLLBACK` would discard it
 /// while its history row is still written) and `COPY ... FROM STDIN` (no data can follow).
-fn check_statement(path: &str, sql: &str, st: &split::Statement<'_>) -> Result<(), SetError> {
+fn check_statement(
+    path: &str,
+    lines: &mut lexer::LineCounter<'_>,
+    st: &split::Statement<'_>,
+) -> Result<(), SetError> {
     let Ok(words) = lexer::code_tokens(st.text) else {
         return Ok(());
     };
@@ -241,7 +246,7 @@ fn check_statement(path: &str, sql: &str, st: &split::Statement<'_>) -> Result<(
     let Some(first) = word(0) else {
         return Ok(());
     };
-    let line = split::line_of(sql, st.offset + first.offset);
+    let line = lines.line_at(st.offset + first.offset);
     let second_is = |w: &str| word(1).is_some_and(|t| t.is(w));
     let control = [
         "BEGIN",

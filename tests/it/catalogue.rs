@@ -68,11 +68,11 @@ use Given::*;
 static CASES: &[Case] = &[
     // ---- URLs
     case(Unset, &["status"], 2, "no database given: pass --database-url URL or set DATABASE_URL"),
-    case(Unset, &["status", "--database-url", "mysql://{user}:Sup3r-Secret-Pw@{hostport}/{db}"], 2, "`mysql://` is not a PostgreSQL URL"),
-    case(Unset, &["status", "--database-url", "http://{hostport}/{db}"], 2, "`http://` is not a PostgreSQL URL"),
-    case(Unset, &["status", "--database-url", "file:///tmp/db"], 2, "`file://` is not a PostgreSQL URL"),
+    case(Unset, &["status", "--database-url", "mysql://{user}:Sup3r-Secret-Pw@{hostport}/{db}"], 2, "--database-url is not a valid database URL: it starts with mysql://, not postgres://"),
+    case(Unset, &["status", "--database-url", "http://{hostport}/{db}"], 2, "--database-url is not a valid database URL: it starts with http://, not postgres://"),
+    case(Unset, &["status", "--database-url", "file:///tmp/db"], 2, "--database-url is not a valid database URL: it starts with file://, not postgres://"),
     case(Unset, &["status", "--database-url", ""], 2, "the database URL is empty: pass --database-url postgres://"),
-    case(Unset, &["status", "--database-url", "{hostport}/{db}"], 2, "is not a PostgreSQL URL"),
+    case(Unset, &["status", "--database-url", "{hostport}/{db}"], 2, "--database-url is not a valid database URL: it does not start with postgres://"),
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?sslmod=require"], 2, "unknown parameter `sslmod`"),
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?sslmode=bogus"], 2, "unknown value \"bogus\" for `ssl_mode`"),
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?connect_timeout=abc"], 2, "`connect_timeout=abc` is not a whole number"),
@@ -90,8 +90,8 @@ static CASES: &[Case] = &[
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}?host=/nonexistent-socket-dir"], 3, "No such file or directory"),
     case(Unset, &["--set", "witchcraft", "up", "--database-url", "postgres://{user}@127.0.0.1:6543/{db}"], 2, "transaction-mode pooler"),
     case(Unset, &["status", "--database-url", "postgres://{user}@{hostport}/{db}", "--database-url", "postgres://{user}@{hostport}/{db}"], 2, "cannot be used multiple times"),
-    case(Empty, &["--set", "witchcraft", "diff", "--against", "mysql://x:Sup3r-Secret-Pw@127.0.0.1/x"], 2, "`mysql://` is not a PostgreSQL URL"),
-    case(Empty, &["--set", "witchcraft", "verify", "--roundtrip", "--scratch-url", "nope"], 2, "is not a PostgreSQL URL"),
+    case(Empty, &["--set", "witchcraft", "diff", "--against", "mysql://x:Sup3r-Secret-Pw@127.0.0.1/x"], 2, "--against is not a valid database URL: it starts with mysql://"),
+    case(Empty, &["--set", "witchcraft", "verify", "--roundtrip", "--scratch-url", "nope"], 2, "--scratch-url is not a valid database URL"),
     case(Empty, &["--set", "witchcraft", "diff", "--against", "postgres://{user}@{hostport}/no_such_db"], 3, "database \"no_such_db\" does not exist"),
     // ---- flags
     case(Empty, &["frobnicate"], 2, "unrecognized subcommand 'frobnicate'"),
@@ -107,6 +107,7 @@ static CASES: &[Case] = &[
     case(Empty, &["--set", "witchcraft", "down", "--steps", "2", "--to", "1"], 2, "cannot be used with"),
     case(Empty, &["--lock-timeout", "soon", "--set", "witchcraft", "up"], 2, "--lock-timeout \"soon\" is not a duration"),
     case(Empty, &["--lock-timeout", "99999999999h", "--set", "witchcraft", "up"], 2, "is not a duration"),
+    case(Empty, &["--lock-timeout", "99999999999999999999s", "--set", "witchcraft", "up"], 2, "is not a duration Postgres takes"),
     case(Empty, &["--lock-wait", "forever", "--set", "witchcraft", "up"], 2, "\"forever\" is not a duration"),
     case(Empty, &["--lock-retries", "-1", "--set", "witchcraft", "up"], 2, "unexpected argument '-1'"),
     case(Empty, &["--lock-retries", "many", "--set", "witchcraft", "up"], 2, "invalid value 'many' for '--lock-retries <N>'"),
@@ -128,7 +129,7 @@ static CASES: &[Case] = &[
     case(Empty, &["--parallel", "0", "--targets", "/nonexistent/t.txt", "up"], 2, "invalid value '0' for '--parallel <N>'"),
     case(Empty, &["--targets", "/nonexistent/t.txt", "--set", "witchcraft", "up"], 2, "cannot read targets file /nonexistent/t.txt"),
     case(Config("[[set]]\nname = \"s\"\ndir = \"s\"\n"), &["--targets", "{config}", "--set", "witchcraft", "up"], 2, ":1: unknown field `set`, expected `target`"),
-    case(Config("# comment\npostgres://x@127.0.0.1:1/a\nmysql://x:Sup3r-Secret-Pw@127.0.0.1/b\n"), &["--targets", "{config}", "--set", "witchcraft", "status"], 2, ":3: target 127.0.0.1:5432/b: invalid database URL mysql://x:***@127.0.0.1/b"),
+    case(Config("# comment\npostgres://x@127.0.0.1:1/a\nmysql://x:Sup3r-Secret-Pw@127.0.0.1/b\n"), &["--targets", "{config}", "--set", "witchcraft", "status"], 2, ":3: the URL of target 127.0.0.1:5432/b is not a valid database URL: it starts with mysql://"),
     case(Empty, &["--targets", "{url}", "--set", "witchcraft", "--retry-failed", "/nonexistent/r.json", "up"], 2, "cannot read"),
     // ---- migrations.toml
     case(Config(""), &["status"], 2, "declares no [[set]]; add one"),

@@ -399,15 +399,15 @@ async fn usage_and_configuration_errors_exit_2_with_one_line() {
         // another scheme was tried as PostgreSQL, an unknown parameter ignored
         (
             vec!["status", "--database-url", "mysql://x:secret@127.0.0.1:1/db"],
-            "error: invalid database URL mysql://x:***@127.0.0.1:1/db: `mysql://` is not a PostgreSQL URL",
+            "error: --database-url is not a valid database URL: it starts with mysql://, not postgres:// or postgresql://",
         ),
         (
             vec!["status", "--database-url", "http://127.0.0.1:1/db"],
-            "error: invalid database URL http://127.0.0.1:1/db: `http://` is not a PostgreSQL URL",
+            "error: --database-url is not a valid database URL: it starts with http://, not postgres:// or postgresql://",
         ),
         (
             vec!["status", "--database-url", "postgres://x@127.0.0.1:1/db?sslmod=require"],
-            "error: invalid database URL postgres://x@127.0.0.1:1/db?sslmod=require: unknown parameter `sslmod`",
+            "error: --database-url is not a valid database URL: unknown parameter `sslmod`",
         ),
     ];
     for (args, expected) in cases {
@@ -841,7 +841,7 @@ async fn a_dotenv_file_gives_the_database_url_unless_the_environment_or_the_flag
         ),
         (
             "DATABASE_URL=mysql://root:hunter2@h/d\n",
-            "DATABASE_URL of ./.env line 1: invalid database URL mysql://root:***@h/d",
+            "DATABASE_URL of ./.env line 1 is not a valid database URL: it starts with mysql://, not postgres:// or postgresql://",
         ),
     ] {
         std::fs::write(dir.join(".env"), text).unwrap();

@@ -238,6 +238,92 @@ async fn passwords_never_reach_output() {
     assert_eq!(out.code, 3, "{}", out.stderr);
 }
 
+/// A URL that did not parse was echoed whole in the error (`postgres:/app:S3CRET@...`,
+/// `postgres//app:S3CRET@...`, `::S3CRETpw::`), in text and JSON, by every verb: no part of
+/// an unparsable URL is shown, and the error names the flag or variable that held it.
+#[tokio::test]
+async fn an_unparsable_url_is_never_echoed() {
+    let db = TestDb::new().await;
+    let bad = [
+        "postgres:/app:S3CRET@127.0.0.1:1/x",
+        "postgres//app:S3CRET@127.0.0.1:1/x",
+        "::S3CRETpw::",
+        "postgresql://app:S3CRET@[::1/x",
+    ];
+    for verb in [
+        vec!["status"],
+        vec!["up"],
+        vec!["down", "--yes"],
+        vec!["verify"],
+        vec!["diff"],
+        vec!["adopt", "--from", "sqlx"],
+    ] {
+        for url in bad {
+            for json in [false, true] {
+                for (held_by, flag) in [("--database-url", true), ("DATABASE_URL", false)] {
+                    let mut cmd = db.migrate();
+                    cmd.env_remove("DATABASE_URL")
+                        .args(["--set", "witchcraft"])
+                        .args(&verb);
+                    if flag {
+                        cmd.args(["--database-url", url]);
+                    } else {
+                        cmd.env("DATABASE_URL", url);
+                    }
+                    if json {
+                        cmd.arg("--json");
+                    }
+                    let out = run(&mut cmd);
+                    let all = format!("{}{}", out.stdout, out.stderr);
+                    assert_eq!(out.code, 2, "{verb:?} {url}: {all}");
+                    assert!(!all.contains("S3CRET"), "{verb:?} {url}: {all}");
+                    assert!(
+                        all.contains(&format!("{held_by} is not a valid database URL")),
+                        "{verb:?} {url}: {all}"
+                    );
+                }
+            }
+        }
+    }
+    // the other flags that take a URL say so too
+    let out = run(db.migrate().args(["diff", "--against", bad[0]]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--against is not a valid database URL"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("S3CRET"), "{}", out.stderr);
+    let out = run(db
+        .migrate()
+        .args(["verify", "--roundtrip", "--scratch-url", bad[1]]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--scratch-url is not a valid database URL"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("S3CRET"), "{}", out.stderr);
+}
+
+/// An unreachable `--against` database was reported with "check --database-url".
+#[tokio::test]
+async fn an_unreachable_against_database_names_against() {
+    let db = TestDb::new().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let out = run(db.migrate().args([
+        "diff",
+        "--against",
+        &format!("postgres://app:S3CRETpw@127.0.0.1:{port}/x"),
+    ]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("check --against"), "{}", out.stderr);
+    assert!(!out.stderr.contains("S3CRET"), "{}", out.stderr);
+}
+
 /// `migrate up --dry-run | head -1` panicked on the broken pipe.
 #[tokio::test]
 async fn broken_pipe_is_success() {
