@@ -6,9 +6,11 @@
 //! every other schema of the database that is neither the platform's nor another configured
 //! set's: an object in a schema nobody expects is drift, not noise, and so is the schema
 //! itself, empty or not. Only an empty `public` (every database has it, and it is where
-//! objects could go when the sets live elsewhere) does not count.
+//! objects could go when the sets live elsewhere) does not count; default privileges in it
+//! (Supabase sets some) do not make it hold anything.
 
 use super::Check;
+use crate::catalog::model::Kind;
 use crate::catalog::{is_platform_schema, Catalog};
 use crate::config::MigrationSet;
 use crate::diff::{compare, Drift};
@@ -31,11 +33,15 @@ pub fn scope(
     }
     let mut scope = vec![set.schema.clone()];
     scope.extend(expected.schema_names());
+    // (default privileges in a schema are settings for what will be made there, not
+    // objects in it: Supabase sets some in `public` for its API roles)
     let holds_objects = |s: &str| {
-        actual.objects.iter().any(|(key, o)| {
+        actual.objects.values().any(|o| {
             o.schema.as_deref() == Some(s)
-                && key != &format!("schema {s}")
-                && key != &format!("grants on schema {s}")
+                && !matches!(
+                    o.kind,
+                    Kind::Schema | Kind::GrantsOnSchema | Kind::DefaultPrivileges
+                )
         })
     };
     scope.extend(actual.schemas_used().into_iter().filter(|s| {
