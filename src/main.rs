@@ -287,6 +287,16 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // (a verb that reported its own end, a fleet stopped by a signal among them)
+        Err(e) if e.downcast_ref::<commands::Reported>().is_some() => ExitCode::from(
+            match (
+                migrate::interrupt::received(),
+                e.downcast_ref::<commands::Reported>(),
+            ) {
+                (Some(signal), _) => signal.exit_code(),
+                (None, reported) => reported.map_or(1, |r| r.0),
+            },
+        ),
         Err(e) if migrate::interrupt::received().is_some() => {
             let signal = migrate::interrupt::received().expect("checked");
             report(json, &interrupted_line(signal, &e), signal.exit_code());

@@ -160,44 +160,106 @@ pub(super) fn summary(set: &MigrationSet, steps: &[Step], now: &SetStatus, verb:
     }
 }
 
-/// Asks before rolling back: `--yes` skips the question; without a terminal it refuses.
-/// The question (and the refusal) lists the data the down files would delete.
-pub(super) fn confirm(yes: bool) -> impl FnMut(&engine::RollbackPlan) -> Result<(), EngineError> {
-    move |plan| {
-        let list = plan
-            .migrations
+/// The question `down` asks about a rollback plan: its migrations and the data it deletes.
+fn rollback_question(
+    set: &MigrationSet,
+    migrations: &[&migrate::sets::Migration],
+    data_at_risk: &[migrate::engine::risk::DataAtRisk],
+) -> String {
+    let list = migrations
+        .iter()
+        .map(|m| format!("{:04} {}", m.version, m.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut what = format!(
+        "{} migration(s) of set `{}`: {list}",
+        migrations.len(),
+        set.name
+    );
+    if !data_at_risk.is_empty() {
+        let risk = data_at_risk
             .iter()
-            .map(|m| format!("{:04} {}", m.version, m.name))
+            .map(|r| r.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let mut what = format!(
-            "{} migration(s) of set `{}`: {list}",
-            plan.migrations.len(),
-            plan.set.name
-        );
-        if !plan.data_at_risk.is_empty() {
-            let risk = plan
-                .data_at_risk
-                .iter()
-                .map(|r| r.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            what.push_str(&format!("; this deletes data: {risk}"));
-        }
-        if yes {
-            return Ok(());
-        }
-        if !std::io::stdin().is_terminal() {
-            return Err(EngineError::NeedsConfirmation { what });
-        }
-        err!("roll back {what}? [y/N] ");
-        let _ = std::io::stderr().flush();
+        what.push_str(&format!("; this deletes data: {risk}"));
+    }
+    what
+}
+
+/// Asks `question [y/N]` on the terminal without holding anything: the answer is read on a
+/// thread of its own, so a signal ends the wait at once (exit 130 or 143), and nothing is
+/// locked while a person thinks.
+async fn ask(question: &str) -> Result<bool, EngineError> {
+    err!("roll back {question}? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // (a detached thread: a pending read must not keep the process from exiting)
+    std::thread::spawn(move || {
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
-        match answer.trim().to_ascii_lowercase().as_str() {
-            "y" | "yes" => Ok(()),
-            _ => Err(EngineError::Cancelled),
+        let _ = tx.send(answer);
+    });
+    tokio::select! {
+        answer = rx => Ok(matches!(
+            answer.unwrap_or_default().trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        )),
+        () = migrate::interrupt::wait() => {
+            errln!();
+            let signal = migrate::interrupt::received().map_or("SIGINT", |s| s.name());
+            Err(EngineError::Interrupted { signal })
         }
+    }
+}
+
+/// Whether `down` may go on with a rollback plan, decided before the set's locks are taken:
+/// with `--yes`; on a terminal, when the person says yes to the plan read without locks;
+/// never without a terminal. Under the locks the plan is checked again (see [`approved`]).
+async fn ask_before_locking(
+    conn: &mut sqlx::PgConnection,
+    set: &MigrationSet,
+    target: DownTarget,
+    yes: bool,
+) -> Result<Option<Vec<i64>>, EngineError> {
+    if yes {
+        return Ok(None);
+    }
+    let (versions, data_at_risk) = engine::preview_down(conn, set, target).await?;
+    if versions.is_empty() {
+        return Ok(Some(versions));
+    }
+    let migrations: Vec<&migrate::sets::Migration> = versions
+        .iter()
+        .filter_map(|v| set.migrations.iter().find(|m| m.version == *v))
+        .collect();
+    let what = rollback_question(set, &migrations, &data_at_risk);
+    if !std::io::stdin().is_terminal() {
+        return Err(EngineError::NeedsConfirmation { what });
+    }
+    if ask(&what).await? {
+        Ok(Some(versions))
+    } else {
+        Err(EngineError::Cancelled)
+    }
+}
+
+/// The check `down` makes under the set's locks: the plan is the one approved before they
+/// were taken (`None`: `--yes`, anything goes). Another run may have changed the history
+/// while the question was on screen.
+fn approved(
+    asked: Option<Vec<i64>>,
+) -> impl FnMut(&engine::RollbackPlan) -> Result<(), EngineError> {
+    move |plan| {
+        let Some(asked) = &asked else {
+            return Ok(());
+        };
+        let now: Vec<i64> = plan.migrations.iter().map(|m| m.version).collect();
+        if &now == asked {
+            return Ok(());
+        }
+        let what = rollback_question(plan.set, plan.migrations, &plan.data_at_risk);
+        Err(EngineError::PlanChanged { what })
     }
 }
 
@@ -213,11 +275,19 @@ pub(super) async fn down(
     engine::require_own_session(&mut conn, url).await?;
     let _watch = super::watch::statements(&mut conn, url).await;
     let mut reports = Vec::new();
-    let mut ask = confirm(yes);
     // Newest set first: the reverse of the order `up` applies them in.
     for set in sets.iter().rev() {
-        let steps =
-            engine::down(&mut conn, set, target, limits(g, set), &mut ask, &progress).await?;
+        let asked = ask_before_locking(&mut conn, set, target, yes).await?;
+        let mut check = approved(asked);
+        let steps = engine::down(
+            &mut conn,
+            set,
+            target,
+            limits(g, set),
+            &mut check,
+            &progress,
+        )
+        .await?;
         let now = engine::status(&mut conn, set).await?;
         if !g.json {
             outln!("{}", summary(set, &steps, &now, "rolled back"));

@@ -16,7 +16,7 @@ use migrate::redact::redact_url;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// One database of the fleet.
@@ -153,6 +153,17 @@ fn child_args() -> Vec<String> {
     out
 }
 
+/// Where a target's run got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// its run ended by itself (with success or not)
+    Finished,
+    /// a signal stopped its run: its migration rolled back
+    Interrupted,
+    /// a signal, or `--fail-fast` after a failure, came before it started
+    NotStarted,
+}
+
 /// What one target's run came to.
 struct Outcome {
     target: Target,
@@ -160,24 +171,66 @@ struct Outcome {
     ms: u128,
     document: Option<Value>,
     error: Option<String>,
-    skipped: bool,
+    state: State,
 }
 
 impl Outcome {
     fn ok(&self) -> bool {
-        self.code == 0 && !self.skipped
+        self.code == 0 && self.state == State::Finished
+    }
+
+    /// `ok`, `failed`, `interrupted` or `not started`.
+    fn result(&self) -> &'static str {
+        match self.state {
+            State::NotStarted => "not started",
+            State::Interrupted => "interrupted",
+            State::Finished if self.code == 0 => "ok",
+            State::Finished => "failed",
+        }
     }
 }
 
-/// Runs one target: a child `migrate --json ...` with the URL in its environment.
-fn run_target(target: &Target, args: &[String], default_sets: &[String]) -> Outcome {
+/// The pids of the children running now, and whether the run's signal was passed on to
+/// them: a child started after that gets it at once (under the same lock, so each child gets
+/// it exactly once).
+#[derive(Default)]
+struct Children {
+    pids: Vec<u32>,
+    signalled: Option<migrate::interrupt::Signal>,
+}
+
+fn pass_on(pid: u32, signal: migrate::interrupt::Signal) {
+    let number = match signal {
+        migrate::interrupt::Signal::Interrupt => libc::SIGINT,
+        migrate::interrupt::Signal::Terminate => libc::SIGTERM,
+    };
+    // SAFETY: kill(2) on a pid this process started and has not yet waited for.
+    unsafe {
+        libc::kill(pid as libc::pid_t, number);
+    }
+}
+
+/// Runs one target: a child `migrate --json ...` with the URL in its environment, in a
+/// process group of its own (a Ctrl-C at the terminal reaches this process, which passes
+/// one signal on to each child: the child then cancels its statement on the server and
+/// rolls back, as a single run does).
+fn run_target(
+    target: &Target,
+    args: &[String],
+    default_sets: &[String],
+    children: &Mutex<Children>,
+) -> Outcome {
+    use std::os::unix::process::CommandExt as _;
     let started = Instant::now();
     let mut cmd =
         std::process::Command::new(std::env::current_exe().unwrap_or_else(|_| "migrate".into()));
     cmd.arg("--json")
         .args(args)
         .env("DATABASE_URL", &target.url)
-        .stdin(std::process::Stdio::null());
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
     let sets = if target.sets.is_empty() {
         default_sets
     } else {
@@ -186,7 +239,20 @@ fn run_target(target: &Target, args: &[String], default_sets: &[String]) -> Outc
     if !sets.is_empty() {
         cmd.arg("--set").arg(sets.join(","));
     }
-    let out = cmd.output();
+    let out = cmd.spawn().and_then(|child| {
+        let pid = child.id();
+        if let Ok(mut c) = children.lock() {
+            c.pids.push(pid);
+            if let Some(signal) = c.signalled {
+                pass_on(pid, signal);
+            }
+        }
+        let out = child.wait_with_output();
+        if let Ok(mut c) = children.lock() {
+            c.pids.retain(|p| *p != pid);
+        }
+        out
+    });
     let ms = started.elapsed().as_millis();
     let (code, document, error) = match out {
         Err(e) => (1, None, Some(format!("cannot start migrate: {e}"))),
@@ -210,13 +276,19 @@ fn run_target(target: &Target, args: &[String], default_sets: &[String]) -> Outc
             (code, document, error)
         }
     };
+    // a child a signal stopped exits 130 or 143
+    let state = if migrate::interrupt::received().is_some() && code != 0 {
+        State::Interrupted
+    } else {
+        State::Finished
+    };
     Outcome {
         target: target.clone(),
         code,
         ms,
         document,
         error: error.map(|e| migrate::redact::redact_text(&e)),
-        skipped: false,
+        state,
     }
 }
 
@@ -300,8 +372,12 @@ fn verb_of(command: &Command) -> Option<&'static str> {
     }
 }
 
-/// Runs the command on every target of `--targets`.
-pub(super) fn fleet(g: &Global, command: &Command) -> Result<()> {
+/// Runs the command on every target of `--targets`. The targets run on threads of their
+/// own while this task waits, so a signal is seen at once: no target starts after it, the
+/// running ones get it passed on and stop (rolled back), the report names each target as
+/// finished, interrupted or not started, and the run exits 130 or 143; `--retry-failed` on
+/// its `--json` report resumes with what did not finish.
+pub(super) async fn fleet(g: &Global, command: &Command) -> Result<()> {
     let Some(verb) = verb_of(command) else {
         return Err(UsageError(
             "--targets works with up, status, verify and diff; run other verbs on one database at a time".into(),
@@ -332,81 +408,48 @@ pub(super) fn fleet(g: &Global, command: &Command) -> Result<()> {
         .parallel
         .map_or(cores * 4, usize::from)
         .clamp(1, targets.len());
-    let args = child_args();
     let total = targets.len();
     let started = Instant::now();
-    let next = AtomicUsize::new(0);
-    let finished = AtomicUsize::new(0);
-    let failures = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..total).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..parallel {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(target) = targets.get(i) else { break };
-                let outcome = if stop.load(Ordering::SeqCst) || migrate::interrupt::received().is_some() {
-                    Outcome {
-                        target: target.clone(),
-                        code: 1,
-                        ms: 0,
-                        document: None,
-                        error: Some("skipped: an earlier target failed (--fail-fast) or the run was interrupted".into()),
-                        skipped: true,
-                    }
-                } else {
-                    crate::ui::emit(
-                        "target_started",
-                        None,
-                        None,
-                        json!({ "target": target.name, "url": redact_url(&target.url) }),
-                    );
-                    crate::ui::line(&format!("fleet: {verb} {} ...", target.name));
-                    run_target(target, &args, &g.sets)
-                };
-                let done = finished.fetch_add(1, Ordering::SeqCst) + 1;
-                if !outcome.ok() {
-                    failures.fetch_add(1, Ordering::SeqCst);
-                    if g.fail_fast {
-                        stop.store(true, Ordering::SeqCst);
-                    }
+    let children: Arc<Mutex<Children>> = Arc::default();
+    let work = {
+        let run = Run {
+            targets,
+            args: child_args(),
+            sets: g.sets.clone(),
+            verb,
+            fail_fast: g.fail_fast,
+            parallel,
+            children: Arc::clone(&children),
+        };
+        tokio::task::spawn_blocking(move || run.all())
+    };
+    tokio::pin!(work);
+    let outcomes = tokio::select! {
+        done = &mut work => done,
+        () = migrate::interrupt::wait() => {
+            if let (Some(signal), Ok(mut c)) = (migrate::interrupt::received(), children.lock()) {
+                c.signalled = Some(signal);
+                for pid in &c.pids {
+                    pass_on(*pid, signal);
                 }
-                let failed = failures.load(Ordering::SeqCst);
-                let mut event = outcome_fields(verb, &outcome);
-                event.extend([
-                    ("target".into(), json!(outcome.target.name)),
-                    ("done".into(), json!(done)),
-                    ("total".into(), json!(total)),
-                    ("failed".into(), json!(failed)),
-                ]);
-                crate::ui::emit("target_finished", None, None, Value::Object(event));
-                if !outcome.skipped {
-                    crate::ui::line(&format!(
-                        "fleet: [{done}/{total}, {failed} failed] {}",
-                        line_of(verb, &outcome)
-                    ));
-                }
-                if let Ok(mut all) = outcomes.lock() {
-                    all[i] = Some(outcome);
-                }
-            });
+            }
+            work.await
         }
-    });
-    let outcomes: Vec<Outcome> = outcomes
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .collect();
+    }
+    .context("the fleet's workers")?;
     let ok = outcomes.iter().filter(|o| o.ok()).count();
     let elapsed = started.elapsed().as_millis();
+    let signal = migrate::interrupt::received();
+    let count = |state: State| outcomes.iter().filter(|o| o.state == state).count();
     if g.json {
         let targets: Vec<Value> = outcomes.iter().map(|o| target_json(verb, o)).collect();
-        print_json(json!({
-            "command": verb,
-            "targets": targets,
-            "summary": { "total": total, "ok": ok, "failed": total - ok, "parallel": parallel, "ms": elapsed },
-        }))?;
+        let mut summary = json!({ "total": total, "ok": ok, "failed": total - ok, "parallel": parallel, "ms": elapsed });
+        if let Some(signal) = signal {
+            summary["interrupted_by"] = json!(signal.name());
+            summary["interrupted"] = json!(count(State::Interrupted));
+            summary["not_started"] = json!(count(State::NotStarted));
+        }
+        print_json(json!({ "command": verb, "targets": targets, "summary": summary }))?;
     } else {
         outln!("{}", table(verb, &outcomes));
         outln!(
@@ -414,11 +457,110 @@ pub(super) fn fleet(g: &Global, command: &Command) -> Result<()> {
             total - ok,
             elapsed as f64 / 1000.0
         );
+        if let Some(signal) = signal {
+            outln!(
+                "fleet: interrupted by {}: {} finished, {} interrupted (rolled back), {} not started; run again with --json to keep a report, and --retry-failed REPORT to resume",
+                signal.name(),
+                count(State::Finished),
+                count(State::Interrupted),
+                count(State::NotStarted)
+            );
+        }
     }
-    if ok == total {
-        Ok(())
-    } else {
-        Err(super::Reported(1).into())
+    match signal {
+        Some(signal) => Err(super::Reported(signal.exit_code()).into()),
+        None if ok == total => Ok(()),
+        None => Err(super::Reported(1).into()),
+    }
+}
+
+/// What the fleet's worker threads share.
+struct Run {
+    targets: Vec<Target>,
+    args: Vec<String>,
+    sets: Vec<String>,
+    verb: &'static str,
+    fail_fast: bool,
+    parallel: usize,
+    children: Arc<Mutex<Children>>,
+}
+
+impl Run {
+    /// Runs every target, at most `parallel` at once, in the order of the file; the
+    /// outcomes in that order.
+    fn all(&self) -> Vec<Outcome> {
+        let total = self.targets.len();
+        let verb = self.verb;
+        let next = AtomicUsize::new(0);
+        let finished = AtomicUsize::new(0);
+        let failures = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..total).map(|_| None).collect());
+        std::thread::scope(|scope| {
+            for _ in 0..self.parallel {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(target) = self.targets.get(i) else {
+                        break;
+                    };
+                    let interrupted = migrate::interrupt::received().is_some();
+                    let outcome = if stop.load(Ordering::SeqCst) || interrupted {
+                        Outcome {
+                            target: target.clone(),
+                            code: 1,
+                            ms: 0,
+                            document: None,
+                            error: Some(if interrupted {
+                                "not started: the run was interrupted".into()
+                            } else {
+                                "not started: an earlier target failed (--fail-fast)".into()
+                            }),
+                            state: State::NotStarted,
+                        }
+                    } else {
+                        crate::ui::emit(
+                            "target_started",
+                            None,
+                            None,
+                            json!({ "target": target.name, "url": redact_url(&target.url) }),
+                        );
+                        crate::ui::line(&format!("fleet: {verb} {} ...", target.name));
+                        run_target(target, &self.args, &self.sets, &self.children)
+                    };
+                    let done = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                    if !outcome.ok() {
+                        failures.fetch_add(1, Ordering::SeqCst);
+                        if self.fail_fast {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    let failed = failures.load(Ordering::SeqCst);
+                    let mut event = outcome_fields(verb, &outcome);
+                    event.extend([
+                        ("target".into(), json!(outcome.target.name)),
+                        ("done".into(), json!(done)),
+                        ("total".into(), json!(total)),
+                        ("failed".into(), json!(failed)),
+                    ]);
+                    crate::ui::emit("target_finished", None, None, Value::Object(event));
+                    if outcome.state != State::NotStarted {
+                        crate::ui::line(&format!(
+                            "fleet: [{done}/{total}, {failed} failed] {}",
+                            line_of(verb, &outcome)
+                        ));
+                    }
+                    if let Ok(mut all) = outcomes.lock() {
+                        all[i] = Some(outcome);
+                    }
+                });
+            }
+        });
+        outcomes
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 
@@ -457,16 +599,9 @@ fn outcome_fields(verb: &str, o: &Outcome) -> serde_json::Map<String, Value> {
             json!({ "set": set, "before": before, "after": after, "applied": applied })
         })
         .collect();
-    let result = if o.skipped {
-        "skipped"
-    } else if o.ok() {
-        "ok"
-    } else {
-        "failed"
-    };
     serde_json::Map::from_iter([
         ("url".into(), json!(redact_url(&o.target.url))),
-        ("result".into(), json!(result)),
+        ("result".into(), json!(o.result())),
         ("exit_code".into(), json!(o.code)),
         ("ms".into(), json!(o.ms as u64)),
         ("sets".into(), json!(sets)),
@@ -484,14 +619,11 @@ fn table(verb: &str, outcomes: &[Outcome]) -> String {
         .max()
         .unwrap_or(6)
         .max(6);
-    let mut out = format!("{:width$}  result   time      detail\n", "target");
+    let mut out = format!("{:width$}  result       time      detail\n", "target");
     for o in outcomes {
-        let result = if o.skipped {
-            "skipped"
-        } else if o.ok() {
-            "ok"
-        } else {
-            "FAILED"
+        let result = match o.result() {
+            "failed" => "FAILED",
+            other => other,
         };
         let detail = match o.error.as_deref().filter(|_| !o.ok()) {
             Some(e) => e.to_string(),
@@ -501,7 +633,7 @@ fn table(verb: &str, outcomes: &[Outcome]) -> String {
                 .unwrap_or_default(),
         };
         out.push_str(&format!(
-            "{:width$}  {result:7}  {:>6} ms  {detail}\n",
+            "{:width$}  {result:11}  {:>6} ms  {detail}\n",
             o.target.name, o.ms
         ));
     }

@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         .collect();
     check_target(&cli.command, &sets)?;
     if g.targets.is_some() {
-        return fleet::fleet(g, &cli.command);
+        return fleet::fleet(g, &cli.command).await;
     }
     if g.retry_failed.is_some() || g.fail_fast || g.parallel.is_some() {
         return Err(UsageError(

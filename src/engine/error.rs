@@ -118,6 +118,9 @@ pub enum EngineError {
     #[error("the lock of set `{set}` did not stay with this session, so the connection goes through a transaction-mode pooler; use a direct or session-mode connection")]
     LockNotHeld { set: String },
 
+    #[error("the rollback changed while it was being confirmed (another run changed the history): it would now roll back {what}; nothing was rolled back; run down again to be asked about this plan")]
+    PlanChanged { what: String },
+
     #[error("rolling back needs confirmation and there is no terminal to ask on; pass --yes to roll back {what}")]
     NeedsConfirmation { what: String },
 

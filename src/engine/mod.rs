@@ -706,6 +706,24 @@ async fn step(
     })
 }
 
+/// What `down` would revert of `set` and the data that would go, read without taking the
+/// set's locks (the versions, newest first): what a prompt shows before the run takes them
+/// and checks the plan again.
+pub async fn preview_down(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    target: DownTarget,
+) -> Result<(Vec<i64>, Vec<risk::DataAtRisk>), EngineError> {
+    let applied = history::read(conn, &set.name).await?;
+    validate(set, &applied)?;
+    let plan = plan_down(set, &applied, target)?;
+    if plan.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let data_at_risk = risk::data_at_risk(conn, set, &plan).await?;
+    Ok((plan.iter().map(|m| m.version).collect(), data_at_risk))
+}
+
 /// Reverts migrations of `set`, newest first. `confirm` sees the plan before anything runs
 /// and decides whether to go on (it is not called when there is nothing to revert).
 pub async fn down(

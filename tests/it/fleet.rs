@@ -252,3 +252,100 @@ async fn a_fleet_is_migrated_in_one_command_and_only_its_failures_are_retried() 
     drop(server);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Ctrl-C did not stop a fleet: the task that sees signals was never polled while the
+/// targets ran, so all of them were migrated (exit 0); sent to the process group, the
+/// running child stopped but the targets not yet started were still migrated. Now the first
+/// signal starts no new target, the running one rolls back, the report says which targets
+/// finished, were interrupted or never started, the run exits 130, and `--retry-failed` on
+/// its report migrates the rest.
+#[tokio::test]
+async fn ctrl_c_stops_a_fleet_and_the_report_resumes_it() {
+    let set = TempSet::new(
+        "slow",
+        &[
+            (
+                "0001_slow.up.sql",
+                "CREATE TABLE slow_t (id integer); SELECT pg_sleep(0.6);",
+            ),
+            ("0001_slow.down.sql", "DROP TABLE slow_t;"),
+        ],
+    );
+    let mut dbs = Vec::new();
+    let mut entries = Vec::new();
+    for i in 0..8 {
+        let db = TestDb::new().await;
+        entries.push((format!("t{i}"), db.url.clone()));
+        dbs.push(db);
+    }
+    let mut text = String::new();
+    for (name, url) in &entries {
+        text.push_str(&format!(
+            "[[target]]\nname = \"{name}\"\nurl = \"{url}\"\n\n"
+        ));
+    }
+    let targets = set.dir.join("targets.toml");
+    std::fs::write(&targets, text).unwrap();
+    let report = set.dir.join("report.json");
+    let fleet = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_migrate"));
+        cmd.current_dir(&set.dir)
+            .env_remove("DATABASE_URL")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .args(["--json", "--config"])
+            .arg(&set.config)
+            .arg("--targets")
+            .arg(&targets)
+            .args(["--parallel", "1", "up"])
+            .args(extra);
+        cmd
+    };
+    let child = fleet(&[]).spawn().unwrap();
+    // two targets in, the third running
+    std::thread::sleep(std::time::Duration::from_millis(1800));
+    // SAFETY: kill(2) on the child this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    std::fs::write(&report, &stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let results: Vec<String> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["result"].as_str().unwrap().to_string())
+        .collect();
+    let count = |r: &str| results.iter().filter(|x| *x == r).count();
+    assert!(count("ok") >= 1 && count("ok") <= 4, "{results:?}");
+    assert_eq!(count("interrupted"), 1, "{results:?}");
+    assert_eq!(count("not started"), 8 - count("ok") - 1, "{results:?}");
+    assert_eq!(doc["summary"]["interrupted_by"], "SIGINT", "{stdout}");
+    // what finished is migrated, the interrupted target rolled back, the rest untouched
+    for (db, result) in dbs.iter().zip(&results) {
+        let mut c = db.conn().await;
+        let has: bool = sqlx::query_scalar("SELECT to_regclass('slow_t') IS NOT NULL")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(has, result == "ok", "{result}");
+    }
+    // the report resumes the run: only what did not finish runs, and all of it succeeds
+    let out = fleet(&["--retry-failed", report.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["summary"]["total"], 8 - count("ok"), "{stdout}");
+    for db in &dbs {
+        let mut c = db.conn().await;
+        let has: bool = sqlx::query_scalar("SELECT to_regclass('slow_t') IS NOT NULL")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert!(has);
+    }
+}

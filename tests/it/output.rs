@@ -1281,3 +1281,93 @@ async fn every_verb_follows_the_one_exit_code_table() {
         wrong.join("\n")
     );
 }
+
+/// The rollback prompt held both advisory locks while it waited (every other `migrate` on
+/// the database blocked), and SIGINT did nothing until Enter was pressed. It asks before
+/// taking them, and Ctrl-C at the prompt exits 130 at once, rolling nothing back.
+#[tokio::test]
+async fn the_rollback_prompt_holds_no_lock_and_ctrl_c_ends_it() {
+    use std::io::Read as _;
+    let set = TempSet::new(
+        "asked",
+        &[
+            ("0001_a.up.sql", "CREATE TABLE a (id integer);\n"),
+            ("0001_a.down.sql", "DROP TABLE a;\n"),
+        ],
+    );
+    let db = TestDb::new().await;
+    let up = run(db.migrate().arg("--config").arg(&set.config).arg("up"));
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let command = format!(
+        "{} --config {} down --steps 1",
+        env!("CARGO_BIN_EXE_migrate"),
+        set.config.display()
+    );
+    // stdin stays open and silent: nobody answers
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("DATABASE_URL", &db.url)
+        .env_remove("CI")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("script(1), from util-linux");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut shown = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shown.extend_from_slice(&buf[..n]);
+            let _ = tx.send(String::from_utf8_lossy(&shown).into_owned());
+        }
+    });
+    let mut shown = String::new();
+    while !shown.contains("[y/N]") {
+        shown = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no prompt: {shown}"));
+    }
+    assert!(
+        shown.contains("roll back 1 migration(s) of set `asked`"),
+        "{shown}"
+    );
+    let mut c = db.conn().await;
+    let locks = scalar_i64(
+        &mut c,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+    )
+    .await;
+    assert_eq!(locks, 0, "the prompt holds advisory locks");
+    let pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (cmdline.starts_with(env!("CARGO_BIN_EXE_migrate"))
+                && cmdline.contains(&set.config.display().to_string()))
+            .then(|| e.file_name().to_string_lossy().parse::<i32>().ok())
+            .flatten()
+        })
+        .expect("the migrate process");
+    // SAFETY: kill(2) on the migrate process this test started.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still waiting for an answer after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let table = scalar_i64(&mut c, "SELECT count(*) FROM pg_class WHERE relname = 'a'").await;
+    assert_eq!(table, 1, "nothing was rolled back");
+}
