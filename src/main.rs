@@ -267,7 +267,12 @@ fn main() -> ExitCode {
     let json = cli.global.json;
     // diff follows `git diff --exit-code`: 1 means drift, so no error is 1.
     let is_diff = matches!(cli.command, cli::Command::Diff { .. });
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // The verb runs on this thread (in a local task set, so that helpers such as the
+    // server-progress reader run beside it); the signal watcher runs on a worker thread of its
+    // own, so a signal is seen, and the server's statements cancelled, even while this thread
+    // is blocked (starting a throwaway server, waiting for child processes).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
     {
@@ -277,8 +282,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // A local task set, so that helpers (the server-progress reader) run beside the verb on
-    // the one thread.
     let local = tokio::task::LocalSet::new();
     let result = local.block_on(&runtime, async {
         watch_signals();
