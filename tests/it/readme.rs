@@ -93,6 +93,7 @@ cargo() {
   echo "cargo $* ${MIGRATE_TEST_PG_BINDIR:+MIGRATE_TEST_PG_BINDIR} ${MIGRATE_TEST_PG_IMAGE_TAG:+MIGRATE_TEST_PG_IMAGE_TAG}" >> "$README_CALLS"
 }
 .ci/pg-bindir() { echo ".ci/pg-bindir $*" >> "$README_CALLS"; echo "/pg-bindir-$1"; }
+.ci/install() { echo ".ci/install $*" >> "$README_CALLS"; }
 set -euo pipefail
 "#;
         let mut path = std::env::var("PATH").unwrap_or_default();
@@ -177,6 +178,12 @@ fn assert_ci_runs(calls: &[String]) {
     for call in calls {
         let words: Vec<&str> = call.split(' ').collect();
         match words[..] {
+            // the install line: .ci/run runs it first, on every fresh machine CI starts from
+            [".ci/install"] => assert!(
+                ci.contains("\n.ci/install\n")
+                    && crate_root().join(".ci/install").is_file(),
+                "{call}: .ci/run does not run .ci/install"
+            ),
             [".ci/pg-bindir", major] => {
                 assert!(
                     ci.contains("for major in 16 17 18") && ["16", "17", "18"].contains(&major),
