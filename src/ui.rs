@@ -5,7 +5,7 @@
 //! the flags. The bar is drawn only when standard error is a terminal, `--quiet` is not given,
 //! the output format is not NDJSON and `CI` is not set to true; otherwise each migration gets
 //! one plain line when it finishes. `-v` adds a line when each migration starts and when a
-//! lock is obtained. The events are documented in the README ("Machine output").
+//! lock is obtained. The events are documented in docs/verbs.md ("Machine output").
 
 use crate::cli::Format;
 use indicatif::{ProgressBar, ProgressStyle};

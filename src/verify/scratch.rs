@@ -37,7 +37,7 @@ pub enum ScratchError {
     },
     #[error("refusing to use the scratch connection: it reached database {actual:?} instead of the new scratch database {expected:?}; nothing was run on it")]
     WrongDatabase { expected: String, actual: String },
-    #[error("the scratch server {server} is Supabase (or set up like it): a scratch database made from template1 would lack the platform's auth schema, default privileges and publication, and the proof would test something else than `up` meets; pass --scratch-template with a database that carries the platform (README: \"The rollback proof on Supabase\")")]
+    #[error("the scratch server {server} is Supabase (or set up like it): a scratch database made from template1 would lack the platform's auth schema, default privileges and publication, and the proof would test something else than `up` meets; pass --scratch-template with a database that carries the platform (docs/schemas.md: \"The rollback proof on Supabase\")")]
     PlatformWithoutTemplate { server: String },
     #[error("dropping scratch database {name} on {server}: {reason}; drop it by hand")]
     Drop {

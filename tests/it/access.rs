@@ -672,7 +672,7 @@ async fn the_readme_access_matrix_is_what_each_caller_can_do_in_both_modes() {
         let written = readme_table(&marker);
         assert!(
             written == measured[0],
-            "{set}: the README's access matrix is out of date; it should read:\n<!-- {marker} -->\n{}\n<!-- end of {marker} -->",
+            "{set}: the access matrix of docs/schemas.md is out of date; it should read:\n<!-- {marker} -->\n{}\n<!-- end of {marker} -->",
             with_rule(&measured[0]).join("\n")
         );
     }

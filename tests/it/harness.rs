@@ -637,10 +637,36 @@ pub fn witchcraft_rows_of(u: i64) -> String {
     )
 }
 
-/// The rows of the README's table between `<!-- {marker} -->` and `<!-- end of {marker} -->`:
-/// its header and body, without the `| --- |` rule; empty when the markers are missing.
+/// The project's documentation, `(path, text)`: the README, then each file of `docs/` in
+/// name order.
+pub fn documentation() -> Vec<(String, String)> {
+    let mut files = vec![(
+        "README.md".to_string(),
+        std::fs::read_to_string(crate_root().join("README.md")).unwrap(),
+    )];
+    let mut docs: Vec<std::path::PathBuf> = std::fs::read_dir(crate_root().join("docs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    for path in docs {
+        let shown = format!("docs/{}", path.file_name().unwrap().to_string_lossy());
+        files.push((shown, std::fs::read_to_string(&path).unwrap()));
+    }
+    files
+}
+
+/// The rows of the documentation's table between `<!-- {marker} -->` and `<!-- end of
+/// {marker} -->` (in the README or a file of `docs/`): its header and body, without the
+/// `| --- |` rule; empty when the markers are missing.
 pub fn readme_table(marker: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(crate_root().join("README.md")).unwrap();
+    let readme: String = documentation()
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join("\n");
     let start = format!("<!-- {marker} -->");
     let end = format!("<!-- end of {marker} -->");
     let Some((body, _)) = readme

@@ -1338,7 +1338,8 @@ async fn the_rollback_prompt_holds_no_lock_and_ctrl_c_ends_it() {
     let mut c = db.conn().await;
     let locks = scalar_i64(
         &mut c,
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+          WHERE l.locktype = 'advisory' AND d.datname = current_database()",
     )
     .await;
     assert_eq!(locks, 0, "the prompt holds advisory locks");

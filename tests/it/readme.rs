@@ -14,16 +14,36 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// A fenced block of the README: its info string, its text (the fence's indentation
-/// removed) and the line its fence opens on.
+/// A fenced block of the documentation: its info string, its text (the fence's indentation
+/// removed), and the file and line its fence opens on.
 struct Block {
     lang: String,
     text: String,
+    file: String,
     line: usize,
 }
 
+/// The README and the files of `docs/`, one after the other.
 fn readme() -> String {
-    std::fs::read_to_string(crate_root().join("README.md")).unwrap()
+    documentation()
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every fenced block of the README and of `docs/`.
+fn all_blocks() -> Vec<Block> {
+    documentation()
+        .iter()
+        .flat_map(|(file, text)| {
+            let mut blocks = blocks(text);
+            for b in &mut blocks {
+                b.file = file.clone();
+            }
+            blocks
+        })
+        .collect()
 }
 
 fn blocks(readme: &str) -> Vec<Block> {
@@ -41,6 +61,7 @@ fn blocks(readme: &str) -> Vec<Block> {
                 out.push(Block {
                     lang,
                     text: body.join("\n") + "\n",
+                    file: String::new(),
                     line,
                 });
             }
@@ -180,8 +201,7 @@ fn assert_ci_runs(calls: &[String]) {
         match words[..] {
             // the install line: .ci/run runs it first, on every fresh machine CI starts from
             [".ci/install"] => assert!(
-                ci.contains("\n.ci/install\n")
-                    && crate_root().join(".ci/install").is_file(),
+                ci.contains("\n.ci/install\n") && crate_root().join(".ci/install").is_file(),
                 "{call}: .ci/run does not run .ci/install"
             ),
             [".ci/pg-bindir", major] => {
@@ -239,18 +259,17 @@ fn assert_ci_runs(calls: &[String]) {
 /// line's command runs against a database with Witchcraft applied.
 #[tokio::test]
 async fn every_shell_command_in_the_readme_runs() {
-    let readme = readme();
-    let all = blocks(&readme);
+    let all = all_blocks();
     let shell: Vec<&Block> = all.iter().filter(|b| b.lang == "sh").collect();
     assert!(
         shell.len() >= 6,
         "the README's shell blocks: {}",
         shell.len()
     );
-    let unlabelled: Vec<usize> = all
+    let unlabelled: Vec<String> = all
         .iter()
         .filter(|b| b.lang.is_empty())
-        .map(|b| b.line)
+        .map(|b| format!("{} line {}", b.file, b.line))
         .collect();
     assert!(
         unlabelled.is_empty(),
@@ -269,8 +288,8 @@ async fn every_shell_command_in_the_readme_runs() {
         let out = shell_out(&mut project.bash(&script, Some(&project.bin)));
         assert_eq!(
             out.code, 0,
-            "README line {}:\n{}\nstdout:\n{}\nstderr:\n{}",
-            block.line, block.text, out.stdout, out.stderr
+            "{} line {}:\n{}\nstdout:\n{}\nstderr:\n{}",
+            block.file, block.line, block.text, out.stdout, out.stderr
         );
         check_effects(block, &project, &db, &out).await;
         calls.extend(project.recorded());
