@@ -47,6 +47,12 @@ pub enum Signal {
     Terminate,
 }
 
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Signal {
     pub fn name(self) -> &'static str {
         match self {
@@ -113,16 +119,14 @@ pub async fn wait() {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("interrupted by {signal}")]
 pub struct Interrupted {
-    pub signal: &'static str,
+    pub signal: Signal,
 }
 
 /// Fails with [`Interrupted`] once a signal has arrived: the engine calls it between steps,
 /// where stopping leaves nothing half done.
 pub fn check() -> Result<(), Interrupted> {
     match received() {
-        Some(signal) => Err(Interrupted {
-            signal: signal.name(),
-        }),
+        Some(signal) => Err(Interrupted { signal }),
         None => Ok(()),
     }
 }

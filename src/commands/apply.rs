@@ -207,7 +207,7 @@ async fn ask(question: &str) -> Result<bool, EngineError> {
         )),
         () = migrate::interrupt::wait() => {
             errln!();
-            let signal = migrate::interrupt::received().map_or("SIGINT", |s| s.name());
+            let signal = migrate::interrupt::received().unwrap_or(migrate::interrupt::Signal::Interrupt);
             Err(EngineError::Interrupted { signal })
         }
     }

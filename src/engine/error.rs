@@ -136,7 +136,7 @@ pub enum EngineError {
     },
 
     #[error("interrupted by {signal}")]
-    Interrupted { signal: &'static str },
+    Interrupted { signal: crate::interrupt::Signal },
 
     #[error("set `{set}` is at {at:04} but its maintenance needs all its migrations (newest: {newest:04}); run `migrate up --set {set}` first")]
     NotUpToDate { set: String, at: i64, newest: i64 },
@@ -246,13 +246,7 @@ impl EngineError {
         match self {
             EngineError::Connect { .. } | EngineError::Certificate { .. } => 3,
             EngineError::BadUrl { .. } | EngineError::TransactionPooler { .. } => 2,
-            EngineError::Interrupted { signal } => {
-                if *signal == "SIGTERM" {
-                    143
-                } else {
-                    130
-                }
-            }
+            EngineError::Interrupted { signal } => i32::from(signal.exit_code()),
             _ => 1,
         }
     }

@@ -418,7 +418,7 @@ async fn connect_within(
     let connected = tokio::select! {
         c = connected => c,
         () = crate::interrupt::wait() => {
-            let signal = crate::interrupt::received().map_or("SIGINT", |s| s.name());
+            let signal = crate::interrupt::received().unwrap_or(crate::interrupt::Signal::Interrupt);
             return Err(EngineError::Interrupted { signal });
         }
     };
