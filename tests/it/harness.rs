@@ -888,14 +888,25 @@ pub async fn wait_until(conn: &mut PgConnection, sql: &str) {
 
 /// A server that accepts connections and never answers: the address to reach it at.
 pub fn silent_server() -> std::net::SocketAddr {
+    silent_server_telling().0
+}
+
+/// [`silent_server`], and a receiver that gets one message per connection it accepts: what
+/// a test waits on to know a client is now waiting for an answer.
+pub fn silent_server_telling() -> (std::net::SocketAddr, std::sync::mpsc::Receiver<()>) {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let held: Vec<_> = silent.incoming().take(32).collect();
+        let mut held = Vec::new();
+        for conn in silent.incoming().take(32) {
+            held.push(conn);
+            let _ = tx.send(());
+        }
         std::thread::sleep(std::time::Duration::from_secs(120));
         drop(held);
     });
-    addr
+    (addr, rx)
 }
 
 /// `pg_dump --schema-only` of `db`, owners included, normalised only by order: without

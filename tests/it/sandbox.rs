@@ -177,7 +177,6 @@ fn sandbox_stops_and_removes_its_server_on_sigterm() {
             break;
         }
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
     let prefix = format!("migrate-pg-{pid}-");
     let dirs = || -> Vec<std::path::PathBuf> {
         std::fs::read_dir(std::env::temp_dir())
@@ -187,6 +186,15 @@ fn sandbox_stops_and_removes_its_server_on_sigterm() {
             .map(|e| e.path())
             .collect()
     };
+    // the server's directory is there: initdb is running
+    let started = std::time::Instant::now();
+    while dirs().is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no server directory"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     // SAFETY: signalling the child this test started.
     unsafe {
         libc::kill(pid as i32, libc::SIGTERM);
