@@ -252,8 +252,8 @@ async fn status_in_text_and_json() {
 #[tokio::test]
 async fn the_binary_alone_bootstraps_a_database_from_its_embedded_files() {
     let db = TestDb::new().await;
-    let empty = std::env::temp_dir().join(format!("migrate-empty-{}", std::process::id()));
-    std::fs::create_dir_all(&empty).unwrap();
+    let guard = temp_dir("empty");
+    let empty = guard.path();
     // Both sets install into `public` by default: one database takes one of them.
     let out = run(db.migrate().current_dir(&empty).arg("up"));
     assert_eq!(out.code, 2, "{}", out.stderr);
@@ -416,7 +416,8 @@ async fn usage_and_configuration_errors_exit_2_with_one_line() {
         assert!(out.stderr.starts_with(expected), "{args:?}: {}", out.stderr);
         assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     }
-    let dir = std::env::temp_dir().join(format!("migrate-badcfg-{}", std::process::id()));
+    let guard = temp_dir("badcfg");
+    let dir = guard.path();
     std::fs::create_dir_all(dir.join("s")).unwrap();
     std::fs::write(
         dir.join("migrations.toml"),

@@ -235,8 +235,8 @@ async fn both_sets_in_one_database_are_each_compared_in_their_own_schema() {
 async fn each_in_its_own_schema(mode: Mode) {
     let db = TestDb::in_mode(mode).await;
     let mut c = db.conn().await;
-    let dir = std::env::temp_dir().join(format!("migrate-layout-{}-{mode:?}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let guard = temp_dir("layout");
+    let dir = guard.path();
     let root = crate_root().display().to_string();
     std::fs::write(
         dir.join("migrations.toml"),

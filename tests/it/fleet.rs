@@ -89,11 +89,7 @@ async fn a_fleet_is_migrated_in_one_command_and_only_its_failures_are_retried() 
     }
     // Broken: nothing listens on a port just freed; a wrong password; a lock held by
     // another session; a drifted schema (which `up` finds nothing to do on).
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = free_port();
     entries[46].1 = format!("postgres://postgres@127.0.0.1:{closed}/fleet_46");
     sqlx::raw_sql("ALTER DATABASE fleet_47 OWNER TO fleet_pw")
         .execute(&mut admin)

@@ -886,6 +886,24 @@ pub async fn wait_until(conn: &mut PgConnection, sql: &str) {
     }
 }
 
+/// A loopback port nothing listens on (one the system just handed out and took back): what
+/// a test connects to for "refused", or gives a server to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A new directory of its own, removed when the value is dropped, a failing test's too.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("migrate-{prefix}-"))
+        .tempdir()
+        .unwrap()
+}
+
 /// A server that accepts connections and never answers: the address to reach it at.
 pub fn silent_server() -> std::net::SocketAddr {
     silent_server_telling().0

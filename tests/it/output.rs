@@ -548,11 +548,7 @@ async fn maintain_shows_each_upkeep_statement_as_it_runs() {
 async fn ndjson_follows_a_fleet_target_by_target() {
     let a = TestDb::new().await;
     let b = TestDb::new().await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = free_port();
     let file = std::env::temp_dir().join(unique_name("migrate-ndjson-fleet"));
     std::fs::write(
         &file,

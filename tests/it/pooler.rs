@@ -2,27 +2,22 @@
 //! an ordinary port must be refused from the server's answers, not from the port number.
 
 use crate::harness::*;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 /// A PgBouncer on a free loopback port in front of the plain test server.
 pub struct Pgbouncer {
     pub port: u16,
     child: Child,
-    dir: PathBuf,
+    /// removed once the child is gone
+    _dir: tempfile::TempDir,
 }
 
 impl Pgbouncer {
     pub fn start(upstream_url: &str, pool_mode: &str) -> Pgbouncer {
         let upstream = url::Url::parse(upstream_url).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("migrate-pgbouncer-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let guard = temp_dir("pgbouncer");
+        let dir = guard.path().to_path_buf();
         std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").unwrap();
         std::fs::write(
             dir.join("pgbouncer.ini"),
@@ -69,7 +64,11 @@ impl Pgbouncer {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Pgbouncer { port, child, dir }
+        Pgbouncer {
+            port,
+            child,
+            _dir: guard,
+        }
     }
 
     /// `url` (a database of the test server) through this PgBouncer.
@@ -84,7 +83,6 @@ impl Drop for Pgbouncer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -306,9 +306,7 @@ async fn an_unparsable_url_is_never_echoed() {
 #[tokio::test]
 async fn an_unreachable_against_database_names_against() {
     let db = TestDb::new().await;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = free_port();
     let out = run(db.migrate().args([
         "diff",
         "--against",

@@ -992,8 +992,8 @@ async fn adopt_takes_over_what_another_tool_migrated() {
 /// --from supabase`: the database is what `up` makes, and migrate takes it over.
 #[tokio::test]
 async fn export_for_the_supabase_cli_then_adopt() {
-    let dir = std::env::temp_dir().join(format!("migrate-export-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let guard = temp_dir("export");
+    let dir = guard.path().join("out");
     let db = TestDb::in_mode(Mode::Supabase).await;
     let out = run(db
         .migrate()
