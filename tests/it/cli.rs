@@ -253,7 +253,7 @@ async fn status_in_text_and_json() {
 async fn the_binary_alone_bootstraps_a_database_from_its_embedded_files() {
     let db = TestDb::new().await;
     let guard = temp_dir("empty");
-    let empty = guard.path();
+    let empty = guard.path().to_path_buf();
     // Both sets install into `public` by default: one database takes one of them.
     let out = run(db.migrate().current_dir(&empty).arg("up"));
     assert_eq!(out.code, 2, "{}", out.stderr);
@@ -417,7 +417,7 @@ async fn usage_and_configuration_errors_exit_2_with_one_line() {
         assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     }
     let guard = temp_dir("badcfg");
-    let dir = guard.path();
+    let dir = guard.path().to_path_buf();
     std::fs::create_dir_all(dir.join("s")).unwrap();
     std::fs::write(
         dir.join("migrations.toml"),

@@ -236,7 +236,7 @@ async fn each_in_its_own_schema(mode: Mode) {
     let db = TestDb::in_mode(mode).await;
     let mut c = db.conn().await;
     let guard = temp_dir("layout");
-    let dir = guard.path();
+    let dir = guard.path().to_path_buf();
     let root = crate_root().display().to_string();
     std::fs::write(
         dir.join("migrations.toml"),
