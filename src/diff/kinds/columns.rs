@@ -284,3 +284,70 @@ pub(crate) fn create(plan: &mut Plan, ctx: &Ctx, name: &str, c: &Column) {
     identity_sequence(plan, (&t, name), c, None);
     column_attributes(plan, &t, &column, c, None);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(body: &str) -> Column {
+        match Def::parse(Kind::Column, body) {
+            Def::Column(c) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn sql(plan: &Plan) -> Vec<&str> {
+        plan.steps.iter().map(|(_, s)| s.as_str()).collect()
+    }
+
+    #[test]
+    fn a_column_is_written_with_its_default_identity_and_nullability() {
+        let c = column("bigint\nnot null\nidentity always");
+        assert_eq!(
+            column_definition("id", &c),
+            "\"id\" bigint GENERATED ALWAYS AS IDENTITY NOT NULL"
+        );
+        let c = column("text\ndefault 'x'::text\ncollate \"C\"");
+        assert_eq!(
+            column_definition("note", &c),
+            "\"note\" text COLLATE \"C\" DEFAULT 'x'::text"
+        );
+    }
+
+    /// Identity was added to a nullable column before it was made NOT NULL, which fails.
+    #[test]
+    fn not_null_comes_before_an_identity_is_added() {
+        let mut plan = Plan::default();
+        change(
+            &mut plan,
+            "t.a",
+            &column("integer\nnot null\nidentity by default"),
+            &column("integer"),
+        );
+        let sql = sql(&plan);
+        let not_null = sql
+            .iter()
+            .position(|s| s.ends_with("SET NOT NULL;"))
+            .unwrap();
+        let identity = sql
+            .iter()
+            .position(|s| s.contains("ADD GENERATED"))
+            .unwrap();
+        assert!(not_null < identity, "{sql:?}");
+    }
+
+    #[test]
+    fn storage_goes_back_to_the_types_own() {
+        let mut plan = Plan::default();
+        change(
+            &mut plan,
+            "t.email",
+            &column("text"),
+            &column("text\nstorage external (type extended)"),
+        );
+        assert_eq!(
+            sql(&plan),
+            ["ALTER TABLE \"t\" ALTER COLUMN \"email\" SET STORAGE EXTENDED;"]
+        );
+    }
+}

@@ -129,3 +129,39 @@ pub(crate) fn comment(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_are_named_as_comment_on_and_owner_to_name_them() {
+        assert_eq!(
+            object_target(Kind::Function, "f(a integer)").unwrap(),
+            "FUNCTION \"f\"(a integer)"
+        );
+        assert_eq!(
+            object_target(Kind::Policy, "users.p").unwrap(),
+            "POLICY \"p\" ON \"users\""
+        );
+        assert_eq!(
+            object_target(Kind::MaterializedView, "s.m").unwrap(),
+            "MATERIALIZED VIEW \"s\".\"m\""
+        );
+        assert!(object_target(Kind::GrantsOnTable, "t").is_none());
+    }
+
+    #[test]
+    fn a_comment_is_set_only_when_it_differs() {
+        let with = Def::parse(
+            Kind::Index,
+            "CREATE INDEX i ON t USING btree (a)\ncomment 'x'",
+        );
+        let without = Def::parse(Kind::Index, "CREATE INDEX i ON t USING btree (a)");
+        let mut plan = Plan::default();
+        comment(&mut plan, Kind::Index, "i", &with, Some(&with));
+        assert!(plan.steps.is_empty());
+        comment(&mut plan, Kind::Index, "i", &without, Some(&with));
+        assert_eq!(plan.steps[0].1, "COMMENT ON INDEX \"i\" IS NULL;");
+    }
+}

@@ -52,3 +52,30 @@ pub(crate) fn change(plan: &mut Plan, name: &str, e: &Def, a: &Def) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A partitioned table's index reads `ON ONLY`, which would leave its partitions without
+    /// theirs: it is made on the whole table.
+    #[test]
+    fn a_partitioned_index_is_made_on_the_whole_table() {
+        let mut plan = Plan::default();
+        let def = Def::parse(Kind::Index, "CREATE INDEX i ON ONLY pt USING btree (at)");
+        create(&mut plan, "i", &def);
+        assert_eq!(plan.steps[0].1, "CREATE INDEX i ON pt USING btree (at);");
+    }
+
+    #[test]
+    fn a_statistics_target_is_altered_in_place() {
+        let mut plan = Plan::default();
+        let e = Def::parse(Kind::Statistics, "CREATE STATISTICS s ON a, b FROM t");
+        let a = Def::parse(
+            Kind::Statistics,
+            "CREATE STATISTICS s ON a, b FROM t\nstatistics 400",
+        );
+        change(&mut plan, "s", &e, &a);
+        assert_eq!(plan.steps[0].1, "ALTER STATISTICS \"s\" SET STATISTICS -1;");
+    }
+}

@@ -86,3 +86,20 @@ pub(crate) fn change(plan: &mut Plan, name: &str, e: &Def, a: &Def) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_is_added_with_its_column_list_and_row_filter() {
+        let def = Def::parse(
+            Kind::PublicationMember,
+            "publication pub\ncolumns (id, status)\nwhere (status <> 'x'::text)",
+        );
+        assert_eq!(
+            add_member("pub", "t", &def),
+            "ALTER PUBLICATION \"pub\" ADD TABLE \"t\" (id, status) WHERE (status <> 'x'::text);"
+        );
+    }
+}

@@ -33,3 +33,18 @@ fn routine_word(kind: Kind) -> &'static str {
         "PROCEDURE"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_routine_is_dropped_by_its_signature() {
+        let mut plan = Plan::default();
+        drop(&mut plan, Kind::Procedure, "s.p(a integer, b text)");
+        assert_eq!(
+            plan.steps[0].1,
+            "DROP PROCEDURE \"s\".\"p\"(a integer, b text);"
+        );
+    }
+}

@@ -86,3 +86,30 @@ pub(crate) fn change(plan: &mut Plan, name: &str, e: &Def, a: &Def) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extension_goes_up_in_place_and_back_only_by_being_made_again() {
+        assert!(version_key("1.10") > version_key("1.9"));
+        let at = |v: &str| Def::Extension {
+            schema: "extensions".into(),
+            version: v.into(),
+        };
+        let mut plan = Plan::default();
+        change(&mut plan, "pg_trgm", &at("1.6"), &at("1.5"));
+        assert_eq!(
+            plan.steps[0].1,
+            "ALTER EXTENSION \"pg_trgm\" UPDATE TO '1.6';"
+        );
+        let mut plan = Plan::default();
+        change(&mut plan, "pg_trgm", &at("1.5"), &at("1.6"));
+        assert!(
+            plan.steps[0].1.starts_with("-- data loss: going back"),
+            "{:?}",
+            plan.steps
+        );
+    }
+}

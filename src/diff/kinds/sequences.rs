@@ -54,3 +54,35 @@ pub(crate) fn change(plan: &mut Plan, name: &str, e: &Sequence, a: &Sequence) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_altered_in_place_and_the_owner_set_after_the_columns() {
+        let seq = |body: &str| match Def::parse(Kind::Sequence, body) {
+            Def::Sequence(s) => s,
+            other => panic!("{other:?}"),
+        };
+        let e = seq(
+            "as bigint\nstart 1 increment 7 min 1 max 9223372036854775807 cache 5\nowned by t.id",
+        );
+        let a = seq("as bigint\nstart 1 increment 1 min 1 max 9223372036854775807 cache 1");
+        let mut plan = Plan::default();
+        change(&mut plan, "s", &e, &a);
+        assert_eq!(
+            plan.steps,
+            [
+                (
+                    Phase::Sequences,
+                    "ALTER SEQUENCE \"s\" AS bigint INCREMENT BY 7 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 5 NO CYCLE;".to_string()
+                ),
+                (
+                    Phase::SequenceOwners,
+                    "ALTER SEQUENCE \"s\" OWNED BY t.id;".to_string()
+                )
+            ]
+        );
+    }
+}

@@ -423,3 +423,56 @@ pub(crate) fn localize(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(body: &str) -> Table {
+        match Def::parse(Kind::Table, body) {
+            Def::Table(t) => t,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A detached partition was dropped with its rows; it is attached back in place.
+    #[test]
+    fn a_partition_is_detached_and_attached_in_place() {
+        let attached =
+            table("table\npartition of dp FOR VALUES IN (1)\nrow level security disabled");
+        let detached = table("table\nrow level security disabled");
+        let mut plan = Plan::default();
+        change(&mut plan, "dp_1", &attached, &detached);
+        assert_eq!(
+            plan.steps[0].1,
+            "ALTER TABLE \"dp\" ATTACH PARTITION \"dp_1\" FOR VALUES IN (1);"
+        );
+        let mut plan = Plan::default();
+        change(&mut plan, "dp_1", &detached, &attached);
+        assert_eq!(
+            plan.steps[0].1,
+            "ALTER TABLE \"dp\" DETACH PARTITION \"dp_1\";"
+        );
+    }
+
+    #[test]
+    fn options_are_reset_and_set_by_name() {
+        let mut plan = Plan::default();
+        table_flags(
+            &mut plan,
+            "t",
+            &table("table\nwith (fillfactor=70)\nrow level security disabled"),
+            Some(&table(
+                "table\nwith (autovacuum_enabled=false, fillfactor=60)\nrow level security disabled",
+            )),
+        );
+        let sql: Vec<&str> = plan.steps.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(
+            sql,
+            [
+                "ALTER TABLE \"t\" RESET (autovacuum_enabled);",
+                "ALTER TABLE \"t\" SET (fillfactor=70);"
+            ]
+        );
+    }
+}

@@ -49,3 +49,26 @@ fn word(kind: Kind) -> &'static str {
         "RULE"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_is_made_in_its_enabled_state() {
+        let def = Def::parse(
+            Kind::Trigger,
+            "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()\nenabled always",
+        );
+        let mut plan = Plan::default();
+        create(&mut plan, Kind::Trigger, "t.tr", &def);
+        let sql: Vec<&str> = plan.steps.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(
+            sql,
+            [
+                "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();",
+                "ALTER TABLE \"t\" ENABLE ALWAYS TRIGGER \"tr\";"
+            ]
+        );
+    }
+}

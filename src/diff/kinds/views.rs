@@ -101,3 +101,43 @@ fn word(kind: Kind) -> &'static str {
         "MATERIALIZED VIEW"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Views were ordered by matching the last part of their names in each other's text;
+    /// the graph orders them, whatever their names.
+    #[test]
+    fn keys_follow_the_graph_not_their_names() {
+        let mut catalog = Catalog::default();
+        catalog
+            .dependencies
+            .entry("view a_top".into())
+            .or_default()
+            .insert("view z_base".into());
+        catalog
+            .dependencies
+            .entry("view z_base".into())
+            .or_default()
+            .insert("table t".into());
+        let keys = ["view a_top", "table t", "view z_base"].map(String::from);
+        let empty = Catalog::default();
+        let ordered = in_dependency_order(keys.iter().collect(), [&catalog, &empty], false);
+        assert_eq!(ordered, [&keys[1], &keys[2], &keys[0]]);
+        let reversed = in_dependency_order(keys.iter().collect(), [&empty, &catalog], true);
+        assert_eq!(reversed, [&keys[0], &keys[2], &keys[1]]);
+    }
+
+    #[test]
+    fn options_are_altered_in_place() {
+        let e = Def::parse(Kind::View, " SELECT 1;\nwith (security_invoker=true)");
+        let a = Def::parse(Kind::View, " SELECT 1;");
+        let mut plan = Plan::default();
+        change(&mut plan, Kind::View, "v", &e, &a);
+        assert_eq!(
+            plan.steps[0].1,
+            "ALTER VIEW \"v\" SET (security_invoker=true);"
+        );
+    }
+}
