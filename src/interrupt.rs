@@ -12,7 +12,7 @@
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,21 +21,6 @@ static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 /// Wakes whoever sleeps in [`sleep`] or [`wait`] when a signal arrives.
 static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-/// Set once the run gave up on an unresponsive server: its connection is not used again.
-static ABANDONED: AtomicBool = AtomicBool::new(false);
-
-/// Gives up on the run's server connection, which answers nothing: rolling back and
-/// releasing locks on it would wait forever, and the server does both itself when it
-/// notices that the connection is gone.
-pub fn abandon() {
-    ABANDONED.store(true, Ordering::SeqCst);
-}
-
-/// Whether the run gave up on its server connection.
-pub fn abandoned() -> bool {
-    ABANDONED.load(Ordering::SeqCst)
-}
 
 /// Server sessions opened by this process: how to reach the server, pid, backend start.
 static SESSIONS: Mutex<Vec<(PgConnectOptions, i32, String)>> = Mutex::new(Vec::new());

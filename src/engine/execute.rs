@@ -270,11 +270,10 @@ async fn send(
                     Err(_) => {
                         watcher = None;
                         if answered.elapsed() >= session.server_timeout {
-                            crate::interrupt::abandon();
                             return Err(sqlx::Error::Io(std::io::Error::new(
                                 std::io::ErrorKind::TimedOut,
                                 format!(
-                                    "the server has not answered for {:.1}s, and a health check on a second connection got no answer either (--server-timeout {})",
+                                    "{GAVE_UP} {:.1}s, and a health check on a second connection got no answer either (--server-timeout {})",
                                     answered.elapsed().as_secs_f64(),
                                     crate::config::format_duration(session.server_timeout)
                                 ),
@@ -285,6 +284,18 @@ async fn send(
             }
         }
     }
+}
+
+/// How the error of a run that gave up on its connection starts (see [`gave_up`]).
+const GAVE_UP: &str = "the server has not answered for";
+
+/// Whether `e` is the run giving up on its connection, whose server answers nothing: that
+/// connection is not used again (rolling back or releasing a lock on it would wait
+/// forever; the server does both when it notices the connection is gone). It is this one
+/// connection's state, carried by its error, not the process's.
+pub(crate) fn gave_up(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut
+        && io.to_string().starts_with(GAVE_UP))
 }
 
 /// Whether a driver error is the server's `lock_timeout` (SQLSTATE 55P03).
@@ -616,7 +627,7 @@ async fn run_in_transaction(
         }
         if let Err(e) = send(&mut tx, session, stmt.text, blockers).await {
             let (location, message) = locate(file, stmt, &e);
-            let outcome = if crate::interrupt::abandoned() {
+            let outcome = if gave_up(&e) {
                 Outcome::ServerLost
             } else {
                 let _ = tx.rollback().await;
@@ -750,7 +761,7 @@ async fn run_without_transaction(
             Ok(()) => send(conn, session, stmt.text, blockers).await.err().map(Ok),
         };
         let Some(failed) = failed else { continue };
-        let invalid = if crate::interrupt::abandoned() {
+        let invalid = if matches!(&failed, Ok(e) if gave_up(e)) {
             Vec::new()
         } else {
             let invalid = invalid_indexes(conn, &concurrent).await.unwrap_or_default();

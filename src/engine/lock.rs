@@ -169,12 +169,9 @@ async fn held_key(
     .map_err(db(format!("checking {guard}")))
 }
 
-/// Releases the lock `guard`; on a connection the run gave up on, the server releases it
-/// when it notices that the connection is gone.
+/// Releases the lock `guard` (never on a connection the run gave up on: the server
+/// releases it when it notices that the connection is gone).
 pub async fn release(conn: &mut PgConnection, guard: Guard<'_>) -> Result<(), EngineError> {
-    if crate::interrupt::abandoned() {
-        return Ok(());
-    }
     let key = key(conn, guard).await?;
     // Only a lock this session still holds: one a migration released itself (a refused
     // run) would make the server warn that it is not held.

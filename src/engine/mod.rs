@@ -609,15 +609,27 @@ pub(crate) async fn locked<T>(
         match lock::acquire(conn, &set.name, Guard::Schema(&set.schema), left, events).await {
             Ok(()) => {
                 let result = work(conn).await;
+                if lost(&result) {
+                    return result;
+                }
                 let released = lock::release(conn, Guard::Schema(&set.schema)).await;
                 result.and_then(|v| released.map(|()| v))
             }
             Err(e) => Err(e),
         };
+    if lost(&result) {
+        return result;
+    }
     let released = lock::release(conn, Guard::Set(&set.name)).await;
     let value = result?;
     released?;
     Ok(value)
+}
+
+/// Whether the run gave up on its connection (see [`execute::gave_up`]): its locks are not
+/// released on it, the server releases them with the session.
+fn lost<T>(result: &Result<T, EngineError>) -> bool {
+    matches!(result, Err(e) if e.driver_error().is_some_and(execute::gave_up))
 }
 
 /// Applies the pending migrations of `set` (up to and including `to`), oldest first.
