@@ -1408,3 +1408,77 @@ async fn unsettled_reservations_are_released_by_daily_maintenance() {
     assert_eq!(report["quota_reservations_released"], 1);
     assert_eq!(scalar_i64(&mut c, &tokens).await, 0);
 }
+
+/// Moving a month out of the default partition (when its partition is made) cut every
+/// link of that month's messages to their usage requests (`ON DELETE SET NULL` fired by
+/// the DELETE), and a request committed between the copy and the delete was lost. Now the
+/// rows move in one statement under a lock, and the links are put back: a request recorded
+/// while the month moves waits, then lands in the new partition.
+#[tokio::test]
+async fn a_month_moved_out_of_the_default_partition_keeps_its_rows_and_links() {
+    let (db, mut c) = migrated().await;
+    let (p, m) = seed_models(&mut c).await;
+    let user = new_user(&mut c, "mover@example.com").await;
+    // a month beyond the partitions upkeep keeps: its requests land in the default one
+    let month: String = sqlx::query_scalar(
+        "SELECT (date_trunc('month', now(), 'UTC') + interval '7 months' + interval '9 days')::text",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    exec(
+        &mut c,
+        &format!(
+            "WITH s AS (INSERT INTO agent_sessions (user_id, title) VALUES ({user}, 'moving') RETURNING id),
+                  r AS (INSERT INTO ai_usage_requests (user_id, provider_id, model_id, created_at)
+                        SELECT {user}, {p}, {m}, '{month}'::timestamptz + g * interval '1 hour'
+                          FROM generate_series(1, 3) g RETURNING id, created_at)
+             INSERT INTO agent_messages (session_id, role, content, usage_request_id, usage_request_created_at)
+             SELECT s.id, 'assistant', 'x', r.id, r.created_at FROM s, r"
+        ),
+    )
+    .await;
+    let in_default = "SELECT count(*) FROM ONLY ai_usage_requests_default";
+    assert_eq!(scalar_i64(&mut c, in_default).await, 3);
+    // the move runs in a transaction left open, while another session records a request
+    exec(&mut c, "BEGIN; SELECT ensure_ai_usage_partitions(8)").await;
+    let mut w = db.conn().await;
+    let mut probe = db.conn().await;
+    let insert = format!(
+        "INSERT INTO ai_usage_requests (user_id, provider_id, model_id, created_at)
+         VALUES ({user}, {p}, {m}, '{month}'::timestamptz + interval '5 hours')"
+    );
+    let (recorded, ()) = tokio::join!(sqlx::raw_sql(&insert).execute(&mut w), async {
+        // the writer waits for the move's lock; the move then commits
+        wait_until(
+            &mut probe,
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database())",
+        )
+        .await;
+        exec(&mut c, "COMMIT").await;
+    });
+    recorded.expect("the concurrent request is recorded");
+    // every request of the month is in its partition, none lost, none left behind
+    assert_eq!(scalar_i64(&mut c, in_default).await, 0);
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            &format!(
+                "SELECT count(*) FROM ai_usage_requests WHERE created_at >= date_trunc('month', '{month}'::timestamptz, 'UTC')
+                    AND tableoid <> 'ai_usage_requests_default'::regclass"
+            )
+        )
+        .await,
+        4
+    );
+    // and every message still points at its request
+    assert_eq!(
+        scalar_i64(
+            &mut c,
+            "SELECT count(*) FROM agent_messages m JOIN ai_usage_requests r
+                 ON r.id = m.usage_request_id AND r.created_at = m.usage_request_created_at",
+        )
+        .await,
+        3
+    );
+}
