@@ -603,7 +603,8 @@ async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
             .await,
             0
         );
-        // archived events leave after two years, not before
+        // archived events are kept (the overview archives, it never deletes), unless the
+        // database asks for a purge; then they leave after that, not before
         exec(
             &mut c,
             &format!(
@@ -617,6 +618,22 @@ async fn daily_maintenance_cleans_ends_archives_and_prepares_partitions() {
             .fetch_one(&mut c)
             .await
             .unwrap();
+        assert_eq!(report["audit_logs_archive_purged"], 0, "{report}");
+        assert_eq!(
+            scalar_i64(&mut c, "SELECT count(*) FROM audit_logs_archive").await,
+            5,
+            "daily maintenance deleted archived audit events"
+        );
+        exec(
+            &mut c,
+            "SET witchcraft.purge_audit_archive_after = '2 years'",
+        )
+        .await;
+        let report: serde_json::Value = sqlx::query_scalar("SELECT daily_maintenance()")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        exec(&mut c, "RESET witchcraft.purge_audit_archive_after").await;
         assert_eq!(report["audit_logs_archive_purged"], 1, "{report}");
         assert_eq!(
             scalar_i64(&mut c, "SELECT count(*) FROM audit_logs_archive").await,
