@@ -466,7 +466,7 @@ async fn server_notices_reach_the_operator() {
     assert_eq!(out.stderr.matches("notice:").count(), 1, "{}", out.stderr);
     assert!(
         out.stdout
-            .contains("witchcraft: applied 11 migrations, now at 0011"),
+            .contains("witchcraft: applied 12 migrations, now at 0012"),
         "{}",
         out.stdout
     );
@@ -764,7 +764,7 @@ async fn status_exit_code_fails_while_migrations_are_pending() {
         .migrate()
         .args(["--set", "witchcraft", "status", "--exit-code"]));
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stdout.contains("11 pending"), "{}", out.stdout);
+    assert!(out.stdout.contains("12 pending"), "{}", out.stdout);
     let out = run(db.migrate().args(["--set", "witchcraft", "status"]));
     assert_eq!(out.code, 0);
     assert_eq!(

@@ -1499,3 +1499,50 @@ async fn a_month_moved_out_of_the_default_partition_keeps_its_rows_and_links() {
         3
     );
 }
+
+/// With 99,999 of 100,000 tokens used, a reservation with an estimate of zero was granted,
+/// three times, and each request of 50,000 tokens was charged only up to the limit: about
+/// 100,000 tokens were never charged. A full quota now refuses every reservation; the one
+/// request that ends beyond the limit is charged up to it and its excess noted, and what is
+/// recorded is exactly what the quota charged plus the overshoot noted.
+#[tokio::test]
+async fn an_exhausted_quota_grants_no_reservation() {
+    let (_db, mut c) = migrated().await;
+    let models = seed_models(&mut c).await;
+    let user = new_user(&mut c, "full@example.com").await;
+    exec(
+        &mut c,
+        &format!("UPDATE user_quotas SET tokens_limit = 100000, tokens_used = 99999, cost_limit_usd = NULL WHERE user_id = {user}"),
+    )
+    .await;
+    let mut granted = Vec::new();
+    for _ in 0..3 {
+        granted.push(ai_request(&mut c, user, models, (0, 0.0), (20_000, 30_000)).await);
+    }
+    assert_eq!(granted, [true, false, false]);
+    let used = scalar_i64(
+        &mut c,
+        &format!("SELECT tokens_used FROM user_quotas WHERE user_id = {user}"),
+    )
+    .await;
+    assert_eq!(used, 100_000);
+    let recorded = scalar_i64(
+        &mut c,
+        &format!("SELECT coalesce(sum(total_tokens), 0)::bigint FROM ai_usage_requests WHERE user_id = {user}"),
+    )
+    .await;
+    let overshoot = scalar_i64(
+        &mut c,
+        &format!(
+            "SELECT coalesce(sum((metadata->>'quota_overshoot_tokens')::bigint), 0)::bigint
+               FROM ai_usage_requests WHERE user_id = {user}"
+        ),
+    )
+    .await;
+    assert_eq!((recorded, overshoot), (50_000, 49_999));
+    // what was recorded is what the quota charged (from 99,999) plus the overshoot noted
+    assert_eq!(recorded, (used - 99_999) + overshoot);
+    // and recording without a reservation is refused too, recording nothing
+    let refused = record(&mut c, user, models.0, models.1, 10, 10).await;
+    assert_eq!(refused.map_err(|(code, _)| code), Err("WQ429".to_string()));
+}
