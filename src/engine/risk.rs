@@ -253,16 +253,56 @@ fn targets_in_code(body: &str) -> Vec<Target> {
     out
 }
 
-/// Every target of a down file's statements.
+/// Every target of a down file's statements, less the tables whose rows the file copies
+/// whole into a table it keeps before dropping them (`INSERT INTO kept SELECT ... FROM t`
+/// with no `WHERE`, then `DROP TABLE t`: a table rebuilt under its name keeps its rows).
 pub fn dropped(sql: &str) -> Vec<Target> {
     let Ok(statements) = split(sql) else {
         return Vec::new();
     };
-    statements
+    let tokens: Vec<Vec<Token<'_>>> = statements
         .iter()
         .filter_map(|s| code_tokens(s.text).ok())
-        .flat_map(|t| targets(&t))
-        .collect()
+        .collect();
+    let all: Vec<Target> = tokens.iter().flat_map(|t| targets(t)).collect();
+    let goes = |name: &[String]| {
+        all.iter()
+            .any(|t| matches!(t, Target::Relation { name: n, .. } if same_name(n, name)))
+    };
+    // (source, kept) of every whole copy, in file order
+    let mut copies: Vec<Vec<String>> = Vec::new();
+    let mut out = Vec::new();
+    for t in &tokens {
+        if let Some((into, from)) = whole_copy(t) {
+            if !goes(&into) {
+                copies.push(from);
+            }
+        }
+        out.extend(targets(t).into_iter().filter(|target| {
+            !matches!(target, Target::Relation { name, truncate: false, cascade: false, .. }
+                if copies.iter().any(|c| same_name(c, name)))
+        }));
+    }
+    out
+}
+
+/// `INSERT INTO a [(...)] SELECT ... FROM b` with nothing after `b`: every row of `b`
+/// copied into `a`. `(a, b)`.
+fn whole_copy(t: &[Token<'_>]) -> Option<(Vec<String>, Vec<String>)> {
+    if !(t.first()?.is("INSERT") && t.get(1)?.is("INTO")) {
+        return None;
+    }
+    let (into, _) = name_at(t, 2)?;
+    let from = t.iter().rposition(|w| w.is("FROM"))?;
+    let (source, end) = name_at(t, from + 1)?;
+    let selects = t.iter().any(|w| w.is("SELECT"));
+    (selects && end == t.len()).then_some((into, source))
+}
+
+/// Whether two possibly qualified names are the same relation (an unqualified one matches
+/// any schema's).
+fn same_name(a: &[String], b: &[String]) -> bool {
+    a.last() == b.last() && (a.len() == 1 || b.len() == 1 || a == b)
 }
 
 fn quoted(name: &[String]) -> String {
@@ -590,6 +630,33 @@ mod tests {
             table: vec![table.into()],
             column: column.into(),
         }
+    }
+
+    /// `down` of AetherCrown98 0006 warned that `activity_logs` data would be deleted, yet
+    /// the file copies every row into the table it rebuilds under that name.
+    #[test]
+    fn a_table_whose_rows_are_copied_whole_before_its_drop_is_not_at_risk() {
+        let down = include_str!("../../schema/aethercrown98/0006_partition_activity_logs.down.sql");
+        assert!(
+            !d(down)
+                .iter()
+                .any(|t| matches!(t, Target::Relation { name, .. } if name.last().map(String::as_str) == Some("activity_logs"))),
+            "{:?}",
+            d(down)
+        );
+        // a copy of some rows, a copy into a table the file drops, a copy after the drop:
+        // the data is still at risk
+        for sql in [
+            "INSERT INTO keep SELECT * FROM t WHERE id > 10; DROP TABLE t;",
+            "INSERT INTO scratch SELECT * FROM t; DROP TABLE t; DROP TABLE scratch;",
+            "DROP TABLE t; INSERT INTO keep SELECT * FROM t;",
+        ] {
+            assert!(d(sql).contains(&rel(&["t"], false, false)), "{sql}");
+        }
+        assert_eq!(
+            d("INSERT INTO keep (a, b) SELECT a, b FROM t; DROP TABLE t;"),
+            Vec::<Target>::new()
+        );
     }
 
     #[test]
