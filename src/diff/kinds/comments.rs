@@ -7,42 +7,18 @@ use super::*;
 /// How `COMMENT ON` and `ALTER ... OWNER TO` name the object `name` of `kind` (`TABLE t`,
 /// `FUNCTION f(integer)`, `POLICY p ON t`); `None` for kinds that have neither.
 pub(crate) fn object_target(kind: Kind, name: &str) -> Option<String> {
+    let word = sql_word(kind)?;
     Some(match kind {
-        Kind::Schema => format!("SCHEMA {}", quote_ident(name)),
-        Kind::Table => format!("TABLE {}", quote_path(name)),
-        Kind::Column => format!("COLUMN {}", quote_path(name)),
-        Kind::View => format!("VIEW {}", quote_path(name)),
-        Kind::MaterializedView => format!("MATERIALIZED VIEW {}", quote_path(name)),
+        Kind::Schema | Kind::Publication => format!("{word} {}", quote_ident(name)),
         Kind::Function | Kind::Procedure => {
             let (f, args) = name.split_once('(')?;
-            format!(
-                "{} {}({args}",
-                if kind == Kind::Function {
-                    "FUNCTION"
-                } else {
-                    "PROCEDURE"
-                },
-                quote_path(f)
-            )
+            format!("{word} {}({args}", quote_path(f))
         }
-        Kind::Enum | Kind::CompositeType | Kind::RangeType => format!("TYPE {}", quote_path(name)),
-        Kind::Domain => format!("DOMAIN {}", quote_path(name)),
-        Kind::Collation => format!("COLLATION {}", quote_path(name)),
-        Kind::Sequence => format!("SEQUENCE {}", quote_path(name)),
-        Kind::Index => format!("INDEX {}", quote_path(name)),
-        Kind::Publication => format!("PUBLICATION {}", quote_ident(name)),
-        Kind::Statistics => format!("STATISTICS {}", quote_path(name)),
         Kind::Trigger | Kind::Policy | Kind::Constraint | Kind::Rule => {
             let (table, object) = table_and_name(name);
-            let what = match kind {
-                Kind::Trigger => "TRIGGER",
-                Kind::Policy => "POLICY",
-                Kind::Rule => "RULE",
-                _ => "CONSTRAINT",
-            };
-            format!("{what} {object} ON {table}")
+            format!("{word} {object} ON {table}")
         }
-        _ => return None,
+        _ => format!("{word} {}", quote_path(name)),
     })
 }
 

@@ -246,6 +246,32 @@ pub(crate) fn change(plan: &mut Plan, ctx: &Ctx, kind: Kind, name: &str, e: &Def
     owner(plan, (kind, name, e), [ctx.expected, ctx.actual], true);
 }
 
+/// The SQL word for objects of `kind` (`FUNCTION`, `MATERIALIZED VIEW`, `RULE`, ...), as
+/// `DROP`, `ALTER`, `COMMENT ON` and `OWNER TO` write it; `None` for kinds that have none.
+pub(crate) fn sql_word(kind: Kind) -> Option<&'static str> {
+    Some(match kind {
+        Kind::Schema => "SCHEMA",
+        Kind::Table => "TABLE",
+        Kind::Column => "COLUMN",
+        Kind::View => "VIEW",
+        Kind::MaterializedView => "MATERIALIZED VIEW",
+        Kind::Function => "FUNCTION",
+        Kind::Procedure => "PROCEDURE",
+        Kind::Enum | Kind::CompositeType | Kind::RangeType => "TYPE",
+        Kind::Domain => "DOMAIN",
+        Kind::Collation => "COLLATION",
+        Kind::Sequence => "SEQUENCE",
+        Kind::Index => "INDEX",
+        Kind::Publication => "PUBLICATION",
+        Kind::Statistics => "STATISTICS",
+        Kind::Trigger => "TRIGGER",
+        Kind::Policy => "POLICY",
+        Kind::Rule => "RULE",
+        Kind::Constraint => "CONSTRAINT",
+        _ => return None,
+    })
+}
+
 /// The table or view an object belongs to: a column's, constraint's, policy's or trigger's
 /// table, an index's relation, a partition's parent.
 pub(crate) fn relation_of(kind: Kind, name: &str, def: &Def) -> Option<String> {

@@ -6,7 +6,11 @@ pub(crate) fn drop(plan: &mut Plan, kind: Kind, name: &str) {
     let (f, args) = name.split_once('(').unwrap_or((name, ")"));
     plan.add(
         Phase::DropRoutines,
-        format!("DROP {} {}({args};", routine_word(kind), quote_path(f)),
+        format!(
+            "DROP {} {}({args};",
+            sql_word(kind).unwrap_or("FUNCTION"),
+            quote_path(f)
+        ),
     );
 }
 
@@ -23,14 +27,6 @@ pub(crate) fn create(plan: &mut Plan, ctx: &Ctx, definition: &str) {
 pub(crate) fn change(plan: &mut Plan, ctx: &Ctx, definition: &str, was: &str) {
     if definition != was {
         create(plan, ctx, definition);
-    }
-}
-
-fn routine_word(kind: Kind) -> &'static str {
-    if kind == Kind::Function {
-        "FUNCTION"
-    } else {
-        "PROCEDURE"
     }
 }
 

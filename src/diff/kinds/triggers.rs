@@ -19,7 +19,10 @@ pub(crate) fn drop(plan: &mut Plan, kind: Kind, name: &str) {
     let (table, object) = table_and_name(name);
     plan.add(
         Phase::DropTriggers,
-        format!("DROP {} {object} ON {table};", word(kind)),
+        format!(
+            "DROP {} {object} ON {table};",
+            sql_word(kind).unwrap_or("TRIGGER")
+        ),
     );
 }
 
@@ -36,17 +39,9 @@ pub(crate) fn create(plan: &mut Plan, kind: Kind, name: &str, def: &Def) {
     } = def
     {
         plan.add(Phase::Triggers, format!("{definition};"));
-        if let Some(sql) = enabled_state(word(kind), name, enabled) {
+        if let Some(sql) = enabled_state(sql_word(kind).unwrap_or("TRIGGER"), name, enabled) {
             plan.add(Phase::Triggers, sql);
         }
-    }
-}
-
-fn word(kind: Kind) -> &'static str {
-    if kind == Kind::Trigger {
-        "TRIGGER"
-    } else {
-        "RULE"
     }
 }
 

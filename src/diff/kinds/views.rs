@@ -55,7 +55,11 @@ pub(crate) fn in_dependency_order<'a>(
 pub(crate) fn drop(plan: &mut Plan, kind: Kind, name: &str) {
     plan.add(
         Phase::DropViews,
-        format!("DROP {} IF EXISTS {};", word(kind), quote_path(name)),
+        format!(
+            "DROP {} IF EXISTS {};",
+            sql_word(kind).unwrap_or("VIEW"),
+            quote_path(name)
+        ),
     );
 }
 
@@ -71,7 +75,7 @@ pub(crate) fn create(
         Phase::Views,
         format!(
             "CREATE {} {}{} AS\n{}",
-            word(kind),
+            sql_word(kind).unwrap_or("VIEW"),
             quote_path(name),
             options
                 .as_ref()
@@ -88,17 +92,13 @@ pub(crate) fn change(plan: &mut Plan, kind: Kind, name: &str, e: &Def, a: &Def) 
         for clause in options_change(eo.as_deref(), ao.as_deref()) {
             plan.add(
                 Phase::Views,
-                format!("ALTER {} {} {clause};", word(kind), quote_path(name)),
+                format!(
+                    "ALTER {} {} {clause};",
+                    sql_word(kind).unwrap_or("VIEW"),
+                    quote_path(name)
+                ),
             );
         }
-    }
-}
-
-fn word(kind: Kind) -> &'static str {
-    if kind == Kind::View {
-        "VIEW"
-    } else {
-        "MATERIALIZED VIEW"
     }
 }
 
