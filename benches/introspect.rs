@@ -10,6 +10,7 @@
 
 use migrate::catalog::introspect;
 use migrate::cluster::{Cluster, ClusterOptions};
+use migrate::run::Run;
 use std::time::{Duration, Instant};
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -57,6 +58,7 @@ struct Row {
 }
 
 async fn measure(cluster: &Cluster, db: &str, label: &'static str, runs: usize) -> Row {
+    let run = Run::default();
     let url = cluster.url(db);
     // What one run of `migrate diff` or `verify` pays: a new session (connected, so its
     // caches are cold, as pg_dump's are) for every introspection.
@@ -64,28 +66,36 @@ async fn measure(cluster: &Cluster, db: &str, label: &'static str, runs: usize) 
     let mut last = None;
     for _ in 0..runs {
         let start = Instant::now();
-        let mut conn = migrate::engine::connect(&url).await.expect("connect");
-        last = Some(introspect(&mut conn, "public").await.expect("introspect"));
+        let mut conn = migrate::engine::connect(&run, &url).await.expect("connect");
+        last = Some(
+            introspect(&run, &mut conn, "public")
+                .await
+                .expect("introspect"),
+        );
         times.push(start.elapsed());
     }
     let last = last.expect("one run");
-    let mut conn = migrate::engine::connect(&url).await.expect("connect");
+    let mut conn = migrate::engine::connect(&run, &url).await.expect("connect");
     let mut warm = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
-        introspect(&mut conn, "public").await.expect("introspect");
+        introspect(&run, &mut conn, "public")
+            .await
+            .expect("introspect");
         warm.push(start.elapsed());
     }
     let mut planned = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
-        let mut conn = migrate::engine::connect(&url).await.expect("connect");
-        migrate::catalog::introspect_with_dependencies(&mut conn, "public")
+        let mut conn = migrate::engine::connect(&run, &url).await.expect("connect");
+        migrate::catalog::introspect_with_dependencies(&run, &mut conn, "public")
             .await
             .expect("introspect");
         planned.push(start.elapsed());
     }
-    let other = introspect(&mut conn, "public").await.expect("introspect");
+    let other = introspect(&run, &mut conn, "public")
+        .await
+        .expect("introspect");
     let start = Instant::now();
     let drift = migrate::diff::compare(&last.catalog, &other.catalog);
     let compare = start.elapsed();
@@ -123,13 +133,14 @@ async fn measure(cluster: &Cluster, db: &str, label: &'static str, runs: usize) 
 }
 
 fn main() {
+    let run = Run::default();
     let cluster = Cluster::start(&ClusterOptions::default()).expect("a throwaway server");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let rows = runtime.block_on(async {
-        let mut admin = migrate::engine::connect(&cluster.url("postgres"))
+        let mut admin = migrate::engine::connect(&run, &cluster.url("postgres"))
             .await
             .expect("admin");
         let mut rows = Vec::new();
@@ -144,7 +155,7 @@ fn main() {
                 .execute(&mut admin)
                 .await
                 .expect("db");
-            let mut conn = migrate::engine::connect(&cluster.url(db))
+            let mut conn = migrate::engine::connect(&run, &cluster.url(db))
                 .await
                 .expect("connect");
             for s in 0..schemas {

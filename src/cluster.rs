@@ -17,7 +17,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -418,43 +417,6 @@ impl Cluster {
             let _ = watchdog.wait();
         }
         self.root.clone()
-    }
-
-    /// Stops the server and removes its directory when this process exits normally
-    /// (`atexit`): for a server shared by every test of a test binary.
-    pub fn stop_at_exit(mut self) {
-        static REGISTER: Once = Once::new();
-        REGISTER.call_once(|| {
-            // SAFETY: registering a plain extern "C" function.
-            unsafe {
-                libc::atexit(stop_registered);
-            }
-        });
-        self.kept = true;
-        AT_EXIT
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Cluster {
-                root: std::mem::take(&mut self.root),
-                port: self.port,
-                bindir: std::mem::take(&mut self.bindir),
-                child: self.child.take(),
-                run_as: self.run_as,
-                kept: false,
-                superuser: std::mem::take(&mut self.superuser),
-                settings: std::mem::take(&mut self.settings),
-                standby: self.standby,
-                watchdog: self.watchdog.take(),
-            });
-    }
-}
-
-static AT_EXIT: Mutex<Vec<Cluster>> = Mutex::new(Vec::new());
-
-extern "C" fn stop_registered() {
-    let clusters = std::mem::take(&mut *AT_EXIT.lock().unwrap_or_else(|p| p.into_inner()));
-    for c in clusters {
-        let _ = c.stop();
     }
 }
 

@@ -10,5 +10,6 @@ pub mod diff;
 pub mod engine;
 pub mod interrupt;
 pub mod redact;
+pub mod run;
 pub mod sets;
 pub mod verify;

@@ -13,12 +13,12 @@ use clap::{CommandFactory, FromArgMatches};
 use migrate::cluster::ClusterError;
 use migrate::config::ConfigError;
 use migrate::engine::EngineError;
-use migrate::redact::redact_text;
+use migrate::run::Run;
 use std::process::ExitCode;
 
-/// One line, passwords redacted: how server text is shown.
-fn redact_line(text: &str) -> String {
-    migrate::engine::error::one_line(&redact_text(text))
+/// One line, passwords and the run's secrets hidden: how server text is shown.
+fn redact_line(run: &Run, text: &str) -> String {
+    migrate::engine::error::one_line(&run.redact(text))
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {
@@ -51,7 +51,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// The error and its causes on one line. Most errors already quote their cause in their own
 /// message; a cause is added only when its text is not there yet. A driver error is always
 /// quoted by the error that keeps it (with its SQLSTATE), so it is never added again.
-fn message(e: &anyhow::Error) -> String {
+fn message(run: &Run, e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
         if cause.is::<sqlx::Error>() || cause.is::<Box<sqlx::Error>>() {
@@ -66,7 +66,7 @@ fn message(e: &anyhow::Error) -> String {
         }
         text.push_str(&part);
     }
-    redact_line(&text)
+    redact_line(run, &text)
 }
 
 /// Prints an error as one line, or as the one JSON document of the run (an `error` event
@@ -98,8 +98,8 @@ fn report(json: bool, message: &str, code: u8) {
 /// Turns SIGINT and SIGTERM into a stop: the first cancels what the server runs for this
 /// process and lets the engine roll back and release its locks; a second ends the process.
 #[cfg(unix)]
-fn watch_signals() {
-    use migrate::interrupt::{self, Signal};
+fn watch_signals(run: &Run) {
+    use migrate::interrupt::Signal;
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -107,14 +107,16 @@ fn watch_signals() {
     ) else {
         return;
     };
+    let run = run.clone();
     tokio::spawn(async move {
         loop {
             let sig = tokio::select! {
                 _ = int.recv() => Signal::Interrupt,
                 _ = term.recv() => Signal::Terminate,
             };
-            if interrupt::raise(sig) {
-                tokio::spawn(interrupt::cancel_sessions());
+            if run.signals().raise(sig) {
+                let run = run.clone();
+                tokio::spawn(async move { run.signals().cancel_sessions().await });
             } else {
                 errln!(
                     "{}: stopping now, without waiting for the server",
@@ -127,18 +129,18 @@ fn watch_signals() {
 }
 
 #[cfg(not(unix))]
-fn watch_signals() {}
+fn watch_signals(_: &Run) {}
 
 /// The one line printed when a signal stopped the run: why, what this run did, and where
 /// to look.
-fn interrupted_line(signal: migrate::interrupt::Signal, e: &anyhow::Error) -> String {
+fn interrupted_line(run: &Run, signal: migrate::interrupt::Signal, e: &anyhow::Error) -> String {
     let done = ui::done_in_this_run();
     let did = if done.is_empty() {
         "nothing was applied or rolled back by this run".to_string()
     } else {
         format!("done by this run and kept: {}", done.join(", "))
     };
-    let cause = message(e);
+    let cause = message(run, e);
     let cause = if cause.starts_with("interrupted by") {
         "stopped before its next step".to_string()
     } else {
@@ -212,7 +214,7 @@ fn main() -> ExitCode {
             let first = rendered.lines().next().unwrap_or("invalid arguments");
             let text = first.trim_start_matches("error: ").to_string();
             ui::init(format_flag, 0);
-            report(true, &redact_line(&text), 2);
+            report(true, &redact_line(&Run::new(), &text), 2);
             return ExitCode::from(2);
         }
     };
@@ -263,7 +265,8 @@ fn main() -> ExitCode {
     // the last event.
     cli.global.json = format != cli::Format::Text;
     // Only fails when a subscriber is already set, which nothing else does.
-    let _ = tracing::subscriber::set_global_default(notices::Notices);
+    let run = Run::new();
+    let _ = tracing::subscriber::set_global_default(notices::Notices(run.clone()));
     let json = cli.global.json;
     // diff follows `git diff --exit-code`: 1 means drift, so no error is 1.
     let is_diff = matches!(cli.command, cli::Command::Diff { .. });
@@ -284,25 +287,26 @@ fn main() -> ExitCode {
     };
     let local = tokio::task::LocalSet::new();
     let result = local.block_on(&runtime, async {
-        watch_signals();
-        commands::run(cli).await
+        watch_signals(&run);
+        commands::run(cli, run.clone()).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         // (a verb that reported its own end, a fleet stopped by a signal among them)
         Err(e) if e.downcast_ref::<commands::Reported>().is_some() => ExitCode::from(
-            match (
-                migrate::interrupt::received(),
-                e.downcast_ref::<commands::Reported>(),
-            ) {
+            match (run.received(), e.downcast_ref::<commands::Reported>()) {
                 (Some(signal), _) => signal.exit_code(),
                 (None, reported) => reported.map_or(1, |r| r.0),
             },
         ),
-        Err(e) if migrate::interrupt::received().is_some() => {
-            let signal = migrate::interrupt::received().expect("checked");
-            report(json, &interrupted_line(signal, &e), signal.exit_code());
+        Err(e) if run.received().is_some() => {
+            let signal = run.received().expect("checked");
+            report(
+                json,
+                &interrupted_line(&run, signal, &e),
+                signal.exit_code(),
+            );
             ExitCode::from(signal.exit_code())
         }
         Err(e) => match e.downcast_ref::<commands::Reported>() {
@@ -313,7 +317,7 @@ fn main() -> ExitCode {
                     1 if is_diff => 2,
                     code => code,
                 };
-                report(json, &message(&e), code);
+                report(json, &message(&run, &e), code);
                 ExitCode::from(code)
             }
         },

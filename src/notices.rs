@@ -14,8 +14,8 @@ use tracing::{Event, Level, Metadata, Subscriber};
 
 const TARGET: &str = "sqlx::postgres::notice";
 
-/// Prints server notices of severity NOTICE and above.
-pub struct Notices;
+/// Prints server notices of severity NOTICE and above, with the run's secrets hidden.
+pub struct Notices(pub migrate::run::Run);
 
 struct Message(String);
 
@@ -58,7 +58,10 @@ impl Subscriber for Notices {
         } else {
             "warning"
         };
-        crate::ui::always(&format!("{prefix}: {}", crate::redact_line(&message.0)));
+        crate::ui::always(&format!(
+            "{prefix}: {}",
+            crate::redact_line(&self.0, &message.0)
+        ));
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}

@@ -6,57 +6,73 @@
 //! - a URL that parses has its password replaced;
 //! - a URL that does not parse (`postgres://app:pa/ss@db`) loses everything between `://`
 //!   and its last `@`, since nobody can say where its password ends;
-//! - every password this process has been given (URLs it connected with, `PGPASSWORD`) is
-//!   remembered, and any occurrence of it in any text is replaced, whatever the form.
+//! - every password a run has been given (URLs it connected with, `PGPASSWORD`) is
+//!   remembered in its [`Secrets`], and [`Secrets::redact`] replaces any occurrence of it in
+//!   any text, whatever the form: the binary passes everything it prints through it.
 
 use std::sync::Mutex;
 
 const HIDDEN: &str = "***";
 
-/// Secrets seen by this process. Short strings are not remembered: replacing every `ab` in
-/// a message would mangle it, and the structural rules above already cover them.
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The secrets a run has been given. Short strings are not remembered: replacing every `ab`
+/// in a message would mangle it, and the structural rules above already cover them.
+#[derive(Debug, Default)]
+pub struct Secrets(Mutex<Vec<String>>);
 const MIN_REMEMBERED: usize = 4;
 
-/// Remembers `secret` so that [`redact_text`] hides it wherever it appears.
-pub fn register_secret(secret: &str) {
-    if secret.len() < MIN_REMEMBERED {
-        return;
+impl Secrets {
+    /// Remembers `secret` so that [`Secrets::redact`] hides it wherever it appears.
+    pub fn remember(&self, secret: &str) {
+        if secret.len() < MIN_REMEMBERED {
+            return;
+        }
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !all.iter().any(|s| s == secret) {
+            all.push(secret.to_string());
+            // Longest first, so a secret containing another is replaced whole.
+            all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
     }
-    let mut all = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
-    if !all.iter().any(|s| s == secret) {
-        all.push(secret.to_string());
-        // Longest first, so a secret containing another is replaced whole.
-        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    }
-}
 
-/// Remembers the passwords of a connection string (URL or key=value) and `PGPASSWORD`.
-pub fn register_url_secrets(conn: &str) {
-    if let Ok(pw) = std::env::var("PGPASSWORD") {
-        register_secret(&pw);
-    }
-    if let Some(rest) = conn.split_once("://").map(|(_, r)| r) {
-        match url::Url::parse(conn) {
-            Ok(u) => {
-                if let Some(pw) = u.password() {
-                    register_secret(pw);
-                    if let Ok(decoded) = percent_decode(pw) {
-                        register_secret(&decoded);
+    /// Remembers the passwords of a connection string (URL or key=value) and `PGPASSWORD`.
+    pub fn remember_url(&self, conn: &str) {
+        if let Ok(pw) = std::env::var("PGPASSWORD") {
+            self.remember(&pw);
+        }
+        if let Some(rest) = conn.split_once("://").map(|(_, r)| r) {
+            match url::Url::parse(conn) {
+                Ok(u) => {
+                    if let Some(pw) = u.password() {
+                        self.remember(pw);
+                        if let Ok(decoded) = percent_decode(pw) {
+                            self.remember(&decoded);
+                        }
                     }
                 }
-            }
-            Err(_) => {
-                if let Some(at) = rest.rfind('@') {
-                    if let Some((_, pw)) = rest[..at].split_once(':') {
-                        register_secret(pw);
+                Err(_) => {
+                    if let Some(at) = rest.rfind('@') {
+                        if let Some((_, pw)) = rest[..at].split_once(':') {
+                            self.remember(pw);
+                        }
                     }
                 }
             }
         }
+        for value in param_values(conn) {
+            self.remember(&value);
+        }
     }
-    for value in param_values(conn) {
-        register_secret(&value);
+
+    /// [`redact_text`], then every remembered secret replaced, whatever its form.
+    pub fn redact(&self, text: &str) -> String {
+        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = redact_text(text);
+        for secret in all.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), HIDDEN);
+            }
+        }
+        out
     }
 }
 
@@ -81,7 +97,7 @@ fn percent_decode(s: &str) -> Result<String, ()> {
 /// parameter, with `***`. A URL that does not parse loses its whole user information.
 pub fn redact_url(conn: &str) -> String {
     let Some(scheme_end) = conn.find("://") else {
-        return hide_secrets(&redact_params(conn));
+        return redact_params(conn);
     };
     let rest_start = scheme_end + 3;
     // Everything between `://` and the last `@` goes: where a malformed URL's password ends
@@ -107,7 +123,7 @@ pub fn redact_url(conn: &str) -> String {
         Ok(_) => conn.to_string(),
         Err(_) => whole_userinfo(),
     };
-    hide_secrets(&redact_params(&shown))
+    redact_params(&shown)
 }
 
 /// The values of password parameters in `s` (URL query or key=value string).
@@ -181,20 +197,7 @@ fn redact_params(s: &str) -> String {
     out
 }
 
-/// Replaces every remembered secret in `text`.
-fn hide_secrets(text: &str) -> String {
-    let all = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
-    let mut out = text.to_string();
-    for secret in all.iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), HIDDEN);
-        }
-    }
-    out
-}
-
-/// Redacts every `scheme://…` URL, every password parameter and every remembered secret
-/// found in free text.
+/// Redacts every `scheme://…` URL and every password parameter found in free text.
 pub fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -210,7 +213,7 @@ pub fn redact_text(text: &str) -> String {
         rest = &rest[end..];
     }
     out.push_str(rest);
-    hide_secrets(&redact_params(&out))
+    redact_params(&out)
 }
 
 #[cfg(test)]
@@ -275,11 +278,16 @@ mod tests {
 
     #[test]
     fn remembered_secrets_are_hidden_in_any_text() {
-        register_url_secrets("postgres://app:Remember-Me-9@h/db");
-        let t = redact_text("the server said: password Remember-Me-9 is wrong");
+        let secrets = Secrets::default();
+        secrets.remember_url("postgres://app:Remember-Me-9@h/db");
+        let t = secrets.redact("the server said: password Remember-Me-9 is wrong");
         assert!(!t.contains("Remember-Me-9"), "{t}");
-        register_url_secrets("host=h password='kv secret 42'");
-        assert!(!redact_text("x kv secret 42 y").contains("kv secret 42"));
+        secrets.remember_url("host=h password='kv secret 42'");
+        assert!(!secrets.redact("x kv secret 42 y").contains("kv secret 42"));
+        // Another run's secrets are its own.
+        assert!(Secrets::default()
+            .redact("x kv secret 42 y")
+            .contains("kv secret 42"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! is read by the reading session alone.
 
 use super::CatalogError;
+use crate::run::Run;
 use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{Connection, PgConnection};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +35,7 @@ const HEAVIEST: &[&str] = &[
 
 /// Whether to use helpers for `conn`, and how they connect: asked before the reading
 /// transaction begins, so a failure here costs nothing.
-pub(super) async fn helper_options(conn: &mut PgConnection) -> Option<PgConnectOptions> {
+pub(super) async fn helper_options(run: &Run, conn: &mut PgConnection) -> Option<PgConnectOptions> {
     let big: bool = sqlx::query_scalar("SELECT count(*) >= $1 FROM pg_class")
         .bind(HELPED_FROM_RELATIONS)
         .fetch_one(&mut *conn)
@@ -44,7 +45,7 @@ pub(super) async fn helper_options(conn: &mut PgConnection) -> Option<PgConnectO
         return None;
     }
     let (pid, start) = crate::interrupt::identify(conn).await?;
-    crate::interrupt::options_of(pid, &start)
+    run.signals().options_of(pid, &start)
 }
 
 /// Runs every query of `sqls` inside the reading transaction on `main` (already begun, with
@@ -52,6 +53,7 @@ pub(super) async fn helper_options(conn: &mut PgConnection) -> Option<PgConnectO
 /// order of `sqls`, with how many sessions read them. `names` names each query in errors and
 /// orders the work.
 pub(super) async fn fetch(
+    run: &Run,
     main: &mut PgConnection,
     names: &[&'static str],
     sqls: &[String],
@@ -95,7 +97,7 @@ pub(super) async fn fetch(
         async move {
             let (opts, snapshot) = helpers?;
             let mut conn = tokio::select! {
-                conn = join(opts, snapshot, setup) => conn?,
+                conn = join(run, opts, snapshot, setup) => conn?,
                 _ = drained.wait_for(|d| *d) => return None,
             };
             joined.fetch_add(1, Ordering::SeqCst);
@@ -142,10 +144,15 @@ async fn send(
 }
 
 /// Opens a helper session inside the reading transaction's snapshot.
-async fn join(opts: &PgConnectOptions, snapshot: &str, setup: &str) -> Option<PgConnection> {
+async fn join(
+    run: &Run,
+    opts: &PgConnectOptions,
+    snapshot: &str,
+    setup: &str,
+) -> Option<PgConnection> {
     let mut conn = tokio::time::timeout(
         HELPER_CONNECT,
-        crate::engine::connect_with(opts, "the catalog helper"),
+        crate::engine::connect_with(run, opts, "the catalog helper"),
     )
     .await
     .ok()?

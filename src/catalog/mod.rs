@@ -30,6 +30,7 @@ pub mod versions;
 
 pub use text::{parse, render};
 
+use crate::run::Run;
 use sqlx::{Connection, PgConnection, Row};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
@@ -440,34 +441,40 @@ type Gathered = (model::Kind, Option<String>, Vec<(String, Vec<String>)>);
 /// Reads the schema of the database `conn` is connected to; objects the connected role owns
 /// carry no owner field.
 pub async fn introspect(
+    run: &Run,
     conn: &mut PgConnection,
     home: &str,
 ) -> Result<Introspection, CatalogError> {
-    read(conn, home, false, None).await
+    read(run, conn, home, false, None).await
 }
 
 /// Reads the schema and what depends on what in it (one query more): what planning a
 /// repair needs, and comparing does not.
 pub async fn introspect_with_dependencies(
+    run: &Run,
     conn: &mut PgConnection,
     home: &str,
 ) -> Result<Introspection, CatalogError> {
-    read(conn, home, true, None).await
+    read(run, conn, home, true, None).await
 }
 
 /// Reads the schema as [`introspect`] does, relative to the owner `owner` (a role name;
 /// the connected role when `None`): objects it owns carry no owner field. `verify` reads a
 /// set's objects relative to the role that applied the set, whoever runs it.
 pub async fn introspect_owned_by(
+    run: &Run,
     conn: &mut PgConnection,
     home: &str,
     with_dependencies: bool,
     owner: Option<&str>,
 ) -> Result<Introspection, CatalogError> {
-    read(conn, home, with_dependencies, owner).await
+    read(run, conn, home, with_dependencies, owner).await
 }
 
+/// Reads with helper sessions when the catalog is big and `conn` is a session of `run`
+/// (the run knows how to open a second connection to its server).
 async fn read(
+    run: &Run,
     conn: &mut PgConnection,
     home: &str,
     with_dependencies: bool,
@@ -479,7 +486,7 @@ async fn read(
             reason: crate::engine::error::reason(&e),
         }
     };
-    let helpers = fetch::helper_options(conn).await;
+    let helpers = fetch::helper_options(run, conn).await;
     let owner: String = sqlx::query_scalar("SELECT quote_ident(coalesce($1, current_user::text))")
         .bind(owner)
         .fetch_one(&mut *conn)
@@ -544,7 +551,7 @@ async fn read(
         (Some(opts), Some(snapshot)) => Some((opts, snapshot.as_str())),
         _ => None,
     };
-    let (mut fetched, sessions) = fetch::fetch(&mut tx, &names, &sqls, shared, &setup).await?;
+    let (mut fetched, sessions) = fetch::fetch(run, &mut tx, &names, &sqls, shared, &setup).await?;
     tx.commit().await.map_err(fail("commit"))?;
     let queries = fetched.len();
     let edges = if with_dependencies {

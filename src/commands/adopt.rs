@@ -30,6 +30,7 @@ fn history_table(tool: &str) -> Result<&'static str> {
 /// The live catalog of `set`, scoped as `verify` scopes it, without the other tool's own
 /// history table (sqlx and refinery keep it beside the set's tables).
 async fn live(
+    run: &Run,
     conn: &mut PgConnection,
     set: &MigrationSet,
     expected: &Catalog,
@@ -37,7 +38,7 @@ async fn live(
 ) -> Result<Catalog> {
     let mut scope = vec![set.schema.clone()];
     scope.extend(expected.schema_names());
-    let mut catalog = migrate::catalog::introspect(conn, &set.schema)
+    let mut catalog = migrate::catalog::introspect(run, conn, &set.schema)
         .await?
         .catalog
         .as_sets_see_it(&set.schema)
@@ -49,12 +50,12 @@ async fn live(
     Ok(catalog)
 }
 
-pub(super) async fn adopt(g: &Global, sets: &[MigrationSet], tool: &str) -> Result<()> {
+pub(super) async fn adopt(g: &Ctx<'_>, sets: &[MigrationSet], tool: &str) -> Result<()> {
     let table = history_table(tool)?;
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
-    let mut conn = super::connect(url).await?;
-    engine::require_own_session(&mut conn, url).await?;
+    let mut conn = super::connect(&g.run, url).await?;
+    engine::require_own_session(&g.run, &mut conn, url).await?;
     let theirs: Option<i64> =
         match sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
             .bind(table)
@@ -87,7 +88,7 @@ pub(super) async fn adopt(g: &Global, sets: &[MigrationSet], tool: &str) -> Resu
         let mut found = None;
         let mut nearest: Option<(usize, i64, migrate::diff::Drift)> = None;
         for (version, _, expected) in steps.iter().rev() {
-            let actual = live(&mut conn, set, expected, table).await?;
+            let actual = live(&g.run, &mut conn, set, expected, table).await?;
             let drift = migrate::diff::compare(expected, &actual);
             if drift.is_empty() {
                 found = Some(*version);

@@ -17,9 +17,9 @@ pub(super) fn down_target(steps: Option<usize>, to: Option<i64>) -> DownTarget {
 }
 
 /// `up --dry-run`: the SQL of every pending migration, in order; nothing is changed.
-pub(super) async fn up_dry_run(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
+pub(super) async fn up_dry_run(g: &Ctx<'_>, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
     check_distinct_schemas(sets)?;
-    let mut conn = super::connect(database_url(g)?).await?;
+    let mut conn = super::connect(&g.run, database_url(g)?).await?;
     let mut reports = Vec::new();
     for set in sets {
         let plan = engine::pending(&mut conn, set, to).await?;
@@ -46,11 +46,11 @@ pub(super) async fn up_dry_run(g: &Global, sets: &[MigrationSet], to: Option<i64
 /// `down --dry-run`: the SQL of every migration that would be rolled back, in order, and
 /// the data it would delete; nothing is changed.
 pub(super) async fn down_dry_run(
-    g: &Global,
+    g: &Ctx<'_>,
     sets: &[MigrationSet],
     target: DownTarget,
 ) -> Result<()> {
-    let mut conn = super::connect(database_url(g)?).await?;
+    let mut conn = super::connect(&g.run, database_url(g)?).await?;
     let mut reports = Vec::new();
     for set in sets.iter().rev() {
         let (plan, at_risk) = engine::rollback_preview(&mut conn, set, target).await?;
@@ -85,8 +85,8 @@ pub(super) fn lock_timeout<'a>(g: &'a Global, set: &'a MigrationSet) -> &'a str 
 }
 
 /// The bounds of a run of `set`: the flags, else the set's configuration, else defaults.
-pub(super) fn limits(g: &Global, set: &MigrationSet) -> engine::Limits {
-    let mut limits = engine::Limits::new(lock_timeout(g, set));
+pub(super) fn limits(g: &Ctx<'_>, set: &MigrationSet) -> engine::Limits {
+    let mut limits = engine::Limits::new(lock_timeout(g, set)).in_run(&g.run);
     if let Some(w) = g.lock_wait {
         limits.lock_wait = w;
     }
@@ -119,13 +119,13 @@ pub(super) fn check_distinct_schemas(sets: &[MigrationSet]) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn up(g: &Global, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
+pub(super) async fn up(g: &Ctx<'_>, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
     check_distinct_schemas(sets)?;
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
-    let mut conn = super::connect(url).await?;
-    engine::require_own_session(&mut conn, url).await?;
-    let _watch = super::watch::statements(&mut conn, url).await;
+    let mut conn = super::connect(&g.run, url).await?;
+    engine::require_own_session(&g.run, &mut conn, url).await?;
+    let _watch = super::watch::statements(&g.run, &mut conn, url).await;
     let mut reports = Vec::new();
     for set in sets {
         let before = engine::status(&mut conn, set).await?.current_version;
@@ -190,7 +190,7 @@ fn rollback_question(
 /// Asks `question [y/N]` on the terminal without holding anything: the answer is read on a
 /// thread of its own, so a signal ends the wait at once (exit 130 or 143), and nothing is
 /// locked while a person thinks.
-async fn ask(question: &str) -> Result<bool, EngineError> {
+async fn ask(run: &Run, question: &str) -> Result<bool, EngineError> {
     err!("roll back {question}? [y/N] ");
     let _ = std::io::stderr().flush();
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -205,9 +205,9 @@ async fn ask(question: &str) -> Result<bool, EngineError> {
             answer.unwrap_or_default().trim().to_ascii_lowercase().as_str(),
             "y" | "yes"
         )),
-        () = migrate::interrupt::wait() => {
+        () = run.wait() => {
             errln!();
-            let signal = migrate::interrupt::received().unwrap_or(migrate::interrupt::Signal::Interrupt);
+            let signal = run.received().unwrap_or(migrate::interrupt::Signal::Interrupt);
             Err(EngineError::Interrupted { signal })
         }
     }
@@ -217,6 +217,7 @@ async fn ask(question: &str) -> Result<bool, EngineError> {
 /// with `--yes`; on a terminal, when the person says yes to the plan read without locks;
 /// never without a terminal. Under the locks the plan is checked again (see [`approved`]).
 async fn ask_before_locking(
+    run: &Run,
     conn: &mut sqlx::PgConnection,
     set: &MigrationSet,
     target: DownTarget,
@@ -237,7 +238,7 @@ async fn ask_before_locking(
     if !std::io::stdin().is_terminal() {
         return Err(EngineError::NeedsConfirmation { what });
     }
-    if ask(&what).await? {
+    if ask(run, &what).await? {
         Ok(Some(versions))
     } else {
         Err(EngineError::Cancelled)
@@ -264,20 +265,20 @@ fn approved(
 }
 
 pub(super) async fn down(
-    g: &Global,
+    g: &Ctx<'_>,
     sets: &[MigrationSet],
     target: DownTarget,
     yes: bool,
 ) -> Result<()> {
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
-    let mut conn = super::connect(url).await?;
-    engine::require_own_session(&mut conn, url).await?;
-    let _watch = super::watch::statements(&mut conn, url).await;
+    let mut conn = super::connect(&g.run, url).await?;
+    engine::require_own_session(&g.run, &mut conn, url).await?;
+    let _watch = super::watch::statements(&g.run, &mut conn, url).await;
     let mut reports = Vec::new();
     // Newest set first: the reverse of the order `up` applies them in.
     for set in sets.iter().rev() {
-        let asked = ask_before_locking(&mut conn, set, target, yes).await?;
+        let asked = ask_before_locking(&g.run, &mut conn, set, target, yes).await?;
         let mut check = approved(asked);
         let steps = engine::down(
             &mut conn,
@@ -358,8 +359,8 @@ pub(super) async fn statuses(
     Ok(out)
 }
 
-pub(super) async fn status(g: &Global, sets: &[MigrationSet], exit_code: bool) -> Result<()> {
-    let mut conn = super::connect(database_url(g)?).await?;
+pub(super) async fn status(g: &Ctx<'_>, sets: &[MigrationSet], exit_code: bool) -> Result<()> {
+    let mut conn = super::connect(&g.run, database_url(g)?).await?;
     let server = engine::server::inspect(&mut conn).await?;
     let all = statuses(&mut conn, sets).await?;
     if g.json {
@@ -378,11 +379,11 @@ pub(super) async fn status(g: &Global, sets: &[MigrationSet], exit_code: bool) -
 }
 
 /// `maintain`: each installed (or named) set's upkeep, once.
-pub(super) async fn maintain(g: &Global, sets: &[MigrationSet], monthly: bool) -> Result<()> {
+pub(super) async fn maintain(g: &Ctx<'_>, sets: &[MigrationSet], monthly: bool) -> Result<()> {
     let url = database_url(g)?;
     engine::require_session_connection(url)?;
-    let mut conn = super::connect(url).await?;
-    engine::require_own_session(&mut conn, url).await?;
+    let mut conn = super::connect(&g.run, url).await?;
+    engine::require_own_session(&g.run, &mut conn, url).await?;
     let selected = super::checks::installed_sets(g, &mut conn, sets).await?;
     let mut reports = Vec::new();
     for set in selected {

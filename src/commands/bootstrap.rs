@@ -66,17 +66,17 @@ async fn upkeep(conn: &mut PgConnection, set: &MigrationSet) -> Result<serde_jso
 }
 
 pub(super) async fn bootstrap(
-    g: &Global,
+    g: &Ctx<'_>,
     sets: &[MigrationSet],
     all: &[MigrationSet],
 ) -> Result<()> {
     let url = database_url(g)?;
     check_distinct_schemas(sets)?;
     engine::require_session_connection(url)?;
-    let mut conn = super::connect(url).await?;
-    engine::require_own_session(&mut conn, url).await?;
+    let mut conn = super::connect(&g.run, url).await?;
+    engine::require_own_session(&g.run, &mut conn, url).await?;
     let server = engine::server::inspect(&mut conn).await?;
-    let _watch = super::watch::statements(&mut conn, url).await;
+    let _watch = super::watch::statements(&g.run, &mut conn, url).await;
     for set in sets {
         require_privileges(&mut conn, set).await?;
     }
@@ -89,7 +89,7 @@ pub(super) async fn bootstrap(
         let steps = engine::up(&mut conn, set, None, limits(g, set), &progress).await?;
         changed |= !steps.is_empty();
         let now = engine::status(&mut conn, set).await?;
-        let checks = checks_of(&mut conn, set, all).await?;
+        let checks = checks_of(&g.run, &mut conn, set, all).await?;
         let ok = checks.iter().all(|c| c.ok);
         all_ok &= ok;
         super::checks::check_events(&mut conn, set, &checks).await?;

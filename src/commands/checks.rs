@@ -5,12 +5,13 @@ use super::*;
 use anyhow::{bail, Context, Result};
 use migrate::config::MigrationSet;
 use migrate::engine;
+use migrate::run::Run;
 use migrate::verify::scratch::ScratchServer;
 use serde_json::json;
 use sqlx::PgConnection;
 
 pub(super) async fn snapshot(
-    g: &Global,
+    g: &Ctx<'_>,
     sets: &[MigrationSet],
     check: bool,
     server: &ScratchServer,
@@ -20,7 +21,9 @@ pub(super) async fn snapshot(
     for set in sets {
         let steps = server
             .with_database("snapshot", async |conn: &mut PgConnection| {
-                Ok::<_, anyhow::Error>(migrate::verify::snapshot::per_migration(conn, set).await?)
+                Ok::<_, anyhow::Error>(
+                    migrate::verify::snapshot::per_migration(&g.run, conn, set).await?,
+                )
             })
             .await?;
         let built = steps.last().map(|(_, _, c)| c.clone()).unwrap_or_default();
@@ -107,7 +110,7 @@ pub(super) async fn snapshot(
 /// The sets a checking verb looks at: those named with --set, else those installed in the
 /// database (with rows in migrate.history).
 pub(super) async fn installed_sets<'s>(
-    g: &Global,
+    g: &Ctx<'_>,
     conn: &mut PgConnection,
     sets: &'s [MigrationSet],
 ) -> Result<Vec<&'s MigrationSet>> {
@@ -139,12 +142,13 @@ pub(super) struct Repair {
 
 /// The catalog of a database, with its dependencies when a repair is to be planned.
 async fn read_catalog(
+    run: &Run,
     conn: &mut PgConnection,
     home: &str,
     repair: Repair,
     owner: &str,
 ) -> Result<migrate::catalog::Catalog> {
-    Ok(migrate::verify::expected::read(conn, home, repair.sql, Some(owner)).await?)
+    Ok(migrate::verify::expected::read(run, conn, home, repair.sql, Some(owner)).await?)
 }
 
 /// Whether any of `sets` has rows in migrate.history.
@@ -159,13 +163,14 @@ async fn any_installed(conn: &mut PgConnection, sets: &[MigrationSet]) -> Result
 
 /// The drift of one set (`migrate::verify::expected::drift_of`).
 pub(super) async fn drift_of(
+    run: &Run,
     conn: &mut PgConnection,
     other: Option<&mut PgConnection>,
     set: &MigrationSet,
     all: &[MigrationSet],
     repair: Repair,
 ) -> Result<migrate::verify::expected::Comparison> {
-    Ok(migrate::verify::expected::drift_of(conn, other, set, all, repair.sql).await?)
+    Ok(migrate::verify::expected::drift_of(run, conn, other, set, all, repair.sql).await?)
 }
 
 /// The report of one comparison; `head` names what was compared.
@@ -209,7 +214,7 @@ pub(super) fn render_drift(
 }
 
 pub(super) async fn diff(
-    g: &Global,
+    g: &Ctx<'_>,
     sets: &[MigrationSet],
     all: &[MigrationSet],
     against: Option<&str>,
@@ -221,9 +226,9 @@ pub(super) async fn diff(
     if let Some(against) = against {
         super::valid_url(against, "--against")?;
     }
-    let mut conn = super::connect(url).await?;
+    let mut conn = super::connect(&g.run, url).await?;
     let mut other = match against {
-        Some(url) => Some(super::connect_held_by(url, "--against").await?),
+        Some(url) => Some(super::connect_held_by(&g.run, url, "--against").await?),
         None => None,
     };
     let by_schema =
@@ -246,7 +251,7 @@ pub(super) async fn diff(
             drift,
             expected,
             actual,
-        } = drift_of(&mut conn, other.as_mut(), set, all, repair).await?;
+        } = drift_of(&g.run, &mut conn, other.as_mut(), set, all, repair).await?;
         drifted |= !drift.is_empty();
         if crate::ui::ndjson() {
             let version = engine::status(&mut conn, set).await?.current_version;
@@ -329,7 +334,7 @@ fn drift_events(set: Option<&str>, version: Option<i64>, drift: &migrate::diff::
 /// `diff` between two databases, whatever sets they hold: `schemas` of both (every schema but
 /// the system's and the platform's when empty), the --against database being the expected.
 async fn diff_schemas(
-    g: &Global,
+    g: &Ctx<'_>,
     conn: &mut PgConnection,
     other: &mut PgConnection,
     against: &str,
@@ -344,10 +349,10 @@ async fn diff_schemas(
     let owner: String = sqlx::query_scalar("SELECT current_user::text")
         .fetch_one(&mut *conn)
         .await?;
-    let expected = read_catalog(other, HOME, repair, &owner)
+    let expected = read_catalog(&g.run, other, HOME, repair, &owner)
         .await?
         .in_schemas(schemas);
-    let actual = read_catalog(conn, HOME, repair, &owner)
+    let actual = read_catalog(&g.run, conn, HOME, repair, &owner)
         .await?
         .in_schemas(schemas);
     let drift = migrate::diff::compare(&expected, &actual);
@@ -389,11 +394,12 @@ async fn diff_schemas(
 
 /// Every check of `verify` for one set, in order (`migrate::verify::expected::checks`).
 pub(super) async fn checks_of(
+    run: &Run,
     conn: &mut PgConnection,
     set: &MigrationSet,
     all: &[MigrationSet],
 ) -> Result<Vec<migrate::verify::Check>> {
-    Ok(migrate::verify::expected::checks(conn, set, all).await?)
+    Ok(migrate::verify::expected::checks(run, conn, set, all).await?)
 }
 
 /// The check lines of one set, as `verify` prints them.
@@ -435,13 +441,13 @@ pub(super) async fn check_events(
     Ok(())
 }
 
-pub(super) async fn verify(g: &Global, sets: &[MigrationSet], all: &[MigrationSet]) -> Result<()> {
-    let mut conn = super::connect(database_url(g)?).await?;
+pub(super) async fn verify(g: &Ctx<'_>, sets: &[MigrationSet], all: &[MigrationSet]) -> Result<()> {
+    let mut conn = super::connect(&g.run, database_url(g)?).await?;
     let selected = installed_sets(g, &mut conn, sets).await?;
     let mut all_ok = true;
     let mut reports = Vec::new();
     for set in selected {
-        let checks = checks_of(&mut conn, set, all).await?;
+        let checks = checks_of(&g.run, &mut conn, set, all).await?;
         let ok = checks.iter().all(|c| c.ok);
         all_ok &= ok;
         check_events(&mut conn, set, &checks).await?;
@@ -460,7 +466,7 @@ pub(super) async fn verify(g: &Global, sets: &[MigrationSet], all: &[MigrationSe
 }
 
 pub(super) async fn roundtrip(
-    g: &Global,
+    g: &Ctx<'_>,
     sets: &[MigrationSet],
     server: &ScratchServer,
 ) -> Result<()> {
@@ -476,7 +482,9 @@ pub(super) async fn roundtrip(
                     }
                     crate::ui::step_started(&set.name, index, total, label);
                 };
-                Ok::<_, anyhow::Error>(migrate::verify::roundtrip::prove(c, set, &started).await?)
+                Ok::<_, anyhow::Error>(
+                    migrate::verify::roundtrip::prove(&g.run, c, set, &started).await?,
+                )
             })
             .await?;
         crate::ui::step_finished(&set.name, steps.len(), steps.len());

@@ -74,7 +74,7 @@ fn files_of(set: &MigrationSet, index: usize) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-pub(super) async fn export(g: &Global, sets: &[MigrationSet], dir: &Path) -> Result<()> {
+pub(super) async fn export(g: &Ctx<'_>, sets: &[MigrationSet], dir: &Path) -> Result<()> {
     super::apply::check_distinct_schemas(sets)?;
     let mut files = Vec::new();
     for (index, set) in sets.iter().enumerate() {

@@ -9,8 +9,9 @@
 //! FILE holds one URL per line (`#` comments and blank lines ignored), or TOML:
 //! `[[target]]` tables with `name`, `url` and optionally `sets`.
 
+use super::Ctx;
 use super::{print_json, UsageError};
-use crate::cli::{Command, Global};
+use crate::cli::Command;
 use anyhow::{Context, Result};
 use migrate::redact::redact_url;
 use serde_json::{json, Value};
@@ -215,6 +216,7 @@ fn pass_on(pid: u32, signal: migrate::interrupt::Signal) {
 /// one signal on to each child: the child then cancels its statement on the server and
 /// rolls back, as a single run does).
 fn run_target(
+    run: &migrate::run::Run,
     target: &Target,
     args: &[String],
     default_sets: &[String],
@@ -277,7 +279,7 @@ fn run_target(
         }
     };
     // a child a signal stopped exits 130 or 143
-    let state = if migrate::interrupt::received().is_some() && code != 0 {
+    let state = if run.received().is_some() && code != 0 {
         State::Interrupted
     } else {
         State::Finished
@@ -287,7 +289,7 @@ fn run_target(
         code,
         ms,
         document,
-        error: error.map(|e| migrate::redact::redact_text(&e)),
+        error: error.map(|e| run.redact(&e)),
         state,
     }
 }
@@ -377,7 +379,7 @@ fn verb_of(command: &Command) -> Option<&'static str> {
 /// running ones get it passed on and stop (rolled back), the report names each target as
 /// finished, interrupted or not started, and the run exits 130 or 143; `--retry-failed` on
 /// its `--json` report resumes with what did not finish.
-pub(super) async fn fleet(g: &Global, command: &Command) -> Result<()> {
+pub(super) async fn fleet(g: &Ctx<'_>, command: &Command) -> Result<()> {
     let Some(verb) = verb_of(command) else {
         return Err(UsageError(
             "--targets works with up, status, verify and diff; run other verbs on one database at a time".into(),
@@ -412,7 +414,8 @@ pub(super) async fn fleet(g: &Global, command: &Command) -> Result<()> {
     let started = Instant::now();
     let children: Arc<Mutex<Children>> = Arc::default();
     let work = {
-        let run = Run {
+        let fleet = Fleet {
+            run: g.run.clone(),
             targets,
             args: child_args(),
             sets: g.sets.clone(),
@@ -421,13 +424,13 @@ pub(super) async fn fleet(g: &Global, command: &Command) -> Result<()> {
             parallel,
             children: Arc::clone(&children),
         };
-        tokio::task::spawn_blocking(move || run.all())
+        tokio::task::spawn_blocking(move || fleet.all())
     };
     tokio::pin!(work);
     let outcomes = tokio::select! {
         done = &mut work => done,
-        () = migrate::interrupt::wait() => {
-            if let (Some(signal), Ok(mut c)) = (migrate::interrupt::received(), children.lock()) {
+        () = g.run.wait() => {
+            if let (Some(signal), Ok(mut c)) = (g.run.received(), children.lock()) {
                 c.signalled = Some(signal);
                 for pid in &c.pids {
                     pass_on(*pid, signal);
@@ -439,7 +442,7 @@ pub(super) async fn fleet(g: &Global, command: &Command) -> Result<()> {
     .context("the fleet's workers")?;
     let ok = outcomes.iter().filter(|o| o.ok()).count();
     let elapsed = started.elapsed().as_millis();
-    let signal = migrate::interrupt::received();
+    let signal = g.run.received();
     let count = |state: State| outcomes.iter().filter(|o| o.state == state).count();
     if g.json {
         let targets: Vec<Value> = outcomes.iter().map(|o| target_json(verb, o)).collect();
@@ -475,7 +478,9 @@ pub(super) async fn fleet(g: &Global, command: &Command) -> Result<()> {
 }
 
 /// What the fleet's worker threads share.
-struct Run {
+struct Fleet {
+    /// The run's context: a signal stops starting targets.
+    run: migrate::run::Run,
     targets: Vec<Target>,
     args: Vec<String>,
     sets: Vec<String>,
@@ -485,7 +490,7 @@ struct Run {
     children: Arc<Mutex<Children>>,
 }
 
-impl Run {
+impl Fleet {
     /// Runs every target, at most `parallel` at once, in the order of the file; the
     /// outcomes in that order.
     fn all(&self) -> Vec<Outcome> {
@@ -503,7 +508,7 @@ impl Run {
                     let Some(target) = self.targets.get(i) else {
                         break;
                     };
-                    let interrupted = migrate::interrupt::received().is_some();
+                    let interrupted = self.run.received().is_some();
                     let outcome = if stop.load(Ordering::SeqCst) || interrupted {
                         Outcome {
                             target: target.clone(),
@@ -525,7 +530,7 @@ impl Run {
                             json!({ "target": target.name, "url": redact_url(&target.url) }),
                         );
                         crate::ui::line(&format!("fleet: {verb} {} ...", target.name));
-                        run_target(target, &self.args, &self.sets, &self.children)
+                        run_target(&self.run, target, &self.args, &self.sets, &self.children)
                     };
                     let done = finished.fetch_add(1, Ordering::SeqCst) + 1;
                     if !outcome.ok() {

@@ -16,6 +16,7 @@ mod watch;
 use crate::cli::{Cli, Command, Global};
 use anyhow::Result;
 use migrate::config::{valid_duration, Config};
+use migrate::run::Run;
 use migrate::verify::scratch::ScratchServer;
 use std::io::IsTerminal;
 
@@ -31,8 +32,35 @@ pub struct Reported(pub u8);
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-pub async fn run(cli: Cli) -> Result<()> {
-    let g = &cli.global;
+/// What every verb is given: the global flags (through `Deref`) and the run's context.
+pub struct Ctx<'a> {
+    flags: &'a Global,
+    pub run: Run,
+}
+
+impl std::ops::Deref for Ctx<'_> {
+    type Target = Global;
+    fn deref(&self) -> &Global {
+        self.flags
+    }
+}
+
+pub async fn run(cli: Cli, run: Run) -> Result<()> {
+    let g = &Ctx {
+        flags: &cli.global,
+        run,
+    };
+    // Every URL the run was given, connected to or not: its password never reaches output.
+    let given = match &cli.command {
+        Command::Diff { against, .. } => against.as_deref(),
+        Command::Snapshot { scratch_url, .. } | Command::Verify { scratch_url, .. } => {
+            scratch_url.as_deref()
+        }
+        _ => None,
+    };
+    for url in [g.database_url.as_deref(), given].into_iter().flatten() {
+        g.run.secrets().remember_url(url);
+    }
     if let Some(t) = &g.lock_timeout {
         if !valid_duration(t) {
             return Err(UsageError(format!(
@@ -104,7 +132,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             if let Some(url) = scratch_url {
                 valid_url(url, "--scratch-url")?;
             }
-            let server = ScratchServer::start(scratch_url.as_deref(), scratch_template.as_deref())?;
+            let server = ScratchServer::start(
+                &g.run,
+                scratch_url.as_deref(),
+                scratch_template.as_deref(),
+            )?;
             checks::snapshot(g, &sets, *check, &server).await
         }
         Command::Diff {
@@ -127,7 +159,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             if let Some(url) = scratch_url {
                 valid_url(url, "--scratch-url")?;
             }
-            let server = ScratchServer::start(scratch_url.as_deref(), scratch_template.as_deref())?;
+            let server = ScratchServer::start(
+                &g.run,
+                scratch_url.as_deref(),
+                scratch_template.as_deref(),
+            )?;
             checks::roundtrip(g, &sets, &server).await
         }
         Command::Verify {
@@ -227,12 +263,12 @@ fn valid_url(url: &str, held_by: &str) -> Result<()> {
 /// Connects to the run's database; on a terminal a spinner names the server while it has not
 /// answered (a server far away, or one that accepts and then says nothing until
 /// `connect_timeout`).
-async fn connect(url: &str) -> Result<sqlx::PgConnection, migrate::engine::EngineError> {
+async fn connect(run: &Run, url: &str) -> Result<sqlx::PgConnection, migrate::engine::EngineError> {
     crate::ui::spinner(
         "server",
         &format!("connecting to {}", migrate::redact::redact_url(url)),
     );
-    let conn = migrate::engine::connect(url).await;
+    let conn = migrate::engine::connect(run, url).await;
     crate::ui::finish();
     conn
 }
@@ -240,10 +276,11 @@ async fn connect(url: &str) -> Result<sqlx::PgConnection, migrate::engine::Engin
 /// [`connect`] to a database another flag than `--database-url` names (`held_by`): its
 /// errors say which flag to check.
 async fn connect_held_by(
+    run: &Run,
     url: &str,
     held_by: &str,
 ) -> Result<sqlx::PgConnection, migrate::engine::EngineError> {
-    connect(url).await.map_err(|e| e.held_by(held_by))
+    connect(run, url).await.map_err(|e| e.held_by(held_by))
 }
 
 /// Prints the run's one JSON document, with the `version` of its format: pretty with

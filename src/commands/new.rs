@@ -2,8 +2,8 @@
 //! with a short header and, when asked, the `no-transaction` and `irreversible` directives.
 //! Nothing connects to a database.
 
+use super::Ctx;
 use super::{print_json, UsageError};
-use crate::cli::Global;
 use anyhow::Result;
 use migrate::config::Config;
 use serde_json::json;
@@ -13,7 +13,7 @@ use serde_json::json;
 const MAX_NAME: usize = 100;
 
 pub(super) fn new(
-    g: &Global,
+    g: &Ctx<'_>,
     config: &Config,
     set_name: &str,
     name: &str,

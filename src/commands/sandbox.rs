@@ -10,7 +10,7 @@ use serde_json::json;
 use std::io::IsTerminal;
 
 pub(super) async fn sandbox(
-    g: &Global,
+    g: &Ctx<'_>,
     sets: &[MigrationSet],
     keep: bool,
     bindir: Option<std::path::PathBuf>,
@@ -31,7 +31,7 @@ pub(super) async fn sandbox(
             return Err(e);
         }
     };
-    let version = server_version(&cluster).await;
+    let version = server_version(&g.run, &cluster).await;
     let server = json!({
         "port": cluster.port(), "dir": cluster.root(), "pid": cluster.pid(),
         "bindir": cluster.bindir(), "kept": keep, "version": version,
@@ -63,7 +63,7 @@ pub(super) async fn sandbox(
     }
     if std::io::stdin().is_terminal() && !g.json {
         outln!("press Ctrl-C to stop the server and remove it");
-        migrate::interrupt::wait().await;
+        g.run.wait().await;
     }
     cluster.stop()?;
     crate::ui::line("server stopped and removed");
@@ -72,8 +72,8 @@ pub(super) async fn sandbox(
 
 /// Creates one database per set on the sandbox server and applies the set to it.
 /// The server's version, as it reports it (`17.10`).
-async fn server_version(cluster: &Cluster) -> Option<String> {
-    let mut c = engine::connect(&cluster.url("postgres")).await.ok()?;
+async fn server_version(run: &Run, cluster: &Cluster) -> Option<String> {
+    let mut c = engine::connect(run, &cluster.url("postgres")).await.ok()?;
     sqlx::query_scalar("SELECT current_setting('server_version')")
         .fetch_one(&mut c)
         .await
@@ -81,11 +81,11 @@ async fn server_version(cluster: &Cluster) -> Option<String> {
 }
 
 pub(super) async fn sandbox_apply(
-    g: &Global,
+    g: &Ctx<'_>,
     sets: &[MigrationSet],
     cluster: &Cluster,
 ) -> Result<Vec<serde_json::Value>> {
-    let mut admin = engine::connect(&cluster.url("postgres")).await?;
+    let mut admin = engine::connect(&g.run, &cluster.url("postgres")).await?;
     let mut out = Vec::new();
     for set in sets {
         sqlx::raw_sql(&format!(
@@ -102,7 +102,7 @@ pub(super) async fn sandbox_apply(
             )
         })?;
         let url = cluster.url(&set.name);
-        let mut conn = engine::connect(&url).await?;
+        let mut conn = engine::connect(&g.run, &url).await?;
         engine::up(&mut conn, set, None, limits(g, set), &progress).await?;
         let st = engine::status(&mut conn, set).await?;
         if st.pending() > 0 {

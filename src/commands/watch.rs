@@ -6,6 +6,7 @@
 
 use crate::ui;
 use migrate::engine;
+use migrate::run::Run;
 use serde_json::json;
 use sqlx::{PgConnection, Row};
 use std::time::Duration;
@@ -28,7 +29,7 @@ impl Drop for Watch {
 
 /// Starts following what `conn`'s server session runs, when a bar or NDJSON shows it (on
 /// the local task set `main` runs the verbs in).
-pub(super) async fn statements(conn: &mut PgConnection, url: &str) -> Watch {
+pub(super) async fn statements(run: &Run, conn: &mut PgConnection, url: &str) -> Watch {
     if !ui::wants_statement_progress() {
         return Watch(None);
     }
@@ -41,10 +42,10 @@ pub(super) async fn statements(conn: &mut PgConnection, url: &str) -> Watch {
         Err(_) => return Watch(None),
     };
     let url = url.to_string();
-    Watch(Some(tokio::task::spawn_local(poll(url, pid))))
+    Watch(Some(tokio::task::spawn_local(poll(run.clone(), url, pid))))
 }
 
-async fn poll(url: String, pid: i32) {
+async fn poll(run: Run, url: String, pid: i32) {
     let mut conn: Option<PgConnection> = None;
     let mut last = None;
     loop {
@@ -57,7 +58,7 @@ async fn poll(url: String, pid: i32) {
         }
         let c = match conn.as_mut() {
             Some(c) => c,
-            None => match engine::connect(&url).await {
+            None => match engine::connect(&run, &url).await {
                 Ok(c) => conn.insert(c),
                 Err(e) => {
                     ui::verbose(&format!("the server's progress is not shown: {e}"));

@@ -205,12 +205,16 @@ async fn session(conn: &mut PgConnection, limits: &Limits) -> Option<Session> {
     let lock_timeout = crate::config::parse_duration(&limits.lock_timeout)
         .filter(|d| !d.is_zero())
         .unwrap_or(WATCH_EVERY);
-    crate::interrupt::options_of(pid, &start).map(|opts| Session {
-        opts,
-        pid,
-        lock_timeout,
-        server_timeout: limits.server_timeout,
-    })
+    limits
+        .run
+        .signals()
+        .options_of(pid, &start)
+        .map(|opts| Session {
+            opts,
+            pid,
+            lock_timeout,
+            server_timeout: limits.server_timeout,
+        })
 }
 
 /// The sessions blocking `pid` (`$1`), on one line: see [`super::error::sessions_sql`].
@@ -474,8 +478,8 @@ pub async fn run(
                     delay_ms: delay.as_millis() as u64,
                     blockers: blockers.as_deref().unwrap_or("no session seen"),
                 });
-                crate::interrupt::sleep(delay).await;
-                crate::interrupt::check()?;
+                limits.run.sleep(delay).await;
+                limits.run.check()?;
             }
             Err(f) => {
                 let mut error = f.into_engine(set, m);
@@ -621,7 +625,7 @@ async fn run_in_transaction(
         return Err(db(doing)(e).into());
     }
     for stmt in statements {
-        if let Err(e) = crate::interrupt::check() {
+        if let Err(e) = limits.run.check() {
             let _ = tx.rollback().await;
             return Err(EngineError::from(e).into());
         }
@@ -756,7 +760,7 @@ async fn run_without_transaction(
         }
     }
     for (i, stmt) in statements.iter().enumerate() {
-        let failed = match crate::interrupt::check() {
+        let failed = match limits.run.check() {
             Err(e) => Some(Err(e)),
             Ok(()) => send(conn, session, stmt.text, blockers).await.err().map(Ok),
         };

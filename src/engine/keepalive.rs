@@ -8,54 +8,7 @@
 //! `keepalives_count` and `tcp_user_timeout` are honoured; without them a dead peer is
 //! noticed after about two minutes (60 s idle, then 6 probes 10 s apart).
 
-/// Seconds of silence before the first probe, unless the URL says otherwise.
-pub const IDLE: u32 = 60;
-/// Seconds between probes.
-pub const INTERVAL: u32 = 10;
-/// Unanswered probes before the connection is dropped.
-pub const COUNT: u32 = 6;
-
-/// The keepalive settings of a URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Keepalive {
-    pub on: bool,
-    pub idle: u32,
-    pub interval: u32,
-    pub count: u32,
-    /// Milliseconds sent data may stay unacknowledged (0: the system's default).
-    pub user_timeout: u32,
-}
-
-impl Keepalive {
-    /// Reads the libpq parameters of `url`; values that are not whole numbers were refused
-    /// before connecting.
-    pub fn of_url(url: &str) -> Keepalive {
-        let mut k = Keepalive {
-            on: true,
-            idle: IDLE,
-            interval: INTERVAL,
-            count: COUNT,
-            user_timeout: 0,
-        };
-        let Ok(parsed) = url::Url::parse(url) else {
-            return k;
-        };
-        for (key, value) in parsed.query_pairs() {
-            let Ok(n) = value.trim().parse::<u32>() else {
-                continue;
-            };
-            match key.as_ref() {
-                "keepalives" => k.on = n != 0,
-                "keepalives_idle" if n > 0 => k.idle = n,
-                "keepalives_interval" if n > 0 => k.interval = n,
-                "keepalives_count" if n > 0 => k.count = n,
-                "tcp_user_timeout" => k.user_timeout = n,
-                _ => {}
-            }
-        }
-        k
-    }
-}
+pub use crate::run::{Keepalive, COUNT, IDLE, INTERVAL};
 
 /// Turns keepalives on for every TCP socket of this process that has none.
 #[cfg(target_os = "linux")]

@@ -88,6 +88,7 @@ async fn holder(conn: &mut PgConnection, key: i64) -> Option<String> {
 /// Takes the lock `guard`, waiting (and saying who holds it, again every half minute) while
 /// another run holds it, for at most `wait`.
 pub async fn acquire(
+    run: &crate::run::Run,
     conn: &mut PgConnection,
     set: &str,
     guard: Guard<'_>,
@@ -98,7 +99,7 @@ pub async fn acquire(
     let started = Instant::now();
     let mut announced: Option<Instant> = None;
     loop {
-        crate::interrupt::check()?;
+        run.check()?;
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .persistent(false)
             .bind(key)
@@ -139,7 +140,8 @@ pub async fn acquire(
                 holder: holder.unwrap_or_else(|| "a session that has ended".into()),
             });
         }
-        crate::interrupt::sleep(POLL.min(wait.saturating_sub(started.elapsed()))).await;
+        run.sleep(POLL.min(wait.saturating_sub(started.elapsed())))
+            .await;
     }
 }
 

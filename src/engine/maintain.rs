@@ -33,7 +33,7 @@ pub async fn maintain(
 ) -> Result<Vec<MaintenanceRun>, EngineError> {
     let limits = limits.into();
     let lock_timeout = limits.lock_timeout.as_str();
-    locked(conn, set, limits.lock_wait, events, async |conn: &mut PgConnection| {
+    locked(conn, set, &limits, events, async |conn: &mut PgConnection| {
         let applied = history::read(conn, &set.name).await?;
         super::validate(set, &applied)?;
         let at = applied.iter().map(|a| a.version).max().unwrap_or(0);

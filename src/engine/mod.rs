@@ -19,6 +19,7 @@ pub use history::AppliedMigration;
 
 use crate::config::MigrationSet;
 use crate::redact::redact_url;
+pub use crate::run::Run;
 use crate::sets::Migration;
 use error::{db, reason};
 use sqlx::postgres::PgConnectOptions;
@@ -44,6 +45,9 @@ pub const DEFAULT_LOCK_RETRIES: u32 = 3;
 /// (`lock_timeout`), how long the run waits for its set's lock, how many more times a
 /// migration that hit the lock timeout is tried, and how long a server that answers nothing
 /// is waited on.
+///
+/// They carry the run's context too: the engine checks its signal between steps and
+/// registers its sessions there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub lock_timeout: String,
@@ -51,16 +55,29 @@ pub struct Limits {
     pub lock_retries: u32,
     /// How long a frozen or unreachable server is waited on during a statement.
     pub server_timeout: Duration,
+    /// The run these limits bound.
+    pub run: Run,
 }
 
 impl Limits {
-    /// The defaults, with `lock_timeout`.
+    /// The defaults, with `lock_timeout`, in a run of their own (no signal reaches it).
     pub fn new(lock_timeout: &str) -> Limits {
         Limits {
             lock_timeout: lock_timeout.to_string(),
             lock_wait: DEFAULT_LOCK_WAIT,
             lock_retries: DEFAULT_LOCK_RETRIES,
             server_timeout: DEFAULT_SERVER_TIMEOUT,
+            run: Run::default(),
+        }
+    }
+}
+
+impl Limits {
+    /// These limits, in `run`.
+    pub fn in_run(self, run: &Run) -> Limits {
+        Limits {
+            run: run.clone(),
+            ..self
         }
     }
 }
@@ -193,7 +210,11 @@ pub fn require_session_connection(url: &str) -> Result<(), EngineError> {
 /// client the server session the first just released, mark included; a direct connection or
 /// a session-mode pooler never does. Simple-protocol queries only: a pooler in transaction
 /// mode also loses prepared statements between transactions.
-pub async fn require_own_session(conn: &mut PgConnection, url: &str) -> Result<(), EngineError> {
+pub async fn require_own_session(
+    run: &Run,
+    conn: &mut PgConnection,
+    url: &str,
+) -> Result<(), EngineError> {
     use sqlx::Row;
     let doing = "checking that the connection has a server session of its own";
     let token = format!(
@@ -209,7 +230,7 @@ pub async fn require_own_session(conn: &mut PgConnection, url: &str) -> Result<(
     .execute(&mut *conn)
     .await
     .map_err(db(doing))?;
-    let mut other = connect(url).await?;
+    let mut other = connect(run, url).await?;
     let probe = "SELECT coalesce(current_setting('migrate.session_probe', true), '')";
     let seen = async {
         sqlx::raw_sql("BEGIN").execute(&mut other).await?;
@@ -242,10 +263,9 @@ pub async fn require_own_session(conn: &mut PgConnection, url: &str) -> Result<(
     Ok(())
 }
 
-/// Parses a connection URL (or key=value string) into options, registering its password so
-/// that no message can show it.
+/// Parses a connection URL (or key=value string) into options; what is wrong with a URL
+/// that does not parse is said without any of its text.
 pub fn options(url: &str) -> Result<PgConnectOptions, EngineError> {
-    crate::redact::register_url_secrets(url);
     let bad = |reason: String| EngineError::BadUrl {
         held_by: "the database URL".into(),
         reason: crate::redact::redact_text(&reason),
@@ -374,42 +394,42 @@ fn connect_timeout_of(url: &str) -> Option<Option<Duration>> {
     Some((secs > 0).then(|| Duration::from_secs(secs.max(2) as u64)))
 }
 
-/// Opens the run's connection, within the URL's `connect_timeout` (default 15 s).
-pub async fn connect(url: &str) -> Result<PgConnection, EngineError> {
+/// Opens the run's connection, within the URL's `connect_timeout` (default 15 s); the URL's
+/// password joins the run's secrets and its keepalive settings become the run's.
+pub async fn connect(run: &Run, url: &str) -> Result<PgConnection, EngineError> {
+    run.secrets().remember_url(url);
     let opts = options(url)?;
-    if let Ok(mut k) = KEEPALIVE.lock() {
-        *k = Some(keepalive::Keepalive::of_url(url));
-    }
+    run.use_keepalive_of(url);
     let timeout = connect_timeout_of(url).unwrap_or(Some(CONNECT_TIMEOUT));
-    connect_within(&opts, &redact_url(url), timeout).await
+    connect_within(run, &opts, &redact_url(url), timeout).await
 }
 
 /// Opens a connection from parsed options; `shown` names the server in messages (no password).
 pub async fn connect_with(
+    run: &Run,
     opts: &PgConnectOptions,
     shown: &str,
 ) -> Result<PgConnection, EngineError> {
-    connect_within(opts, shown, Some(CONNECT_TIMEOUT)).await
+    connect_within(run, opts, shown, Some(CONNECT_TIMEOUT)).await
 }
 
-/// The keepalive settings of the run's URL, for every connection the run opens (the
-/// watcher's and the helpers' too).
-static KEEPALIVE: std::sync::Mutex<Option<keepalive::Keepalive>> = std::sync::Mutex::new(None);
-
 /// Opens a connection, giving up after `timeout` (never, for `None`) or when a signal
-/// arrives, turns TCP keepalives on, and registers its server session so that a signal can cancel what it runs.
+/// arrives, turns TCP keepalives on, and registers its server session with the run so that
+/// a signal can cancel what it runs.
 async fn connect_within(
+    run: &Run,
     opts: &PgConnectOptions,
     shown: &str,
     timeout: Option<Duration>,
 ) -> Result<PgConnection, EngineError> {
+    // A run that was told to stop opens nothing new.
+    run.check()?;
     let limit = timeout.unwrap_or(Duration::MAX);
     let connected = tokio::time::timeout(limit, async {
         let mut conn = opts.connect().await?;
-        let k = KEEPALIVE.lock().ok().and_then(|k| *k);
-        keepalive::apply(k.unwrap_or_else(|| keepalive::Keepalive::of_url("")));
+        keepalive::apply(run.keepalive());
         if let Some((pid, start)) = crate::interrupt::identify(&mut conn).await {
-            crate::interrupt::register(opts, pid, start);
+            run.signals().register(opts, pid, start);
         }
         Ok::<_, sqlx::Error>(conn)
     });
@@ -417,8 +437,8 @@ async fn connect_within(
     // connect timeout (the signal's own cancel requests connect by themselves).
     let connected = tokio::select! {
         c = connected => c,
-        () = crate::interrupt::wait() => {
-            let signal = crate::interrupt::received().unwrap_or(crate::interrupt::Signal::Interrupt);
+        () = run.wait() => {
+            let signal = run.received().unwrap_or(crate::interrupt::Signal::Interrupt);
             return Err(EngineError::Interrupted { signal });
         }
     };
@@ -595,28 +615,29 @@ pub async fn rollback_preview<'s>(
 pub(crate) async fn locked<T>(
     conn: &mut PgConnection,
     set: &MigrationSet,
-    wait: Duration,
+    limits: &Limits,
     events: &dyn Fn(&Event),
     work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, EngineError>,
 ) -> Result<T, EngineError> {
     use lock::Guard;
-    crate::interrupt::check()?;
+    let (run, wait) = (&limits.run, limits.lock_wait);
+    run.check()?;
     history::ensure(conn).await?;
     let started = std::time::Instant::now();
-    lock::acquire(conn, &set.name, Guard::Set(&set.name), wait, events).await?;
+    lock::acquire(run, conn, &set.name, Guard::Set(&set.name), wait, events).await?;
     let left = wait.saturating_sub(started.elapsed());
-    let result =
-        match lock::acquire(conn, &set.name, Guard::Schema(&set.schema), left, events).await {
-            Ok(()) => {
-                let result = work(conn).await;
-                if lost(&result) {
-                    return result;
-                }
-                let released = lock::release(conn, Guard::Schema(&set.schema)).await;
-                result.and_then(|v| released.map(|()| v))
+    let schema = Guard::Schema(&set.schema);
+    let result = match lock::acquire(run, conn, &set.name, schema, left, events).await {
+        Ok(()) => {
+            let result = work(conn).await;
+            if lost(&result) {
+                return result;
             }
-            Err(e) => Err(e),
-        };
+            let released = lock::release(conn, Guard::Schema(&set.schema)).await;
+            result.and_then(|v| released.map(|()| v))
+        }
+        Err(e) => Err(e),
+    };
     if lost(&result) {
         return result;
     }
@@ -644,7 +665,7 @@ pub async fn up(
     locked(
         conn,
         set,
-        limits.lock_wait,
+        &limits,
         events,
         async |conn: &mut PgConnection| {
             let applied = history::read(conn, &set.name).await?;
@@ -697,7 +718,7 @@ async fn step(
             total,
         },
     });
-    crate::interrupt::check()?;
+    limits.run.check()?;
     let ms = execute::run(conn, set, m, direction, limits, events).await?;
     events(&match direction {
         Direction::Up => Event::Applied {
@@ -750,7 +771,7 @@ pub async fn down(
     locked(
         conn,
         set,
-        limits.lock_wait,
+        &limits,
         events,
         async |conn: &mut PgConnection| {
             let applied = history::read(conn, &set.name).await?;

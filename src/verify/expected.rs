@@ -14,6 +14,7 @@ use crate::catalog::model::Kind;
 use crate::catalog::{is_platform_schema, Catalog};
 use crate::config::MigrationSet;
 use crate::diff::{compare, Drift};
+use crate::run::Run;
 use crate::verify::snapshot::{self, SnapshotError};
 use sqlx::PgConnection;
 
@@ -74,13 +75,14 @@ impl Comparison {
 /// `owner` (the connected role when `None`); with what depends on what when `for_repair`
 /// (planning a repair needs it, comparing does not).
 pub async fn read(
+    run: &Run,
     conn: &mut PgConnection,
     home: &str,
     for_repair: bool,
     owner: Option<&str>,
 ) -> Result<Catalog, crate::catalog::CatalogError> {
     Ok(
-        crate::catalog::introspect_owned_by(conn, home, for_repair, owner)
+        crate::catalog::introspect_owned_by(run, conn, home, for_repair, owner)
             .await?
             .catalog,
     )
@@ -97,6 +99,7 @@ pub async fn applier(conn: &mut PgConnection, set: &MigrationSet) -> Option<Stri
 /// The drift of one set: its schemas in the database `conn` is connected to, against the
 /// committed expected catalog or against the database `other`.
 pub async fn drift_of(
+    run: &Run,
     conn: &mut PgConnection,
     other: Option<&mut PgConnection>,
     set: &MigrationSet,
@@ -106,14 +109,14 @@ pub async fn drift_of(
     let expected = match other {
         Some(other) => {
             let owner = applier(other, set).await;
-            read(other, &set.schema, for_repair, owner.as_deref())
+            read(run, other, &set.schema, for_repair, owner.as_deref())
                 .await?
                 .as_sets_see_it(&set.schema)
         }
         None => snapshot::committed(set)?,
     };
     let owner = applier(conn, set).await;
-    let actual = read(conn, &set.schema, for_repair, owner.as_deref())
+    let actual = read(run, conn, &set.schema, for_repair, owner.as_deref())
         .await?
         .as_sets_see_it(&set.schema);
     Ok(compare_set(set, all, &expected, &actual))
@@ -135,6 +138,7 @@ pub fn compare_set(
 /// version, each drifted object attributed to the migration that made it. Both come from the
 /// committed catalogs embedded in the binary, so nothing is built or written anywhere.
 pub async fn catalog_check(
+    run: &Run,
     conn: &mut PgConnection,
     set: &MigrationSet,
     all: &[MigrationSet],
@@ -147,7 +151,7 @@ pub async fn catalog_check(
         .map(|(_, _, c)| c.clone())
         .unwrap_or_default();
     let owner = applier(conn, set).await;
-    let actual = read(conn, &set.schema, false, owner.as_deref())
+    let actual = read(run, conn, &set.schema, false, owner.as_deref())
         .await?
         .as_sets_see_it(&set.schema);
     let Comparison {
@@ -185,6 +189,7 @@ pub async fn catalog_check(
 
 /// Every check of `verify` for one set, in order: the history, the catalog, the invariants.
 pub async fn checks(
+    run: &Run,
     conn: &mut PgConnection,
     set: &MigrationSet,
     all: &[MigrationSet],
@@ -192,7 +197,7 @@ pub async fn checks(
     let applied = crate::engine::history::read(conn, &set.name).await?;
     let mut checks = super::history_checks(set, &applied);
     let applied_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
-    checks.push(catalog_check(conn, set, all, applied_version).await?);
+    checks.push(catalog_check(run, conn, set, all, applied_version).await?);
     let mut schemas = vec![set.schema.clone()];
     if let Some(text) = &set.expected_catalog {
         if let Ok(c) = crate::catalog::parse(text) {

@@ -9,6 +9,7 @@ use crate::catalog::{self, Catalog};
 use crate::config::MigrationSet;
 use crate::diff::{compare, Drift};
 use crate::engine::{self, DownTarget};
+use crate::run::Run;
 use crate::verify::snapshot::SnapshotError;
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -76,8 +77,12 @@ impl Step {
     }
 }
 
-async fn read(conn: &mut PgConnection, set: &MigrationSet) -> Result<Catalog, SnapshotError> {
-    Ok(catalog::introspect(conn, &set.schema)
+async fn read(
+    run: &Run,
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+) -> Result<Catalog, SnapshotError> {
+    Ok(catalog::introspect(run, conn, &set.schema)
         .await?
         .catalog
         .as_sets_see_it(&set.schema))
@@ -86,22 +91,24 @@ async fn read(conn: &mut PgConnection, set: &MigrationSet) -> Result<Catalog, Sn
 /// Runs the proof for `set` on the empty database `conn` is connected to. `started` is told
 /// each step as it begins: its place (from 1) out of the steps in all, and its name.
 pub async fn prove(
+    run: &Run,
     conn: &mut PgConnection,
     set: &MigrationSet,
     started: &dyn Fn(usize, usize, &str),
 ) -> Result<Vec<Step>, SnapshotError> {
     let total = set.migrations.len() + 2;
+    let limits = engine::Limits::new(&set.lock_timeout).in_run(run);
     let quiet = |_: &engine::Event| {};
     let mut allow = |_: &engine::RollbackPlan| Ok(());
-    let before = read(conn, set).await?;
+    let before = read(run, conn, set).await?;
     let mut previous = before.clone();
     let mut steps = Vec::new();
     let mut irreversible = None;
     for (i, m) in set.migrations.iter().enumerate() {
         let label = format!("{:04} {}", m.version, m.name);
         started(i + 1, total, &label);
-        engine::up(conn, set, Some(m.version), &set.lock_timeout, &quiet).await?;
-        let after = read(conn, set).await?;
+        engine::up(conn, set, Some(m.version), limits.clone(), &quiet).await?;
+        let after = read(run, conn, set).await?;
         if m.down.irreversible {
             steps.push(Step::new(
                 label,
@@ -123,16 +130,16 @@ pub async fn prove(
         .await
         {
             Ok(_) => {
-                let reverted = read(conn, set).await?;
+                let reverted = read(run, conn, set).await?;
                 let mut step = Step::compared(
                     label.clone(),
                     &previous,
                     &reverted,
                     "its down restores the catalog before it",
                 );
-                match engine::up(conn, set, Some(m.version), &set.lock_timeout, &quiet).await {
+                match engine::up(conn, set, Some(m.version), limits.clone(), &quiet).await {
                     Ok(_) => {
-                        let again = read(conn, set).await?;
+                        let again = read(run, conn, set).await?;
                         if step.outcome == "pass" && again != after {
                             step = Step::compared(label, &after, &again, "");
                             step.detail = format!(
@@ -177,7 +184,7 @@ pub async fn prove(
             .await
             {
                 Ok(_) => {
-                    let empty = read(conn, set).await?;
+                    let empty = read(run, conn, set).await?;
                     steps.push(Step::compared(
                         "full rollback".into(),
                         &before,
@@ -193,7 +200,7 @@ pub async fn prove(
             }
             started(total, total, "up after full rollback");
             engine::up(conn, set, None, &set.lock_timeout, &quiet).await?;
-            let again = read(conn, set).await?;
+            let again = read(run, conn, set).await?;
             steps.push(Step::compared(
                 "up after full rollback".into(),
                 &full,

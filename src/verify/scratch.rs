@@ -17,6 +17,7 @@
 use crate::cluster::{Cluster, ClusterError, ClusterOptions};
 use crate::engine::{self, error::reason, quote_ident, EngineError};
 use crate::redact::redact_url;
+use crate::run::Run;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgConnection;
 use thiserror::Error;
@@ -54,6 +55,8 @@ pub struct ScratchServer {
     shown: String,
     /// The database scratch databases are cloned from; `template1` when `None`.
     template: Option<String>,
+    /// The run whose sessions the scratch connections are (a signal cancels them).
+    run: Run,
     _cluster: Option<Cluster>,
 }
 
@@ -61,6 +64,7 @@ impl ScratchServer {
     /// Uses `scratch_url` when given, else starts a throwaway local server; scratch
     /// databases are cloned from `template` when given.
     pub fn start(
+        run: &Run,
         scratch_url: Option<&str>,
         template: Option<&str>,
     ) -> Result<ScratchServer, ScratchError> {
@@ -69,6 +73,7 @@ impl ScratchServer {
                 admin: engine::options(url)?,
                 shown: redact_url(url),
                 template: template.map(str::to_string),
+                run: run.clone(),
                 _cluster: None,
             },
             None => {
@@ -78,6 +83,7 @@ impl ScratchServer {
                     admin: engine::options(&url)?,
                     shown: "a throwaway local server".into(),
                     template: template.map(str::to_string),
+                    run: run.clone(),
                     _cluster: Some(cluster),
                 }
             }
@@ -90,7 +96,7 @@ impl ScratchServer {
         purpose: &str,
         work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut admin = engine::connect_with(&self.admin, &self.shown)
+        let mut admin = engine::connect_with(&self.run, &self.admin, &self.shown)
             .await
             .map_err(ScratchError::from)?;
         let name = self.create(&mut admin, purpose).await?;
@@ -155,7 +161,7 @@ impl ScratchServer {
         work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
     ) -> Result<T, E> {
         let opts = self.admin.clone().database(name);
-        let mut conn = engine::connect_with(&opts, &self.shown)
+        let mut conn = engine::connect_with(&self.run, &opts, &self.shown)
             .await
             .map_err(ScratchError::from)?;
         let actual: String = sqlx::query_scalar("SELECT current_database()::text")

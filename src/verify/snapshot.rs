@@ -20,6 +20,7 @@
 use crate::catalog::{self, Catalog, CatalogError};
 use crate::config::MigrationSet;
 use crate::engine::{self, EngineError};
+use crate::run::Run;
 use sqlx::PgConnection;
 use thiserror::Error;
 
@@ -48,8 +49,12 @@ pub type Steps = Vec<(i64, String, Catalog)>;
 
 /// Applies `set` to the empty database `conn` is connected to and returns the catalog of
 /// the objects its migrations created or changed.
-pub async fn build(conn: &mut PgConnection, set: &MigrationSet) -> Result<Catalog, SnapshotError> {
-    let steps = per_migration(conn, set).await?;
+pub async fn build(
+    run: &Run,
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+) -> Result<Catalog, SnapshotError> {
+    let steps = per_migration(run, conn, set).await?;
     Ok(steps
         .into_iter()
         .last()
@@ -87,19 +92,21 @@ pub fn committed(set: &MigrationSet) -> Result<Catalog, SnapshotError> {
 /// `conn` is connected to: `(version, name, catalog)`, oldest first. Says which migration
 /// made each object, and what the schema should be at any applied version.
 pub async fn per_migration(
+    run: &Run,
     conn: &mut PgConnection,
     set: &MigrationSet,
 ) -> Result<Steps, SnapshotError> {
-    let before = catalog::introspect(conn, &set.schema)
+    let limits = engine::Limits::new(&set.lock_timeout).in_run(run);
+    let before = catalog::introspect(run, conn, &set.schema)
         .await?
         .catalog
         .as_sets_see_it(&set.schema);
     let mut steps = Vec::new();
     for (i, m) in set.migrations.iter().enumerate() {
-        engine::up(conn, set, Some(m.version), &set.lock_timeout, &|_| {}).await?;
+        engine::up(conn, set, Some(m.version), limits.clone(), &|_| {}).await?;
         // the graph is committed with the last catalog (what a repair plans against)
         let last = i + 1 == set.migrations.len();
-        let after = catalog::introspect_owned_by(conn, &set.schema, last, None)
+        let after = catalog::introspect_owned_by(run, conn, &set.schema, last, None)
             .await?
             .catalog
             .as_sets_see_it(&set.schema);

@@ -3,6 +3,7 @@
 
 use crate::harness::*;
 use migrate::engine::{self, DownTarget};
+use migrate::run::Run;
 use sqlx::PgConnection;
 
 async fn migrated() -> (TestDb, PgConnection) {
@@ -677,7 +678,9 @@ async fn partitioning_activity_logs_loses_no_concurrent_write() {
         .await
         .unwrap();
         let migrate_conn = async {
-            let mut m = migrate::engine::connect(&db.url).await.unwrap();
+            let mut m = migrate::engine::connect(&Run::default(), &db.url)
+                .await
+                .unwrap();
             if direction == "up" {
                 migrate::engine::up(&mut m, &set, Some(target), "30s", &quiet)
                     .await

@@ -5,15 +5,17 @@
 use crate::harness::*;
 use migrate::catalog::{introspect, render};
 use migrate::engine::{self, DownTarget};
+use migrate::run::Run;
 
 #[tokio::test]
 async fn the_committed_expected_catalogs_match_the_migrations() {
+    let run = Run::default();
     for name in ["aethercrown98", "witchcraft"] {
         let db = TestDb::new().await;
         let mut c = db.conn().await;
         let set = embedded_set(name);
         let built = render(
-            &migrate::verify::snapshot::build(&mut c, &set)
+            &migrate::verify::snapshot::build(&run, &mut c, &set)
                 .await
                 .unwrap(),
         );
@@ -29,7 +31,7 @@ async fn the_committed_expected_catalogs_match_the_migrations() {
         let steps = migrate::verify::snapshot::committed_versions(&set).unwrap();
         let db = TestDb::new().await;
         let mut c = db.conn().await;
-        let built = migrate::verify::snapshot::per_migration(&mut c, &set)
+        let built = migrate::verify::snapshot::per_migration(&run, &mut c, &set)
             .await
             .unwrap();
         assert!(
@@ -41,11 +43,12 @@ async fn the_committed_expected_catalogs_match_the_migrations() {
 
 #[tokio::test]
 async fn dropping_and_recreating_a_schema_gives_the_same_text() {
+    let run = Run::default();
     let db = TestDb::new().await;
     let mut c = db.conn().await;
     for set in [embedded_set("witchcraft")] {
         engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
-        let first = render(&introspect(&mut c, "public").await.unwrap().catalog);
+        let first = render(&introspect(&run, &mut c, "public").await.unwrap().catalog);
         roll_back(&mut c, &set, DownTarget::To(0)).await;
         // something in between takes the oids the first objects had
         sqlx::raw_sql("CREATE TABLE spacer (id int); DROP TABLE spacer;")
@@ -53,7 +56,7 @@ async fn dropping_and_recreating_a_schema_gives_the_same_text() {
             .await
             .unwrap();
         engine::up(&mut c, &set, None, "5s", &quiet).await.unwrap();
-        let second = render(&introspect(&mut c, "public").await.unwrap().catalog);
+        let second = render(&introspect(&run, &mut c, "public").await.unwrap().catalog);
         assert_eq!(first, second);
         assert!(first.contains("table users\n"), "{first}");
     }
@@ -61,13 +64,14 @@ async fn dropping_and_recreating_a_schema_gives_the_same_text() {
 
 #[tokio::test]
 async fn a_set_renders_the_same_in_public_and_in_its_own_schema() {
+    let run = Run::default();
     for name in ["aethercrown98", "witchcraft"] {
         let db = TestDb::new().await;
         let mut c = db.conn().await;
         let mut set = embedded_set(name);
         set.schema = format!("{name}_ns");
         let built = render(
-            &migrate::verify::snapshot::build(&mut c, &set)
+            &migrate::verify::snapshot::build(&run, &mut c, &set)
                 .await
                 .unwrap(),
         );
@@ -81,6 +85,7 @@ async fn a_set_renders_the_same_in_public_and_in_its_own_schema() {
 /// read them (one query less).
 #[tokio::test]
 async fn dependencies_are_read_for_planning() {
+    let run = Run::default();
     let db = TestDb::new().await;
     let mut c = db.conn().await;
     sqlx::raw_sql(
@@ -97,7 +102,7 @@ async fn dependencies_are_read_for_planning() {
     .execute(&mut c)
     .await
     .unwrap();
-    let read = migrate::catalog::introspect_with_dependencies(&mut c, "public")
+    let read = migrate::catalog::introspect_with_dependencies(&run, &mut c, "public")
         .await
         .unwrap();
     let needs = |key: &str| -> Vec<String> {
@@ -121,7 +126,7 @@ async fn dependencies_are_read_for_planning() {
         "{:?}",
         needs("constraint r.r_t_id_fkey")
     );
-    let plain = introspect(&mut c, "public").await.unwrap();
+    let plain = introspect(&run, &mut c, "public").await.unwrap();
     assert!(plain.catalog.dependencies.is_empty());
     assert_eq!(plain.queries + 1, read.queries);
 }
@@ -147,13 +152,14 @@ async fn large_catalog() -> TestDb {
 /// open itself has no options to open helpers from, so it reads alone.)
 #[tokio::test]
 async fn a_large_catalog_is_shared_out_over_helper_sessions_and_reads_the_same() {
+    let run = Run::default();
     let db = large_catalog().await;
     let mut alone = db.conn().await;
-    let by_one = migrate::catalog::introspect_with_dependencies(&mut alone, "public")
+    let by_one = migrate::catalog::introspect_with_dependencies(&run, &mut alone, "public")
         .await
         .unwrap();
-    let mut c = engine::connect(&db.url).await.unwrap();
-    let shared = migrate::catalog::introspect_with_dependencies(&mut c, "public")
+    let mut c = engine::connect(&run, &db.url).await.unwrap();
+    let shared = migrate::catalog::introspect_with_dependencies(&run, &mut c, "public")
         .await
         .unwrap();
     assert_eq!(by_one.sessions, 1);
@@ -180,6 +186,7 @@ async fn a_large_catalog_is_shared_out_over_helper_sessions_and_reads_the_same()
 /// without their table, though tables and columns are read by different sessions.
 #[tokio::test]
 async fn helper_sessions_read_the_same_snapshot_while_tables_are_created() {
+    let run = Run::default();
     let db = large_catalog().await;
     let mut writer = db.conn().await;
     let stop = std::sync::atomic::AtomicBool::new(false);
@@ -194,11 +201,11 @@ async fn helper_sessions_read_the_same_snapshot_while_tables_are_created() {
         }
         n
     };
-    let mut c = engine::connect(&db.url).await.unwrap();
+    let mut c = engine::connect(&run, &db.url).await.unwrap();
     let reads = async {
         let mut mismatches = Vec::new();
         for _ in 0..5 {
-            let read = introspect(&mut c, "public").await.unwrap();
+            let read = introspect(&run, &mut c, "public").await.unwrap();
             assert_eq!(read.sessions, 3);
             let objects = &read.catalog.objects;
             for key in objects.keys() {
@@ -229,6 +236,7 @@ async fn helper_sessions_read_the_same_snapshot_while_tables_are_created() {
 /// and the result is the same.
 #[tokio::test]
 async fn a_helper_that_cannot_connect_leaves_its_share_to_the_reading_session() {
+    let run = Run::default();
     let db = large_catalog().await;
     let mut direct = db.conn().await;
     let role = format!("one_conn_{}", db.name);
@@ -236,15 +244,16 @@ async fn a_helper_that_cannot_connect_leaves_its_share_to_the_reading_session() 
         .execute(&mut direct)
         .await
         .unwrap();
-    let by_one = introspect(&mut direct, "public").await.unwrap();
+    let by_one = introspect(&run, &mut direct, "public").await.unwrap();
     let mut u = url::Url::parse(&db.url).unwrap();
     u.set_username(&role).unwrap();
-    let mut c = engine::connect(u.as_str()).await.unwrap();
+    let mut c = engine::connect(&run, u.as_str()).await.unwrap();
     // read relative to the same owner, as the first role owns everything
     let owner = strings(&mut direct, "SELECT current_user::text").await;
-    let read = migrate::catalog::introspect_owned_by(&mut c, "public", false, Some(&owner[0]))
-        .await
-        .unwrap();
+    let read =
+        migrate::catalog::introspect_owned_by(&run, &mut c, "public", false, Some(&owner[0]))
+            .await
+            .unwrap();
     assert_eq!(read.sessions, 1);
     assert_eq!(render(&read.catalog), render(&by_one.catalog));
 }

@@ -473,3 +473,61 @@ async fn a_set_can_live_in_its_own_schema() {
     roll_back(&mut c, &set, DownTarget::To(0)).await;
     assert_eq!(user_objects(&mut c).await, before);
 }
+
+/// Signals belong to a run, not to the process: a run that was signalled stops before its
+/// first step and leaves nothing behind, while another run in the same process, started
+/// after it, applies everything (one process holding several runs, as a fleet or these
+/// tests do).
+#[tokio::test]
+async fn a_signal_stops_its_own_run_and_no_other() {
+    use migrate::engine::Limits;
+    use migrate::interrupt::Signal;
+    use migrate::run::Run;
+    let db = TestDb::new().await;
+    let set = embedded_set("witchcraft");
+    let stopped = Run::new();
+    assert!(stopped.signals().raise(Signal::Terminate));
+    let refused = engine::connect(&stopped, &db.url).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            EngineError::Interrupted {
+                signal: Signal::Terminate
+            }
+        ),
+        "{refused:?}"
+    );
+    let mut conn = db.conn().await;
+    let before = user_objects(&mut conn).await;
+    let err = engine::up(
+        &mut conn,
+        &set,
+        None,
+        Limits::new("5s").in_run(&stopped),
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.exit_code(), 143, "{err}");
+    // stopped before it created anything, its history table included
+    assert_eq!(user_objects(&mut conn).await, before);
+    let history_table: i64 = scalar_i64(
+        &mut conn,
+        "SELECT count(*) FROM pg_namespace WHERE nspname = 'migrate'",
+    )
+    .await;
+    assert_eq!(history_table, 0);
+    let other = Run::new();
+    let mut conn = engine::connect(&other, &db.url).await.unwrap();
+    let steps = engine::up(
+        &mut conn,
+        &set,
+        None,
+        Limits::new("5s").in_run(&other),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(steps.len(), set.migrations.len());
+    assert_eq!(history(&db, "witchcraft").await.len(), set.migrations.len());
+}

@@ -9,6 +9,7 @@
 //! done.
 
 use migrate::config::{Config, MigrationSet};
+use migrate::run::Run;
 use sqlx::{Connection, PgConnection};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -146,6 +147,31 @@ pub fn cluster_options() -> migrate::cluster::ClusterOptions {
     }
 }
 
+/// The servers shared by every test of this binary: stopped, and their directories
+/// removed, when the test binary exits normally (`atexit`).
+static AT_EXIT: std::sync::Mutex<Vec<migrate::cluster::Cluster>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn stop_at_exit(cluster: migrate::cluster::Cluster) {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    extern "C" fn stop_all() {
+        let all = std::mem::take(&mut *AT_EXIT.lock().unwrap_or_else(|p| p.into_inner()));
+        for c in all {
+            let _ = c.stop();
+        }
+    }
+    REGISTER.call_once(|| {
+        // SAFETY: registering a plain extern "C" function.
+        unsafe {
+            libc::atexit(stop_all);
+        }
+    });
+    AT_EXIT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(cluster);
+}
+
 /// [`local_cluster`] with any options.
 fn cluster_with(mut opts: migrate::cluster::ClusterOptions) -> String {
     if opts.bindir.is_none() {
@@ -159,7 +185,7 @@ fn cluster_with(mut opts: migrate::cluster::ClusterOptions) -> String {
             match cluster {
                 Ok(c) => {
                     tx.send(Ok(c.url("postgres"))).ok();
-                    c.stop_at_exit();
+                    stop_at_exit(c);
                 }
                 Err(e) => {
                     tx.send(Err(e.to_string())).ok();
@@ -409,6 +435,7 @@ pub fn fixture_set(name: &str) -> MigrationSet {
 pub async fn hold_set_lock(conn: &mut PgConnection, set: &str) {
     use migrate::engine::lock;
     lock::acquire(
+        &Run::default(),
         conn,
         set,
         lock::Guard::Set(set),

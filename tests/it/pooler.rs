@@ -2,6 +2,7 @@
 //! an ordinary port must be refused from the server's answers, not from the port number.
 
 use crate::harness::*;
+use migrate::run::Run;
 use std::process::{Child, Command, Stdio};
 
 /// A PgBouncer on a free loopback port in front of the plain test server.
@@ -128,11 +129,15 @@ async fn the_lock_check_catches_what_the_port_check_misses() {
     let pooler = Pgbouncer::start(&db.url, "transaction");
     let through = pooler.url(&db.url);
     migrate::engine::require_session_connection(&through).unwrap();
-    let mut run_conn = migrate::engine::connect(&through).await.unwrap();
+    let mut run_conn = migrate::engine::connect(&Run::default(), &through)
+        .await
+        .unwrap();
     hold_set_lock(&mut run_conn, "probe").await;
     // another client takes the server session the lock was taken in (PgBouncer hands out
     // the most recently released one) and keeps it in a transaction
-    let mut other = migrate::engine::connect(&through).await.unwrap();
+    let mut other = migrate::engine::connect(&Run::default(), &through)
+        .await
+        .unwrap();
     sqlx::raw_sql("BEGIN; SELECT 1")
         .execute(&mut other)
         .await

@@ -3,6 +3,7 @@
 //! server, passwords in output, pipes and JSON documents.
 
 use crate::harness::*;
+use migrate::run::Run;
 use std::io::Read;
 use std::process::Stdio;
 
@@ -68,7 +69,9 @@ async fn scratch_database_ignores_dbname_in_url() {
 /// server shared one, and one run's `DROP DATABASE ... WITH (FORCE)` killed the other's work.
 #[tokio::test]
 async fn scratch_databases_of_concurrent_runs_never_collide() {
-    let server = migrate::verify::scratch::ScratchServer::start(Some(&admin_url()), None).unwrap();
+    let ours = Run::default();
+    let server =
+        migrate::verify::scratch::ScratchServer::start(&ours, Some(&admin_url()), None).unwrap();
     let (tx_a, rx_a) = tokio::sync::oneshot::channel::<()>();
     let name_of = async |c: &mut sqlx::PgConnection| -> Result<String, migrate::verify::scratch::ScratchError> {
         Ok(sqlx::query_scalar::<_, String>("SELECT current_database()::text")
@@ -111,6 +114,7 @@ async fn scratch_databases_of_concurrent_runs_never_collide() {
 /// server and migrated it (needing CREATEDB and creating roles). It must only read.
 #[tokio::test]
 async fn verify_writes_nothing_to_the_server() {
+    let ours = Run::default();
     let db = TestDb::new().await;
     let mut c = db.conn().await;
     migrate::engine::up(&mut c, &embedded_set("witchcraft"), Some(4), "5s", &quiet)
@@ -130,7 +134,7 @@ async fn verify_writes_nothing_to_the_server() {
     .await
     .unwrap();
     let catalog_before = migrate::catalog::render(
-        &migrate::catalog::introspect(&mut c, "public")
+        &migrate::catalog::introspect(&ours, &mut c, "public")
             .await
             .unwrap()
             .catalog,
@@ -163,7 +167,7 @@ async fn verify_writes_nothing_to_the_server() {
         out.stdout
     );
     let catalog_after = migrate::catalog::render(
-        &migrate::catalog::introspect(&mut c, "public")
+        &migrate::catalog::introspect(&ours, &mut c, "public")
             .await
             .unwrap()
             .catalog,
@@ -759,6 +763,7 @@ async fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
 /// here: the server had committed. It says the outcome is unknown and how to find out.
 #[tokio::test]
 async fn a_lost_commit_acknowledgement_says_the_outcome_is_unknown() {
+    let ours = Run::default();
     let db = TestDb::new().await;
     let mut direct = db.conn().await;
     migrate::engine::history::ensure(&mut direct).await.unwrap();
@@ -771,7 +776,9 @@ async fn a_lost_commit_acknowledgement_says_the_outcome_is_unknown() {
         ],
     );
     let set = set.set();
-    let mut c = migrate::engine::connect(&proxy.url(&db.url)).await.unwrap();
+    let mut c = migrate::engine::connect(&ours, &proxy.url(&db.url))
+        .await
+        .unwrap();
     proxy
         .counters
         .cut_after_commit
@@ -831,12 +838,17 @@ fn set_config_of(set: &migrate::config::MigrationSet) -> std::path::PathBuf {
 /// array. These count the statements the server receives, through a proxy, at two sizes.
 #[tokio::test]
 async fn introspection_sends_the_same_statements_for_any_size() {
+    let ours = Run::default();
     let db = TestDb::new().await;
     let proxy = crate::proxy::Proxy::start(&db.url);
-    let mut c = migrate::engine::connect(&proxy.url(&db.url)).await.unwrap();
+    let mut c = migrate::engine::connect(&ours, &proxy.url(&db.url))
+        .await
+        .unwrap();
     let counted = async |c: &mut sqlx::PgConnection| {
         let before = proxy.counters.statements();
-        let found = migrate::catalog::introspect(c, "public").await.unwrap();
+        let found = migrate::catalog::introspect(&ours, c, "public")
+            .await
+            .unwrap();
         (
             proxy.counters.statements() - before,
             found.catalog.objects.len(),

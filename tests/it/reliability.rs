@@ -3,6 +3,7 @@
 //! that cancel on the server, and the INVALID index an unfinished concurrent build leaves.
 
 use crate::harness::*;
+use migrate::run::Run;
 use sqlx::PgConnection;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -618,7 +619,9 @@ async fn connections_carry_tcp_keepalives_from_the_url_or_the_defaults() {
         (db.url.clone(), (IDLE, INTERVAL, COUNT, 0)),
         (custom, (17, 3, 2, 9000)),
     ] {
-        let mut c = migrate::engine::connect(&url).await.unwrap();
+        let mut c = migrate::engine::connect(&Run::default(), &url)
+            .await
+            .unwrap();
         let port: i32 = sqlx::query_scalar("SELECT inet_client_port()")
             .fetch_one(&mut c)
             .await

@@ -4,6 +4,7 @@
 
 use crate::harness::*;
 use migrate::engine::DownTarget;
+use migrate::run::Run;
 
 /// Every privilege the API roles (and PUBLIC) hold on the objects of `public` and
 /// `witchcraft_auth`: tables, partitions, views, sequences, columns and functions.
@@ -402,7 +403,7 @@ async fn revocation_is_final_and_feedback_cites_a_message_of_its_session() {
 /// row level security, as the backend steps of its flows need.
 async fn roles_after(order: &[&str]) -> (Vec<String>, Option<bool>) {
     let cluster = migrate::cluster::Cluster::start(&cluster_options()).unwrap();
-    let mut c = migrate::engine::connect(&cluster.url("postgres"))
+    let mut c = migrate::engine::connect(&Run::default(), &cluster.url("postgres"))
         .await
         .unwrap();
     for name in order {
@@ -570,7 +571,7 @@ async fn upkeep_is_scheduled_and_unscheduled_with_the_real_pg_cron() {
     .unwrap_or_else(|e| {
         panic!("a server with pg_cron (Debian: apt-get install postgresql-15-cron): {e}")
     });
-    let mut c = migrate::engine::connect(&cluster.url("postgres"))
+    let mut c = migrate::engine::connect(&Run::default(), &cluster.url("postgres"))
         .await
         .unwrap();
     sqlx::raw_sql("CREATE EXTENSION pg_cron")

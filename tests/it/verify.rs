@@ -3,6 +3,7 @@
 
 use crate::harness::*;
 use migrate::engine;
+use migrate::run::Run;
 
 /// The `(PASS|FAIL, check, summary)` lines of a verify run.
 fn lines(out: &Output) -> Vec<(String, String)> {
@@ -187,7 +188,7 @@ async fn the_checks_of_verify_run_from_the_library() {
     let (_db, mut c) = migrated("witchcraft").await;
     let set = embedded_set("witchcraft");
     let all = [embedded_set("aethercrown98"), set.clone()];
-    let checks = migrate::verify::expected::checks(&mut c, &set, &all)
+    let checks = migrate::verify::expected::checks(&Run::default(), &mut c, &set, &all)
         .await
         .unwrap();
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
@@ -195,7 +196,7 @@ async fn the_checks_of_verify_run_from_the_library() {
         .execute(&mut c)
         .await
         .unwrap();
-    let checks = migrate::verify::expected::checks(&mut c, &set, &all)
+    let checks = migrate::verify::expected::checks(&Run::default(), &mut c, &set, &all)
         .await
         .unwrap();
     let catalog = checks.iter().find(|c| c.check == "catalog").unwrap();
