@@ -11,7 +11,7 @@
 
 use super::Ctx;
 use super::{print_json, UsageError};
-use crate::cli::Command;
+use crate::cli::{Command, Global};
 use anyhow::{Context, Result};
 use migrate::redact::redact_url;
 use serde_json::{json, Value};
@@ -124,32 +124,78 @@ fn default_name(url: &str) -> String {
     }
 }
 
-/// The flags of this process's command line that every child takes too: all but the fleet's
-/// own, the database URL, `--json` and `--set` (each child gets its target's sets, or those
+/// The command line of every child, rendered from the parsed command and flags: the verb
+/// with its options, and the global flags that bound a run. Not passed on: the fleet's own
+/// flags, the database URL (each child gets its target's in its environment), the output
+/// format (each child writes JSON) and `--set` (each child gets its target's sets, or those
 /// of the command line).
-fn child_args() -> Vec<String> {
-    const DROP_WITH_VALUE: &[&str] = &[
-        "--targets",
-        "--parallel",
-        "--retry-failed",
-        "--database-url",
-        "--format",
-    ];
-    let mut out = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let flag = a.split('=').next().unwrap_or("");
-        let dropped_with_value = DROP_WITH_VALUE.contains(&flag) || flag == "--set";
-        if dropped_with_value {
-            if !a.contains('=') {
-                args.next();
+fn child_args(g: &Global, command: &Command) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    // `--name=value`: a value that starts with `-` stays a value.
+    let mut flag = |name: &str, value: Option<String>| {
+        out.push(match value {
+            Some(value) => format!("{name}={value}"),
+            None => name.to_string(),
+        });
+    };
+    match command {
+        Command::Up { to, .. } => {
+            flag("up", None);
+            if let Some(to) = to {
+                flag("--to", Some(to.to_string()));
             }
-            continue;
         }
-        if a == "--fail-fast" || a == "--json" {
-            continue;
+        Command::Status { exit_code } => {
+            flag("status", None);
+            if *exit_code {
+                flag("--exit-code", None);
+            }
         }
-        out.push(a);
+        Command::Verify { .. } => flag("verify", None),
+        Command::Diff {
+            against,
+            schemas,
+            sql,
+            allow_data_loss,
+        } => {
+            flag("diff", None);
+            if let Some(against) = against {
+                flag("--against", Some(against.clone()));
+            }
+            for schema in schemas {
+                flag("--schema", Some(schema.clone()));
+            }
+            if *sql {
+                flag("--sql", None);
+            }
+            if *allow_data_loss {
+                flag("--allow-data-loss", None);
+            }
+        }
+        // (refused by verb_of before any child is started)
+        _ => {}
+    }
+    let ms = |d: &std::time::Duration| format!("{}ms", d.as_millis());
+    if let Some(config) = &g.config {
+        flag("--config", Some(config.display().to_string()));
+    }
+    if let Some(t) = &g.lock_timeout {
+        flag("--lock-timeout", Some(t.clone()));
+    }
+    if let Some(w) = &g.lock_wait {
+        flag("--lock-wait", Some(ms(w)));
+    }
+    if let Some(r) = g.lock_retries {
+        flag("--lock-retries", Some(r.to_string()));
+    }
+    if let Some(t) = &g.server_timeout {
+        flag("--server-timeout", Some(ms(t)));
+    }
+    if g.quiet {
+        flag("--quiet", None);
+    }
+    for _ in 0..g.verbose {
+        flag("--verbose", None);
     }
     out
 }
@@ -417,7 +463,7 @@ pub(super) async fn fleet(g: &Ctx<'_>, command: &Command) -> Result<()> {
         let fleet = Fleet {
             run: g.run.clone(),
             targets,
-            args: child_args(),
+            args: child_args(g, command),
             sets: g.sets.clone(),
             verb,
             fail_fast: g.fail_fast,
@@ -666,4 +712,54 @@ fn failed_in_report(path: &Path) -> Result<std::collections::BTreeSet<String>> {
         .filter(|t| t["result"] != "ok")
         .filter_map(|t| t["name"].as_str().map(str::to_string))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    /// Every child gets the run's command and bounds, whatever form they were written in,
+    /// and none of the fleet's own flags: its command line parses back to the same command.
+    #[test]
+    fn a_child_runs_the_same_command_with_the_same_bounds() {
+        let cli = Cli::parse_from([
+            "migrate",
+            "--targets=fleet.toml",
+            "--parallel",
+            "2",
+            "--fail-fast",
+            "--set=witchcraft",
+            "--format",
+            "ndjson",
+            "--lock-timeout=2s",
+            "--lock-wait",
+            "1min",
+            "-vv",
+            "diff",
+            "--schema=--json",
+            "--sql",
+            "--against=postgres://u:p@h/other",
+        ]);
+        let args = child_args(&cli.global, &cli.command);
+        assert_eq!(
+            args,
+            [
+                "diff",
+                "--against=postgres://u:p@h/other",
+                "--schema=--json",
+                "--sql",
+                "--lock-timeout=2s",
+                "--lock-wait=60000ms",
+                "--verbose",
+                "--verbose",
+            ]
+        );
+        let child = Cli::parse_from(std::iter::once("migrate".to_string()).chain(args));
+        assert_eq!(format!("{:?}", child.command), format!("{:?}", cli.command));
+        assert_eq!(child.global.lock_wait, cli.global.lock_wait);
+        assert_eq!(child.global.verbose, 2);
+        assert!(child.global.targets.is_none() && child.global.sets.is_empty());
+    }
 }
