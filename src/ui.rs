@@ -1,8 +1,10 @@
 //! What a run shows while it works: progress on standard error (a bar on a terminal, plain
 //! lines elsewhere) and, with `--format ndjson`, one JSON event per line on standard output.
 //!
-//! The verbs and the engine report through one process-wide [`Ui`], set up by `main` from
-//! the flags. The bar is drawn only when standard error is a terminal, `--quiet` is not given,
+//! The verbs and the engine report through one [`Ui`], set up by `main` from the flags: the
+//! one thing the binary keeps for the whole process, since the process has one terminal
+//! (the bar's place, the step running, what was done all live in it; the library keeps
+//! nothing, see `migrate::run`). The bar is drawn only when standard error is a terminal, `--quiet` is not given,
 //! the output format is not NDJSON and `CI` is not set to true; otherwise each migration gets
 //! one plain line when it finishes. `-v` adds a line when each migration starts and when a
 //! lock is obtained. The events are documented in docs/verbs.md ("Machine output").
@@ -28,6 +30,8 @@ pub struct Ui {
     bar_allowed: bool,
     started: Instant,
     state: Mutex<State>,
+    /// Held from the time an event's elapsed_ms is taken until its line is written.
+    emitting: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -37,6 +41,10 @@ struct State {
     /// What the run applied and rolled back, oldest first, for the line printed when a
     /// signal stops it.
     done: Vec<String>,
+    /// The place of the migration running now, kept between its start and end events.
+    place: (usize, usize),
+    /// The step of a proof running now, and since when: for its line when it ends.
+    step: Option<(String, Instant)>,
 }
 
 /// The migration running now, for the server-side progress of its statements.
@@ -64,6 +72,7 @@ pub fn init(format: Format, verbosity: i8) {
         bar_allowed,
         started: Instant::now(),
         state: Mutex::new(State::default()),
+        emitting: Mutex::new(()),
     });
 }
 
@@ -74,6 +83,7 @@ fn ui() -> &'static Ui {
         bar_allowed: false,
         started: Instant::now(),
         state: Mutex::new(State::default()),
+        emitting: Mutex::new(()),
     })
 }
 
@@ -127,9 +137,6 @@ pub fn timestamp() -> String {
     )
 }
 
-/// Held from the time an event's elapsed_ms is taken until its line is written.
-static EMITTING: Mutex<()> = Mutex::new(());
-
 /// Writes one NDJSON event (only with `--format ndjson`): `kind`, the set and version it is
 /// about (null when none), the time since the run started, a timestamp, and `fields`.
 pub fn emit(kind: &str, set: Option<&str>, version: Option<i64>, fields: Value) {
@@ -139,7 +146,7 @@ pub fn emit(kind: &str, set: Option<&str>, version: Option<i64>, fields: Value) 
     }
     // One writer at a time from the time is taken to the line written: threads (a fleet's)
     // never print a later elapsed_ms before an earlier one.
-    let _one_at_a_time = EMITTING.lock();
+    let _one_at_a_time = ui.emitting.lock();
     let mut event = json!({
         "event": kind,
         "set": set,
@@ -278,9 +285,6 @@ fn step_done(set: &str, index: usize, total: usize) {
     }
 }
 
-/// The place of the migration running now, kept between its start and end events.
-static PLACE: Mutex<(usize, usize)> = Mutex::new((0, 0));
-
 /// Shows an engine event: bar, lines and NDJSON events.
 pub fn event(e: &Event) {
     match e {
@@ -361,10 +365,8 @@ pub fn event(e: &Event) {
             let up = matches!(e, Event::Applying { .. });
             let verb = if up { "applying" } else { "rolling back" };
             let label = format!("{:04} {}", migration.version, migration.name);
-            if let Ok(mut p) = PLACE.lock() {
-                *p = (*index, *total);
-            }
             if let Ok(mut s) = ui().state.lock() {
+                s.place = (*index, *total);
                 s.current = Some(Current {
                     set: set.to_string(),
                     version: migration.version,
@@ -428,7 +430,7 @@ pub fn event(e: &Event) {
                 "{set}: {verb} {:04} {} ({ms} ms)",
                 migration.version, migration.name
             ));
-            let (index, total) = PLACE.lock().map(|p| *p).unwrap_or((0, 0));
+            let (index, total) = ui().state.lock().map(|s| s.place).unwrap_or((0, 0));
             step_done(set, index, total);
         }
         Event::SchemaKept { set, schema } => {
@@ -473,21 +475,17 @@ pub fn working(what: &str, message: &str) {
 pub fn step_started(set: &str, index: usize, total: usize, label: &str) {
     if let Ok(mut s) = ui().state.lock() {
         s.current = None;
-    }
-    if let Ok(mut step) = STEP.lock() {
-        *step = Some((label.to_string(), Instant::now()));
+        s.step = Some((label.to_string(), Instant::now()));
     }
     show(set, Some(total), Some(index), format!("proving {label}"));
     verbose(&format!("{set}: proving {label} ({index}/{total})"));
 }
 
-/// The step of a proof running now, and since when: for its line when it ends.
-static STEP: Mutex<Option<(String, Instant)>> = Mutex::new(None);
-
 /// The end of a step started by [`step_started`]: a line, as a migration gets one (its
 /// outcome comes with the proof's report).
 pub fn step_finished(set: &str, index: usize, total: usize) {
-    if let Some((label, since)) = STEP.lock().ok().and_then(|mut s| s.take()) {
+    let step = ui().state.lock().ok().and_then(|mut s| s.step.take());
+    if let Some((label, since)) = step {
         line(&format!(
             "{set}: checked {label} ({} ms)",
             since.elapsed().as_millis()
@@ -505,9 +503,10 @@ pub fn statement_progress(current: &Current, progress: &Value, text: &str) {
         Some(current.version),
         progress.clone(),
     );
+    let total = ui().state.lock().map(|s| s.place.1).unwrap_or(1).max(1);
     show(
         &current.set,
-        Some(PLACE.lock().map(|p| p.1).unwrap_or(1).max(1)),
+        Some(total),
         None,
         format!("applying {}: {text}", current.label),
     );
