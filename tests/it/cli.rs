@@ -466,7 +466,7 @@ async fn server_notices_reach_the_operator() {
     assert_eq!(out.stderr.matches("notice:").count(), 1, "{}", out.stderr);
     assert!(
         out.stdout
-            .contains("witchcraft: applied 12 migrations, now at 0012"),
+            .contains("witchcraft: applied 13 migrations, now at 0013"),
         "{}",
         out.stdout
     );
@@ -764,7 +764,7 @@ async fn status_exit_code_fails_while_migrations_are_pending() {
         .migrate()
         .args(["--set", "witchcraft", "status", "--exit-code"]));
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stdout.contains("12 pending"), "{}", out.stdout);
+    assert!(out.stdout.contains("13 pending"), "{}", out.stdout);
     let out = run(db.migrate().args(["--set", "witchcraft", "status"]));
     assert_eq!(out.code, 0);
     assert_eq!(

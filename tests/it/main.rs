@@ -2,6 +2,7 @@
 //! `harness`, in a fresh database of its own.
 
 mod access;
+mod advisors;
 mod aethercrown98;
 mod catalog;
 mod catalogue;

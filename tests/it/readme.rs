@@ -354,7 +354,7 @@ async fn check_effects(block: &Block, project: &Project, db: &TestDb, out: &Outp
                 .unwrap();
         assert!(
             expected.contains("nickname"),
-            "snapshot did not record 0013"
+            "snapshot did not record 0014"
         );
         let mut c = db.conn().await;
         assert_eq!(
@@ -363,7 +363,7 @@ async fn check_effects(block: &Block, project: &Project, db: &TestDb, out: &Outp
             "the down did not run"
         );
         assert_at_latest(&mut c, "witchcraft").await;
-        assert!(out.stdout.contains("0013"), "{}", out.stdout);
+        assert!(out.stdout.contains("0014"), "{}", out.stdout);
     }
     if text.contains("migrate bootstrap") {
         let mut c = db.conn().await;

@@ -684,7 +684,7 @@ async fn bootstrap_sets_up_a_new_project_once() {
         let again = run(db.migrate().args(["bootstrap", "--set", "witchcraft"]));
         assert_eq!(again.code, 0, "{}", again.stderr);
         assert!(
-            again.stdout.contains("witchcraft: nothing to do, at 0012"),
+            again.stdout.contains("witchcraft: nothing to do, at 0013"),
             "{}",
             again.stdout
         );
@@ -944,7 +944,7 @@ async fn adopt_takes_over_what_another_tool_migrated() {
         assert_eq!(v["sets"][0]["version"], 5, "{tool}");
         assert_eq!(v["sets"][0]["recorded"], serde_json::json!([1, 2, 3, 4, 5]));
         let status = run(db.migrate().args(["status", "--set", "witchcraft"]));
-        assert!(status.stdout.contains("at 0005, 7 pending"), "{}", status.stdout);
+        assert!(status.stdout.contains("at 0005, 8 pending"), "{}", status.stdout);
         // a second adopt refuses: migrate keeps this database's history now
         let again = run(db.migrate().args(["adopt", "--from", tool, "--set", "witchcraft"]));
         assert_eq!(again.code, 1);
