@@ -22,6 +22,9 @@ struct Table {
     writable: &'static [&'static str],
     /// A change no client may make: `column = value`.
     protected: Option<&'static str>,
+    /// Whether the server alone sets `created_at` on the rows clients write: the INSERT with
+    /// a `created_at` of its own, and an UPDATE of it, are tried too.
+    server_dated: bool,
 }
 
 const fn table(name: &'static str, owner: &'static str) -> Table {
@@ -31,6 +34,7 @@ const fn table(name: &'static str, owner: &'static str) -> Table {
         insert: None,
         writable: &[],
         protected: None,
+        server_dated: false,
     }
 }
 
@@ -42,6 +46,7 @@ const AETHERCROWN98: &[Table] = &[
         )),
         writable: &["email", "name", "password_hash", "updated_at", "last_login"],
         protected: Some("role = 'admin'"),
+        server_dated: true,
         ..table("users", "id")
     },
     Table {
@@ -51,6 +56,7 @@ const AETHERCROWN98: &[Table] = &[
         )),
         writable: &["name", "description", "model_type", "status", "config"],
         protected: Some("user_id = {b}"),
+        server_dated: true,
         ..table("ai_clones", "user_id")
     },
     Table {
@@ -68,6 +74,7 @@ const AETHERCROWN98: &[Table] = &[
             "completed_at",
         ],
         protected: Some("clone_id = {b_clone}"),
+        server_dated: true,
         ..table(
             "ai_tasks",
             "(SELECT c.user_id FROM ai_clones c WHERE c.id = clone_id)",
@@ -87,6 +94,7 @@ const AETHERCROWN98: &[Table] = &[
             "INSERT INTO activity_logs (log_type, entity_id, action, user_id) VALUES ('n', {a}, 'n', {a})",
         )),
         protected: Some("action = 'rewritten'"),
+        server_dated: true,
         ..table("activity_logs", "user_id")
     },
     Table {
@@ -170,6 +178,7 @@ const WITCHCRAFT: &[Table] = &[
         )),
         writable: &[],
         protected: Some("is_active = false"),
+        server_dated: false,
     },
     Table {
         name: "ai_models",
@@ -180,6 +189,7 @@ const WITCHCRAFT: &[Table] = &[
         )),
         writable: &[],
         protected: Some("input_cost_per_1k_tokens = 0"),
+        server_dated: false,
     },
     Table {
         insert: Some((
@@ -257,6 +267,7 @@ const WITCHCRAFT: &[Table] = &[
         )),
         writable: &[],
         protected: Some("monthly_price_usd = 0"),
+        server_dated: false,
     },
     Table {
         insert: Some((
@@ -305,6 +316,7 @@ const WITCHCRAFT: &[Table] = &[
         insert: None,
         writable: &[],
         protected: None,
+        server_dated: false,
     },
     table("quotas_approaching_limit", "user_id"),
 ];
@@ -466,6 +478,19 @@ async fn matrix(
         let mut statements: Vec<(String, String, String)> = Vec::new(); // (label, prepare, sql)
         if let Some((prepare, insert)) = t.insert {
             statements.push(("insert".into(), fill(prepare, values), fill(insert, values)));
+            if t.server_dated {
+                let dated = insert
+                    .replacen(") VALUES (", ", created_at) VALUES (", 1)
+                    .trim_end()
+                    .strip_suffix(')')
+                    .map(|head| format!("{head}, '2020-01-01')"))
+                    .expect("an INSERT ... VALUES (...)");
+                statements.push((
+                    "insert created_at = '2020-01-01'".into(),
+                    fill(prepare, values),
+                    fill(&dated, values),
+                ));
+            }
         }
         if matches!(kind.as_str(), "r" | "p") {
             let row = one_row(c, t, &a).await;
@@ -474,6 +499,16 @@ async fn matrix(
                     format!("update {column}"),
                     String::new(),
                     format!("UPDATE {} SET {column} = {column} WHERE {row}", t.name),
+                ));
+            }
+            if t.server_dated {
+                statements.push((
+                    "update created_at = '2020-01-01'".into(),
+                    String::new(),
+                    format!(
+                        "UPDATE {} SET created_at = '2020-01-01' WHERE {row}",
+                        t.name
+                    ),
                 ));
             }
             if let Some(change) = t.protected {

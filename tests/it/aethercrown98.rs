@@ -713,3 +713,47 @@ async fn partitioning_activity_logs_loses_no_concurrent_write() {
         assert_eq!(actions, expected, "{direction}");
     }
 }
+
+/// A signed-in user cannot backdate their own audit entry: an activity log they write gets
+/// the server's time, and naming created_at (on insert or update, of a log, clone or task) is
+/// refused; service_role may still write it (imports, backfills).
+#[tokio::test]
+async fn a_user_cannot_backdate_their_own_activity_log() {
+    for mode in MODES {
+        let (_db, mut c) = migrated_in(mode, "aethercrown98").await;
+        seed_two_users(&mut c).await;
+        let log = |dated: bool| {
+            format!(
+                "WITH r AS (INSERT INTO activity_logs (log_type, entity_id, action, user_id{})
+                            VALUES ('auth', '{A}', 'login', '{A}'{}) RETURNING created_at)
+                 SELECT CASE WHEN created_at = now() THEN 0 ELSE extract(year FROM created_at)::bigint END FROM r",
+                if dated { ", created_at" } else { "" },
+                if dated { ", '2027-06-15'" } else { "" },
+            )
+        };
+        // 0: the server's time
+        assert_eq!(as_user(&mut c, A, &log(false)).await, Ok(0), "{mode:?}");
+        assert_eq!(
+            as_user(&mut c, A, &log(true)).await,
+            Err("42501".into()),
+            "{mode:?}"
+        );
+        for update in [
+            "UPDATE ai_clones SET created_at = '2001-01-01' RETURNING 1::bigint",
+            "UPDATE ai_tasks SET created_at = '2001-01-01' RETURNING 1::bigint",
+            "UPDATE users SET created_at = '2001-01-01' RETURNING 1::bigint",
+        ] {
+            assert_eq!(
+                as_user(&mut c, A, update).await,
+                Err("42501".into()),
+                "{mode:?}: {update}"
+            );
+        }
+        // service_role keeps the date it gives
+        assert_eq!(
+            as_role(&mut c, "service_role", None, &log(true)).await,
+            Ok(2027),
+            "{mode:?}"
+        );
+    }
+}

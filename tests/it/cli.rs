@@ -109,20 +109,20 @@ async fn a_waiting_runner_does_not_block_concurrent_index_builds() {
     let out = two_runners(&db, None, "aethercrown98").await;
     let all = out.join("\n---\n");
     assert_eq!(
-        all.matches("aethercrown98: applied 8 migrations, now at 0008")
+        all.matches("aethercrown98: applied 9 migrations, now at 0009")
             .count(),
         1,
         "{all}"
     );
     assert_eq!(
-        all.matches("aethercrown98: nothing to do, at 0008").count(),
+        all.matches("aethercrown98: nothing to do, at 0009").count(),
         1,
         "{all}"
     );
     let mut c = db.conn().await;
     assert_eq!(
         scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
-        8
+        9
     );
     assert_eq!(
         scalar_i64(&mut c, "SELECT count(*) FROM pg_index WHERE NOT indisvalid").await,
@@ -137,7 +137,7 @@ async fn down_needs_yes_without_a_terminal() {
     assert_eq!(up.code, 0, "{}", up.stderr);
     assert!(
         up.stdout
-            .contains("aethercrown98: applied 8 migrations, now at 0008"),
+            .contains("aethercrown98: applied 9 migrations, now at 0009"),
         "{}",
         up.stdout
     );
@@ -147,7 +147,7 @@ async fn down_needs_yes_without_a_terminal() {
         .args(["--set", "aethercrown98", "down", "--steps", "2"]));
     assert_eq!(refused.code, 1);
     assert!(
-        refused.stderr.contains("there is no terminal to ask on; pass --yes to roll back 2 migration(s) of set `aethercrown98`: 0008 schedule_partition_upkeep, 0007 realtime_publication"),
+        refused.stderr.contains("there is no terminal to ask on; pass --yes to roll back 2 migration(s) of set `aethercrown98`: 0009 server_sets_created_at, 0008 schedule_partition_upkeep"),
         "{}",
         refused.stderr
     );
@@ -155,7 +155,7 @@ async fn down_needs_yes_without_a_terminal() {
     let mut c = db.conn().await;
     assert_eq!(
         scalar_i64(&mut c, "SELECT max(version) FROM migrate.history").await,
-        8
+        9
     );
 
     let done = run(db
@@ -164,13 +164,13 @@ async fn down_needs_yes_without_a_terminal() {
     assert_eq!(done.code, 0, "{}", done.stderr);
     assert!(
         done.stdout
-            .contains("rolled back 2 migrations, now at 0006"),
+            .contains("rolled back 2 migrations, now at 0007"),
         "{}",
         done.stdout
     );
     assert_eq!(
         scalar_i64(&mut c, "SELECT max(version) FROM migrate.history").await,
-        6
+        7
     );
 
     let all = run(db.migrate().args(["down", "--to", "0", "--yes", "--json"]));
@@ -184,7 +184,7 @@ async fn down_needs_yes_without_a_terminal() {
         .find(|s| s["set"] == "aethercrown98")
         .unwrap();
     assert_eq!(ac["current_version"], 0);
-    assert_eq!(ac["rolled_back"].as_array().unwrap().len(), 6);
+    assert_eq!(ac["rolled_back"].as_array().unwrap().len(), 7);
     assert_eq!(
         scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
         0
@@ -210,7 +210,7 @@ async fn status_in_text_and_json() {
         text.stdout
     );
     assert!(
-        text.stdout.contains(": at 0002, 6 pending"),
+        text.stdout.contains(": at 0002, 7 pending"),
         "{}",
         text.stdout
     );
@@ -243,7 +243,10 @@ async fn status_in_text_and_json() {
         .collect();
     assert_eq!(
         states,
-        ["applied", "applied", "pending", "pending", "pending", "pending", "pending", "pending"]
+        [
+            "applied", "applied", "pending", "pending", "pending", "pending", "pending", "pending",
+            "pending"
+        ]
     );
     assert_eq!(set["migrations"][0]["checksum_matches"], true);
     assert!(set["migrations"][2]["checksum_matches"].is_null());
@@ -286,7 +289,7 @@ async fn the_binary_alone_bootstraps_a_database_from_its_embedded_files() {
     let st = run(db.migrate().current_dir(&empty).arg("status"));
     assert!(
         st.stdout
-            .contains("aethercrown98 (schema public, files: embedded): at 0008, 0 pending"),
+            .contains("aethercrown98 (schema public, files: embedded): at 0009, 0 pending"),
         "{}",
         st.stdout
     );

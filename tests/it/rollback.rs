@@ -239,7 +239,7 @@ async fn dry_runs_print_the_sql_and_change_nothing() {
         .migrate()
         .args(["--set", "aethercrown98", "up", "--dry-run"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.starts_with("-- aethercrown98: 8 migration(s) would be applied\n-- aethercrown98 0001 supabase_auth_shim (schema/aethercrown98/0001_supabase_auth_shim.up.sql)\nBEGIN;\n"), "{}", out.stdout);
+    assert!(out.stdout.starts_with("-- aethercrown98: 9 migration(s) would be applied\n-- aethercrown98 0001 supabase_auth_shim (schema/aethercrown98/0001_supabase_auth_shim.up.sql)\nBEGIN;\n"), "{}", out.stdout);
     assert!(out.stdout.contains("-- aethercrown98 0003 indexes (schema/aethercrown98/0003_indexes.up.sql), without a transaction\nSELECT set_config('lock_timeout', '5s', false)"), "{}", out.stdout);
     assert!(
         out.stdout
@@ -248,7 +248,7 @@ async fn dry_runs_print_the_sql_and_change_nothing() {
         out.stdout
     );
     assert!(out.stdout.contains("INSERT INTO migrate.history (set_name, version, name, namespace, checksum, execution_ms) VALUES ('aethercrown98', 7, 'realtime_publication', 'public', '"), "{}", out.stdout);
-    assert_eq!(out.stdout.matches("\nCOMMIT;\n").count(), 7);
+    assert_eq!(out.stdout.matches("\nCOMMIT;\n").count(), 8);
     // nothing at all was created, not even the history table
     assert_eq!(user_objects(&mut c).await, before);
     assert_eq!(
@@ -272,7 +272,7 @@ async fn dry_runs_print_the_sql_and_change_nothing() {
         .migrate()
         .args(["--set", "aethercrown98", "down", "--to", "0", "--dry-run"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.starts_with("-- aethercrown98: 8 migration(s) would be rolled back\n-- deletes data: table users (1 rows, by 0002)\n-- aethercrown98 0008 schedule_partition_upkeep"), "{}", out.stdout);
+    assert!(out.stdout.starts_with("-- aethercrown98: 9 migration(s) would be rolled back\n-- deletes data: table users (1 rows, by 0002)\n-- aethercrown98 0009 server_sets_created_at"), "{}", out.stdout);
     assert!(
         out.stdout.contains(
             "DELETE FROM migrate.history WHERE set_name = 'aethercrown98' AND version = 1;"
@@ -283,7 +283,7 @@ async fn dry_runs_print_the_sql_and_change_nothing() {
     assert_eq!(user_objects(&mut c).await, objects);
     assert_eq!(
         scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
-        8
+        9
     );
     assert_eq!(scalar_i64(&mut c, "SELECT count(*) FROM users").await, 1);
 }

@@ -552,7 +552,7 @@ async fn maintain_refuses_a_set_that_is_behind() {
     .await
     .unwrap();
     let out = run(db.migrate().args(["maintain", "--set", "aethercrown98"]));
-    assert_refused(&out, 1, "set `aethercrown98` is at 0005 but its maintenance needs all its migrations (newest: 0008); run `migrate up --set aethercrown98` first");
+    assert_refused(&out, 1, "set `aethercrown98` is at 0005 but its maintenance needs all its migrations (newest: 0009); run `migrate up --set aethercrown98` first");
 }
 
 /// Witchcraft's 0008 down looked for `cron.unschedule(text)`, which pg_cron 1.4 does not have
@@ -1056,7 +1056,7 @@ async fn export_for_the_supabase_cli_then_adopt() {
     assert!(
         adopt
             .stdout
-            .contains("the database is at 0008; recorded 8 migration(s)"),
+            .contains("the database is at 0009; recorded 9 migration(s)"),
         "{}",
         adopt.stdout
     );
