@@ -218,3 +218,37 @@ async fn adopt_shows_what_it_took_over() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     pin("adopt", "adopt --from sqlx", &out, &set.dir);
 }
+
+/// No snapshot file outlives its test: every `.snap` under tests/it/snapshots is named by a
+/// literal in the test file that writes it (diff.rs's case names, this file's screen names),
+/// so a renamed or removed case fails here instead of leaving a stale file behind.
+#[test]
+fn every_snapshot_file_is_written_by_a_test() {
+    let dir = crate_root().join("tests/it/snapshots");
+    let source =
+        |file: &str| std::fs::read_to_string(crate_root().join("tests/it").join(file)).unwrap();
+    let (diff, screens) = (source("diff.rs"), source("screens.rs"));
+    let mut stale = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let Some(stem) = file.strip_suffix(".snap") else {
+            stale.push(file);
+            continue;
+        };
+        let written = match (
+            stem.strip_prefix("it__diff__"),
+            stem.strip_prefix("screens__"),
+        ) {
+            (Some(name), _) => diff.contains(&format!("name: \"{name}\"")),
+            (_, Some(name)) => screens.contains(&format!("\"{name}\"")),
+            _ => false,
+        };
+        if !written {
+            stale.push(file);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "snapshots no test writes (remove them): {stale:?}"
+    );
+}
