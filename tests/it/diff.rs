@@ -263,7 +263,7 @@ async fn each_in_its_own_schema(mode: Mode) {
         "{}",
         out.stdout
     );
-    sqlx::raw_sql("DROP POLICY users_select_admin ON wc.users")
+    sqlx::raw_sql("DROP POLICY users_select_own_or_admin ON wc.users")
         .execute(&mut c)
         .await
         .unwrap();
@@ -282,7 +282,7 @@ async fn each_in_its_own_schema(mode: Mode) {
     );
     assert!(
         out.stdout
-            .contains("missing     policy users.users_select_admin"),
+            .contains("missing     policy users.users_select_own_or_admin"),
         "{}",
         out.stdout
     );

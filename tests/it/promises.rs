@@ -47,13 +47,13 @@ async fn scratch_database_ignores_dbname_in_url() {
         &sneaky,
     ]));
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert_eq!(rows_and_history(&mut c).await, (3, 8));
+    assert_eq!(rows_and_history(&mut c).await, (3, 9));
     // snapshot --check builds on a scratch database too
     let out = run(prod
         .migrate()
         .args(["snapshot", "--check", "--scratch-url", &sneaky]));
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert_eq!(rows_and_history(&mut c).await, (3, 8));
+    assert_eq!(rows_and_history(&mut c).await, (3, 9));
     // and --database-url (with the same trap) is never used for scratch work
     let out = run(prod.migrate().env("DATABASE_URL", &sneaky).args([
         "verify",
@@ -62,7 +62,7 @@ async fn scratch_database_ignores_dbname_in_url() {
         "aethercrown98",
     ]));
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert_eq!(rows_and_history(&mut c).await, (3, 8));
+    assert_eq!(rows_and_history(&mut c).await, (3, 9));
 }
 
 /// Scratch names were `migrate_<purpose>_<pid>`: two runs in two containers (same pid) on one
