@@ -65,6 +65,25 @@ pub struct ClusterOptions {
     /// The folder of `initdb` and `postgres` to use, instead of looking for them
     /// ([`find_bindir`]): another PostgreSQL version than the one installed.
     pub bindir: Option<PathBuf>,
+    /// Where initialised data directories are kept, to be copied instead of running initdb
+    /// again; `None`: [`default_cache_dir`].
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Environment variable naming the cache of initialised data directories.
+pub const CACHE_ENV: &str = "MIGRATE_CACHE_DIR";
+
+/// The default cache of initialised data directories: `$MIGRATE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/migrate`, else `$HOME/.cache/migrate`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var(CACHE_ENV)
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("migrate")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache/migrate")))
 }
 
 /// A running throwaway server.
@@ -186,6 +205,11 @@ impl Cluster {
             .map_or(0, |d| d.subsec_nanos());
         let root = std::env::temp_dir().join(format!("migrate-pg-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&root).map_err(io(format!("creating {}", root.display())))?;
+        let cache = opts
+            .cache_dir
+            .clone()
+            .or_else(default_cache_dir)
+            .map(|d| d.join("initdb"));
         let mut cluster = Cluster {
             root,
             port: 0,
@@ -206,7 +230,7 @@ impl Cluster {
             std::os::unix::fs::chown(&cluster.root, Some(uid), Some(gid))
                 .map_err(io("handing the cluster directory to the postgres user"))?;
         }
-        cluster.initdb()?;
+        cluster.initdb_or_copy(cache.as_deref())?;
         if cluster.standby {
             let signal = cluster.data_dir().join("standby.signal");
             File::create(&signal).map_err(io("writing standby.signal"))?;
@@ -236,6 +260,69 @@ impl Cluster {
             cmd.uid(uid).gid(gid);
         }
         cmd
+    }
+
+    /// Makes the data directory: a copy of the cached one made by the same binaries for the
+    /// same superuser when there is one (initdb takes about 1.1 s here, the copy 0.5 s), else
+    /// initdb, whose result is then cached. The cache is only ever an optimisation: a copy
+    /// that fails is replaced by initdb, and a cache that cannot be written is left alone.
+    fn initdb_or_copy(&self, cache: Option<&Path>) -> Result<(), ClusterError> {
+        let entry = cache.and_then(|c| self.cache_key().map(|k| c.join(k)));
+        if let Some(entry) = &entry {
+            if entry.join(CACHE_COMPLETE).is_file() {
+                if copy_tree(entry, &self.data_dir(), self.run_as).is_ok() {
+                    let _ = std::fs::remove_file(self.data_dir().join(CACHE_COMPLETE));
+                    return Ok(());
+                }
+                let _ = std::fs::remove_dir_all(self.data_dir());
+            }
+        }
+        self.initdb()?;
+        if let Some(entry) = &entry {
+            self.store(entry);
+        }
+        Ok(())
+    }
+
+    /// Caches the fresh data directory as `entry`: copied beside it, marked complete, then
+    /// renamed into place, so another process sees all of it or nothing.
+    fn store(&self, entry: &Path) {
+        let Some(parent) = entry.parent() else { return };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let staging = parent.join(format!(".staging-{}-{nanos}", std::process::id()));
+        let stored = std::fs::create_dir_all(parent)
+            .and_then(|()| copy_tree(&self.data_dir(), &staging, None))
+            .and_then(|()| File::create(staging.join(CACHE_COMPLETE)).map(drop))
+            .and_then(|()| std::fs::rename(&staging, entry));
+        if stored.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+    }
+
+    /// What a cached data directory depends on: the binaries (path, size, modification
+    /// time), the superuser and the OS user the server runs as.
+    fn cache_key(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for program in ["initdb", "postgres"] {
+            let path = self.bindir.join(program).canonicalize().ok()?;
+            let meta = std::fs::metadata(&path).ok()?;
+            let modified = meta
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?;
+            h.update(format!(
+                "{}\0{}\0{}\0",
+                path.display(),
+                meta.len(),
+                modified.as_nanos()
+            ));
+        }
+        h.update(format!("{}\0{:?}", self.superuser, self.run_as));
+        Some(format!("{:x}", h.finalize())[..24].to_string())
     }
 
     fn initdb(&self) -> Result<(), ClusterError> {
@@ -418,6 +505,37 @@ impl Cluster {
         }
         self.root.clone()
     }
+}
+
+/// The file that marks a cached data directory as complete.
+const CACHE_COMPLETE: &str = "migrate-cache-complete";
+
+/// Copies the directory `from` to `to` (which must not exist), keeping permissions, and
+/// hands every copy to `owner` when given.
+fn copy_tree(from: &Path, to: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(to)?;
+    std::fs::set_permissions(to, std::fs::metadata(from)?.permissions())?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target, owner)?;
+            continue;
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::lchown(&target, Some(uid), Some(gid))?;
+        }
+    }
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(to, Some(uid), Some(gid))?;
+    }
+    Ok(())
 }
 
 impl Drop for Cluster {

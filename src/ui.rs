@@ -43,8 +43,9 @@ struct State {
     done: Vec<String>,
     /// The place of the migration running now, kept between its start and end events.
     place: (usize, usize),
-    /// The step of a proof running now, and since when: for its line when it ends.
-    step: Option<(String, Instant)>,
+    /// The step of a proof running now in each set, and since when: for its line when it
+    /// ends (the sets are proven at once).
+    steps: Vec<(String, String, Instant)>,
 }
 
 /// The migration running now, for the server-side progress of its statements.
@@ -475,7 +476,9 @@ pub fn working(what: &str, message: &str) {
 pub fn step_started(set: &str, index: usize, total: usize, label: &str) {
     if let Ok(mut s) = ui().state.lock() {
         s.current = None;
-        s.step = Some((label.to_string(), Instant::now()));
+        s.steps.retain(|(of, _, _)| of != set);
+        s.steps
+            .push((set.to_string(), label.to_string(), Instant::now()));
     }
     show(set, Some(total), Some(index), format!("proving {label}"));
     verbose(&format!("{set}: proving {label} ({index}/{total})"));
@@ -484,8 +487,11 @@ pub fn step_started(set: &str, index: usize, total: usize, label: &str) {
 /// The end of a step started by [`step_started`]: a line, as a migration gets one (its
 /// outcome comes with the proof's report).
 pub fn step_finished(set: &str, index: usize, total: usize) {
-    let step = ui().state.lock().ok().and_then(|mut s| s.step.take());
-    if let Some((label, since)) = step {
+    let step = ui().state.lock().ok().and_then(|mut s| {
+        let at = s.steps.iter().position(|(of, _, _)| of == set)?;
+        Some(s.steps.remove(at))
+    });
+    if let Some((_, label, since)) = step {
         line(&format!(
             "{set}: checked {label} ({} ms)",
             since.elapsed().as_millis()

@@ -208,3 +208,46 @@ fn sandbox_stops_and_removes_its_server_on_sigterm() {
         dirs()
     );
 }
+
+/// A throwaway server's data directory is initdb's the first time, then a copy of the cached
+/// one made by the same binaries: the second server starts from what the cache holds (a
+/// setting written into the cached copy shows up in it) and works as the first did.
+#[tokio::test]
+async fn a_second_server_starts_from_the_cached_data_directory() {
+    use migrate::cluster::{Cluster, ClusterOptions};
+    let cache = temp_dir("initdb-cache");
+    let opts = ClusterOptions {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..cluster_options()
+    };
+    let first = Cluster::start(&opts).unwrap();
+    let entries: Vec<std::path::PathBuf> = std::fs::read_dir(cache.path().join("initdb"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].join("PG_VERSION").is_file());
+    assert!(!first.data_dir().join("migrate-cache-complete").exists());
+    first.stop().unwrap();
+    let conf = entries[0].join("postgresql.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("\nmigrate.from_cache = 'yes'\n");
+    std::fs::write(&conf, text).unwrap();
+
+    let second = Cluster::start(&opts).unwrap();
+    let mut c = sqlx::PgConnection::connect(&second.url("postgres"))
+        .await
+        .unwrap();
+    let from: String = sqlx::query_scalar("SELECT current_setting('migrate.from_cache')")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(from, "yes");
+    sqlx::raw_sql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    drop(c);
+    second.stop().unwrap();
+}
