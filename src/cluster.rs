@@ -66,7 +66,7 @@ pub struct ClusterOptions {
     /// ([`find_bindir`]): another PostgreSQL version than the one installed.
     pub bindir: Option<PathBuf>,
     /// Where initialised data directories are kept, to be copied instead of running initdb
-    /// again; `None`: [`default_cache_dir`].
+    /// again; `None`: [`default_cache_dir`]; an empty path: nowhere (initdb every time).
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -205,11 +205,11 @@ impl Cluster {
             .map_or(0, |d| d.subsec_nanos());
         let root = std::env::temp_dir().join(format!("migrate-pg-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&root).map_err(io(format!("creating {}", root.display())))?;
-        let cache = opts
-            .cache_dir
-            .clone()
-            .or_else(default_cache_dir)
-            .map(|d| d.join("initdb"));
+        let cache = match &opts.cache_dir {
+            Some(d) if d.as_os_str().is_empty() => None,
+            Some(d) => Some(d.join("initdb")),
+            None => default_cache_dir().map(|d| d.join("initdb")),
+        };
         let mut cluster = Cluster {
             root,
             port: 0,

@@ -1,0 +1,126 @@
+//! The rollback proof of both sets next to its floor on the same machine. Ours:
+//! `migrate verify --roundtrip` from a fresh process, on its own throwaway server (with the
+//! cache of initialised data directories warm, as after a first run, and cold). The floor:
+//! initdb, start a server, one psql per set applying its up files (each set on a database of
+//! its own, a transaction per file but for no-transaction files), stop. The goal: within 1.5x of
+//! the floor. Run with `cargo bench --bench roundtrip`.
+
+use migrate::cluster::{Cluster, ClusterOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 5;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The up files of `set`, in version order.
+fn up_files(set: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(set);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("set dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".up.sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// One floor run: a new server, both sets applied by psql, the server stopped.
+fn floor(psql: &Path) -> Duration {
+    let started = Instant::now();
+    let cluster = Cluster::start(&ClusterOptions {
+        // initdb, and nothing cached
+        cache_dir: Some(PathBuf::new()),
+        ..Default::default()
+    })
+    .expect("a throwaway server");
+    for set in ["aethercrown98", "witchcraft"] {
+        run(Command::new(psql).args([
+            "-X",
+            "-q",
+            "-d",
+            &cluster.url("postgres"),
+            "-c",
+            &format!("CREATE DATABASE {set}"),
+        ]));
+        // one psql for the whole set: each file in a transaction of its own (BEGIN, the
+        // file, COMMIT), a no-transaction file as it is
+        let mut cmd = Command::new(psql);
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &cluster.url(set)]);
+        for file in up_files(set) {
+            let text = std::fs::read_to_string(&file).expect("up file");
+            if text.starts_with("-- migrate:no-transaction") {
+                cmd.arg("-f").arg(&file);
+            } else {
+                cmd.args(["-c", "BEGIN", "-f"])
+                    .arg(&file)
+                    .args(["-c", "COMMIT"]);
+            }
+        }
+        run(&mut cmd);
+    }
+    cluster.stop().expect("stop");
+    started.elapsed()
+}
+
+/// One proof of both sets, from a fresh process, with `cache` as its cache directory.
+fn proof(cache: &Path) -> Duration {
+    let started = Instant::now();
+    run(Command::new(env!("CARGO_BIN_EXE_migrate"))
+        .args(["verify", "--roundtrip", "-q"])
+        .env("MIGRATE_CACHE_DIR", cache)
+        .env_remove("DATABASE_URL"));
+    started.elapsed()
+}
+
+fn main() {
+    let bindir = migrate::cluster::find_bindir().expect("server binaries");
+    let psql = if bindir.join("psql").exists() {
+        bindir.join("psql")
+    } else {
+        "psql".into()
+    };
+    let warm = tempfile::tempdir().expect("cache");
+    proof(warm.path());
+    let (mut floors, mut warms, mut colds) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        floors.push(floor(&psql));
+        warms.push(proof(warm.path()));
+        let cold = tempfile::tempdir().expect("cache");
+        colds.push(proof(cold.path()));
+    }
+    let floor = median(floors);
+    println!("| run (median of {RUNS}) | time | ratio to the floor |");
+    println!("|---|---|---|");
+    println!(
+        "| floor: initdb, start, psql applying both sets, stop | {:.2} s | 1.00 |",
+        floor.as_secs_f64()
+    );
+    for (what, times) in [
+        ("verify --roundtrip, data directory cached", warms),
+        ("verify --roundtrip, first run (initdb)", colds),
+    ] {
+        let t = median(times);
+        println!(
+            "| {what} | {:.2} s | {:.2} |",
+            t.as_secs_f64(),
+            t.as_secs_f64() / floor.as_secs_f64()
+        );
+    }
+}
