@@ -70,9 +70,7 @@ impl Limits {
             run: Run::default(),
         }
     }
-}
 
-impl Limits {
     /// These limits, in `run`.
     pub fn in_run(self, run: &Run) -> Limits {
         Limits {
