@@ -239,60 +239,69 @@ fn migrate(db: &TestDb, set: &str, args: &[&str]) -> Output {
     run(db.migrate().args(["--set", set]).args(args))
 }
 
-#[test]
-fn every_single_change_is_found_named_failed_and_undone() {
-    every_case_in_parallel(
-        MUTATIONS,
-        |m| format!("{}: {}", m.set, m.what),
-        |m| async move {
-            let (template, before) = pristine(m.set);
-            let db = TestDb::copy_of(template).await;
-            let mut c = db.conn().await;
-            sqlx::raw_sql(m.sql)
-                .execute(&mut c)
-                .await
-                .unwrap_or_else(|e| panic!("{}: {e}", m.sql));
-            drop(c);
-            assert_ne!(&dump(&db), before, "pg_dump does not show the change");
-            let out = migrate(&db, m.set, &["diff"]);
-            assert_eq!(out.code, 1, "diff: {}{}", out.stdout, out.stderr);
-            assert!(
-                out.stdout.lines().any(|l| l.contains(m.names)),
-                "diff does not name {}:\n{}",
-                m.names,
-                out.stdout
-            );
-            let out = migrate(&db, m.set, &["verify"]);
-            assert_eq!(out.code, 1, "verify: {}{}", out.stdout, out.stderr);
-            let script = migrate(&db, m.set, &["diff", "--sql", "--allow-data-loss"]);
-            assert_eq!(script.code, 1, "{}", script.stderr);
-            assert!(
-                !script.stdout.contains("-- not generated"),
-                "{}",
-                script.stdout
-            );
-            let mut c = db.conn().await;
-            sqlx::raw_sql(&script.stdout)
-                .execute(&mut c)
-                .await
-                .unwrap_or_else(|e| panic!("the repair fails: {e}\n{}", script.stdout));
-            drop(c);
-            assert_same_dump(
-                &dump(&db),
-                before,
-                &format!("after the repair:\n{}", script.stdout),
-            );
-            let again = migrate(&db, m.set, &["diff", "--sql"]);
-            assert_eq!(again.code, 0, "a second repair:\n{}", again.stdout);
-        },
-        4,
+/// Every single change, named `mutations::`, its set and what it changes, and the
+/// regression test of views left alone.
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    let mut trials: Vec<_> = MUTATIONS
+        .iter()
+        .map(|m| {
+            let name = format!("mutations::{}: {}", m.set, m.what);
+            crate::case(name, move || a_single_change(m))
+        })
+        .collect();
+    trials.push(crate::case(
+        "mutations::a_repair_leaves_views_alone_unless_they_read_what_changes".into(),
+        a_repair_leaves_views_alone_unless_they_read_what_changes,
+    ));
+    trials
+}
+
+/// A single change is found by diff and named, fails verify, and the repair undoes it.
+async fn a_single_change(m: &'static Mutation) {
+    let (template, before) = pristine(m.set);
+    let db = TestDb::copy_of(template).await;
+    let mut c = db.conn().await;
+    sqlx::raw_sql(m.sql)
+        .execute(&mut c)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", m.sql));
+    drop(c);
+    assert_ne!(&dump(&db), before, "pg_dump does not show the change");
+    let out = migrate(&db, m.set, &["diff"]);
+    assert_eq!(out.code, 1, "diff: {}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.lines().any(|l| l.contains(m.names)),
+        "diff does not name {}:\n{}",
+        m.names,
+        out.stdout
     );
+    let out = migrate(&db, m.set, &["verify"]);
+    assert_eq!(out.code, 1, "verify: {}{}", out.stdout, out.stderr);
+    let script = migrate(&db, m.set, &["diff", "--sql", "--allow-data-loss"]);
+    assert_eq!(script.code, 1, "{}", script.stderr);
+    assert!(
+        !script.stdout.contains("-- not generated"),
+        "{}",
+        script.stdout
+    );
+    let mut c = db.conn().await;
+    sqlx::raw_sql(&script.stdout)
+        .execute(&mut c)
+        .await
+        .unwrap_or_else(|e| panic!("the repair fails: {e}\n{}", script.stdout));
+    drop(c);
+    assert_same_dump(
+        &dump(&db),
+        before,
+        &format!("after the repair:\n{}", script.stdout),
+    );
+    let again = migrate(&db, m.set, &["diff", "--sql"]);
+    assert_eq!(again.code, 0, "a second repair:\n{}", again.stdout);
 }
 
 /// Regression: a repair that touched any table dropped and made again every view and
 /// materialized view of the set, without their options: `quotas_approaching_limit` came back
 /// without `security_invoker`, returning every user's quota row.
-#[tokio::test]
 async fn a_repair_leaves_views_alone_unless_they_read_what_changes() {
     let (template, _) = pristine("witchcraft");
     let db = TestDb::copy_of(template).await;

@@ -526,38 +526,48 @@ async fn exec(db: &TestDb, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-#[test]
-fn every_kind_of_difference_is_found_between_two_databases_both_ways() {
-    every_case_in_parallel(
-        PAIRS,
-        |p| p.name.to_string(),
-        |p| async move {
-            let (a, b) = (TestDb::new().await, TestDb::new().await);
-            exec(&a, p.base).await;
-            exec(&b, p.base).await;
-            let (code, report) = diff(&a, &b, &[]);
-            assert_eq!(code, 0, "before the change:\n{report}");
-            exec(&b, p.change).await;
-            for (actual, expected) in [(&a, &b), (&b, &a)] {
-                let (code, report) = diff(actual, expected, &[]);
-                assert_eq!(code, 1, "{report}");
-                let named = report.lines().any(|l| {
-                    let l = l.trim_start();
-                    ["missing ", "unexpected ", "changed "]
-                        .iter()
-                        .any(|w| l.starts_with(w))
-                        && l.contains(p.names)
-                });
-                assert!(named, "the report does not name {}:\n{report}", p.names);
-            }
-            converge(&a, &b).await;
-            // and back: b is made a again, from what a holds now
-            let c = TestDb::new().await;
-            exec(&c, p.base).await;
-            converge(&b, &c).await;
-        },
-        4,
-    );
+/// Every pair, named `corpus::` and its name, and the corpus's two other tests.
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    let mut trials: Vec<_> = PAIRS
+        .iter()
+        .map(|p| crate::case(format!("corpus::{}", p.name), move || a_pair(p)))
+        .collect();
+    trials.push(crate::case(
+        "corpus::schema_limits_what_two_databases_compare".into(),
+        schema_limits_what_two_databases_compare,
+    ));
+    trials.push(crate::case(
+        "corpus::a_child_made_again_for_its_inherited_columns_keeps_its_rows".into(),
+        a_child_made_again_for_its_inherited_columns_keeps_its_rows,
+    ));
+    trials
+}
+
+/// Every kind of difference is found between two databases, both ways, and converges.
+async fn a_pair(p: &'static Pair) {
+    let (a, b) = (TestDb::new().await, TestDb::new().await);
+    exec(&a, p.base).await;
+    exec(&b, p.base).await;
+    let (code, report) = diff(&a, &b, &[]);
+    assert_eq!(code, 0, "before the change:\n{report}");
+    exec(&b, p.change).await;
+    for (actual, expected) in [(&a, &b), (&b, &a)] {
+        let (code, report) = diff(actual, expected, &[]);
+        assert_eq!(code, 1, "{report}");
+        let named = report.lines().any(|l| {
+            let l = l.trim_start();
+            ["missing ", "unexpected ", "changed "]
+                .iter()
+                .any(|w| l.starts_with(w))
+                && l.contains(p.names)
+        });
+        assert!(named, "the report does not name {}:\n{report}", p.names);
+    }
+    converge(&a, &b).await;
+    // and back: b is made a again, from what a holds now
+    let c = TestDb::new().await;
+    exec(&c, p.base).await;
+    converge(&b, &c).await;
 }
 
 /// Applies `diff --sql --allow-data-loss` of `actual` against `expected` to `actual`, then
@@ -579,7 +589,6 @@ async fn converge(actual: &TestDb, expected: &TestDb) {
 }
 
 /// `--schema` limits the comparison: a difference in another schema is not looked at.
-#[tokio::test]
 async fn schema_limits_what_two_databases_compare() {
     let (a, b) = (TestDb::new().await, TestDb::new().await);
     exec(&a, "CREATE TABLE t (id integer)").await;
@@ -620,7 +629,6 @@ async fn schema_limits_what_two_databases_compare() {
 /// A column of an inheritance child that must be inherited only was left the table's own
 /// (`INHERIT` merges the child's copy, it never gives it up): the table is made again, and
 /// keeps its rows and the sequence its column owns, with the sequence's value.
-#[tokio::test]
 async fn a_child_made_again_for_its_inherited_columns_keeps_its_rows() {
     let (a, b) = (TestDb::new().await, TestDb::new().await);
     exec(

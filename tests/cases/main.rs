@@ -1,0 +1,59 @@
+//! The table-driven integration tests, one named test per row: the bad-input catalogue, the
+//! corpus of database pairs, the single changes to each set and the killed runs. Each row can
+//! be run alone by its name, as with any test (`cargo test --test cases -- 'corpus::view'`),
+//! and a failing row is reported by its name.
+//!
+//! The rows run on libtest-mimic's runner (this target has no libtest harness), on
+//! `RUST_TEST_THREADS` threads, four unless given. Every row runs against the real Postgres
+//! `harness` gives, in a fresh database of its own.
+
+#[allow(dead_code)]
+#[path = "../it/harness.rs"]
+mod harness;
+
+mod catalogue;
+mod corpus;
+mod crash;
+mod mutations;
+
+use libtest_mimic::{Arguments, Trial};
+use std::future::Future;
+
+/// One named row: `check` run to its end on a tokio runtime of its own. A panic fails the row.
+pub fn case<F, Fut>(name: String, check: F) -> Trial
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    Trial::test(name, move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(check());
+        Ok(())
+    })
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        // Like libtest: RUST_TEST_THREADS, else four (a row mostly waits on a server or a
+        // child process).
+        args.test_threads = std::env::var("RUST_TEST_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .or(Some(4));
+    }
+    let mut trials = Vec::new();
+    trials.extend(catalogue::trials());
+    trials.extend(corpus::trials());
+    trials.extend(crash::trials());
+    trials.extend(mutations::trials());
+    let conclusion = libtest_mimic::run(&args, trials);
+    if let Err(why) = crash::the_kills_spread() {
+        eprintln!("error: {why}");
+        std::process::exit(101);
+    }
+    conclusion.exit();
+}
