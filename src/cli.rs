@@ -225,6 +225,39 @@ pub enum Command {
         scratch_template: Option<String>,
     },
 
+    /// Trace what each migration locks, rewrites and blocks, on a scratch database holding
+    /// every migration before it (on --scratch-url's server, or a throwaway local server;
+    /// never on --database-url's), statement by statement, read from the server: relation
+    /// locks and their modes, tables rewritten and read whole, indexes built without
+    /// CONCURRENTLY, constraints validated, how long each lock is held. With
+    /// --database-url, the touched tables' live sizes weigh each finding and the time under
+    /// lock is estimated from a timed sample; that database is only read. Exit 1 when an
+    /// error-level finding stands; `-- migrate:lint-ignore RULE reason` on a statement
+    /// accepts its findings of RULE. Default: the migrations --database-url's database has
+    /// pending.
+    Lint {
+        /// Trace these versions (of each selected set).
+        #[arg(value_name = "VERSION")]
+        versions: Vec<i64>,
+        /// Trace every migration of each selected set.
+        #[arg(long, conflicts_with = "versions")]
+        all: bool,
+        /// An error: work that blocks reads or writes of a live table of at least this many
+        /// rows. Default: [lint] max_rows of migrations.toml, else 100000.
+        #[arg(long, value_name = "N")]
+        max_rows: Option<i64>,
+        /// An error: the same on a live table of at least this many bytes (with its indexes
+        /// and TOAST). Default: [lint] max_bytes, else 104857600 (100 MB).
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: Option<i64>,
+        /// Server for the scratch databases (see verify --scratch-url).
+        #[arg(long, value_name = "URL")]
+        scratch_url: Option<String>,
+        /// Clone scratch databases from this database (see verify --scratch-template).
+        #[arg(long, value_name = "DATABASE")]
+        scratch_template: Option<String>,
+    },
+
     /// Write each set's expected catalogs: schema/<set>/expected_catalog.txt (the canonical
     /// text of every object its migrations create) and expected_versions.txt (what each
     /// migration creates, changes and removes), read from a scratch database on
@@ -327,4 +360,6 @@ pub enum Format {
     Json,
     /// One JSON event per line as the work happens, the last one the `result` document.
     Ndjson,
+    /// A table to paste into a pull request (lint only).
+    Markdown,
 }

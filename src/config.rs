@@ -73,8 +73,33 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     lock_timeout: Option<String>,
+    lint: Option<RawLint>,
     #[serde(default, rename = "set")]
     sets: Vec<RawSet>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLint {
+    max_rows: Option<i64>,
+    max_bytes: Option<i64>,
+}
+
+/// `migrate lint`'s thresholds (`[lint]` of migrations.toml): work that blocks reads or
+/// writes of a live table with at least `max_rows` rows or `max_bytes` bytes is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LintConfig {
+    pub max_rows: i64,
+    pub max_bytes: i64,
+}
+
+impl Default for LintConfig {
+    fn default() -> LintConfig {
+        LintConfig {
+            max_rows: 100_000,
+            max_bytes: 100 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +144,7 @@ pub struct Config {
     /// Directory `dir` values are relative to; `None` for the embedded configuration.
     pub base: Option<PathBuf>,
     pub sets: Vec<SetConfig>,
+    pub lint: LintConfig,
 }
 
 /// A set with its migrations, ready for the engine.
@@ -246,6 +272,20 @@ impl Config {
         if raw.sets.is_empty() {
             return Err(invalid("declares no [[set]]; add one".into()));
         }
+        let mut lint = LintConfig::default();
+        if let Some(l) = raw.lint {
+            for (key, value) in [("max_rows", l.max_rows), ("max_bytes", l.max_bytes)] {
+                if value.is_some_and(|v| v < 0) {
+                    return Err(invalid(format!(
+                        "[lint] {key} = {} is negative; give a number of {} (0 makes any blocking work an error)",
+                        value.unwrap_or_default(),
+                        if key == "max_rows" { "rows" } else { "bytes" }
+                    )));
+                }
+            }
+            lint.max_rows = l.max_rows.unwrap_or(lint.max_rows);
+            lint.max_bytes = l.max_bytes.unwrap_or(lint.max_bytes);
+        }
         let mut sets: Vec<SetConfig> = Vec::new();
         for s in raw.sets {
             if !identifier_ok(&s.name) {
@@ -302,6 +342,7 @@ impl Config {
             origin: origin.to_string(),
             base,
             sets,
+            lint,
         })
     }
 

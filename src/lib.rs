@@ -9,6 +9,7 @@ pub mod config;
 pub mod diff;
 pub mod engine;
 pub mod interrupt;
+pub mod lint;
 pub mod redact;
 pub mod run;
 pub mod sets;

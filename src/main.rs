@@ -237,6 +237,17 @@ fn main() -> ExitCode {
     } else {
         cli.global.verbose.min(3) as i8
     };
+    let markdown = format == cli::Format::Markdown;
+    if markdown && !matches!(cli.command, cli::Command::Lint { .. }) {
+        ui::init(cli::Format::Text, 0);
+        report(
+            false,
+            "--format markdown is for `migrate lint`; other verbs print text, json or ndjson",
+            2,
+        );
+        return ExitCode::from(2);
+    }
+    let format = if markdown { cli::Format::Text } else { format };
     ui::init(format, verbosity);
     match cli.command {
         cli::Command::Completions { shell } => {
@@ -264,6 +275,9 @@ fn main() -> ExitCode {
     // Every verb prints machine output when `json` is set; NDJSON turns the document into
     // the last event.
     cli.global.json = format != cli::Format::Text;
+    if markdown {
+        cli.global.format = Some(cli::Format::Markdown);
+    }
     // Only fails when a subscriber is already set, which nothing else does.
     let run = Run::new();
     let _ = tracing::subscriber::set_global_default(notices::Notices(run.clone()));

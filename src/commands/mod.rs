@@ -9,6 +9,7 @@ mod bootstrap;
 mod checks;
 mod export;
 mod fleet;
+mod lint;
 mod new;
 mod sandbox;
 mod watch;
@@ -53,9 +54,9 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
     // Every URL the run was given, connected to or not: its password never reaches output.
     let given = match &cli.command {
         Command::Diff { against, .. } => against.as_deref(),
-        Command::Snapshot { scratch_url, .. } | Command::Verify { scratch_url, .. } => {
-            scratch_url.as_deref()
-        }
+        Command::Snapshot { scratch_url, .. }
+        | Command::Verify { scratch_url, .. }
+        | Command::Lint { scratch_url, .. } => scratch_url.as_deref(),
         _ => None,
     };
     for url in [g.database_url.as_deref(), given].into_iter().flatten() {
@@ -138,6 +139,40 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
                 scratch_template.as_deref(),
             )?;
             checks::snapshot(g, &sets, *check, &server).await
+        }
+        Command::Lint {
+            versions,
+            all,
+            max_rows,
+            max_bytes,
+            scratch_url,
+            scratch_template,
+        } => {
+            if let Some(url) = scratch_url {
+                valid_url(url, "--scratch-url")?;
+            }
+            let mut thresholds = migrate::lint::rules::Thresholds {
+                rows: config.lint.max_rows,
+                bytes: config.lint.max_bytes,
+            };
+            for (flag, value, slot) in [
+                ("--max-rows", max_rows, &mut thresholds.rows),
+                ("--max-bytes", max_bytes, &mut thresholds.bytes),
+            ] {
+                if let Some(v) = value {
+                    if *v < 0 {
+                        return Err(UsageError(format!("{flag} {v} is negative; give 0 or more")).into());
+                    }
+                    *slot = *v;
+                }
+            }
+            let choice = lint::Choice {
+                versions: versions.clone(),
+                all: *all,
+            };
+            lint::check_choice(g, &sets, &choice)?;
+            let scratch = (scratch_url.as_deref(), scratch_template.as_deref());
+            lint::lint(g, &sets, &choice, thresholds, scratch).await
         }
         Command::Diff {
             against,

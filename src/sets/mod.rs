@@ -41,7 +41,7 @@ pub enum SetError {
     },
     #[error("{file}: contains no SQL statement; write the migration or remove the file")]
     Empty { file: String },
-    #[error("{file}:{line}: unknown directive `{directive}`; the directives are `-- migrate:no-transaction` and, in a .down.sql, `-- migrate:irreversible`")]
+    #[error("{file}:{line}: unknown directive `{directive}`; the directives are `-- migrate:no-transaction`, `-- migrate:lint-ignore RULE reason` and, in a .down.sql, `-- migrate:irreversible`")]
     UnknownDirective {
         file: String,
         line: usize,
@@ -184,7 +184,10 @@ fn check_sql(path: &str, sql: &str, down: bool) -> Result<Directives, SetError> 
     let no_transaction = first == NO_TRANSACTION;
     let irreversible = first == IRREVERSIBLE;
     if !no_transaction && !irreversible {
-        if let Some(rest) = first.strip_prefix("-- migrate:") {
+        if let Some(rest) = first
+            .strip_prefix("-- migrate:")
+            .filter(|r| !r.starts_with("lint-ignore "))
+        {
             return Err(SetError::UnknownDirective {
                 file: path.to_string(),
                 line: 1,

@@ -98,7 +98,7 @@ impl ScratchServer {
     ) -> Result<T, E> {
         let mut admin = engine::connect_with(&self.run, &self.admin, &self.shown)
             .await
-            .map_err(ScratchError::from)?;
+            .map_err(|e| self.named(e))?;
         let name = self.create(&mut admin, purpose).await?;
         let result = self.use_database(&name, work).await;
         let dropped = sqlx::raw_sql(&format!(
@@ -155,6 +155,29 @@ impl ScratchServer {
         Ok(name)
     }
 
+    /// A connection error, naming `--scratch-url` as the URL to check when it was given.
+    fn named(&self, e: EngineError) -> ScratchError {
+        match self._cluster {
+            None => ScratchError::Engine(e.held_by("--scratch-url")),
+            Some(_) => ScratchError::Engine(e),
+        }
+    }
+
+    /// Another session on scratch database `name`, one of this server's: for work that
+    /// watches the first session's from the side.
+    pub async fn session(&self, name: &str) -> Result<PgConnection, ScratchError> {
+        if !name.starts_with("migrate_scratch_") {
+            return Err(ScratchError::WrongDatabase {
+                expected: "a migrate_scratch_ database".into(),
+                actual: name.to_string(),
+            });
+        }
+        let opts = self.admin.clone().database(name);
+        engine::connect_with(&self.run, &opts, &self.shown)
+            .await
+            .map_err(|e| self.named(e))
+    }
+
     async fn use_database<T, E: From<ScratchError>>(
         &self,
         name: &str,
@@ -163,7 +186,7 @@ impl ScratchServer {
         let opts = self.admin.clone().database(name);
         let mut conn = engine::connect_with(&self.run, &opts, &self.shown)
             .await
-            .map_err(ScratchError::from)?;
+            .map_err(|e| self.named(e))?;
         let actual: String = sqlx::query_scalar("SELECT current_database()::text")
             .fetch_one(&mut conn)
             .await

@@ -944,6 +944,7 @@ fn completions_man_page_and_version_are_generated_from_the_binary() {
         "bootstrap",
         "sandbox",
         "new",
+        "lint",
     ] {
         assert!(
             man.stdout.contains(&format!("migrate\\-{verb}(1)")),
@@ -1008,6 +1009,7 @@ async fn every_verb_follows_the_one_exit_code_table() {
         &["maintain"],
         &["sandbox"],
         &["new", "witchcraft", "x"],
+        &["lint"],
         &["completions", "bash"],
         &["man"],
     ];
@@ -1037,7 +1039,7 @@ async fn every_verb_follows_the_one_exit_code_table() {
         // 3: an unreachable database, for the verbs that connect to --database-url
         let connects = matches!(
             verb[0],
-            "up" | "down" | "status" | "diff" | "bootstrap" | "adopt" | "maintain"
+            "up" | "down" | "status" | "diff" | "bootstrap" | "adopt" | "maintain" | "lint"
         ) || *verb == ["verify"];
         if connects {
             let out = run(db
@@ -1050,13 +1052,18 @@ async fn every_verb_follows_the_one_exit_code_table() {
         }
     }
     // the scratch server of the proof and the snapshot unreachable: 3 too
-    for verb in [["verify", "--roundtrip"], ["snapshot", "--check"]] {
+    for verb in [
+        ["verify", "--roundtrip"],
+        ["snapshot", "--check"],
+        ["lint", "--all"],
+    ] {
         let out = run(db
             .migrate()
             .args(["--set", "witchcraft"])
             .args(verb)
             .args(["--scratch-url", unreachable]));
-        if out.code != 3 {
+        // the message names the flag to check, not --database-url
+        if out.code != 3 || !out.stderr.contains("check --scratch-url and") {
             wrong.push(format!(
                 "{verb:?} --scratch-url unreachable: {} {}",
                 out.code, out.stderr
