@@ -4,7 +4,7 @@
 use super::*;
 use anyhow::Result;
 use migrate::config::MigrationSet;
-use migrate::lint::rules::{Finding, Level, Thresholds};
+use migrate::lint::rules::{duration, Finding, Level, Thresholds};
 use migrate::lint::{Lint, LintError, Report};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -151,17 +151,6 @@ pub(super) async fn lint(
     Ok(())
 }
 
-/// The time an estimate stands for, for people.
-fn duration(ms: f64) -> String {
-    if ms >= 60_000.0 {
-        format!("{:.1} min", ms / 60_000.0)
-    } else if ms >= 1000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else {
-        format!("{ms:.0} ms")
-    }
-}
-
 /// A finding's size and estimate, in words.
 fn weight(f: &Finding) -> Option<String> {
     let e = f.estimate?;
@@ -192,18 +181,29 @@ fn text(reports: &[Report], live: bool, color: bool) -> String {
         );
         let last = r.statements.len().saturating_sub(1);
         for (i, t) in r.statements.iter().enumerate() {
-            let _ = writeln!(out, "  line {}: {} ({:.1} ms)", t.line, t.statement, t.ms);
+            let live = t
+                .estimated_ms
+                .map(|e| format!("; about {} on the live tables", duration(e)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  line {}: {} ({:.1} ms{live})",
+                t.line, t.statement, t.ms
+            );
             for l in &t.locks {
                 let via = l
                     .via
                     .as_deref()
                     .map(|v| format!(" ({v})"))
                     .unwrap_or_default();
-                let held = if r.no_transaction || i == last {
+                let mut held = if r.no_transaction || i == last {
                     "until the statement ends".to_string()
                 } else {
                     format!("until COMMIT, {} more statement(s)", last - i)
                 };
+                if let Some(ms) = l.held_ms {
+                    held.push_str(&format!(", about {} (estimate)", duration(ms)));
+                }
                 let _ = writeln!(
                     out,
                     "      {} on {}{via}: {}, held {held}",

@@ -94,7 +94,8 @@ pub async fn live_sizes(
             "SELECT sum(greatest(c.reltuples, 0))::int8, sum(pg_total_relation_size(c.oid))::int8,
                     bool_or(c.reltuples < 0 AND c.relkind = 'r')
                FROM pg_class c
-              WHERE c.oid IN (SELECT to_regclass($1)
+              WHERE c.relkind <> 'p'
+                AND c.oid IN (SELECT to_regclass($1)
                               UNION SELECT relid FROM pg_partition_tree(to_regclass($1)))",
         )
         .bind(table)
@@ -180,9 +181,10 @@ impl Lint<'_> {
                     },
                     None => Live::default(),
                 };
+                let mut traces = traces;
                 let mut estimates = Estimates::new();
                 if !m.up.no_transaction {
-                    estimate(conn, m, &set.schema, &traces, &live, &mut estimates).await;
+                    estimate(conn, m, &set.schema, &mut traces, &live, &mut estimates).await;
                 }
                 let findings =
                     rules::findings(&traces, !m.up.no_transaction, &live, thresholds, &estimates);
@@ -200,15 +202,22 @@ impl Lint<'_> {
     }
 }
 
-/// Times the work each statement does on each live table it rewrites, reads whole or
-/// indexes, on a sample of [`SAMPLE_ROWS`] generated rows of that table, and scales it to
-/// the live row count. A table whose sample cannot be generated (a check the generated
-/// values fail) gets no estimate.
+/// Times the file on a sample of [`SAMPLE_ROWS`] generated rows of each live table a
+/// statement rewrites, reads whole or indexes (one table at a time), and scales what the
+/// rows added to each statement's time to the table's live row count:
+/// - `out` gets, for each such statement and table, the estimate of that work;
+/// - each statement's `estimated_ms` becomes its time on the empty scratch database plus
+///   what every sampled table added, scaled;
+/// - each lock's `held_ms` becomes the estimated time from its statement to the end of the
+///   transaction (to the end of the statement outside one).
+///
+/// A table whose sample cannot be generated (a check the generated values fail) gets no
+/// estimate.
 async fn estimate(
     conn: &mut PgConnection,
     m: &Migration,
     home: &str,
-    traces: &[StatementTrace],
+    traces: &mut [StatementTrace],
     live: &Live,
     out: &mut Estimates,
 ) {
@@ -216,37 +225,58 @@ async fn estimate(
     let Ok(statements) = split(&m.up.sql) else {
         return;
     };
-    for (i, t) in traces.iter().enumerate() {
-        let mut tables: BTreeSet<&String> = t.rewritten.iter().chain(&t.scanned).collect();
-        tables.extend(t.indexes_built.iter().map(|b| &b.table));
-        for table in tables {
-            let Some(size) = sizes.get(table) else {
-                continue;
-            };
-            if let Ok(sample_ms) = time_on_sample(conn, home, table, &statements, i).await {
-                let ms = sample_ms * size.rows as f64 / SAMPLE_ROWS as f64;
+    let mut tables: BTreeSet<String> = BTreeSet::new();
+    for t in traces.iter() {
+        tables.extend(t.rewritten.iter().cloned());
+        tables.extend(t.scanned.iter().cloned());
+        tables.extend(t.indexes_built.iter().map(|b| b.table.clone()));
+    }
+    let mut estimated: Vec<f64> = traces.iter().map(|t| t.ms).collect();
+    for table in &tables {
+        let Some(size) = sizes.get(table) else {
+            continue;
+        };
+        let Ok(times) = time_on_sample(conn, home, table, &statements).await else {
+            continue;
+        };
+        let scale = size.rows as f64 / SAMPLE_ROWS as f64;
+        for (i, t) in traces.iter().enumerate().take(times.len()) {
+            let added = (times[i] - t.ms).max(0.0);
+            estimated[i] += added * scale;
+            let touches = t.rewritten.contains(table)
+                || t.scanned.contains(table)
+                || t.indexes_built.iter().any(|b| &b.table == table);
+            if touches {
                 out.insert(
                     (i, table.clone()),
                     Estimate {
-                        ms,
+                        ms: times[i] * scale,
                         sample_rows: SAMPLE_ROWS,
-                        sample_ms,
+                        sample_ms: times[i],
                     },
                 );
             }
         }
     }
+    let last = traces.len();
+    for i in 0..last {
+        let until = if m.up.no_transaction { i + 1 } else { last };
+        let held: f64 = estimated[i..until].iter().sum();
+        traces[i].estimated_ms = Some(estimated[i]);
+        for l in &mut traces[i].locks {
+            l.held_ms = Some(held);
+        }
+    }
 }
 
-/// In a transaction rolled back afterwards: fills `table` with generated rows, runs the
-/// statements before `index`, and times statement `index`.
+/// In a transaction rolled back afterwards: fills `table` with generated rows, then runs
+/// every statement, timing each.
 async fn time_on_sample(
     conn: &mut PgConnection,
     home: &str,
     table: &str,
     statements: &[crate::sets::split::Statement<'_>],
-    index: usize,
-) -> Result<f64, sqlx::Error> {
+) -> Result<Vec<f64>, sqlx::Error> {
     sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
     let result = async {
         sqlx::query("SELECT set_config('search_path', quote_ident($1), true)")
@@ -267,14 +297,22 @@ async fn time_on_sample(
         let fill = sample_insert(conn, table).await?;
         sqlx::raw_sql(&fill).execute(&mut *conn).await?;
         sqlx::raw_sql("ANALYZE").execute(&mut *conn).await.ok();
-        for st in &statements[..index] {
-            sqlx::raw_sql(st.text).execute(&mut *conn).await?;
+        if superuser {
+            sqlx::raw_sql("SET LOCAL session_replication_role = origin")
+                .execute(&mut *conn)
+                .await?;
         }
-        let started = Instant::now();
-        sqlx::raw_sql(statements[index].text)
-            .execute(&mut *conn)
-            .await?;
-        Ok(started.elapsed().as_secs_f64() * 1000.0)
+        // Timed up to the first statement the sample makes fail (a constraint the
+        // generated values break): the statements after it get no estimate.
+        let mut times = Vec::new();
+        for st in statements {
+            let started = Instant::now();
+            if sqlx::raw_sql(st.text).execute(&mut *conn).await.is_err() {
+                break;
+            }
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        Ok(times)
     }
     .await;
     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
@@ -282,13 +320,22 @@ async fn time_on_sample(
 }
 
 /// `INSERT INTO table (...) SELECT ... FROM generate_series(1, SAMPLE_ROWS)`: a value for
-/// every column without a default, made from the row number in the column's type.
+/// every NOT NULL column without a default, made from the row number in the column's type.
 async fn sample_insert(conn: &mut PgConnection, table: &str) -> Result<String, sqlx::Error> {
-    let columns: Vec<(String, String, String, i64, bool)> = sqlx::query_as(
+    // Nullable columns are left null (a CHECK on them, a reference to a table that is
+    // empty here, would otherwise fail), and a column a CHECK (... IN (...)) limits gets
+    // the first value the list allows.
+    let columns: Vec<(String, String, String, i64, Option<String>)> = sqlx::query_as(
         "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typtype::text,
-                a.atttypid::int8, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
+                a.atttypid::int8,
+                (SELECT substring(pg_get_constraintdef(k.oid) FROM '''([^'']*)''')
+                   FROM pg_constraint k
+                  WHERE k.conrelid = a.attrelid AND k.contype = 'c' AND k.conkey = ARRAY[a.attnum]
+                    AND pg_get_constraintdef(k.oid) LIKE '%ANY (ARRAY[''%'
+                  LIMIT 1)
            FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
           WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+            AND a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''
           ORDER BY a.attnum",
     )
     .bind(table)
@@ -296,11 +343,10 @@ async fn sample_insert(conn: &mut PgConnection, table: &str) -> Result<String, s
     .await?;
     let mut names = Vec::new();
     let mut values = Vec::new();
-    for (name, ty, typtype, oid, defaulted) in columns {
-        if defaulted {
-            continue;
-        }
-        let value = if typtype == "e" {
+    for (name, ty, typtype, oid, allowed) in columns {
+        let value = if let Some(v) = allowed {
+            format!("'{}'", v.replace('\'', "''"))
+        } else if typtype == "e" {
             format!("(SELECT enumlabel FROM pg_enum WHERE enumtypid = {oid} ORDER BY enumsortorder LIMIT 1)")
         } else if ty.ends_with("[]") {
             "'{}'".into()
@@ -312,6 +358,8 @@ async fn sample_insert(conn: &mut PgConnection, table: &str) -> Result<String, s
         ) || ty.starts_with("numeric")
         {
             "g".into()
+        } else if (ty == "text" || ty.starts_with("character")) && name.contains("email") {
+            "'sample' || g || '@example.com'".into()
         } else if ty == "text" || ty.starts_with("character") || ty == "citext" {
             "'sample ' || g".into()
         } else if ty == "uuid" {

@@ -16,7 +16,7 @@
 use super::locks::{Blocks, LockMode};
 use super::trace::StatementTrace;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -180,6 +180,17 @@ impl Rules<'_> {
     }
 }
 
+/// A time for people: `850 ms`, `4.2 s`, `3.1 min`.
+pub fn duration(ms: f64) -> String {
+    if ms >= 60_000.0 {
+        format!("{:.1} min", ms / 60_000.0)
+    } else if ms >= 1000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
 /// Bytes for people: `12 MB`.
 pub fn bytes(n: i64) -> String {
     let n = n as f64;
@@ -243,44 +254,26 @@ pub fn findings(
     // statement that took each.
     let mut held: Vec<(String, LockMode, usize)> = Vec::new();
     let mut write_locked: Vec<(String, usize)> = Vec::new();
+    let mut after_work: Vec<(usize, String)> = Vec::new();
     for (i, t) in traces.iter().enumerate() {
         if !in_transaction {
             held.clear();
         }
-        // ACCESS EXCLUSIVE requested while other locks are held.
+        // ACCESS EXCLUSIVE requested while other locks are held: gathered, and reported
+        // once per file below.
         for l in t
             .locks
             .iter()
             .filter(|l| l.mode == LockMode::AccessExclusive)
         {
-            let others: Vec<&str> = held
+            let others = held
                 .iter()
-                .filter(|(table, _, at)| *at < i && table != &l.table)
-                .map(|(table, _, _)| table.as_str())
-                .collect();
+                .any(|(table, _, at)| *at < i && table != &l.table);
             let upgrade = held
                 .iter()
                 .any(|(table, mode, at)| *at < i && table == &l.table && *mode < l.mode);
-            if in_transaction && i > 0 && (!others.is_empty() || upgrade) {
-                let mut holding = others.clone();
-                holding.sort();
-                holding.dedup();
-                let what = if holding.is_empty() {
-                    format!("a weaker lock on {} it took earlier", l.table)
-                } else {
-                    format!("locks on {}", holding.join(", "))
-                };
-                r.push(
-                    i,
-                    Level::Warning,
-                    "lock-after-work",
-                    Some(&l.table),
-                    format!(
-                        "takes ACCESS EXCLUSIVE on {} while the transaction already holds {what}: while it waits for the table, everything queued behind those locks waits too",
-                        l.table
-                    ),
-                    "take the strongest lock first (LOCK TABLE ... IN ACCESS EXCLUSIVE MODE as the file's first statement), or move this statement into a migration of its own; keep lock_timeout short",
-                );
+            if in_transaction && i > 0 && (others || upgrade) {
+                after_work.push((i, l.table.clone()));
             }
         }
         for l in &t.locks {
@@ -292,31 +285,11 @@ pub fn findings(
                 Some(_) => {}
                 None => held.push((l.table.clone(), l.mode, i)),
             }
-            if l.mode.blocks() >= Blocks::Writes && in_transaction {
-                let earlier: Vec<&str> = write_locked
-                    .iter()
-                    .filter(|(table, at)| *at < i && table != &l.table)
-                    .map(|(table, _)| table.as_str())
-                    .collect();
-                if !earlier.is_empty() && !write_locked.iter().any(|(tb, _)| tb == &l.table) {
-                    r.push(
-                        i,
-                        Level::Warning,
-                        "lock-order",
-                        Some(&l.table),
-                        format!(
-                            "locks {} against writes after {} in an earlier statement: an application transaction that writes {} and then {} deadlocks with this migration",
-                            l.table,
-                            earlier.join(", "),
-                            l.table,
-                            earlier[0]
-                        ),
-                        "lock every table the migration changes in one statement at the start of the file (LOCK TABLE a, b IN ... MODE), in the order the application takes them",
-                    );
-                }
-                if !write_locked.iter().any(|(tb, _)| tb == &l.table) {
-                    write_locked.push((l.table.clone(), i));
-                }
+            if l.mode.blocks() >= Blocks::Writes
+                && in_transaction
+                && !write_locked.iter().any(|(tb, _)| tb == &l.table)
+            {
+                write_locked.push((l.table.clone(), i));
             }
         }
         let lock_on = |table: &str| -> Option<LockMode> {
@@ -481,11 +454,17 @@ pub fn findings(
             } else {
                 0
             };
-            let held_for = if later == 0 {
+            let mut held_for = if later == 0 {
                 "until the statement ends".to_string()
             } else {
                 format!("until COMMIT, over {later} more statement(s)")
             };
+            if let Some(ms) = l.held_ms {
+                held_for.push_str(&format!(
+                    ": about {} on the live tables (estimate)",
+                    duration(ms)
+                ));
+            }
             let via = l
                 .via
                 .as_deref()
@@ -509,6 +488,50 @@ pub fn findings(
                 },
             );
         }
+    }
+    if let Some((first, table)) = after_work.first() {
+        let list: Vec<String> = after_work
+            .iter()
+            .map(|(i, t)| format!("{t} (line {})", traces[*i].line))
+            .collect();
+        r.push(
+            *first,
+            Level::Warning,
+            "lock-after-work",
+            Some(table),
+            format!(
+                "takes ACCESS EXCLUSIVE on {} while the transaction already holds locks taken by earlier statements: while it waits for each table, everything queued behind those locks waits too",
+                list.join(", ")
+            ),
+            "take the strongest locks first (LOCK TABLE ... IN ACCESS EXCLUSIVE MODE as the file's first statement), or split the file into migrations of their own; keep lock_timeout short",
+        );
+    }
+    // Tables locked against writes one statement after another: an application that
+    // writes them in another order deadlocks with the migration.
+    let lines: BTreeSet<usize> = write_locked.iter().map(|(_, i)| *i).collect();
+    if lines.len() > 1 {
+        let second = write_locked
+            .iter()
+            .find(|(_, i)| *i != write_locked[0].1)
+            .map(|(t, i)| (t.clone(), *i))
+            .unwrap_or_default();
+        let order: Vec<String> = write_locked
+            .iter()
+            .map(|(t, i)| format!("{t} (line {})", traces[*i].line))
+            .collect();
+        r.push(
+            second.1,
+            Level::Warning,
+            "lock-order",
+            Some(&second.0),
+            format!(
+                "locks against writes, one statement after another: {}; an application transaction that writes {} and then {} deadlocks with this migration",
+                order.join(", "),
+                second.0,
+                write_locked[0].0
+            ),
+            "lock every table the migration changes in one statement at the start of the file (LOCK TABLE a, b IN ... MODE), in the order the application takes them",
+        );
     }
     r.out
 }

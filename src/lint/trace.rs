@@ -31,7 +31,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 /// A lock a statement took on a relation that existed before the migration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Lock {
     /// The table (or view, sequence, materialized view) locked: `users`, `audit.events`.
     pub table: String,
@@ -41,6 +41,9 @@ pub struct Lock {
     /// `held`: read from the transaction's own locks, or seen held while a statement outside
     /// a transaction ran; `requested`: the first lock such a statement waited for.
     pub seen: &'static str,
+    /// How long it is held on the live tables, estimated: from its statement to COMMIT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_ms: Option<f64>,
 }
 
 /// An index a statement built on a table that existed before the migration.
@@ -64,6 +67,9 @@ pub struct StatementTrace {
     pub text: String,
     /// How long it took on the scratch database, in milliseconds.
     pub ms: f64,
+    /// How long it would take on the live tables, estimated from a timed sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_ms: Option<f64>,
     pub locks: Vec<Lock>,
     /// Tables whose storage was replaced (the table or one of its indexes rewritten).
     pub rewritten: Vec<String>,
@@ -93,10 +99,21 @@ struct Rel {
     /// For an index, its table; for a TOAST table, the table it belongs to.
     owner: Option<i64>,
     filenode: Option<i64>,
+    /// For a partition, the partitioned table (or index) it belongs to.
+    parent: Option<i64>,
 }
 
-/// A row of [`RELATIONS`]: oid, schema, name, relkind, owning table, filenode.
-type RelationRow = (i64, String, String, String, Option<i64>, Option<i64>);
+/// A row of [`RELATIONS`]: oid, schema, name, relkind, owning table, filenode, the
+/// partitioned table (or index) it is a partition of.
+type RelationRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// What the tracer reads after each statement.
 #[derive(Debug, Clone, Default)]
@@ -110,7 +127,8 @@ struct State {
 
 const RELATIONS: &str = "
 SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text,
-       coalesce(i.indrelid, t.oid)::int8, pg_relation_filenode(c.oid)::int8
+       coalesce(i.indrelid, t.oid)::int8, pg_relation_filenode(c.oid)::int8,
+       (SELECT inhparent FROM pg_inherits WHERE inhrelid = c.oid AND c.relispartition)::int8
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_index i ON i.indexrelid = c.oid
@@ -148,7 +166,7 @@ impl State {
             .fetch_all(&mut *conn)
             .await
             .map_err(db(what))?;
-        for (oid, schema, name, kind, owner, filenode) in rels {
+        for (oid, schema, name, kind, owner, filenode, parent) in rels {
             let kind = kind.chars().next().unwrap_or('r');
             state.rels.insert(
                 oid,
@@ -158,6 +176,7 @@ impl State {
                     kind,
                     owner,
                     filenode,
+                    parent,
                 },
             );
         }
@@ -185,15 +204,17 @@ impl State {
 /// Names relations the way reports do: unqualified in the set's own schema.
 struct Names<'a> {
     home: &'a str,
-    /// The catalog before the migration, then after the latest statement: a relation a
-    /// statement dropped keeps the name it had.
+    /// Every relation seen, as first seen: a relation a statement dropped or renamed keeps
+    /// the name it had.
     known: HashMap<i64, Rel>,
 }
 
 impl Names<'_> {
+    /// Relations are named as they were first seen: a table that existed before the
+    /// migration keeps the name (and the place in a partition tree) the application knows.
     fn learn(&mut self, state: &State) {
         for (oid, rel) in &state.rels {
-            self.known.insert(*oid, rel.clone());
+            self.known.entry(*oid).or_insert_with(|| rel.clone());
         }
     }
 
@@ -224,6 +245,13 @@ impl Names<'_> {
             ('t', Some(table)) => {
                 let (t, name, _) = self.table(table)?;
                 Some((t, name, Some("TOAST table".into())))
+            }
+            (_, _) if rel.parent.is_some() => {
+                // a partition is reported as its partitioned table, which locks, sizes and
+                // indexes it
+                let (t, name, _) = self.table(rel.parent?)?;
+                let what = format!("partition {}", quote_if_needed(&rel.name));
+                Some((t, name, Some(what)))
             }
             _ => Some((oid, self.qualified(rel), None)),
         }
@@ -365,6 +393,7 @@ async fn trace_statements(
             statement: headline(st.text),
             text: st.text.to_string(),
             ms,
+            estimated_ms: None,
             locks: Vec::new(),
             rewritten: Vec::new(),
             scanned: Vec::new(),
@@ -424,6 +453,7 @@ async fn trace_statements(
                 via,
                 mode,
                 seen,
+                held_ms: None,
             });
         }
         // New storage for a table (or its TOAST) is a rewrite; for an index alone, a rebuild.
@@ -467,7 +497,10 @@ async fn trace_statements(
         trace.scanned.sort();
         trace.rewritten = rewritten.into_iter().map(|(_, n)| n).collect();
         for (oid, rel) in &after.rels {
-            if before.rels.contains_key(oid) || !matches!(rel.kind, 'i' | 'I') {
+            if before.rels.contains_key(oid)
+                || !matches!(rel.kind, 'i' | 'I')
+                || rel.parent.is_some()
+            {
                 continue;
             }
             let Some(table) = rel.owner.filter(|t| existed(*t)) else {

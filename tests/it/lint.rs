@@ -262,8 +262,9 @@ async fn traced(c: &Case) -> Vec<StatementTrace> {
 async fn every_statement_of_the_corpus_locks_and_rewrites_what_the_documentation_says() {
     assert!(CORPUS.len() >= 25);
     let mut wrong = Vec::new();
-    let mut table =
-        String::from("| statement | table | lock | rewrite | read whole | index | validates |\n");
+    let mut table = String::from(
+        "| statement | table | lock | rewrite | read whole | index | validates |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+    );
     for c in CORPUS {
         let traces = traced(c).await;
         assert_eq!(traces.len(), 1, "{}", c.sql);
