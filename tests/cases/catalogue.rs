@@ -136,7 +136,7 @@ static CASES: &[Case] = &[
     case(Config("[[set]]\n"), &["status"], 2, ":1:1: missing field `name`"),
     case(Config("[[set]]\nname = \"s\"\n"), &["status"], 2, "missing field `dir`"),
     case(Config("[[set]]\nname = \"s\"\ndir = \"s\"\nfoo = 1\n"), &["status"], 2, ":4:1: unknown field `foo`"),
-    case(Config("bogus = 1\n[[set]]\nname = \"s\"\ndir = \"s\"\n"), &["status"], 2, "unknown field `bogus`, expected `lock_timeout` or `set`"),
+    case(Config("bogus = 1\n[[set]]\nname = \"s\"\ndir = \"s\"\n"), &["status"], 2, "unknown field `bogus`, expected one of `lock_timeout`, `lint`, `set`"),
     case(Config("[[set]\nname = \"s\"\n"), &["status"], 2, "migrations.toml:1:"),
     case(Config("[[set]]\nname = \"s\"\ndir = \"s\"\n[[set]]\nname = \"s\"\ndir = \"s\"\n"), &["status"], 2, "set `s` is declared twice"),
     case(Config("[[set]]\nname = \"s\"\ndir = \"nowhere\"\n"), &["status"], 2, "directory nowhere is neither on disk"),

@@ -476,10 +476,81 @@ fn aethercrown98_0006_shows_its_access_exclusive_on_activity_logs() {
     assert_eq!(first["locks"][0]["table"], "activity_logs", "{first}");
     assert_eq!(first["locks"][0]["mode"], "ACCESS EXCLUSIVE", "{first}");
     let findings = doc["migrations"][0]["findings"].as_array().unwrap();
-    assert!(
+    let found = |rule: &str, table: &str| {
         findings
             .iter()
-            .any(|f| f["rule"] == "scan-under-lock" && f["table"] == "activity_logs"),
-        "{findings:#?}"
+            .find(|f| f["rule"] == rule && f["table"] == table)
+            .unwrap_or_else(|| panic!("no {rule} on {table}: {findings:#?}"))
+            .clone()
+    };
+    // without a live database: work under the lock on an existing table is a warning
+    assert_eq!(
+        found("scan-under-lock", "activity_logs")["level"],
+        "warning"
     );
+    // dropping the old table takes ACCESS EXCLUSIVE on users (its foreign key) after
+    // activity_logs was locked: the lock queue and the deadlock are named
+    let after = found("lock-after-work", "users");
+    assert_eq!(after["level"], "warning");
+    assert_eq!(after["line"], 35, "{after}");
+    let order = found("lock-order", "users");
+    assert!(
+        order["message"]
+            .as_str()
+            .unwrap()
+            .contains("activity_logs (line 16), users (line 35)"),
+        "{order}"
+    );
+    // the lock on activity_logs is held over every statement after it
+    let lock = found("lock", "activity_logs");
+    assert!(
+        lock["message"]
+            .as_str()
+            .unwrap()
+            .contains("until COMMIT, over 22 more statement(s)"),
+        "{lock}"
+    );
+}
+
+/// `[lint]` in migrations.toml sets the thresholds; a flag replaces them; a negative one is
+/// a configuration error naming the key.
+#[test]
+fn the_thresholds_come_from_migrations_toml_and_flags() {
+    let dir = project(FIRST);
+    let live = block_on(|| async {
+        let db = TestDb::new().await;
+        let mut c = db.conn().await;
+        sqlx::raw_sql(FIRST[0].1).execute(&mut c).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO events SELECT g, 'k' FROM generate_series(1, 2000) g; ANALYZE events",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        db
+    });
+    let scratch = admin_url();
+    let toml = |lint: &str| {
+        std::fs::write(
+            dir.path().join("migrations.toml"),
+            format!("{lint}\n[[set]]\nname = \"s\"\ndir = \"s\"\n"),
+        )
+        .unwrap();
+    };
+    let lint = |extra: &[&str]| {
+        run(live
+            .migrate()
+            .current_dir(dir.path())
+            .args(["--set", "s", "lint", "2", "--scratch-url", &scratch])
+            .args(extra))
+    };
+    toml("[lint]\nmax_rows = 1000");
+    let out = lint(&[]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("threshold 1000 rows"), "{}", out.stdout);
+    let out = lint(&["--max-rows", "5000"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    toml("[lint]\nmax_rows = -1");
+    let out = lint(&[]);
+    assert_refused(&out, 2, "[lint] max_rows = -1 is negative");
 }
