@@ -330,28 +330,43 @@ fn concurrent_indexes(statements: &[Statement<'_>], schema: &str) -> Vec<(String
         .collect()
 }
 
+/// Whether each of `indexes` that exists is valid, read in one query.
+async fn validity(
+    conn: &mut PgConnection,
+    indexes: &[(String, String)],
+) -> Result<std::collections::HashMap<(String, String), bool>, sqlx::Error> {
+    if indexes.is_empty() {
+        return Ok(Default::default());
+    }
+    let (schemas, names): (Vec<&str>, Vec<&str>) = indexes
+        .iter()
+        .map(|(s, n)| (s.as_str(), n.as_str()))
+        .unzip();
+    let rows: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT n.nspname::text, c.relname::text, x.indisvalid
+           FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE (n.nspname::text, c.relname::text) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+    )
+    .bind(schemas)
+    .bind(names)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(s, n, v)| ((s, n), v)).collect())
+}
+
 /// Which of `indexes` exist and are INVALID: what an unfinished `CREATE INDEX
 /// CONCURRENTLY` leaves behind.
 async fn invalid_indexes(
     conn: &mut PgConnection,
     indexes: &[(String, String)],
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let mut out = Vec::new();
-    for (schema, name) in indexes {
-        let invalid: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
-                              JOIN pg_namespace n ON n.oid = c.relnamespace
-                             WHERE n.nspname = $1 AND c.relname = $2 AND NOT x.indisvalid)",
-        )
-        .bind(schema)
-        .bind(name)
-        .fetch_one(&mut *conn)
-        .await?;
-        if invalid {
-            out.push((schema.clone(), name.clone()));
-        }
-    }
-    Ok(out)
+    let valid = validity(conn, indexes).await?;
+    Ok(indexes
+        .iter()
+        .filter(|i| valid.get(*i) == Some(&false))
+        .cloned()
+        .collect())
 }
 
 /// What a pending no-transaction migration already left in the database: of the indexes it
@@ -369,30 +384,15 @@ pub async fn partly_applied(
         return Ok(None);
     };
     let indexes = concurrent_indexes(&statements, schema);
-    let mut present = 0;
-    let mut invalid = Vec::new();
-    for (s, n) in &indexes {
-        let valid: Option<bool> = sqlx::query_scalar(
-            "SELECT x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
-               JOIN pg_namespace ns ON ns.oid = c.relnamespace
-              WHERE ns.nspname = $1 AND c.relname = $2",
-        )
-        .bind(s)
-        .bind(n)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db(
-            "looking for the indexes of a pending no-transaction migration",
-        ))?;
-        match valid {
-            Some(true) => present += 1,
-            Some(false) => {
-                present += 1;
-                invalid.push((s.clone(), n.clone()));
-            }
-            None => {}
-        }
-    }
+    let valid = validity(conn, &indexes).await.map_err(db(
+        "looking for the indexes of a pending no-transaction migration",
+    ))?;
+    let present = indexes.iter().filter(|i| valid.contains_key(*i)).count();
+    let invalid: Vec<(String, String)> = indexes
+        .iter()
+        .filter(|i| valid.get(*i) == Some(&false))
+        .cloned()
+        .collect();
     if present == 0 {
         return Ok(None);
     }

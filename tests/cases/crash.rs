@@ -296,7 +296,9 @@ pub fn the_kills_spread() -> Result<(), String> {
         HALF_DONE.load(Ordering::SeqCst),
         AIMED.load(Ordering::SeqCst),
     );
-    eprintln!("kills that left the no-transaction file half done: {half} of {aimed} aimed there");
+    eprintln!(
+        "kills that left the no-transaction file half done: {half}; kills aimed inside it: {aimed}"
+    );
     if aimed >= TRIALS_PER_SET / 2 && half == 0 {
         return Err(format!(
             "none of {aimed} kills aimed inside the no-transaction file landed there"

@@ -1,0 +1,130 @@
+//! `migrate up` of each set on a fresh database, against its floor: one psql process applying
+//! the same up files, each in a transaction of its own (a `-- migrate:no-transaction` file
+//! statement by statement, as psql runs it), on a fresh database of the same throwaway
+//! server. Medians of 9 runs, the two taking turns. Run with `cargo bench --bench up`.
+
+use migrate::cluster::{Cluster, ClusterOptions};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn run(cmd: &mut Command) -> Duration {
+    let start = Instant::now();
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    start.elapsed()
+}
+
+/// psql's script for `set`: every up file in order, a transactional one between BEGIN and
+/// COMMIT.
+fn psql_script(set: &str, dir: &std::path::Path) -> PathBuf {
+    let config = migrate::config::Config::load(None).expect("migrations.toml");
+    let chosen = config.select(&[set.to_string()]).expect("the set");
+    let loaded = config.load_set(chosen[0]).expect("the set's files");
+    let mut script = String::from("\\set ON_ERROR_STOP on\n");
+    for m in &loaded.migrations {
+        let file = dir.join(format!("{set}_{:04}.sql", m.version));
+        std::fs::write(&file, &m.up.sql).expect("write");
+        if m.up.no_transaction {
+            script.push_str(&format!("\\i {}\n", file.display()));
+        } else {
+            script.push_str(&format!("BEGIN;\n\\i {}\nCOMMIT;\n", file.display()));
+        }
+    }
+    let path = dir.join(format!("{set}.psql"));
+    std::fs::write(&path, script).expect("write");
+    path
+}
+
+fn main() {
+    let cluster = Cluster::start(&ClusterOptions::default()).expect("a throwaway server");
+    let psql = {
+        let beside = cluster.bindir().join("psql");
+        if beside.exists() {
+            beside
+        } else {
+            "psql".into()
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("migrate-bench-up-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut n = 0;
+    let mut fresh = || {
+        n += 1;
+        let name = format!("up_{n}");
+        run(Command::new(&psql).args([
+            "-X",
+            "-q",
+            "-d",
+            &cluster.url("postgres"),
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ]));
+        cluster.url(&name)
+    };
+    println!("| set | migrate up | psql, a transaction per file | ratio |");
+    println!("|---|---|---|---|");
+    let (mut all_ours, mut all_theirs) = (Duration::ZERO, Duration::ZERO);
+    for set in ["aethercrown98", "witchcraft"] {
+        let script = psql_script(set, &dir);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for round in 0..10 {
+            let (a, b) = (fresh(), fresh());
+            let mine = || {
+                run(Command::new(env!("CARGO_BIN_EXE_migrate")).args([
+                    "--set",
+                    set,
+                    "up",
+                    "--database-url",
+                    &a,
+                ]))
+            };
+            let floor = || {
+                run(Command::new(&psql).args([
+                    "-X",
+                    "-q",
+                    "-d",
+                    &b,
+                    "-f",
+                    script.to_str().expect("path"),
+                ]))
+            };
+            // the first round warms the server's caches and is not counted
+            let (m, f) = if round % 2 == 0 {
+                (mine(), floor())
+            } else {
+                let f = floor();
+                (mine(), f)
+            };
+            if round > 0 {
+                ours.push(m);
+                theirs.push(f);
+            }
+        }
+        let (ours, theirs) = (median(ours), median(theirs));
+        all_ours += ours;
+        all_theirs += theirs;
+        println!(
+            "| {set} | {:.0} ms | {:.0} ms | {:.2}x |",
+            ours.as_secs_f64() * 1000.0,
+            theirs.as_secs_f64() * 1000.0,
+            ours.as_secs_f64() / theirs.as_secs_f64()
+        );
+    }
+    println!(
+        "| both | {:.0} ms | {:.0} ms | {:.2}x |",
+        all_ours.as_secs_f64() * 1000.0,
+        all_theirs.as_secs_f64() * 1000.0,
+        all_ours.as_secs_f64() / all_theirs.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
