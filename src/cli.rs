@@ -157,7 +157,8 @@ pub enum Command {
 
     /// Create the next-numbered migration of SET: NNNN_NAME.up.sql and NNNN_NAME.down.sql in
     /// the set's directory, each with a short header. Both must hold SQL (or the down file be
-    /// irreversible) before the set loads again. Needs no database.
+    /// irreversible) before the set loads again. Needs no database, except with --from,
+    /// which generates both files from a database holding the schema you want.
     New {
         /// The set to add the migration to.
         set: String,
@@ -167,8 +168,29 @@ pub enum Command {
         #[arg(long)]
         no_transaction: bool,
         /// Write `-- migrate:irreversible` into the down file: `down` stops before it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from")]
         irreversible: bool,
+        /// Generate the pair from this database, which holds the schema you want: the up
+        /// takes the set's head (built on a scratch database) there, the down back. Both are
+        /// proven on the scratch database before anything is written; exit 1, writing
+        /// nothing, when the proof fails or the database differs outside the set's schemas.
+        #[arg(long, value_name = "URL", conflicts_with = "no_transaction")]
+        from: Option<String>,
+        /// With --from: a schema that belongs to the set besides its own and those its
+        /// committed catalog names; repeat for more.
+        #[arg(long = "schema", value_name = "NAME", requires = "from")]
+        schemas: Vec<String>,
+        /// With --from: write the statements that lose data (a dropped table or column, a
+        /// type change) as statements, not commented out.
+        #[arg(long, requires = "from")]
+        allow_data_loss: bool,
+        /// With --from: the server for the scratch database (see verify --scratch-url).
+        #[arg(long, value_name = "URL", requires = "from")]
+        scratch_url: Option<String>,
+        /// With --from: clone the scratch database from this database (see verify
+        /// --scratch-template).
+        #[arg(long, value_name = "DATABASE", requires = "from")]
+        scratch_template: Option<String>,
     },
 
     /// Compare the database with the expected catalog of its sets (the committed

@@ -57,6 +57,14 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
         Command::Snapshot { scratch_url, .. }
         | Command::Verify { scratch_url, .. }
         | Command::Lint { scratch_url, .. } => scratch_url.as_deref(),
+        Command::New {
+            from, scratch_url, ..
+        } => {
+            if let Some(s) = scratch_url {
+                g.run.secrets().remember_url(s);
+            }
+            from.as_deref()
+        }
         _ => None,
     };
     for url in [g.database_url.as_deref(), given].into_iter().flatten() {
@@ -77,6 +85,8 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
         name,
         no_transaction,
         irreversible,
+        from: None,
+        ..
     } = &cli.command
     {
         return new::new(g, &config, set, name, *no_transaction, *irreversible);
@@ -115,6 +125,32 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
             apply::down(g, &sets, apply::down_target(*steps, *to), *yes).await
         }
         Command::Status { exit_code } => apply::status(g, &sets, *exit_code).await,
+        Command::New {
+            set,
+            name,
+            from: Some(url),
+            schemas,
+            allow_data_loss,
+            scratch_url,
+            scratch_template,
+            ..
+        } => {
+            valid_url(url, "--from")?;
+            if let Some(s) = scratch_url {
+                valid_url(s, "--scratch-url")?;
+            }
+            let server = ScratchServer::start(
+                &g.run,
+                scratch_url.as_deref(),
+                scratch_template.as_deref(),
+            )?;
+            let from = new::From {
+                url,
+                schemas,
+                allow_data_loss: *allow_data_loss,
+            };
+            new::new_from(g, &config, &all, set, name, from, &server).await
+        }
         Command::New { .. } | Command::Completions { .. } | Command::Man => {
             unreachable!("handled before the sets are loaded")
         }

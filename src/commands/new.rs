@@ -7,19 +7,15 @@ use super::{print_json, UsageError};
 use anyhow::Result;
 use migrate::config::Config;
 use serde_json::json;
+use std::path::{Path, PathBuf};
 
 /// The longest name `new` accepts: file names stay well within every file system's 255
 /// bytes, and readable in a listing.
 const MAX_NAME: usize = 100;
 
-pub(super) fn new(
-    g: &Ctx<'_>,
-    config: &Config,
-    set_name: &str,
-    name: &str,
-    no_transaction: bool,
-    irreversible: bool,
-) -> Result<()> {
+/// Where the next migration of `set_name` called `name` goes: (version, stem, up, down),
+/// after every check of the name and the set's directory.
+fn target(config: &Config, set_name: &str, name: &str) -> Result<(i64, String, PathBuf, PathBuf)> {
     let chosen = config.select(&[set_name.to_string()])?;
     // Read from the directory's file names, not by loading the set: a migration created
     // before and not written yet does not load, and must not stop the next one.
@@ -95,6 +91,40 @@ pub(super) fn new(
             );
         }
     }
+    Ok((version, stem, up, down))
+}
+
+/// Creates `up` and `down` with their texts, never overwriting: a file that appeared
+/// meanwhile is left alone, and the up file is removed again when the down cannot be made.
+fn write_pair(up: &Path, up_text: &str, down: &Path, down_text: &str) -> Result<()> {
+    let write = |path: &Path, text: &str| -> Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        Ok(())
+    };
+    write(up, up_text)?;
+    if let Err(e) = write(down, down_text) {
+        let _ = std::fs::remove_file(up);
+        return Err(e);
+    }
+    Ok(())
+}
+
+pub(super) fn new(
+    g: &Ctx<'_>,
+    config: &Config,
+    set_name: &str,
+    name: &str,
+    no_transaction: bool,
+    irreversible: bool,
+) -> Result<()> {
+    let (version, stem, up, down) = target(config, set_name, name)?;
     let mut up_text = String::new();
     if no_transaction {
         up_text.push_str("-- migrate:no-transaction\n");
@@ -113,23 +143,7 @@ pub(super) fn new(
     } else {
         format!("-- {stem}: undoes {stem}.up.sql, so that `migrate verify --roundtrip` finds the catalog as it was before.\n")
     };
-    // Created, never overwritten: a file that appeared meanwhile is left alone.
-    let write = |path: &std::path::Path, text: &str| -> Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
-        f.write_all(text.as_bytes())
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
-        Ok(())
-    };
-    write(&up, &up_text)?;
-    if let Err(e) = write(&down, &down_text) {
-        let _ = std::fs::remove_file(&up);
-        return Err(e);
-    }
+    write_pair(&up, &up_text, &down, &down_text)?;
     if g.json {
         print_json(json!({
             "command": "new", "set": set_name, "migration": version, "name": name,
@@ -140,4 +154,154 @@ pub(super) fn new(
         outln!("created {}", down.display());
     }
     Ok(())
+}
+
+/// What `new --from` is given besides the set and the name.
+pub(super) struct From<'a> {
+    pub url: &'a str,
+    pub schemas: &'a [String],
+    pub allow_data_loss: bool,
+}
+
+/// `new SET NAME --from URL`: the pair generated from the desired database and proven on a
+/// scratch database; written only when the proof passes.
+pub(super) async fn new_from(
+    g: &Ctx<'_>,
+    config: &Config,
+    all: &[migrate::config::MigrationSet],
+    set_name: &str,
+    name: &str,
+    from: From<'_>,
+    server: &migrate::verify::scratch::ScratchServer,
+) -> Result<()> {
+    let (version, stem, up, down) = target(config, set_name, name)?;
+    let set = all
+        .iter()
+        .find(|s| s.name == set_name)
+        .ok_or_else(|| anyhow::anyhow!("set `{set_name}` does not load; fix its files first"))?;
+    let mut owned: Vec<String> = vec![set.schema.clone()];
+    if let Ok(committed) = migrate::verify::snapshot::committed(set) {
+        owned.extend(committed.schema_names());
+    }
+    owned.extend(from.schemas.iter().cloned());
+    let mut desired = super::connect_held_by(&g.run, from.url, "--from").await?;
+    crate::ui::spinner("new", &format!("generating {stem} and proving it"));
+    let generated = migrate::verify::generate::generate(
+        &g.run,
+        server,
+        set,
+        all,
+        &mut desired,
+        &owned,
+        from.allow_data_loss,
+    )
+    .await;
+    crate::ui::finish();
+    // The engine's and the scratch server's errors keep their exit codes.
+    use migrate::verify::generate::GenerateError;
+    let generated = generated.map_err(|e| match e {
+        GenerateError::Engine(e) => anyhow::Error::from(e),
+        GenerateError::Scratch(e) => anyhow::Error::from(e),
+        GenerateError::Snapshot(e) => anyhow::Error::from(e),
+    })?;
+    let refusal = if !generated.outside.is_empty() {
+        Some(format!(
+            "the database --from names differs from set `{set_name}` outside the schemas the set owns ({}): {}; pass --schema NAME for each schema that belongs to the set, or leave those objects out",
+            owned.join(", "),
+            generated.outside.join(", ")
+        ))
+    } else if generated.up.is_empty() {
+        Some(format!(
+            "the database --from names holds what set `{set_name}` holds at {:04}: there is nothing to generate",
+            set.latest()
+        ))
+    } else if !generated.failures.is_empty() {
+        Some(format!(
+            "the generated pair fails its proof, so nothing was written: {}",
+            generated.failures.join("; ")
+        ))
+    } else {
+        None
+    };
+    let header = |what: &str| {
+        format!(
+            "-- {stem}: {}.\n-- {what}, generated by `migrate new --from` and proven on a scratch database: review it before you commit.\n",
+            name.replace('_', " ")
+        )
+    };
+    if refusal.is_none() {
+        let up_text = format!(
+            "{}{}\n",
+            header("From the set's head to the desired schema"),
+            generated.up.join("\n")
+        );
+        let down_text = format!(
+            "{}{}\n",
+            header("Back from the desired schema to the set's head"),
+            generated.down.join("\n")
+        );
+        write_pair(&up, &up_text, &down, &down_text)?;
+    }
+    let commented = |statements: &[String]| {
+        statements
+            .iter()
+            .filter(|s| s.starts_with("-- data loss:"))
+            .count()
+    };
+    if g.json {
+        print_json(json!({
+            "command": "new", "set": set_name, "migration": version, "name": name,
+            "from": migrate::redact::redact_url(from.url),
+            "written": refusal.is_none(),
+            "up": up, "down": down,
+            "creates": generated.missing, "removes": generated.unexpected, "changes": generated.changed,
+            "up_sql": generated.up, "down_sql": generated.down,
+            "outside": generated.outside, "proof": if generated.failures.is_empty() { "pass" } else { "fail" },
+            "failures": generated.failures,
+            "refused": refusal,
+        }))?;
+    } else if refusal.is_none() {
+        outln!(
+            "created {} ({} statement(s))",
+            up.display(),
+            generated.up.len()
+        );
+        outln!(
+            "created {} ({} statement(s))",
+            down.display(),
+            generated.down.len()
+        );
+        for (what, list) in [
+            ("creates", &generated.missing),
+            ("removes", &generated.unexpected),
+            ("changes", &generated.changed),
+        ] {
+            if !list.is_empty() {
+                outln!("  {what}: {}", list.join(", "));
+            }
+        }
+        outln!("proof: PASS (the up gives the desired catalog, the down gives the head's back, the up again the desired one)");
+        let held = commented(&generated.up) + commented(&generated.down);
+        if held > 0 {
+            outln!(
+                "{held} group(s) of statements that lose data are written commented out after their `-- data loss:` line (the proof ran them): uncomment them once reviewed, or generate with --allow-data-loss"
+            );
+        }
+        for (file, statements) in [(&up, &generated.up), (&down, &generated.down)] {
+            if statements.iter().all(|s| s.starts_with("--")) {
+                outln!(
+                    "{} holds only statements commented out: set `{set_name}` does not load until you review and uncomment them",
+                    file.display()
+                );
+            }
+        }
+    }
+    match refusal {
+        Some(why) if g.json => {
+            let _ = why;
+            Err(super::Reported(1).into())
+        }
+        Some(why) => anyhow::bail!(why),
+        None => Ok(()),
+    }
 }

@@ -4,6 +4,7 @@
 //! - `snapshot`: the expected catalogs, built per migration and committed;
 //! - `roundtrip`: the rollback proof;
 //! - `scratch`: the empty databases `snapshot` and the rollback proof build on;
+//! - `generate`: a migration and its down generated from a desired database, and proven;
 //! - here: the history against the set's files, and the invariants every set must keep
 //!   whatever its migrations say (row level security everywhere, indexed foreign keys,
 //!   pinned search_path on SECURITY DEFINER functions, no view that bypasses row level
@@ -11,6 +12,7 @@
 //!   query per invariant, in `sql/`.
 
 pub mod expected;
+pub mod generate;
 pub mod roundtrip;
 pub mod scratch;
 pub mod snapshot;

@@ -1,5 +1,6 @@
 //! The table-driven integration tests, one named test per row: the bad-input catalogue, the
-//! corpus of database pairs, the single changes to each set and the killed runs. Each row can
+//! corpus of database pairs, the single changes to each set, the killed runs and the kinds
+//! of change `new --from` generates migrations for. Each row can
 //! be run alone by its name, as with any test (`cargo test --test cases -- 'corpus::view'`),
 //! and a failing row is reported by its name.
 //!
@@ -14,6 +15,7 @@ mod harness;
 mod catalogue;
 mod corpus;
 mod crash;
+mod generate;
 mod mutations;
 
 use libtest_mimic::{Arguments, Trial};
@@ -49,6 +51,7 @@ fn main() {
     trials.extend(catalogue::trials());
     trials.extend(corpus::trials());
     trials.extend(crash::trials());
+    trials.extend(generate::trials());
     trials.extend(mutations::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     if let Err(why) = crash::the_kills_spread() {

@@ -9,6 +9,7 @@ mod cli;
 mod diff;
 mod engine;
 mod fleet;
+mod generate;
 mod lint;
 // Shared with the table-driven tests (`tests/cases`), which use other parts of it.
 #[allow(dead_code)]

@@ -1,0 +1,186 @@
+//! `migrate new SET NAME --from URL`: a migration generated from a database that holds the
+//! schema the developer wants, with its down, proven before anything is written.
+//!
+//! On a scratch database the set's head is built; the up is the repair plan (the one `diff
+//! --sql` prints) that turns the head's catalog into the desired database's, the down the
+//! plan that turns the desired catalog back into the head's. Both are then proven on the
+//! scratch database: the up applied to the head must leave no drift against the desired
+//! database, the down must give the head's catalog back, and the up applied again the
+//! desired one. The proof runs every statement, including those that lose data; the files
+//! keep those commented out after their `-- data loss:` line unless data loss is allowed.
+
+use super::expected::{compare_set, drift_of, Comparison};
+use super::scratch::ScratchServer;
+use super::snapshot::SnapshotError;
+use crate::catalog::Catalog;
+use crate::config::MigrationSet;
+use crate::diff::{plan, Drift};
+use crate::engine;
+use crate::run::Run;
+use serde::Serialize;
+use sqlx::PgConnection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Scratch(#[from] super::scratch::ScratchError),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+}
+
+/// What was generated, and what the proof found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Generated {
+    /// The up file's statements, as written.
+    pub up: Vec<String>,
+    /// The down file's statements, as written.
+    pub down: Vec<String>,
+    /// What differs in schemas the set does not own: nothing is generated then.
+    pub outside: Vec<String>,
+    /// What the proof found wrong; empty when the pair passed.
+    pub failures: Vec<String>,
+    /// Objects the up creates, changes and removes.
+    pub missing: Vec<String>,
+    pub unexpected: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+impl Generated {
+    pub fn proven(&self) -> bool {
+        self.outside.is_empty() && self.failures.is_empty() && !self.up.is_empty()
+    }
+}
+
+/// Every object a drift names.
+fn keys(drift: &Drift) -> Vec<String> {
+    drift
+        .missing
+        .iter()
+        .chain(&drift.unexpected)
+        .cloned()
+        .chain(drift.changed.iter().map(|c| c.object.clone()))
+        .collect()
+}
+
+/// The objects of `drift` that live in a schema outside `owned`.
+fn outside(drift: &Drift, expected: &Catalog, actual: &Catalog, owned: &[String]) -> Vec<String> {
+    keys(drift)
+        .into_iter()
+        .filter(|k| {
+            let schema = expected
+                .objects
+                .get(k)
+                .or_else(|| actual.objects.get(k))
+                .and_then(|o| o.schema.clone());
+            schema.is_some_and(|s| !owned.contains(&s))
+        })
+        .collect()
+}
+
+/// The plan without its `SET search_path` line: a migration runs with the set's schema as
+/// its `search_path` already, and a session-wide `SET` in a file would outlive it.
+fn for_a_file(mut statements: Vec<String>, schema: &str) -> Vec<String> {
+    let own = format!("SET search_path TO {};", crate::engine::quote_ident(schema));
+    statements.retain(|s| s != &own);
+    statements
+}
+
+/// Runs `statements` in one transaction on `conn`.
+async fn apply(conn: &mut PgConnection, statements: &[String]) -> Result<(), String> {
+    let script = format!("BEGIN;\n{}\nCOMMIT;", statements.join("\n"));
+    let result = sqlx::raw_sql(&script).execute(&mut *conn).await;
+    if let Err(e) = result {
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+        return Err(e.to_string());
+    }
+    Ok(())
+}
+
+/// Generates the migration that takes `set` from its head to the catalog of `desired`, and
+/// proves it on a scratch database of `server`. `owned` are the schemas the set may change
+/// (its own, those its committed catalog names, and any given with `--schema`).
+pub async fn generate(
+    run: &Run,
+    server: &ScratchServer,
+    set: &MigrationSet,
+    all: &[MigrationSet],
+    desired: &mut PgConnection,
+    owned: &[String],
+    allow_data_loss: bool,
+) -> Result<Generated, GenerateError> {
+    server
+        .with_database("new", async |head: &mut PgConnection| {
+            let limits = engine::Limits::new(&set.lock_timeout).in_run(run);
+            engine::up(head, set, None, limits, &|_: &engine::Event| {}).await?;
+            let Comparison {
+                drift,
+                expected: want,
+                actual: had,
+            } = drift_of(run, head, Some(&mut *desired), set, all, true).await?;
+            let mut out = Generated {
+                outside: outside(&drift, &want, &had, owned),
+                missing: drift.missing.clone(),
+                unexpected: drift.unexpected.clone(),
+                changed: drift.changed.iter().map(|c| c.object.clone()).collect(),
+                ..Generated::default()
+            };
+            if !out.outside.is_empty() || drift.is_empty() {
+                return Ok::<_, GenerateError>(out);
+            }
+            let schema = &set.schema;
+            let up_all = plan::statements(&drift, &want, &had, schema, true);
+            out.up = for_a_file(
+                plan::statements(&drift, &want, &had, schema, allow_data_loss),
+                schema,
+            );
+            let back = compare_set(set, all, &had, &want);
+            let down_all =
+                plan::statements(&back.drift, &back.expected, &back.actual, schema, true);
+            out.down = for_a_file(
+                plan::statements(
+                    &back.drift,
+                    &back.expected,
+                    &back.actual,
+                    schema,
+                    allow_data_loss,
+                ),
+                schema,
+            );
+            let mut check = async |what: &str, statements: &[String], target: Option<&Catalog>| {
+                if let Err(e) = apply(head, statements).await {
+                    return Some(format!("{what} fails: {e}"));
+                }
+                let left = match target {
+                    None => drift_of(run, head, Some(&mut *desired), set, all, false)
+                        .await
+                        .map(|c| c.drift),
+                    Some(catalog) => super::expected::read(run, head, schema, false, None)
+                        .await
+                        .map(|c| compare_set(set, all, catalog, &c.as_sets_see_it(schema)).drift)
+                        .map_err(SnapshotError::from),
+                };
+                match left {
+                    Ok(d) if d.is_empty() => None,
+                    Ok(d) => Some(format!(
+                        "after {what}, the catalog still differs: {}",
+                        keys(&d).join(", ")
+                    )),
+                    Err(e) => Some(format!("reading the catalog after {what}: {e}")),
+                }
+            };
+            for (what, statements, target) in [
+                ("the up", &up_all, None),
+                ("the down", &down_all, Some(&had)),
+                ("the up after the down", &up_all, None),
+            ] {
+                if let Some(failure) = check(what, statements, target).await {
+                    out.failures.push(failure);
+                    break;
+                }
+            }
+            Ok::<_, GenerateError>(out)
+        })
+        .await
+}
