@@ -4,7 +4,6 @@
 //! and `down` gives the head's catalog back (`diff` against the committed catalog).
 
 use crate::harness::*;
-use std::path::Path;
 use std::sync::OnceLock;
 
 /// One kind of change, made on the desired database.
@@ -61,29 +60,6 @@ const CHANGES: &[Change] = &[
     },
 ];
 
-/// A project copy (migrations.toml and schema/) to write the generated files into.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&crate_root().join("schema"), &dir.path().join("schema"));
-    std::fs::copy(
-        crate_root().join("migrations.toml"),
-        dir.path().join("migrations.toml"),
-    )
-    .unwrap();
-    dir
-}
-
-fn generated(dir: &Path) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(dir.join("schema/witchcraft"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|f| f.starts_with("0014_"))
-        .collect();
-    files.sort();
-    files
-}
-
 /// A database at Witchcraft's head, copied for each row.
 fn head() -> &'static TestDb {
     static HEAD: OnceLock<TestDb> = OnceLock::new();
@@ -111,7 +87,7 @@ async fn a_change(change: &'static Change) {
     let mut c = desired.conn().await;
     sqlx::raw_sql(change.sql).execute(&mut c).await.unwrap();
     drop(c);
-    let dir = project();
+    let dir = project_copy();
     let target = TestDb::copy_of(head).await;
     let out = run(target
         .migrate()
@@ -125,7 +101,7 @@ async fn a_change(change: &'static Change) {
         out.stderr
     );
     assert_eq!(
-        generated(dir.path()),
+        files_of(dir.path(), "witchcraft", "0014_"),
         ["0014_change.down.sql", "0014_change.up.sql"]
     );
     let up =

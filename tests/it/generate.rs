@@ -2,30 +2,6 @@
 //! which write nothing. Each kind of change is a row of `tests/cases/generate.rs`.
 
 use crate::harness::*;
-use std::path::Path;
-
-/// A project copy (migrations.toml and schema/) to write the generated files into.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&crate_root().join("schema"), &dir.path().join("schema"));
-    std::fs::copy(
-        crate_root().join("migrations.toml"),
-        dir.path().join("migrations.toml"),
-    )
-    .unwrap();
-    dir
-}
-
-fn generated(dir: &Path) -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(dir.join("schema/witchcraft"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|f| f.starts_with("0014_"))
-        .collect();
-    files.sort();
-    files
-}
 
 #[tokio::test]
 async fn data_loss_is_commented_out_and_refusals_write_nothing() {
@@ -38,7 +14,7 @@ async fn data_loss_is_commented_out_and_refusals_write_nothing() {
         .execute(&mut c)
         .await
         .unwrap();
-    let dir = project();
+    let dir = project_copy();
     let new = |extra: &[&str]| {
         run(desired
             .migrate()
@@ -80,7 +56,7 @@ async fn data_loss_is_commented_out_and_refusals_write_nothing() {
         .execute(&mut c)
         .await
         .unwrap();
-    let dir = project();
+    let dir = project_copy();
     let out = run(desired
         .migrate()
         .current_dir(dir.path())
@@ -88,7 +64,7 @@ async fn data_loss_is_commented_out_and_refusals_write_nothing() {
         .args(["--scratch-url", &scratch]));
     assert_refused(&out, 1, "pass --schema NAME");
     assert!(out.stderr.contains("table side.notes"), "{}", out.stderr);
-    assert!(generated(dir.path()).is_empty());
+    assert!(files_of(dir.path(), "witchcraft", "0014_").is_empty());
     // with --schema side the schema is the set's: generated
     let out = run(desired
         .migrate()
@@ -101,12 +77,12 @@ async fn data_loss_is_commented_out_and_refusals_write_nothing() {
     assert!(up.contains("CREATE TABLE \"side\".\"notes\""), "{up}");
 
     // nothing differs: nothing to generate, nothing written
-    let dir = project();
+    let dir = project_copy();
     let out = run(head
         .migrate()
         .current_dir(dir.path())
         .args(["new", "witchcraft", "nothing", "--from", &head.url])
         .args(["--scratch-url", &scratch]));
     assert_refused(&out, 1, "there is nothing to generate");
-    assert!(generated(dir.path()).is_empty());
+    assert!(files_of(dir.path(), "witchcraft", "0014_").is_empty());
 }

@@ -408,6 +408,30 @@ impl Drop for TestDb {
     }
 }
 
+/// A copy of the project's migrations.toml and schema/, in a folder of its own.
+pub fn project_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&crate_root().join("schema"), &dir.path().join("schema"));
+    std::fs::copy(
+        crate_root().join("migrations.toml"),
+        dir.path().join("migrations.toml"),
+    )
+    .unwrap();
+    dir
+}
+
+/// The files of `set` in the project `dir` whose names start with `prefix`, sorted.
+pub fn files_of(dir: &Path, set: &str, prefix: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("schema").join(set))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|f| f.starts_with(prefix))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Copies the folder `from` to `to`, recursively.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
