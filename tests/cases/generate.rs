@@ -58,6 +58,57 @@ const CHANGES: &[Change] = &[
         kind: "comment",
         sql: "COMMENT ON TABLE users IS 'people who sign in'",
     },
+    Change {
+        kind: "enum type",
+        sql: "CREATE TYPE mood AS ENUM ('calm', 'busy'); ALTER TABLE user_profiles ADD COLUMN mood mood",
+    },
+    Change {
+        kind: "sequence",
+        sql: "CREATE SEQUENCE ticket_numbers START 1000",
+    },
+    Change {
+        kind: "trigger",
+        sql: "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+              CREATE TRIGGER user_profiles_touch BEFORE UPDATE ON user_profiles FOR EACH ROW EXECUTE FUNCTION touch()",
+    },
+    Change {
+        kind: "grant",
+        sql: "GRANT SELECT ON ai_models TO PUBLIC",
+    },
+    Change {
+        kind: "revoke",
+        sql: "REVOKE SELECT ON ai_providers FROM anon",
+    },
+    Change {
+        kind: "partition",
+        sql: "CREATE TABLE ai_usage_requests_archive PARTITION OF ai_usage_requests FOR VALUES FROM ('2000-01-01') TO ('2001-01-01');
+              ALTER TABLE ai_usage_requests_archive ENABLE ROW LEVEL SECURITY",
+    },
+    Change {
+        kind: "materialized view",
+        sql: "CREATE MATERIALIZED VIEW model_names AS SELECT id, name FROM ai_models",
+    },
+    Change {
+        kind: "not null",
+        sql: "ALTER TABLE user_profiles ALTER COLUMN display_name SET NOT NULL",
+    },
+    Change {
+        kind: "unique constraint",
+        sql: "ALTER TABLE ai_models ADD CONSTRAINT ai_models_display_name_key UNIQUE (display_name)",
+    },
+    Change {
+        kind: "foreign key",
+        sql: "ALTER TABLE user_profiles ADD COLUMN referred_by bigint REFERENCES users (id)",
+    },
+    Change {
+        kind: "function body",
+        sql: "CREATE FUNCTION twice(x integer) RETURNS integer LANGUAGE sql IMMUTABLE RETURN x * 2;
+              CREATE OR REPLACE FUNCTION twice(x integer) RETURNS integer LANGUAGE sql IMMUTABLE RETURN x + x",
+    },
+    Change {
+        kind: "column renamed",
+        sql: "ALTER TABLE user_profiles RENAME COLUMN avatar_url TO picture_url",
+    },
 ];
 
 /// A database at Witchcraft's head, copied for each row.
