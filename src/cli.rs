@@ -176,20 +176,25 @@ pub enum Command {
         /// nothing, when the proof fails or the database differs outside the set's schemas.
         #[arg(long, value_name = "URL", conflicts_with = "no_transaction")]
         from: Option<String>,
-        /// With --from: a schema that belongs to the set besides its own and those its
+        /// Generate the pair from declarative SQL files instead (a schema.sql, or a folder
+        /// of .sql files applied in name order), applied to a scratch database in the set's
+        /// schema; repeat for more.
+        #[arg(long = "from-file", value_name = "PATH", conflicts_with_all = ["from", "no_transaction", "irreversible"])]
+        from_file: Vec<PathBuf>,
+        /// With --from or --from-file: a schema that belongs to the set besides its own and those its
         /// committed catalog names; repeat for more.
-        #[arg(long = "schema", value_name = "NAME", requires = "from")]
+        #[arg(long = "schema", value_name = "NAME")]
         schemas: Vec<String>,
         /// With --from: write the statements that lose data (a dropped table or column, a
         /// type change) as statements, not commented out.
-        #[arg(long, requires = "from")]
+        #[arg(long)]
         allow_data_loss: bool,
         /// With --from: the server for the scratch database (see verify --scratch-url).
-        #[arg(long, value_name = "URL", requires = "from")]
+        #[arg(long, value_name = "URL")]
         scratch_url: Option<String>,
         /// With --from: clone the scratch database from this database (see verify
         /// --scratch-template).
-        #[arg(long, value_name = "DATABASE", requires = "from")]
+        #[arg(long, value_name = "DATABASE")]
         scratch_template: Option<String>,
     },
 
@@ -216,6 +221,14 @@ pub enum Command {
         /// changing a column's type, ...) as statements instead of commented out.
         #[arg(long, requires = "sql")]
         allow_data_loss: bool,
+        /// Compare the set's committed catalog with declarative SQL files (a schema.sql, or
+        /// a folder of .sql files applied in name order) applied to a scratch database:
+        /// exit 1 when the migrations and the files disagree. Needs no --database-url.
+        #[arg(long = "from-file", value_name = "PATH", conflicts_with_all = ["against", "sql", "schemas"])]
+        from_file: Vec<PathBuf>,
+        /// With --from-file: the server for the scratch database (see verify --scratch-url).
+        #[arg(long, value_name = "URL")]
+        scratch_url: Option<String>,
     },
 
     /// Check that the database is what this binary expects, one line per check: applied

@@ -305,6 +305,70 @@ pub(super) async fn diff(
     Ok(())
 }
 
+/// `diff --set S --from-file PATH...`: the set's committed catalog (what its migrations
+/// build) against the declarative schema files, applied to a scratch database. The files
+/// are the expected side: `missing` is what they declare and the migrations do not build.
+pub(super) async fn diff_files(
+    g: &Ctx<'_>,
+    set: &MigrationSet,
+    all: &[MigrationSet],
+    files: &[(String, String)],
+    server: &ScratchServer,
+) -> Result<()> {
+    let committed = migrate::verify::snapshot::committed(set)?;
+    let declared = server
+        .with_database("declared", async |conn: &mut PgConnection| {
+            migrate::verify::generate::apply_files(conn, &set.schema, files)
+                .await
+                .map_err(|e| {
+                    super::UsageError(format!(
+                        "applying the schema files: {e}; fix the file, then run again"
+                    ))
+                })?;
+            Ok::<_, anyhow::Error>(
+                migrate::verify::expected::read(&g.run, conn, &set.schema, false, None)
+                    .await?
+                    .as_sets_see_it(&set.schema),
+            )
+        })
+        .await?;
+    let migrate::verify::expected::Comparison {
+        drift, expected, ..
+    } = migrate::verify::expected::compare_set(set, all, &declared, &committed);
+    drift_events(Some(&set.name), None, &drift);
+    let shown: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    if g.json {
+        print_json(json!({
+            "command": "diff", "drift": !drift.is_empty(),
+            "sets": [{
+                "set": set.name, "schema": set.schema,
+                "expected": format!("schema files {}", shown.join(", ")),
+                "actual": format!("{}/{}", set.dir_shown(), migrate::config::EXPECTED_CATALOG),
+                "objects": expected.objects.len(), "drift": !drift.is_empty(),
+                "missing": drift.missing, "unexpected": drift.unexpected, "changed": drift.changed,
+            }],
+        }))?;
+    } else {
+        out!(
+            "{}",
+            render_drift(
+                &format!(
+                    "{} (its migrations) against the schema files {}",
+                    set.name,
+                    shown.join(", ")
+                ),
+                &drift,
+                expected.objects.len(),
+                use_color(g)
+            )
+        );
+    }
+    if !drift.is_empty() {
+        return Err(Reported(1).into());
+    }
+    Ok(())
+}
+
 /// One `drift_found` event per object that differs (NDJSON only).
 fn drift_events(set: Option<&str>, version: Option<i64>, drift: &migrate::diff::Drift) {
     let kinds = [

@@ -157,6 +157,7 @@ fn child_args(g: &Global, command: &Command) -> Vec<String> {
             schemas,
             sql,
             allow_data_loss,
+            ..
         } => {
             flag("diff", None);
             if let Some(against) = against {

@@ -86,10 +86,26 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
         no_transaction,
         irreversible,
         from: None,
-        ..
+        from_file,
+        schemas,
+        allow_data_loss,
+        scratch_url,
+        scratch_template,
     } = &cli.command
     {
-        return new::new(g, &config, set, name, *no_transaction, *irreversible);
+        if from_file.is_empty() {
+            if !schemas.is_empty()
+                || *allow_data_loss
+                || scratch_url.is_some()
+                || scratch_template.is_some()
+            {
+                return Err(UsageError(
+                    "--schema, --allow-data-loss, --scratch-url and --scratch-template go with --from URL or --from-file PATH".into(),
+                )
+                .into());
+            }
+            return new::new(g, &config, set, name, *no_transaction, *irreversible);
+        }
     }
     let mut sets = Vec::new();
     for s in config.select(&g.sets)? {
@@ -128,14 +144,21 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
         Command::New {
             set,
             name,
-            from: Some(url),
+            from,
+            from_file,
             schemas,
             allow_data_loss,
             scratch_url,
             scratch_template,
             ..
         } => {
-            valid_url(url, "--from")?;
+            let desired = match from {
+                Some(url) => {
+                    valid_url(url, "--from")?;
+                    new::Desired::Database(url)
+                }
+                None => new::Desired::Files(declared_files(from_file)?),
+            };
             if let Some(s) = scratch_url {
                 valid_url(s, "--scratch-url")?;
             }
@@ -145,13 +168,13 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
                 scratch_template.as_deref(),
             )?;
             let from = new::From {
-                url,
+                desired,
                 schemas,
                 allow_data_loss: *allow_data_loss,
             };
             new::new_from(g, &config, &all, set, name, from, &server).await
         }
-        Command::New { .. } | Command::Completions { .. } | Command::Man => {
+        Command::Completions { .. } | Command::Man => {
             unreachable!("handled before the sets are loaded")
         }
         Command::Maintain { monthly } => apply::maintain(g, &sets, *monthly).await,
@@ -211,10 +234,33 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
             lint::lint(g, &sets, &choice, thresholds, scratch).await
         }
         Command::Diff {
+            from_file,
+            scratch_url,
+            ..
+        } if !from_file.is_empty() => {
+            let files = declared_files(from_file)?;
+            if let Some(s) = scratch_url {
+                valid_url(s, "--scratch-url")?;
+            }
+            if sets.len() != 1 {
+                return Err(UsageError(
+                    "diff --from-file compares one set with its schema files: name it with --set".into(),
+                )
+                .into());
+            }
+            let server = ScratchServer::start(&g.run, scratch_url.as_deref(), None)?;
+            checks::diff_files(g, &sets[0], &all, &files, &server).await
+        }
+        Command::Diff { scratch_url: Some(_), .. } => Err(UsageError(
+            "--scratch-url goes with diff --from-file".into(),
+        )
+        .into()),
+        Command::Diff {
             against,
             sql,
             schemas,
             allow_data_loss,
+            ..
         } => {
             let repair = checks::Repair {
                 sql: *sql,
@@ -250,6 +296,44 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
             roundtrip: false, ..
         } => checks::verify(g, &sets, &all).await,
     }
+}
+
+/// The declarative schema files `paths` name, in order, as (path shown, text): a file as
+/// it is, a folder as its `.sql` files in name order.
+fn declared_files(paths: &[std::path::PathBuf]) -> Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let shown = path.display().to_string();
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(p).map_err(|e| {
+                UsageError(format!(
+                    "--from-file {}: {e}; give a .sql file or a folder of them",
+                    p.display()
+                ))
+            })
+        };
+        if path.is_dir() {
+            let mut inside: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| UsageError(format!("--from-file {shown}: {e}")))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "sql") && p.is_file())
+                .collect();
+            inside.sort();
+            if inside.is_empty() {
+                return Err(UsageError(format!(
+                    "--from-file {shown}: the folder holds no .sql file"
+                ))
+                .into());
+            }
+            for p in inside {
+                files.push((p.display().to_string(), read(&p)?));
+            }
+        } else {
+            files.push((shown, read(path)?));
+        }
+    }
+    Ok(files)
 }
 
 /// `--to` names a version every selected set has (or 0, the empty set, for `down`): checked

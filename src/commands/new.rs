@@ -156,9 +156,17 @@ pub(super) fn new(
     Ok(())
 }
 
+/// Where the desired schema comes from.
+pub(super) enum Desired<'a> {
+    /// A database holding it (`--from URL`).
+    Database(&'a str),
+    /// Declarative SQL files, as (path shown, text) (`--from-file`).
+    Files(Vec<(String, String)>),
+}
+
 /// What `new --from` is given besides the set and the name.
 pub(super) struct From<'a> {
-    pub url: &'a str,
+    pub desired: Desired<'a>,
     pub schemas: &'a [String],
     pub allow_data_loss: bool,
 }
@@ -184,19 +192,60 @@ pub(super) async fn new_from(
         owned.extend(committed.schema_names());
     }
     owned.extend(from.schemas.iter().cloned());
-    let mut desired = super::connect_held_by(&g.run, from.url, "--from").await?;
+    use migrate::verify::generate::{apply_files, generate};
     crate::ui::spinner("new", &format!("generating {stem} and proving it"));
-    let generated = migrate::verify::generate::generate(
-        &g.run,
-        server,
-        set,
-        all,
-        &mut desired,
-        &owned,
-        from.allow_data_loss,
-    )
-    .await;
+    let generated = match &from.desired {
+        Desired::Database(url) => {
+            let mut desired = super::connect_held_by(&g.run, url, "--from").await?;
+            generate(
+                &g.run,
+                server,
+                set,
+                all,
+                &mut desired,
+                &owned,
+                from.allow_data_loss,
+            )
+            .await
+        }
+        Desired::Files(files) => {
+            server
+                .with_database("declared", async |desired: &mut sqlx::PgConnection| {
+                    apply_files(desired, &set.schema, files)
+                        .await
+                        .map_err(|e| {
+                            super::UsageError(format!(
+                                "applying the schema files: {e}; fix the file, then run again"
+                            ))
+                        })?;
+                    Ok::<_, anyhow::Error>(
+                        generate(
+                            &g.run,
+                            server,
+                            set,
+                            all,
+                            desired,
+                            &owned,
+                            from.allow_data_loss,
+                        )
+                        .await,
+                    )
+                })
+                .await?
+        }
+    };
     crate::ui::finish();
+    let source = match &from.desired {
+        Desired::Database(url) => format!("the database {}", migrate::redact::redact_url(url)),
+        Desired::Files(files) => format!(
+            "the schema files ({})",
+            files
+                .iter()
+                .map(|f| f.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     // The engine's and the scratch server's errors keep their exit codes.
     use migrate::verify::generate::GenerateError;
     let generated = generated.map_err(|e| match e {
@@ -206,13 +255,13 @@ pub(super) async fn new_from(
     })?;
     let refusal = if !generated.outside.is_empty() {
         Some(format!(
-            "the database --from names differs from set `{set_name}` outside the schemas the set owns ({}): {}; pass --schema NAME for each schema that belongs to the set, or leave those objects out",
+            "{source} differs from set `{set_name}` outside the schemas the set owns ({}): {}; pass --schema NAME for each schema that belongs to the set, or leave those objects out",
             owned.join(", "),
             generated.outside.join(", ")
         ))
     } else if generated.up.is_empty() {
         Some(format!(
-            "the database --from names holds what set `{set_name}` holds at {:04}: there is nothing to generate",
+            "{source} holds what set `{set_name}` holds at {:04}: there is nothing to generate",
             set.latest()
         ))
     } else if !generated.failures.is_empty() {
@@ -251,7 +300,7 @@ pub(super) async fn new_from(
     if g.json {
         print_json(json!({
             "command": "new", "set": set_name, "migration": version, "name": name,
-            "from": migrate::redact::redact_url(from.url),
+            "from": source,
             "written": refusal.is_none(),
             "up": up, "down": down,
             "creates": generated.missing, "removes": generated.unexpected, "changes": generated.changed,

@@ -87,6 +87,56 @@ fn for_a_file(mut statements: Vec<String>, schema: &str) -> Vec<String> {
     statements
 }
 
+/// Applies declarative schema files (path as shown, text), in order, to the database `conn`
+/// is connected to, with `search_path` set to `schema`: the desired state of `new
+/// --from-file` and `diff --from-file`. The error names the file that failed.
+pub async fn apply_files(
+    conn: &mut PgConnection,
+    schema: &str,
+    files: &[(String, String)],
+) -> Result<(), String> {
+    for (path, sql) in files {
+        // each file starts in the set's schema, whatever the one before set (a dump empties
+        // search_path)
+        sqlx::query("SELECT set_config('search_path', quote_ident($1), false)")
+            .bind(schema)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        // pg_dump's `\restrict` and `\unrestrict` lines are for psql only: blanked, so a
+        // dump of a database can serve as a schema file (line numbers stay).
+        let sql: String = sql
+            .lines()
+            .map(|l| {
+                if l.starts_with("\\restrict ") || l.starts_with("\\unrestrict ") {
+                    ""
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let statements = crate::sets::split::split(&sql).map_err(|e| format!("{path}: {e}"))?;
+        for st in statements {
+            sqlx::raw_sql(st.text)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "{path} line {}: {}",
+                        crate::sets::split::line_of(&sql, st.offset),
+                        crate::engine::error::reason(&e)
+                    )
+                })?;
+        }
+    }
+    sqlx::raw_sql("RESET search_path")
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// Runs `statements` in one transaction on `conn`.
 async fn apply(conn: &mut PgConnection, statements: &[String]) -> Result<(), String> {
     let script = format!("BEGIN;\n{}\nCOMMIT;", statements.join("\n"));

@@ -86,3 +86,83 @@ async fn data_loss_is_commented_out_and_refusals_write_nothing() {
     assert_refused(&out, 1, "there is nothing to generate");
     assert!(files_of(dir.path(), "witchcraft", "0014_").is_empty());
 }
+
+/// The declarative workflow: schema files (a folder, applied in name order) are the desired
+/// state; `diff --from-file` reports where the migrations and the files disagree, `new
+/// --from-file` writes the migration that makes them agree, and after its snapshot the
+/// files and the migrations agree. A file that fails is named with its line.
+#[tokio::test]
+async fn schema_files_are_the_desired_state_of_new_and_diff() {
+    let (head, c) = migrated("witchcraft").await;
+    drop(c);
+    let scratch = admin_url();
+    let dump = std::process::Command::new("pg_dump")
+        .args([
+            "--schema-only",
+            "-n",
+            "public",
+            "-n",
+            "witchcraft_auth",
+            &head.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let files = tempfile::tempdir().unwrap();
+    let text = String::from_utf8(dump.stdout)
+        .unwrap()
+        .replace("CREATE SCHEMA public;", "");
+    std::fs::write(files.path().join("01_head.sql"), text).unwrap();
+    std::fs::write(
+        files.path().join("02_pets.sql"),
+        "CREATE TABLE pets (id bigint PRIMARY KEY, name text NOT NULL);\nALTER TABLE pets ENABLE ROW LEVEL SECURITY;\n",
+    )
+    .unwrap();
+    let folder = files.path().to_str().unwrap();
+    let dir = project_copy();
+    let migrate = |args: &[&str]| {
+        run(head
+            .migrate()
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .args(args)
+            .args(["--scratch-url", &scratch]))
+    };
+    let out = migrate(&["--set", "witchcraft", "diff", "--from-file", folder]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("missing     table pets"),
+        "{}",
+        out.stdout
+    );
+    let out = migrate(&[
+        "new",
+        "witchcraft",
+        "add_pets",
+        "--from-file",
+        folder,
+        "--allow-data-loss",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("proof: PASS"), "{}", out.stdout);
+    let out = migrate(&["--set", "witchcraft", "snapshot"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = migrate(&["--set", "witchcraft", "diff", "--from-file", folder]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    // a file that fails is named, with its line
+    std::fs::write(
+        files.path().join("03_broken.sql"),
+        "\nCREATE TABLE broken (id nosuchtype);\n",
+    )
+    .unwrap();
+    let out = migrate(&["--set", "witchcraft", "diff", "--from-file", folder]);
+    assert_refused(
+        &out,
+        2,
+        "03_broken.sql line 2: type \"nosuchtype\" does not exist",
+    );
+}
