@@ -318,13 +318,7 @@ pub(super) async fn diff_files(
     let committed = migrate::verify::snapshot::committed(set)?;
     let declared = server
         .with_database("declared", async |conn: &mut PgConnection| {
-            migrate::verify::generate::apply_files(conn, &set.schema, files)
-                .await
-                .map_err(|e| {
-                    super::UsageError(format!(
-                        "applying the schema files: {e}; fix the file, then run again"
-                    ))
-                })?;
+            super::apply_declared(conn, set, files).await?;
             Ok::<_, anyhow::Error>(
                 migrate::verify::expected::read(&g.run, conn, &set.schema, false, None)
                     .await?

@@ -336,6 +336,23 @@ fn declared_files(paths: &[std::path::PathBuf]) -> Result<Vec<(String, String)>>
     Ok(files)
 }
 
+/// Applies the schema files of `--from-file` to the scratch database `conn` for `set`; a
+/// file that fails is a usage error naming it and its line.
+async fn apply_declared(
+    conn: &mut sqlx::PgConnection,
+    set: &migrate::config::MigrationSet,
+    files: &[(String, String)],
+) -> Result<()> {
+    migrate::verify::generate::apply_files(conn, &set.schema, files)
+        .await
+        .map_err(|e| {
+            UsageError(format!(
+                "applying the schema files: {e}; fix the file, then run again"
+            ))
+            .into()
+        })
+}
+
 /// `--to` names a version every selected set has (or 0, the empty set, for `down`): checked
 /// from the files, before anything connects.
 fn check_target(command: &Command, sets: &[migrate::config::MigrationSet]) -> Result<()> {

@@ -192,7 +192,7 @@ pub(super) async fn new_from(
         owned.extend(committed.schema_names());
     }
     owned.extend(from.schemas.iter().cloned());
-    use migrate::verify::generate::{apply_files, generate};
+    use migrate::verify::generate::generate;
     crate::ui::spinner("new", &format!("generating {stem} and proving it"));
     let generated = match &from.desired {
         Desired::Database(url) => {
@@ -211,13 +211,7 @@ pub(super) async fn new_from(
         Desired::Files(files) => {
             server
                 .with_database("declared", async |desired: &mut sqlx::PgConnection| {
-                    apply_files(desired, &set.schema, files)
-                        .await
-                        .map_err(|e| {
-                            super::UsageError(format!(
-                                "applying the schema files: {e}; fix the file, then run again"
-                            ))
-                        })?;
+                    super::apply_declared(desired, set, files).await?;
                     Ok::<_, anyhow::Error>(
                         generate(
                             &g.run,
