@@ -5,16 +5,13 @@
 //! new database of one throwaway server. The goal: within 2x of psql at every size (the
 //! load was quadratic: 10 s for 5 MB). Run with `cargo bench --bench big_file`.
 
+mod common;
+
+use common::{median, run};
 use migrate::cluster::{Cluster, ClusterOptions};
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 /// Writes a set of one migration of about `mb` megabytes into `dir`.
 fn write_set(dir: &Path, mb: usize) {
@@ -44,17 +41,6 @@ fn write_set(dir: &Path, mb: usize) {
         "[[set]]\nname = \"big\"\ndir = \"big\"\n",
     )
     .expect("config");
-}
-
-fn run(cmd: &mut Command) -> Duration {
-    let start = Instant::now();
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    start.elapsed()
 }
 
 fn main() {

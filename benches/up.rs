@@ -3,26 +3,13 @@
 //! statement by statement, as psql runs it), on a fresh database of the same throwaway
 //! server. Medians of 9 runs, the two taking turns. Run with `cargo bench --bench up`.
 
+mod common;
+
+use common::{median, run};
 use migrate::cluster::{Cluster, ClusterOptions};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn run(cmd: &mut Command) -> Duration {
-    let start = Instant::now();
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    start.elapsed()
-}
+use std::time::Duration;
 
 /// psql's script for `set`: every up file in order, a transactional one between BEGIN and
 /// COMMIT.

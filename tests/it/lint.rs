@@ -335,21 +335,26 @@ const FIRST: &[(&str, &str)] = &[
     ),
 ];
 
-#[test]
-fn lint_weighs_each_finding_against_the_live_table_and_fails_ci_on_errors() {
-    let dir = project(FIRST);
-    let live = block_on(|| async {
+/// A live database holding the first migration's `events`, with `rows` rows, analyzed.
+fn live_events(rows: i64) -> TestDb {
+    block_on(move || async move {
         let db = TestDb::new().await;
         let mut c = db.conn().await;
         sqlx::raw_sql(FIRST[0].1).execute(&mut c).await.unwrap();
-        sqlx::raw_sql(
-            "INSERT INTO events SELECT g, 'k' || g FROM generate_series(1, 50000) g; ANALYZE events",
-        )
+        sqlx::raw_sql(&format!(
+            "INSERT INTO events SELECT g, 'k' || g FROM generate_series(1, {rows}) g; ANALYZE events"
+        ))
         .execute(&mut c)
         .await
         .unwrap();
         db
-    });
+    })
+}
+
+#[test]
+fn lint_weighs_each_finding_against_the_live_table_and_fails_ci_on_errors() {
+    let dir = project(FIRST);
+    let live = live_events(50000);
     let scratch = admin_url();
     let lint = |extra: &[&str]| {
         run(live
@@ -520,18 +525,7 @@ fn aethercrown98_0006_shows_its_access_exclusive_on_activity_logs() {
 #[test]
 fn the_thresholds_come_from_migrations_toml_and_flags() {
     let dir = project(FIRST);
-    let live = block_on(|| async {
-        let db = TestDb::new().await;
-        let mut c = db.conn().await;
-        sqlx::raw_sql(FIRST[0].1).execute(&mut c).await.unwrap();
-        sqlx::raw_sql(
-            "INSERT INTO events SELECT g, 'k' FROM generate_series(1, 2000) g; ANALYZE events",
-        )
-        .execute(&mut c)
-        .await
-        .unwrap();
-        db
-    });
+    let live = live_events(2000);
     let scratch = admin_url();
     let toml = |lint: &str| {
         std::fs::write(
