@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{median, run};
+use common::{create_database, median, psql_of, run};
 use migrate::cluster::{Cluster, ClusterOptions};
 use std::io::Write as _;
 use std::path::Path;
@@ -45,24 +45,8 @@ fn write_set(dir: &Path, mb: usize) {
 
 fn main() {
     let cluster = Cluster::start(&ClusterOptions::default()).expect("a throwaway server");
-    let psql = {
-        let beside = cluster.bindir().join("psql");
-        if beside.exists() {
-            beside
-        } else {
-            "psql".into()
-        }
-    };
-    let createdb = |name: &str| {
-        run(Command::new(&psql).args([
-            "-X",
-            "-q",
-            "-d",
-            &cluster.url("postgres"),
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ]));
-    };
+    let psql = psql_of(&cluster);
+    let createdb = |name: &str| create_database(&psql, &cluster, name);
     let dir = std::env::temp_dir().join(format!("migrate-bench-big-{}", std::process::id()));
     println!("| file | migrate up | psql -1 -f | ratio |");
     println!("|---|---|---|---|");

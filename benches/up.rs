@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{median, run};
+use common::{create_database, median, psql_of, run};
 use migrate::cluster::{Cluster, ClusterOptions};
 use std::path::PathBuf;
 use std::process::Command;
@@ -34,28 +34,14 @@ fn psql_script(set: &str, dir: &std::path::Path) -> PathBuf {
 
 fn main() {
     let cluster = Cluster::start(&ClusterOptions::default()).expect("a throwaway server");
-    let psql = {
-        let beside = cluster.bindir().join("psql");
-        if beside.exists() {
-            beside
-        } else {
-            "psql".into()
-        }
-    };
+    let psql = psql_of(&cluster);
     let dir = std::env::temp_dir().join(format!("migrate-bench-up-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let mut n = 0;
     let mut fresh = || {
         n += 1;
         let name = format!("up_{n}");
-        run(Command::new(&psql).args([
-            "-X",
-            "-q",
-            "-d",
-            &cluster.url("postgres"),
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ]));
+        create_database(&psql, &cluster, &name);
         cluster.url(&name)
     };
     println!("| set | migrate up | psql, a transaction per file | ratio |");

@@ -1,6 +1,8 @@
-//! What the command-timing benchmarks share: the median of a sample, and a command timed to
-//! its successful end.
+//! What the command-timing benchmarks share: the median of a sample, a command timed to its
+//! successful end, and psql beside the throwaway server.
 
+use migrate::cluster::Cluster;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -19,4 +21,26 @@ pub fn run(cmd: &mut Command) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     start.elapsed()
+}
+
+/// The psql of the server's binaries when it is there, else the one on PATH.
+pub fn psql_of(cluster: &Cluster) -> PathBuf {
+    let beside = cluster.bindir().join("psql");
+    if beside.exists() {
+        beside
+    } else {
+        "psql".into()
+    }
+}
+
+/// Creates database `name` on `cluster` with `psql`.
+pub fn create_database(psql: &PathBuf, cluster: &Cluster, name: &str) {
+    run(Command::new(psql).args([
+        "-X",
+        "-q",
+        "-d",
+        &cluster.url("postgres"),
+        "-c",
+        &format!("CREATE DATABASE {name}"),
+    ]));
 }

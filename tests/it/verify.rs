@@ -206,3 +206,21 @@ async fn the_checks_of_verify_run_from_the_library() {
         ["missing index idx_model_popularity (from 0005 indexes)"]
     );
 }
+
+/// Regression: when the scratch server of the rollback proof could not be reached, the error
+/// told the user to check --database-url, a URL that was never used for it.
+#[tokio::test]
+async fn an_unreachable_scratch_server_is_named_by_scratch_url_not_database_url() {
+    let db = TestDb::new().await;
+    let out = run(db.migrate().args([
+        "--set",
+        "witchcraft",
+        "verify",
+        "--roundtrip",
+        "--scratch-url",
+        "postgres://x:secret@127.0.0.1:1/x",
+    ]));
+    assert_refused(&out, 3, "check --scratch-url and that the server is up");
+    assert!(!out.stderr.contains("--database-url"), "{}", out.stderr);
+    assert!(!out.stderr.contains("secret"), "{}", out.stderr);
+}
