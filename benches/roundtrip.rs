@@ -5,41 +5,15 @@
 //! its own, a transaction per file but for no-transaction files), stop. The goal: within 1.5x of
 //! the floor. Run with `cargo bench --bench roundtrip`.
 
+mod common;
+
+use common::{create_database, median, psql_applying, run};
 use migrate::cluster::{Cluster, ClusterOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 5;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The up files of `set`, in version order.
-fn up_files(set: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("schema")
-        .join(set);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("set dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".up.sql"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// One floor run: a new server, both sets applied by psql, the server stopped.
 fn floor(psql: &Path) -> Duration {
@@ -51,29 +25,8 @@ fn floor(psql: &Path) -> Duration {
     })
     .expect("a throwaway server");
     for set in ["aethercrown98", "witchcraft"] {
-        run(Command::new(psql).args([
-            "-X",
-            "-q",
-            "-d",
-            &cluster.url("postgres"),
-            "-c",
-            &format!("CREATE DATABASE {set}"),
-        ]));
-        // one psql for the whole set: each file in a transaction of its own (BEGIN, the
-        // file, COMMIT), a no-transaction file as it is
-        let mut cmd = Command::new(psql);
-        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &cluster.url(set)]);
-        for file in up_files(set) {
-            let text = std::fs::read_to_string(&file).expect("up file");
-            if text.starts_with("-- migrate:no-transaction") {
-                cmd.arg("-f").arg(&file);
-            } else {
-                cmd.args(["-c", "BEGIN", "-f"])
-                    .arg(&file)
-                    .args(["-c", "COMMIT"]);
-            }
-        }
-        run(&mut cmd);
+        create_database(psql, &cluster, set);
+        run(&mut psql_applying(psql, &cluster.url(set), set));
     }
     cluster.stop().expect("stop");
     started.elapsed()

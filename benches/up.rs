@@ -5,38 +5,14 @@
 
 mod common;
 
-use common::{create_database, median, psql_of, run};
+use common::{create_database, median, psql_applying, psql_of, run};
 use migrate::cluster::{Cluster, ClusterOptions};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-/// psql's script for `set`: every up file in order, a transactional one between BEGIN and
-/// COMMIT.
-fn psql_script(set: &str, dir: &std::path::Path) -> PathBuf {
-    let config = migrate::config::Config::load(None).expect("migrations.toml");
-    let chosen = config.select(&[set.to_string()]).expect("the set");
-    let loaded = config.load_set(chosen[0]).expect("the set's files");
-    let mut script = String::from("\\set ON_ERROR_STOP on\n");
-    for m in &loaded.migrations {
-        let file = dir.join(format!("{set}_{:04}.sql", m.version));
-        std::fs::write(&file, &m.up.sql).expect("write");
-        if m.up.no_transaction {
-            script.push_str(&format!("\\i {}\n", file.display()));
-        } else {
-            script.push_str(&format!("BEGIN;\n\\i {}\nCOMMIT;\n", file.display()));
-        }
-    }
-    let path = dir.join(format!("{set}.psql"));
-    std::fs::write(&path, script).expect("write");
-    path
-}
 
 fn main() {
     let cluster = Cluster::start(&ClusterOptions::default()).expect("a throwaway server");
     let psql = psql_of(&cluster);
-    let dir = std::env::temp_dir().join(format!("migrate-bench-up-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
     let mut n = 0;
     let mut fresh = || {
         n += 1;
@@ -48,7 +24,6 @@ fn main() {
     println!("|---|---|---|---|");
     let (mut all_ours, mut all_theirs) = (Duration::ZERO, Duration::ZERO);
     for set in ["aethercrown98", "witchcraft"] {
-        let script = psql_script(set, &dir);
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for round in 0..10 {
             let (a, b) = (fresh(), fresh());
@@ -61,16 +36,7 @@ fn main() {
                     &a,
                 ]))
             };
-            let floor = || {
-                run(Command::new(&psql).args([
-                    "-X",
-                    "-q",
-                    "-d",
-                    &b,
-                    "-f",
-                    script.to_str().expect("path"),
-                ]))
-            };
+            let floor = || run(&mut psql_applying(&psql, &b, set));
             // the first round warms the server's caches and is not counted
             let (m, f) = if round % 2 == 0 {
                 (mine(), floor())
@@ -99,5 +65,4 @@ fn main() {
         all_theirs.as_secs_f64() * 1000.0,
         all_ours.as_secs_f64() / all_theirs.as_secs_f64()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
