@@ -210,10 +210,7 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
             if let Some(url) = scratch_url {
                 valid_url(url, "--scratch-url")?;
             }
-            let mut thresholds = migrate::lint::rules::Thresholds {
-                rows: config.lint.max_rows,
-                bytes: config.lint.max_bytes,
-            };
+            let mut thresholds = migrate::lint::rules::Thresholds::from(config.lint);
             for (flag, value, slot) in [
                 ("--max-rows", max_rows, &mut thresholds.rows),
                 ("--max-bytes", max_bytes, &mut thresholds.bytes),

@@ -67,11 +67,12 @@ pub struct Thresholds {
     pub bytes: i64,
 }
 
-impl Default for Thresholds {
-    fn default() -> Thresholds {
+/// The thresholds `[lint]` of migrations.toml sets (its defaults when it says nothing).
+impl From<crate::config::LintConfig> for Thresholds {
+    fn from(c: crate::config::LintConfig) -> Thresholds {
         Thresholds {
-            rows: 100_000,
-            bytes: 100 * 1024 * 1024,
+            rows: c.max_rows,
+            bytes: c.max_bytes,
         }
     }
 }
