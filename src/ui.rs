@@ -257,6 +257,9 @@ fn show(set: &str, total: Option<usize>, position: Option<usize>, message: Strin
                 bar.reset_elapsed();
             }
             bar.set_message(message);
+            // drawn now, not at the next steady tick: a step shorter than the tick (an 8 ms
+            // upkeep statement) is shown too
+            bar.tick();
         }
         None => {
             // built whole before the first frame is drawn: never a frame without its message
@@ -268,6 +271,8 @@ fn show(set: &str, total: Option<usize>, position: Option<usize>, message: Strin
             .with_message(message)
             .with_position(position.unwrap_or(0) as u64);
             bar.enable_steady_tick(Duration::from_millis(120));
+            // the first frame now, not a tick later
+            bar.tick();
             s.bar = Some(bar);
         }
     }
