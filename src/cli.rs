@@ -189,6 +189,12 @@ pub enum Command {
         /// type change) as statements, not commented out.
         #[arg(long)]
         allow_data_loss: bool,
+        /// With --from: write everything in one transactional migration. By default, an
+        /// index on a table that exists at the head is built CONCURRENTLY, and a foreign key
+        /// or check on one is validated, in a second, no-transaction migration of its own,
+        /// so that neither blocks writes while it reads the table.
+        #[arg(long)]
+        one_migration: bool,
         /// With --from: the server for the scratch database (see verify --scratch-url).
         #[arg(long, value_name = "URL")]
         scratch_url: Option<String>,

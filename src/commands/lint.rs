@@ -163,6 +163,27 @@ fn weight(f: &Finding) -> Option<String> {
     ))
 }
 
+/// The findings of `r` (all but the plain `lock` ones), each with its weight, fix and
+/// acceptance, appended to `out`.
+pub(super) fn findings_text(out: &mut String, r: &Report, color: bool) {
+    let shown: Vec<&Finding> = r.findings.iter().filter(|f| f.rule != "lock").collect();
+    for f in shown {
+        let word = match (f.level, color) {
+            (Level::Error, true) => "\x1b[1;31merror\x1b[0m  ".to_string(),
+            (Level::Warning, true) => "\x1b[33mwarning\x1b[0m".to_string(),
+            (level, _) => format!("{:<7}", level.word()),
+        };
+        let _ = writeln!(out, "  {word} {} (line {}): {}", f.rule, f.line, f.message);
+        if let Some(w) = weight(f) {
+            let _ = writeln!(out, "          {w}");
+        }
+        let _ = writeln!(out, "          fix: {}", f.fix);
+        if let Some(reason) = &f.ignored {
+            let _ = writeln!(out, "          accepted: {reason}");
+        }
+    }
+}
+
 fn text(reports: &[Report], live: bool, color: bool) -> String {
     let mut out = String::new();
     for r in reports {
@@ -230,22 +251,7 @@ fn text(reports: &[Report], live: bool, color: bool) -> String {
                 let _ = writeln!(out, "      validated {v}");
             }
         }
-        let shown: Vec<&Finding> = r.findings.iter().filter(|f| f.rule != "lock").collect();
-        for f in shown {
-            let word = match (f.level, color) {
-                (Level::Error, true) => "\x1b[1;31merror\x1b[0m  ".to_string(),
-                (Level::Warning, true) => "\x1b[33mwarning\x1b[0m".to_string(),
-                (level, _) => format!("{:<7}", level.word()),
-            };
-            let _ = writeln!(out, "  {word} {} (line {}): {}", f.rule, f.line, f.message);
-            if let Some(w) = weight(f) {
-                let _ = writeln!(out, "          {w}");
-            }
-            let _ = writeln!(out, "          fix: {}", f.fix);
-            if let Some(reason) = &f.ignored {
-                let _ = writeln!(out, "          accepted: {reason}");
-            }
-        }
+        findings_text(&mut out, r, color);
         out.push('\n');
     }
     if !live {

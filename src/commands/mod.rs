@@ -89,6 +89,7 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
         from_file,
         schemas,
         allow_data_loss,
+        one_migration,
         scratch_url,
         scratch_template,
     } = &cli.command
@@ -96,11 +97,12 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
         if from_file.is_empty() {
             if !schemas.is_empty()
                 || *allow_data_loss
+                || *one_migration
                 || scratch_url.is_some()
                 || scratch_template.is_some()
             {
                 return Err(UsageError(
-                    "--schema, --allow-data-loss, --scratch-url and --scratch-template go with --from URL or --from-file PATH".into(),
+                    "--schema, --allow-data-loss, --one-migration, --scratch-url and --scratch-template go with --from URL or --from-file PATH".into(),
                 )
                 .into());
             }
@@ -148,6 +150,7 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
             from_file,
             schemas,
             allow_data_loss,
+            one_migration,
             scratch_url,
             scratch_template,
             ..
@@ -171,6 +174,7 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
                 desired,
                 schemas,
                 allow_data_loss: *allow_data_loss,
+                one_migration: *one_migration,
             };
             new::new_from(g, &config, &all, set, name, from, &server).await
         }

@@ -37,6 +37,14 @@ pub struct Generated {
     pub up: Vec<String>,
     /// The down file's statements, as written.
     pub down: Vec<String>,
+    /// The second migration's up (no transaction): indexes built concurrently, constraints
+    /// validated. Empty when everything fits in the first.
+    pub online_up: Vec<String>,
+    /// The second migration's down.
+    pub online_down: Vec<String>,
+    /// The (only) migration runs without a transaction: all it does is build indexes
+    /// concurrently and validate constraints.
+    pub no_transaction: bool,
     /// What differs in schemas the set does not own: nothing is generated then.
     pub outside: Vec<String>,
     /// What the proof found wrong; empty when the pair passed.
@@ -137,8 +145,22 @@ pub async fn apply_files(
     Ok(())
 }
 
-/// Runs `statements` in one transaction on `conn`.
-async fn apply(conn: &mut PgConnection, statements: &[String]) -> Result<(), String> {
+/// Runs `statements` on `conn`: in one transaction, or (`in_transaction` false) each on
+/// its own, as a no-transaction migration runs them.
+async fn apply(
+    conn: &mut PgConnection,
+    statements: &[String],
+    in_transaction: bool,
+) -> Result<(), String> {
+    if !in_transaction {
+        for s in statements {
+            sqlx::raw_sql(s)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| format!("{s} {e}"))?;
+        }
+        return Ok(());
+    }
     let script = format!("BEGIN;\n{}\nCOMMIT;", statements.join("\n"));
     let result = sqlx::raw_sql(&script).execute(&mut *conn).await;
     if let Err(e) = result {
@@ -148,18 +170,52 @@ async fn apply(conn: &mut PgConnection, statements: &[String]) -> Result<(), Str
     Ok(())
 }
 
+/// What `new --from` asks of the generation besides the desired state.
+#[derive(Debug, Clone, Copy)]
+pub struct Choices<'a> {
+    /// The schemas the set may change (its own, those its committed catalog names, and any
+    /// given with `--schema`).
+    pub owned: &'a [String],
+    /// Statements that lose data are written as statements, not commented out.
+    pub allow_data_loss: bool,
+    /// Everything in one transactional migration: no concurrent index builds, no `NOT
+    /// VALID` constraints validated afterwards.
+    pub one_migration: bool,
+}
+
+/// What a proof step is compared with once its statements ran.
+enum Target<'a> {
+    /// The desired database.
+    Desired,
+    /// A catalog read before.
+    Catalog(&'a Catalog),
+    /// Nothing: the catalog is read and kept, for a later step to come back to.
+    Keep,
+    /// The catalog kept.
+    Kept,
+}
+
 /// Generates the migration that takes `set` from its head to the catalog of `desired`, and
-/// proves it on a scratch database of `server`. `owned` are the schemas the set may change
-/// (its own, those its committed catalog names, and any given with `--schema`).
+/// proves it on a scratch database of `server`.
+///
+/// Unless `one_migration`, what can run without blocking writes on a table that exists at
+/// the head goes to a second, no-transaction migration (`diff::plan::online`). The proof
+/// then runs: the first up, the second up (the desired catalog), the second down (the
+/// catalog after the first up), the first down (the head's), and both ups again (the
+/// desired catalog).
 pub async fn generate(
     run: &Run,
     server: &ScratchServer,
     set: &MigrationSet,
     all: &[MigrationSet],
     desired: &mut PgConnection,
-    owned: &[String],
-    allow_data_loss: bool,
+    choices: Choices<'_>,
 ) -> Result<Generated, GenerateError> {
+    let Choices {
+        owned,
+        allow_data_loss,
+        one_migration,
+    } = choices;
     server
         .with_database("new", async |head: &mut PgConnection| {
             let limits = engine::Limits::new(&set.lock_timeout).in_run(run);
@@ -180,53 +236,121 @@ pub async fn generate(
                 return Ok::<_, GenerateError>(out);
             }
             let schema = &set.schema;
-            let up_all = plan::statements(&drift, &want, &had, schema, true);
-            out.up = for_a_file(
-                plan::statements(&drift, &want, &had, schema, allow_data_loss),
-                schema,
-            );
             let back = compare_set(set, all, &had, &want);
-            let down_all =
-                plan::statements(&back.drift, &back.expected, &back.actual, schema, true);
-            out.down = for_a_file(
-                plan::statements(
-                    &back.drift,
-                    &back.expected,
-                    &back.actual,
+            let plans = |loss: bool| {
+                let up = for_a_file(plan::statements(&drift, &want, &had, schema, loss), schema);
+                let down = for_a_file(
+                    plan::statements(&back.drift, &back.expected, &back.actual, schema, loss),
                     schema,
-                    allow_data_loss,
-                ),
-                schema,
-            );
-            let mut check = async |what: &str, statements: &[String], target: Option<&Catalog>| {
-                if let Err(e) = apply(head, statements).await {
-                    return Some(format!("{what} fails: {e}"));
+                );
+                if one_migration {
+                    plan::online::Split {
+                        up,
+                        down,
+                        ..Default::default()
+                    }
+                } else {
+                    plan::online::split(&drift, &want, &had, up, down)
+                }
+            };
+            // The proof runs every statement, those that lose data too. When everything was
+            // taken out of the transaction, the one migration runs without one.
+            let alone = |mut p: plan::online::Split| {
+                let alone = p.up.is_empty() && p.down.is_empty() && !p.online_up.is_empty();
+                if alone {
+                    p.up = std::mem::take(&mut p.online_up);
+                    p.down = std::mem::take(&mut p.online_down);
+                }
+                (p, alone)
+            };
+            let (proven, no_transaction) = alone(plans(true));
+            let (written, _) = alone(plans(allow_data_loss));
+            let in_transaction = !no_transaction;
+            out.no_transaction = no_transaction;
+            out.up = written.up;
+            out.down = written.down;
+            out.online_up = written.online_up;
+            out.online_down = written.online_down;
+            let mut between: Option<Catalog> = None;
+            let online = !proven.online_up.is_empty();
+            let mut steps: Vec<(&str, &[String], bool, Target)> = Vec::new();
+            if online {
+                steps.push(("the up", &proven.up, true, Target::Keep));
+                steps.push((
+                    "the concurrent up",
+                    &proven.online_up,
+                    false,
+                    Target::Desired,
+                ));
+                steps.push((
+                    "the concurrent down",
+                    &proven.online_down,
+                    false,
+                    Target::Kept,
+                ));
+            } else {
+                steps.push(("the up", &proven.up, in_transaction, Target::Desired));
+            }
+            steps.push((
+                "the down",
+                &proven.down,
+                in_transaction,
+                Target::Catalog(&had),
+            ));
+            steps.push((
+                "the up after the down",
+                &proven.up,
+                in_transaction,
+                if online {
+                    Target::Kept
+                } else {
+                    Target::Desired
+                },
+            ));
+            if online {
+                steps.push((
+                    "the concurrent up after the down",
+                    &proven.online_up,
+                    false,
+                    Target::Desired,
+                ));
+            }
+            for (what, statements, in_transaction, target) in steps {
+                if let Err(e) = apply(head, statements, in_transaction).await {
+                    out.failures.push(format!("{what} fails: {e}"));
+                    break;
                 }
                 let left = match target {
-                    None => drift_of(run, head, Some(&mut *desired), set, all, false)
+                    Target::Desired => drift_of(run, head, Some(&mut *desired), set, all, false)
                         .await
                         .map(|c| c.drift),
-                    Some(catalog) => super::expected::read(run, head, schema, false, None)
-                        .await
-                        .map(|c| compare_set(set, all, catalog, &c.as_sets_see_it(schema)).drift)
-                        .map_err(SnapshotError::from),
+                    Target::Catalog(_) | Target::Keep | Target::Kept => {
+                        match super::expected::read(run, head, schema, false, None).await {
+                            Err(e) => Err(SnapshotError::from(e)),
+                            Ok(now) => {
+                                let now = now.as_sets_see_it(schema);
+                                Ok(match (&target, &between) {
+                                    (Target::Catalog(c), _) => compare_set(set, all, c, &now).drift,
+                                    (Target::Kept, Some(c)) => compare_set(set, all, c, &now).drift,
+                                    _ => {
+                                        between = Some(now);
+                                        Drift::default()
+                                    }
+                                })
+                            }
+                        }
+                    }
                 };
-                match left {
+                let failure = match left {
                     Ok(d) if d.is_empty() => None,
                     Ok(d) => Some(format!(
                         "after {what}, the catalog still differs: {}",
                         keys(&d).join(", ")
                     )),
                     Err(e) => Some(format!("reading the catalog after {what}: {e}")),
-                }
-            };
-            for (what, statements, target) in [
-                ("the up", &up_all, None),
-                ("the down", &down_all, Some(&had)),
-                ("the up after the down", &up_all, None),
-            ] {
-                if let Some(failure) = check(what, statements, target).await {
-                    out.failures.push(failure);
+                };
+                if let Some(f) = failure {
+                    out.failures.push(f);
                     break;
                 }
             }

@@ -111,6 +111,40 @@ const CHANGES: &[Change] = &[
     },
 ];
 
+/// The kinds whose change reads a table that exists at the head, and what a no-transaction
+/// migration must then do (up, down) instead of the transactional one: the second migration
+/// (0015), or 0014 itself when nothing else is left for a transaction (`true`). Every other
+/// kind fits in 0014, in a transaction.
+const CONCURRENTLY: &[(&str, &[&str], &[&str], bool)] = &[
+    (
+        "index",
+        &["CREATE INDEX CONCURRENTLY IF NOT EXISTS user_profiles_locale_idx ON user_profiles"],
+        &["DROP INDEX CONCURRENTLY IF EXISTS \"user_profiles_locale_idx\";"],
+        true,
+    ),
+    (
+        "check constraint",
+        &["ALTER TABLE \"users\" VALIDATE CONSTRAINT \"users_name_short\";"],
+        &["ADD CONSTRAINT \"users_name_short\" CHECK (length(name) < 500) NOT VALID;"],
+        false,
+    ),
+    (
+        "foreign key",
+        &["ALTER TABLE \"user_profiles\" VALIDATE CONSTRAINT \"user_profiles_referred_by_fkey\";"],
+        &["ADD CONSTRAINT \"user_profiles_referred_by_fkey\" FOREIGN KEY (referred_by) REFERENCES users(id) NOT VALID;"],
+        false,
+    ),
+    (
+        "unique constraint",
+        &[
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"ai_models_display_name_key\" ON \"ai_models\" (display_name);",
+            "ALTER TABLE \"ai_models\" ADD CONSTRAINT \"ai_models_display_name_key\" UNIQUE USING INDEX \"ai_models_display_name_key\";",
+        ],
+        &["ALTER TABLE \"ai_models\" DROP CONSTRAINT IF EXISTS \"ai_models_display_name_key\";"],
+        true,
+    ),
+];
+
 /// A database at Witchcraft's head, copied for each row.
 fn head() -> &'static TestDb {
     static HEAD: OnceLock<TestDb> = OnceLock::new();
@@ -155,12 +189,54 @@ async fn a_change(change: &'static Change) {
         files_of(dir.path(), "witchcraft", "0014_"),
         ["0014_change.down.sql", "0014_change.up.sql"]
     );
-    let up =
-        std::fs::read_to_string(dir.path().join("schema/witchcraft/0014_change.up.sql")).unwrap();
+    let read = |file: &str| {
+        std::fs::read_to_string(dir.path().join("schema/witchcraft").join(file)).unwrap()
+    };
+    let up = read("0014_change.up.sql");
+    let second = files_of(dir.path(), "witchcraft", "0015_");
+    match CONCURRENTLY.iter().find(|(kind, ..)| *kind == change.kind) {
+        Some((_, ups, downs, alone)) => {
+            let (up2, down2) = if *alone {
+                assert!(second.is_empty(), "{second:?}");
+                (up.clone(), read("0014_change.down.sql"))
+            } else {
+                assert_eq!(
+                    second,
+                    [
+                        "0015_change_concurrently.down.sql",
+                        "0015_change_concurrently.up.sql"
+                    ],
+                    "{}",
+                    out.stdout
+                );
+                assert!(out
+                    .stdout
+                    .contains("0015_change_concurrently runs without a transaction"));
+                assert!(
+                    !up.starts_with("-- migrate:no-transaction") && up.contains(" NOT VALID;"),
+                    "{up}"
+                );
+                (
+                    read("0015_change_concurrently.up.sql"),
+                    read("0015_change_concurrently.down.sql"),
+                )
+            };
+            for (text, wanted) in [(&up2, ups), (&down2, downs)] {
+                assert!(text.starts_with("-- migrate:no-transaction\n"), "{text}");
+                for w in wanted.iter() {
+                    assert!(text.contains(w), "{w} not in\n{text}");
+                }
+            }
+        }
+        None => {
+            assert!(second.is_empty(), "{second:?}\n{}", out.stdout);
+            assert!(!up.starts_with("-- migrate:no-transaction"), "{up}");
+        }
+    }
     let steps: [&[&str]; 4] = [
         &["up"],
         &["diff", "--against", &desired.url],
-        &["down", "--yes"],
+        &["down", "--to", "13", "--yes"],
         &["diff"],
     ];
     for args in steps {

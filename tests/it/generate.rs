@@ -166,3 +166,89 @@ async fn schema_files_are_the_desired_state_of_new_and_diff() {
         "03_broken.sql line 2: type \"nosuchtype\" does not exist",
     );
 }
+
+/// A check on a table that exists at the head is added NOT VALID in a transaction and
+/// validated in a second, no-transaction migration; lint's trace of both is printed (the
+/// validation lets writes through), and `--json` carries both. `--one-migration` keeps
+/// everything in one transaction: the check added as it is, no second pair.
+#[tokio::test]
+async fn a_check_on_an_existing_table_is_validated_apart_unless_one_migration() {
+    let (head, c) = migrated("witchcraft").await;
+    drop(c);
+    let scratch = admin_url();
+    let desired = TestDb::copy_of(&head).await;
+    let mut c = desired.conn().await;
+    sqlx::raw_sql(
+        "ALTER TABLE users ADD COLUMN age integer;
+         ALTER TABLE users ADD CONSTRAINT users_age_adult CHECK (age >= 18)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let new = |dir: &std::path::Path, extra: &[&str]| {
+        run(desired
+            .migrate()
+            .current_dir(dir)
+            .args(["new", "witchcraft", "user_age", "--from", &desired.url])
+            .args(["--scratch-url", &scratch, "--allow-data-loss"])
+            .args(extra))
+    };
+    let dir = project_copy();
+    let out = new(dir.path(), &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.path().join("schema/witchcraft").join(name)).unwrap()
+    };
+    let up = read("0014_user_age.up.sql");
+    assert!(
+        up.contains("ADD CONSTRAINT \"users_age_adult\" CHECK (age >= 18) NOT VALID;"),
+        "{up}"
+    );
+    let up2 = read("0015_user_age_concurrently.up.sql");
+    assert!(up2.starts_with("-- migrate:no-transaction\n"), "{up2}");
+    assert!(
+        up2.contains("ALTER TABLE \"users\" VALIDATE CONSTRAINT \"users_age_adult\";"),
+        "{up2}"
+    );
+    // lint's trace: the validation reads users under a lock that lets writes through
+    assert!(
+        out.stdout
+            .contains("validates constraint users_age_adult on users by reading all of users under SHARE UPDATE EXCLUSIVE"),
+        "{}",
+        out.stdout
+    );
+
+    let dir = project_copy();
+    let out = new(dir.path(), &["--json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["concurrently"]["migration"], 15);
+    assert_eq!(
+        doc["concurrently"]["up_sql"][0],
+        "ALTER TABLE \"users\" VALIDATE CONSTRAINT \"users_age_adult\";"
+    );
+    let traced: Vec<i64> = doc["lint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(traced, [14, 15]);
+
+    let dir = project_copy();
+    let out = new(dir.path(), &["--one-migration"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(files_of(dir.path(), "witchcraft", "0015_").is_empty());
+    let up =
+        std::fs::read_to_string(dir.path().join("schema/witchcraft/0014_user_age.up.sql")).unwrap();
+    assert!(
+        up.contains("ADD CONSTRAINT \"users_age_adult\" CHECK (age >= 18);"),
+        "{up}"
+    );
+    // lint sees the check read users under ACCESS EXCLUSIVE
+    assert!(
+        out.stdout.contains("validating-scan (line 4): validates constraint users_age_adult on users by reading all of users under ACCESS EXCLUSIVE"),
+        "{}",
+        out.stdout
+    );
+}

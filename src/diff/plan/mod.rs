@@ -17,6 +17,8 @@
 //! expected (types, sequences, schemas) goes last. Within a phase, views come after the views
 //! they read (a topological order of the graph).
 
+pub mod online;
+
 use super::kinds::{self, Ctx, Phase, Plan};
 use super::Drift;
 use crate::catalog::model::{Def, Kind};
