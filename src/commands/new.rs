@@ -385,7 +385,7 @@ pub(super) async fn new_from(
             "from": source,
             "written": refusal.is_none(),
             "up": up, "down": down,
-            "creates": generated.missing, "removes": generated.unexpected, "changes": generated.changed,
+            "renames": generated.renamed, "creates": generated.missing, "removes": generated.unexpected, "changes": generated.changed,
             "up_sql": generated.up, "down_sql": generated.down,
             "concurrently": second_json,
             "outside": generated.outside, "proof": if generated.failures.is_empty() { "pass" } else { "fail" },
@@ -410,6 +410,7 @@ pub(super) async fn new_from(
             outln!("created {} ({} statement(s))", d.display(), count(d));
         }
         for (what, list) in [
+            ("renames", &generated.renamed),
             ("creates", &generated.missing),
             ("removes", &generated.unexpected),
             ("changes", &generated.changed),
@@ -426,6 +427,11 @@ pub(super) async fn new_from(
             outln!("proof: PASS (the up gives the desired catalog, the down gives the head's back, the up again the desired one; each migration's down gives back the catalog its up started from)");
         } else {
             outln!("proof: PASS (the up gives the desired catalog, the down gives the head's back, the up again the desired one)");
+        }
+        if !generated.renamed.is_empty() {
+            outln!(
+                "a column dropped and one of the same definition added on the same table are generated as a RENAME, which keeps the values; if they are different columns, write the pair by hand"
+            );
         }
         let held = commented(&generated.up) + commented(&generated.down);
         if held > 0 {

@@ -49,6 +49,9 @@ pub struct Generated {
     pub outside: Vec<String>,
     /// What the proof found wrong; empty when the pair passed.
     pub failures: Vec<String>,
+    /// Columns the up renames (`column t.a to b`), where a drop and an add of the same
+    /// definition were found.
+    pub renamed: Vec<String>,
     /// Objects the up creates, changes and removes.
     pub missing: Vec<String>,
     pub unexpected: Vec<String>,
@@ -85,6 +88,57 @@ fn outside(drift: &Drift, expected: &Catalog, actual: &Catalog, owned: &[String]
             schema.is_some_and(|s| !owned.contains(&s))
         })
         .collect()
+}
+
+/// Columns renamed, as the drift shows them: on a table that both sides have, exactly one
+/// column missing and exactly one unexpected, with the same definition (type, nullability,
+/// default, collation, storage, ...; the comment may differ), as (table, from, to). A
+/// rename keeps the column's values, where a drop and an add would lose them; the developer
+/// reviewing the file is told. Identity and inherited columns are left to the drop and add.
+fn renamed_columns(
+    drift: &Drift,
+    expected: &Catalog,
+    actual: &Catalog,
+) -> Vec<(String, String, String)> {
+    use crate::catalog::model::Def;
+    use std::collections::BTreeMap;
+    let column = |catalog: &Catalog, key: &str| match catalog.objects.get(key).map(|o| &o.def) {
+        Some(Def::Column(c)) if c.identity.is_none() && !c.inherited => {
+            Some(crate::catalog::model::Column {
+                comment: None,
+                ..c.clone()
+            })
+        }
+        _ => None,
+    };
+    let by_table = |keys: &[String]| {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for k in keys {
+            if let Some((table, name)) = k.strip_prefix("column ").and_then(|n| n.rsplit_once('.'))
+            {
+                out.entry(table.to_string())
+                    .or_default()
+                    .push(name.to_string());
+            }
+        }
+        out
+    };
+    let (added, gone) = (by_table(&drift.missing), by_table(&drift.unexpected));
+    let mut out = Vec::new();
+    for (table, to) in &added {
+        let Some(from) = gone.get(table) else {
+            continue;
+        };
+        let ([to], [from]) = (to.as_slice(), from.as_slice()) else {
+            continue;
+        };
+        let e = column(expected, &format!("column {table}.{to}"));
+        let a = column(actual, &format!("column {table}.{from}"));
+        if e.is_some() && e == a && expected.objects.contains_key(&format!("table {table}")) {
+            out.push((table.clone(), from.clone(), to.clone()));
+        }
+    }
+    out
 }
 
 /// The plan without its `SET search_path` line: a migration runs with the set's schema as
@@ -236,13 +290,67 @@ pub async fn generate(
                 return Ok::<_, GenerateError>(out);
             }
             let schema = &set.schema;
-            let back = compare_set(set, all, &had, &want);
+            // Renamed columns: the plan is made from the head with the renames done (read
+            // on the scratch database, then undone), and the renames go first in the up and
+            // last in the down.
+            let renames = renamed_columns(&drift, &want, &had);
+            let rename = |back: bool| -> Vec<String> {
+                let mut list: Vec<String> = renames
+                    .iter()
+                    .map(|(table, from, to)| {
+                        let (from, to) = if back { (to, from) } else { (from, to) };
+                        format!(
+                            "ALTER TABLE {} RENAME COLUMN {} TO {};",
+                            table
+                                .split('.')
+                                .map(crate::engine::quote_ident)
+                                .collect::<Vec<_>>()
+                                .join("."),
+                            crate::engine::quote_ident(from),
+                            crate::engine::quote_ident(to)
+                        )
+                    })
+                    .collect();
+                if back {
+                    list.reverse();
+                }
+                list
+            };
+            let (rename_up, rename_down) = (rename(false), rename(true));
+            out.renamed = renames
+                .iter()
+                .map(|(t, from, to)| format!("column {t}.{from} to {to}"))
+                .collect();
+            let (drift, want, had_renamed) = if renames.is_empty() {
+                (drift, want, had.clone())
+            } else {
+                let mut done = apply(head, &rename_up, true).await.map(|_| ());
+                let read = drift_of(run, head, Some(&mut *desired), set, all, true).await;
+                if done.is_ok() {
+                    done = apply(head, &rename_down, true).await;
+                }
+                if let Err(e) = done {
+                    out.failures.push(format!("renaming columns fails: {e}"));
+                    return Ok(out);
+                }
+                let c = read?;
+                (c.drift, c.expected, c.actual)
+            };
+            out.missing = drift.missing.clone();
+            out.unexpected = drift.unexpected.clone();
+            out.changed = drift.changed.iter().map(|c| c.object.clone()).collect();
+            let back = compare_set(set, all, &had_renamed, &want);
             let plans = |loss: bool| {
-                let up = for_a_file(plan::statements(&drift, &want, &had, schema, loss), schema);
-                let down = for_a_file(
+                let mut up = rename_up.clone();
+                up.extend(for_a_file(
+                    plan::statements(&drift, &want, &had_renamed, schema, loss),
+                    schema,
+                ));
+                let mut down = for_a_file(
                     plan::statements(&back.drift, &back.expected, &back.actual, schema, loss),
                     schema,
                 );
+                down.extend(rename_down.iter().cloned());
                 if one_migration {
                     plan::online::Split {
                         up,
@@ -250,7 +358,7 @@ pub async fn generate(
                         ..Default::default()
                     }
                 } else {
-                    plan::online::split(&drift, &want, &had, up, down)
+                    plan::online::split(&drift, &want, &had_renamed, up, down)
                 }
             };
             // The proof runs every statement, those that lose data too. When everything was

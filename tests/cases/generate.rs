@@ -233,6 +233,22 @@ async fn a_change(change: &'static Change) {
             assert!(!up.starts_with("-- migrate:no-transaction"), "{up}");
         }
     }
+    if change.kind == "column renamed" {
+        // a drop and an add of the same definition: a rename, which keeps the values
+        assert!(
+            up.contains(
+                "ALTER TABLE \"user_profiles\" RENAME COLUMN \"avatar_url\" TO \"picture_url\";"
+            ) && !up.contains("data loss"),
+            "{up}"
+        );
+        assert!(
+            read("0014_change.down.sql").contains(
+                "ALTER TABLE \"user_profiles\" RENAME COLUMN \"picture_url\" TO \"avatar_url\";"
+            ),
+            "{}",
+            read("0014_change.down.sql")
+        );
+    }
     let steps: [&[&str]; 4] = [
         &["up"],
         &["diff", "--against", &desired.url],
