@@ -59,6 +59,7 @@ pub(super) async fn fetch(
     sqls: &[String],
     helpers: Option<(&PgConnectOptions, &str)>,
     setup: &str,
+    prepared: bool,
 ) -> Result<(Vec<Vec<PgRow>>, usize), CatalogError> {
     let mut order: Vec<usize> = (0..sqls.len()).collect();
     order.sort_by_key(|&i| {
@@ -85,7 +86,7 @@ pub(super) async fn fetch(
     };
     let reader = async {
         while let Some(i) = take() {
-            let rows = send(main, names[i], &sqls[i]).await?;
+            let rows = send(main, names[i], &sqls[i], prepared).await?;
             store(i, rows);
         }
         Ok::<(), CatalogError>(())
@@ -102,7 +103,7 @@ pub(super) async fn fetch(
             };
             joined.fetch_add(1, Ordering::SeqCst);
             while let Some(i) = take() {
-                match send(&mut conn, names[i], &sqls[i]).await {
+                match send(&mut conn, names[i], &sqls[i], false).await {
                     Ok(rows) => store(i, rows),
                     // Its query is left to the reading session.
                     Err(_) => return None,
@@ -120,7 +121,7 @@ pub(super) async fn fetch(
     // What a failed helper took is read again by the reading session.
     for i in 0..sqls.len() {
         if results[i].is_none() {
-            results[i] = Some(send(main, names[i], &sqls[i]).await?);
+            results[i] = Some(send(main, names[i], &sqls[i], prepared).await?);
         }
     }
     Ok((
@@ -129,18 +130,25 @@ pub(super) async fn fetch(
     ))
 }
 
+/// Sends one query: as a simple query (parsed and planned where it runs, one round trip),
+/// or, when `prepared`, as a statement prepared and kept on `conn`, which the server plans
+/// once for every later read of this session (the catalog queries take no parameters, so
+/// the first plan is kept).
 async fn send(
     conn: &mut PgConnection,
     name: &'static str,
     sql: &str,
+    prepared: bool,
 ) -> Result<Vec<PgRow>, CatalogError> {
-    sqlx::raw_sql(sql)
-        .fetch_all(conn)
-        .await
-        .map_err(|e| CatalogError {
-            query: name,
-            reason: crate::engine::error::reason(&e),
-        })
+    let rows = if prepared {
+        sqlx::query(sql).persistent(true).fetch_all(conn).await
+    } else {
+        sqlx::raw_sql(sql).fetch_all(conn).await
+    };
+    rows.map_err(|e| CatalogError {
+        query: name,
+        reason: crate::engine::error::reason(&e),
+    })
 }
 
 /// Opens a helper session inside the reading transaction's snapshot.

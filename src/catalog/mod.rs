@@ -471,6 +471,18 @@ pub async fn introspect_owned_by(
     read(run, conn, home, with_dependencies, owner).await
 }
 
+/// Reads the schema as [`introspect`] does, on a session that reads it again and again
+/// (the rollback proof reads it three times per migration): the queries are prepared and
+/// kept on `conn`, so the server plans them once for the session instead of at every read.
+/// A single read is better served by [`introspect`] (one round trip per query, not two).
+pub async fn introspect_again(
+    run: &Run,
+    conn: &mut PgConnection,
+    home: &str,
+) -> Result<Introspection, CatalogError> {
+    read_with(run, conn, home, false, None, true).await
+}
+
 /// Reads with helper sessions when the catalog is big and `conn` is a session of `run`
 /// (the run knows how to open a second connection to its server).
 async fn read(
@@ -479,6 +491,18 @@ async fn read(
     home: &str,
     with_dependencies: bool,
     owner: Option<&str>,
+) -> Result<Introspection, CatalogError> {
+    read_with(run, conn, home, with_dependencies, owner, false).await
+}
+
+/// [`read`], with the queries prepared on `conn` when `prepared`.
+async fn read_with(
+    run: &Run,
+    conn: &mut PgConnection,
+    home: &str,
+    with_dependencies: bool,
+    owner: Option<&str>,
+    prepared: bool,
 ) -> Result<Introspection, CatalogError> {
     let fail = |query: &'static str| {
         move |e: sqlx::Error| CatalogError {
@@ -551,7 +575,8 @@ async fn read(
         (Some(opts), Some(snapshot)) => Some((opts, snapshot.as_str())),
         _ => None,
     };
-    let (mut fetched, sessions) = fetch::fetch(run, &mut tx, &names, &sqls, shared, &setup).await?;
+    let (mut fetched, sessions) =
+        fetch::fetch(run, &mut tx, &names, &sqls, shared, &setup, prepared).await?;
     tx.commit().await.map_err(fail("commit"))?;
     let queries = fetched.len();
     let edges = if with_dependencies {

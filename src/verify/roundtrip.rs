@@ -82,7 +82,7 @@ async fn read(
     conn: &mut PgConnection,
     set: &MigrationSet,
 ) -> Result<Catalog, SnapshotError> {
-    Ok(catalog::introspect(run, conn, &set.schema)
+    Ok(catalog::introspect_again(run, conn, &set.schema)
         .await?
         .catalog
         .as_sets_see_it(&set.schema))
