@@ -97,7 +97,8 @@ pub async fn per_migration(
     set: &MigrationSet,
 ) -> Result<Steps, SnapshotError> {
     let limits = engine::Limits::new(&set.lock_timeout).in_run(run);
-    let before = catalog::introspect(run, conn, &set.schema)
+    // one read per migration on this session: the queries are planned once
+    let before = catalog::introspect_again(run, conn, &set.schema)
         .await?
         .catalog
         .as_sets_see_it(&set.schema);
@@ -106,8 +107,12 @@ pub async fn per_migration(
         engine::up(conn, set, Some(m.version), limits.clone(), &|_| {}).await?;
         // the graph is committed with the last catalog (what a repair plans against)
         let last = i + 1 == set.migrations.len();
-        let after = catalog::introspect_owned_by(run, conn, &set.schema, last, None)
-            .await?
+        let after = if last {
+            catalog::introspect_with_dependencies(run, conn, &set.schema).await?
+        } else {
+            catalog::introspect_again(run, conn, &set.schema).await?
+        };
+        let after = after
             .catalog
             .as_sets_see_it(&set.schema);
         let objects = after
