@@ -29,6 +29,7 @@ pub mod text;
 pub mod versions;
 
 pub use text::{parse, render};
+pub use fetch::helper_sessions;
 
 use crate::run::Run;
 use sqlx::{Connection, PgConnection, Row};

@@ -247,6 +247,11 @@ pub(super) async fn new_from(
             "{source} holds what set `{set_name}` holds at {:04}: there is nothing to generate",
             set.latest()
         ))
+    } else if !generated.online_up.is_empty() && version >= 9999 {
+        Some(format!(
+            "the concurrent half would be migration {}, past the last four-digit version; generate with --one-migration",
+            version + 1
+        ))
     } else if !generated.failures.is_empty() {
         Some(format!(
             "the generated pair fails its proof, so nothing was written: {}",

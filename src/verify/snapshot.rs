@@ -112,9 +112,7 @@ pub async fn per_migration(
         } else {
             catalog::introspect_again(run, conn, &set.schema).await?
         };
-        let after = after
-            .catalog
-            .as_sets_see_it(&set.schema);
+        let after = after.catalog.as_sets_see_it(&set.schema);
         let objects = after
             .objects
             .into_iter()
