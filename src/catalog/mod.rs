@@ -28,8 +28,8 @@ pub mod model;
 pub mod text;
 pub mod versions;
 
-pub use text::{parse, render};
 pub use fetch::helper_sessions;
+pub use text::{parse, render};
 
 use crate::run::Run;
 use sqlx::{Connection, PgConnection, Row};
