@@ -426,7 +426,7 @@ pub(super) async fn new_from(
         }
         if let Some((_, stem2, _, _)) = &second {
             outln!(
-                "{stem2} runs without a transaction after {stem}: {} statement(s) that read tables which exist at the head (CREATE INDEX CONCURRENTLY, VALIDATE CONSTRAINT), so writes go on meanwhile; --one-migration keeps everything in {stem}",
+                "{stem2} runs without a transaction after {stem}: {} statement(s) that read tables which exist at the head without blocking their writes (indexes built CONCURRENTLY, constraints validated); --one-migration keeps everything in {stem}",
                 generated.online_up.len()
             );
             outln!("proof: PASS (the up gives the desired catalog, the down gives the head's back, the up again the desired one; each migration's down gives back the catalog its up started from)");

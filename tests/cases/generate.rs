@@ -135,6 +135,16 @@ const CONCURRENTLY: &[(&str, &[&str], &[&str], bool)] = &[
         false,
     ),
     (
+        "not null",
+        &[
+            "ALTER TABLE \"user_profiles\" VALIDATE CONSTRAINT \"migrate_display_name_not_null\";\nALTER TABLE \"user_profiles\" ALTER COLUMN \"display_name\" SET NOT NULL;\nALTER TABLE \"user_profiles\" DROP CONSTRAINT \"migrate_display_name_not_null\";",
+        ],
+        &[
+            "ALTER TABLE \"user_profiles\" ALTER COLUMN \"display_name\" DROP NOT NULL;\nALTER TABLE \"user_profiles\" ADD CONSTRAINT \"migrate_display_name_not_null\" CHECK (\"display_name\" IS NOT NULL) NOT VALID;",
+        ],
+        false,
+    ),
+    (
         "unique constraint",
         &[
             "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"ai_models_display_name_key\" ON \"ai_models\" (display_name);",

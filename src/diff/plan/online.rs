@@ -8,7 +8,10 @@
 //! - a new foreign key or check on such a table is added `NOT VALID` in the plan, which
 //!   takes its lock only for an instant, and validated in the no-transaction migration
 //!   (`VALIDATE CONSTRAINT` reads the table under a lock that lets writes through). Its down
-//!   puts the constraint back as it was after the plan: `NOT VALID`.
+//!   puts the constraint back as it was after the plan: `NOT VALID`;
+//! - a column of such a table made NOT NULL gets a check `c IS NOT NULL` added `NOT VALID`
+//!   in the plan; the no-transaction migration validates it, sets NOT NULL (which the
+//!   validated check spares a read of the table) and drops the check.
 //!
 //! What stays in the transaction: indexes and constraints of tables the plan creates or
 //! makes again (empty), of partitioned tables and their partitions (`CONCURRENTLY` and `NOT
@@ -96,6 +99,7 @@ pub fn split(
     };
     let needed: BTreeSet<&String> = expected.dependencies.values().flatten().collect();
     let mut uniques = Vec::new();
+    let mut not_nulls = Vec::new();
     let mut validations = Vec::new();
     let mut unvalidations = Vec::new();
     for key in &drift.missing {
@@ -203,10 +207,65 @@ pub fn split(
             _ => {}
         }
     }
+    // A column of an existing table made NOT NULL: SET NOT NULL would read the whole table
+    // under ACCESS EXCLUSIVE. A check `c IS NOT NULL` is added NOT VALID instead, validated
+    // without blocking writes, and SET NOT NULL then takes the server's word from it (no
+    // read) before the check goes.
+    for c in &drift.changed {
+        let (Some((Kind::Column, Def::Column(e))), Some((_, Def::Column(a)))) = (
+            kinds::def_of(expected, &c.object),
+            kinds::def_of(actual, &c.object),
+        ) else {
+            continue;
+        };
+        let Some((table, column)) = c
+            .object
+            .strip_prefix("column ")
+            .and_then(|n| n.rsplit_once('.'))
+        else {
+            continue;
+        };
+        let check = format!("migrate_{column}_not_null");
+        let made_not_null = e.not_null && !a.not_null;
+        if !made_not_null
+            || e.data_type != a.data_type
+            || e.identity != a.identity
+            || e.generated != a.generated
+            || !existing(table)
+            || check.len() > 63
+        {
+            continue;
+        }
+        let (table_sql, column_sql) = table_and_name(&format!("{table}.{column}"));
+        let alter = format!("ALTER TABLE {table_sql} ALTER COLUMN {column_sql}");
+        let (Some(at_up), Some(at_down)) = (
+            out.up
+                .iter()
+                .position(|s| *s == format!("{alter} SET NOT NULL;")),
+            out.down
+                .iter()
+                .position(|s| *s == format!("{alter} DROP NOT NULL;")),
+        ) else {
+            continue;
+        };
+        let check = crate::engine::quote_ident(&check);
+        let add = format!(
+            "ALTER TABLE {table_sql} ADD CONSTRAINT {check} CHECK ({column_sql} IS NOT NULL) NOT VALID;"
+        );
+        out.up[at_up] = add.clone();
+        out.down[at_down] = format!("ALTER TABLE {table_sql} DROP CONSTRAINT IF EXISTS {check};");
+        not_nulls.extend([
+            format!("ALTER TABLE {table_sql} VALIDATE CONSTRAINT {check};"),
+            format!("{alter} SET NOT NULL;"),
+            format!("ALTER TABLE {table_sql} DROP CONSTRAINT {check};"),
+        ]);
+        unvalidations.extend([format!("{alter} DROP NOT NULL;"), add]);
+    }
     // Indexes first, then the unique constraints made on theirs: a validation may read
     // through one. Back the other way.
     out.online_up.extend(uniques);
     out.online_up.extend(validations);
+    out.online_up.extend(not_nulls);
     unvalidations.extend(std::mem::take(&mut out.online_down));
     out.online_down = unvalidations;
     out
