@@ -336,6 +336,24 @@ pub(super) async fn new_from(
     // What lint's trace finds in the generated migrations, on the scratch server: printed,
     // not a refusal (`migrate lint` is the gate).
     let mut reports = Vec::new();
+    // With a database to migrate (--database-url or DATABASE_URL), lint weighs the locks
+    // against its tables, read only. Without one, or when it cannot be reached, findings
+    // that depend on a table's size are warnings at most.
+    let mut live = None;
+    if let (None, Some(url)) = (&refusal, g.database_url.as_deref()) {
+        match super::connect(&g.run, url).await {
+            Ok(mut c) => {
+                if sqlx::raw_sql("SET default_transaction_read_only = on")
+                    .execute(&mut c)
+                    .await
+                    .is_ok()
+                {
+                    live = Some(c);
+                }
+            }
+            Err(e) => eprintln!("warning: lint weighs nothing against the live tables: {e}"),
+        }
+    }
     if refusal.is_none() {
         crate::ui::spinner("new", &format!("tracing {stem}'s locks"));
         let mut traced = set.clone();
@@ -362,7 +380,7 @@ pub(super) async fn new_from(
                 checksum: migrate::sets::sha256_hex(ut.as_bytes()),
             };
             traced.migrations.push(m.clone());
-            match lint.migration(&traced, &m, None).await {
+            match lint.migration(&traced, &m, live.as_mut()).await {
                 Ok(r) => reports.push(r),
                 Err(e) => {
                     crate::ui::finish();
@@ -395,7 +413,7 @@ pub(super) async fn new_from(
             "concurrently": second_json,
             "outside": generated.outside, "proof": if generated.failures.is_empty() { "pass" } else { "fail" },
             "failures": generated.failures,
-            "lint": reports,
+            "lint": reports, "lint_live_sizes": live.is_some(),
             "refused": refusal,
         }))?;
     } else if refusal.is_none() {
@@ -460,10 +478,15 @@ pub(super) async fn new_from(
             .iter()
             .map(|r| r.findings.iter().filter(|f| f.rule != "lock").count())
             .sum();
-        if shown == 0 {
-            outln!("lint: nothing blocks for long (run `migrate lint --database-url URL` to weigh the locks against the live tables)");
+        let weighed = if live.is_some() {
+            "weighed against the tables of --database-url"
         } else {
-            outln!("lint (without the live tables' sizes; run `migrate lint --database-url URL` to weigh them):");
+            "without the live tables' sizes; give --database-url, or run `migrate lint --database-url URL`, to weigh them"
+        };
+        if shown == 0 {
+            outln!("lint ({weighed}): nothing blocks for long");
+        } else {
+            outln!("lint ({weighed}):");
             out!("{lint_text}");
         }
     }

@@ -233,7 +233,8 @@ async fn estimate(
     }
     let mut estimated: Vec<f64> = traces.iter().map(|t| t.ms).collect();
     for table in &tables {
-        let Some(size) = sizes.get(table) else {
+        // An empty live table adds nothing to any statement: no sample to time.
+        let Some(size) = sizes.get(table).filter(|s| s.rows > 0) else {
             continue;
         };
         let Ok(times) = time_on_sample(conn, home, table, &statements).await else {

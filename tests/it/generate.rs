@@ -169,7 +169,8 @@ async fn schema_files_are_the_desired_state_of_new_and_diff() {
 
 /// A check on a table that exists at the head is added NOT VALID in a transaction and
 /// validated in a second, no-transaction migration; lint's trace of both is printed (the
-/// validation lets writes through), and `--json` carries both. `--one-migration` keeps
+/// validation lets writes through), weighed against DATABASE_URL's tables when there is
+/// one, and `--json` carries both. `--one-migration` keeps
 /// everything in one transaction: the check added as it is, no second pair.
 #[tokio::test]
 async fn a_check_on_an_existing_table_is_validated_apart_unless_one_migration() {
@@ -210,7 +211,14 @@ async fn a_check_on_an_existing_table_is_validated_apart_unless_one_migration() 
         up2.contains("ALTER TABLE \"users\" VALIDATE CONSTRAINT \"users_age_adult\";"),
         "{up2}"
     );
-    // lint's trace: the validation reads users under a lock that lets writes through
+    // lint's trace, weighed against the tables of DATABASE_URL (the harness gives the
+    // desired database): the validation reads users under a lock that lets writes through
+    assert!(
+        out.stdout
+            .contains("lint (weighed against the tables of --database-url)"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout
             .contains("validates constraint users_age_adult on users by reading all of users under SHARE UPDATE EXCLUSIVE"),
@@ -234,9 +242,26 @@ async fn a_check_on_an_existing_table_is_validated_apart_unless_one_migration() 
         .map(|r| r["version"].as_i64().unwrap())
         .collect();
     assert_eq!(traced, [14, 15]);
+    assert_eq!(doc["lint_live_sizes"], true);
 
+    // without a database to weigh against, the trace alone
     let dir = project_copy();
-    let out = new(dir.path(), &["--one-migration"]);
+    let out = run(desired
+        .migrate()
+        .env_remove("DATABASE_URL")
+        .current_dir(dir.path())
+        .args(["new", "witchcraft", "user_age", "--from", &desired.url])
+        .args([
+            "--scratch-url",
+            &scratch,
+            "--allow-data-loss",
+            "--one-migration",
+        ]));
+    assert!(
+        out.stdout.contains("lint (without the live tables' sizes"),
+        "{}",
+        out.stdout
+    );
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(files_of(dir.path(), "witchcraft", "0015_").is_empty());
     let up =
