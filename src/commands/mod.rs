@@ -162,14 +162,7 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
                 }
                 None => new::Desired::Files(declared_files(from_file)?),
             };
-            if let Some(s) = scratch_url {
-                valid_url(s, "--scratch-url")?;
-            }
-            let server = ScratchServer::start(
-                &g.run,
-                scratch_url.as_deref(),
-                scratch_template.as_deref(),
-            )?;
+            let server = scratch_server(g, scratch_url.as_deref(), scratch_template.as_deref())?;
             let from = new::From {
                 desired,
                 schemas,
@@ -193,14 +186,7 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
             scratch_url,
             scratch_template,
         } => {
-            if let Some(url) = scratch_url {
-                valid_url(url, "--scratch-url")?;
-            }
-            let server = ScratchServer::start(
-                &g.run,
-                scratch_url.as_deref(),
-                scratch_template.as_deref(),
-            )?;
+            let server = scratch_server(g, scratch_url.as_deref(), scratch_template.as_deref())?;
             checks::snapshot(g, &sets, *check, &server).await
         }
         Command::Lint {
@@ -274,14 +260,7 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
             scratch_url,
             scratch_template,
         } => {
-            if let Some(url) = scratch_url {
-                valid_url(url, "--scratch-url")?;
-            }
-            let server = ScratchServer::start(
-                &g.run,
-                scratch_url.as_deref(),
-                scratch_template.as_deref(),
-            )?;
+            let server = scratch_server(g, scratch_url.as_deref(), scratch_template.as_deref())?;
             checks::roundtrip(g, &sets, &server).await
         }
         Command::Verify {
@@ -426,6 +405,15 @@ fn given_as_flag(flag: &str) -> bool {
 /// Checks the URL `held_by` (a flag, a variable, a line of a file) holds before anything
 /// connects: a URL that does not parse is reported by where it came from, and none of its
 /// text is shown (it may hold a password nobody can find the end of).
+/// The server scratch databases are made on: `--scratch-url`'s (checked first), or a
+/// throwaway one from this machine's binaries; cloned from `--scratch-template` when given.
+fn scratch_server(g: &Ctx<'_>, url: Option<&str>, template: Option<&str>) -> Result<ScratchServer> {
+    if let Some(url) = url {
+        valid_url(url, "--scratch-url")?;
+    }
+    Ok(ScratchServer::start(&g.run, url, template)?)
+}
+
 fn valid_url(url: &str, held_by: &str) -> Result<()> {
     match migrate::engine::options(url) {
         Ok(_) => Ok(()),
