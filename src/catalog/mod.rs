@@ -446,7 +446,7 @@ pub async fn introspect(
     conn: &mut PgConnection,
     home: &str,
 ) -> Result<Introspection, CatalogError> {
-    read(run, conn, home, false, None).await
+    read(run, conn, home, false, None, false).await
 }
 
 /// Reads the schema and what depends on what in it (one query more): what planning a
@@ -456,7 +456,7 @@ pub async fn introspect_with_dependencies(
     conn: &mut PgConnection,
     home: &str,
 ) -> Result<Introspection, CatalogError> {
-    read(run, conn, home, true, None).await
+    read(run, conn, home, true, None, false).await
 }
 
 /// Reads the schema as [`introspect`] does, relative to the owner `owner` (a role name;
@@ -469,7 +469,7 @@ pub async fn introspect_owned_by(
     with_dependencies: bool,
     owner: Option<&str>,
 ) -> Result<Introspection, CatalogError> {
-    read(run, conn, home, with_dependencies, owner).await
+    read(run, conn, home, with_dependencies, owner, false).await
 }
 
 /// Reads the schema as [`introspect`] does, on a session that reads it again and again
@@ -481,23 +481,13 @@ pub async fn introspect_again(
     conn: &mut PgConnection,
     home: &str,
 ) -> Result<Introspection, CatalogError> {
-    read_with(run, conn, home, false, None, true).await
+    read(run, conn, home, false, None, true).await
 }
 
 /// Reads with helper sessions when the catalog is big and `conn` is a session of `run`
-/// (the run knows how to open a second connection to its server).
+/// (the run knows how to open a second connection to its server), with the queries
+/// prepared and kept on `conn` when `prepared`.
 async fn read(
-    run: &Run,
-    conn: &mut PgConnection,
-    home: &str,
-    with_dependencies: bool,
-    owner: Option<&str>,
-) -> Result<Introspection, CatalogError> {
-    read_with(run, conn, home, with_dependencies, owner, false).await
-}
-
-/// [`read`], with the queries prepared on `conn` when `prepared`.
-async fn read_with(
     run: &Run,
     conn: &mut PgConnection,
     home: &str,
