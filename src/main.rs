@@ -197,8 +197,13 @@ fn main() -> ExitCode {
     dotenv::load();
     let format_flag = format_of_args();
     let json_flag = format_flag != cli::Format::Text;
-    let parsed = cli::Cli::command()
-        .long_version(long_version())
+    // The long version names each embedded set's newest migration, which loads (lexes and
+    // hashes) every embedded file: built only when `--version` asks for it, not on every run.
+    let mut command = cli::Cli::command();
+    if std::env::args_os().any(|a| a == "--version") {
+        command = command.long_version(long_version());
+    }
+    let parsed = command
         .try_get_matches()
         .and_then(|m| cli::Cli::from_arg_matches(&m));
     let cli = match parsed {

@@ -10,7 +10,7 @@
 //! ATOMIC … END` function bodies. psql meta-commands are refused: they are not SQL.
 
 pub use super::lexer::line_of;
-use super::lexer::{tokens, Kind, LexError};
+use super::lexer::{Kind, LexError, Tokens};
 use thiserror::Error;
 
 /// One statement of a file: its text (without the closing `;`) and where it starts.
@@ -52,9 +52,11 @@ impl From<LexError> for SplitError {
 /// dropped.
 pub fn split(src: &str) -> Result<Vec<Statement<'_>>, SplitError> {
     let mut out = Vec::new();
-    let mut start = 0usize;
-    // Whether the current statement has anything besides comments.
+    // Whether the current statement has anything besides comments, and where its first
+    // word is (the comments above a statement are not part of it, so its location names
+    // the line of its first word).
     let mut has_code = false;
+    let mut first_code = 0usize;
     // Parentheses open in the current statement, and where the outermost opened.
     let mut depth = 0usize;
     let mut paren_open = 0usize;
@@ -62,7 +64,8 @@ pub fn split(src: &str) -> Result<Vec<Statement<'_>>, SplitError> {
     let mut atomic_depth = 0usize;
     let mut atomic_open = 0usize;
     let mut prev_begin: Option<usize> = None;
-    for t in tokens(src)? {
+    for t in Tokens::new(src) {
+        let t = t?;
         if t.is_comment() {
             continue;
         }
@@ -75,12 +78,14 @@ pub fn split(src: &str) -> Result<Vec<Statement<'_>>, SplitError> {
         let begin_here = t.is("BEGIN").then_some(t.offset);
         if t.is_punct(';') && depth == 0 && atomic_depth == 0 {
             if has_code {
-                push_statement(src, start, t.offset, &mut out);
+                push_statement(src, first_code, t.offset, &mut out);
             }
-            start = t.offset + 1;
             has_code = false;
             prev_begin = None;
             continue;
+        }
+        if !has_code {
+            first_code = t.offset;
         }
         has_code = true;
         if t.is_punct('(') {
@@ -115,27 +120,16 @@ pub fn split(src: &str) -> Result<Vec<Statement<'_>>, SplitError> {
         });
     }
     if has_code {
-        push_statement(src, start, src.len(), &mut out);
+        push_statement(src, first_code, src.len(), &mut out);
     }
     Ok(out)
 }
 
-/// Pushes the statement between `start` and `end`, starting at its first token: the comments
-/// above a statement are not part of it, so its location names the line of its first word.
-fn push_statement<'a>(src: &'a str, start: usize, end: usize, out: &mut Vec<Statement<'a>>) {
-    let raw = &src[start..end];
-    let first = tokens(raw)
-        .ok()
-        .and_then(|t| t.into_iter().find(|t| !t.is_comment()))
-        .map(|t| t.offset);
-    let trimmed = match first {
-        Some(at) => &raw[at..],
-        None => raw.trim_start(),
-    };
-    let offset = start + (raw.len() - trimmed.len());
+/// Pushes the statement from its first word at `first` to `end`.
+fn push_statement<'a>(src: &'a str, first: usize, end: usize, out: &mut Vec<Statement<'a>>) {
     out.push(Statement {
-        text: trimmed.trim_end(),
-        offset,
+        text: src[first..end].trim_end(),
+        offset: first,
     });
 }
 

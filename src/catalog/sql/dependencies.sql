@@ -77,10 +77,12 @@ objects AS (
 ),
 edges AS (
     -- what the repair orders by: views, policies, triggers, constraints, functions and
-    -- indexes, on user objects (oids from FirstNormalObjectId on)
+    -- indexes. Only user objects join `objects`; a filter on their oids here (objid >=
+    -- 16384) adds nothing to the result but makes the planner expect one edge and join
+    -- `objects` in a nested loop: 93 ms instead of 10 ms on Witchcraft's 2,000 edges.
     SELECT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid, d.refobjsubid
       FROM pg_depend d
-     WHERE d.deptype IN ('n', 'a') AND d.objid >= 16384 AND d.refobjid >= 16384
+     WHERE d.deptype IN ('n', 'a')
        AND d.classid IN ('pg_rewrite'::regclass, 'pg_policy'::regclass, 'pg_trigger'::regclass,
                          'pg_constraint'::regclass, 'pg_proc'::regclass, 'pg_class'::regclass)
        AND d.refclassid <> 'pg_namespace'::regclass
