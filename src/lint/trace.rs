@@ -585,9 +585,15 @@ async fn run_watched(
                 _ = tokio::time::sleep(Duration::from_millis(1)) => {
                     // Before the observer lets go: the request waiting; after: what the
                     // statement holds as it runs (a later, stronger lock).
+                    // An index DROP INDEX CONCURRENTLY has made dead (not indislive) is
+                    // left out of its table's relation cache: queries of the table no
+                    // longer open it, so the ACCESS EXCLUSIVE lock the drop ends with is
+                    // not the table's (seen or not, depending on when the poll fell).
                     let rows: Vec<(i64, String)> = sqlx::query_as(
-                        "SELECT relation::int8, mode FROM pg_locks
-                          WHERE pid = $1 AND granted = $2 AND locktype = 'relation'",
+                        "SELECT l.relation::int8, l.mode FROM pg_locks l
+                          WHERE l.pid = $1 AND l.granted = $2 AND l.locktype = 'relation'
+                            AND NOT EXISTS (SELECT 1 FROM pg_index i
+                                             WHERE i.indexrelid = l.relation AND NOT i.indislive)",
                     )
                     .bind(pid)
                     .bind(released)
