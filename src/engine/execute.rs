@@ -24,9 +24,25 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A string literal.
+/// A string literal, read the same whatever `standard_conforming_strings` says: an
+/// escape string (`E'...'`) when the value holds a backslash.
 fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
+    if value.contains('\\') {
+        format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+    } else {
+        format!("'{}'", value.replace('\'', "''"))
+    }
+}
+
+/// The statement that sets `lock_timeout` and `search_path` (the set's schema only) for
+/// the transaction (`local`) or the session: sent with the `BEGIN` of a migration's
+/// transaction, in one round trip, and printed by `--dry-run`.
+fn settings_sql(schema: &str, lock_timeout: &str, local: bool) -> String {
+    format!(
+        "SELECT set_config('lock_timeout', {}, {local}), set_config('search_path', {}, {local})",
+        literal(lock_timeout),
+        literal(&quote_ident(schema))
+    )
 }
 
 /// The SQL [`run`] sends for `m`, in order, as a script: what `--dry-run` prints. Values the
@@ -54,9 +70,8 @@ pub fn script(
         out.push("BEGIN;".into());
     }
     out.push(format!(
-        "SELECT set_config('lock_timeout', {}, {local}), set_config('search_path', {}, {local});",
-        literal(lock_timeout),
-        literal(&quote_ident(&set.schema))
+        "{};",
+        settings_sql(&set.schema, lock_timeout, local)
     ));
     if set.schema != "public" {
         out.push(format!(
@@ -98,14 +113,14 @@ async fn settings(
     lock_timeout: &str,
     local: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "SELECT set_config('lock_timeout', $1, $3), set_config('search_path', quote_ident($2), $3)",
-    )
-    .bind(lock_timeout)
-    .bind(schema)
-    .bind(local)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::raw_sql(&settings_sql(schema, lock_timeout, local))
+        .execute(&mut *conn)
+        .await?;
+    own_schema(conn, schema).await
+}
+
+/// Creates the set's schema when it does not exist yet (`public` always does).
+async fn own_schema(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx::Error> {
     if schema != "public" {
         // Checked first: CREATE SCHEMA IF NOT EXISTS would send a NOTICE on every migration.
         let missing: bool = sqlx::query_scalar("SELECT to_regnamespace(quote_ident($1)) IS NULL")
@@ -189,8 +204,9 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
 /// The run's own server session, as the interrupt registry knows it: what a second
-/// connection needs to watch it.
-struct Session {
+/// connection needs to watch it. Looked up once per run: the session does not change
+/// between its migrations.
+pub(super) struct Session {
     opts: sqlx::postgres::PgConnectOptions,
     pid: i32,
     /// The run's `lock_timeout` (0: none), which the watcher must look before.
@@ -200,7 +216,7 @@ struct Session {
     server_timeout: Duration,
 }
 
-async fn session(conn: &mut PgConnection, limits: &Limits) -> Option<Session> {
+pub(super) async fn session(conn: &mut PgConnection, limits: &Limits) -> Option<Session> {
     let (pid, start) = crate::interrupt::identify(conn).await?;
     let lock_timeout = crate::config::parse_duration(&limits.lock_timeout)
         .filter(|d| !d.is_zero())
@@ -425,12 +441,12 @@ fn shown(indexes: &[(String, String)], home: &str) -> Vec<String> {
 /// more times with a growing delay: a transactional one from the start (its transaction was
 /// rolled back), a no-transaction one only when its first statement failed, so nothing it
 /// did is ever run twice. The error of the last attempt names the sessions that blocked it.
-pub async fn run(
+pub(super) async fn run(
     conn: &mut PgConnection,
     set: &MigrationSet,
     m: &Migration,
     direction: Direction,
-    limits: &Limits,
+    (limits, session): (&Limits, Option<&Session>),
     events: &dyn Fn(&Event),
 ) -> Result<i64, EngineError> {
     let file = match direction {
@@ -447,7 +463,6 @@ pub async fn run(
         sqlstate: None,
         source: None,
     })?;
-    let session = session(conn, limits).await;
     let mut attempt = 0;
     loop {
         let mut blockers = None;
@@ -458,7 +473,7 @@ pub async fn run(
             statements: &statements,
             direction,
             limits,
-            session: session.as_ref(),
+            session,
         };
         let result = if file.no_transaction {
             run_without_transaction(conn, &work, &mut blockers, events).await
@@ -619,8 +634,13 @@ async fn run_in_transaction(
     let doing = format!("running {}", file.path);
     let set_name = set.name.as_str();
     let started = Instant::now();
-    let mut tx = conn.begin().await.map_err(db(doing.clone()))?;
-    if let Err(e) = settings(&mut tx, &set.schema, &limits.lock_timeout, true).await {
+    // BEGIN and the settings in one round trip.
+    let begin = format!(
+        "BEGIN; {}",
+        settings_sql(&set.schema, &limits.lock_timeout, true)
+    );
+    let mut tx = conn.begin_with(begin).await.map_err(db(doing.clone()))?;
+    if let Err(e) = own_schema(&mut tx, &set.schema).await {
         let _ = tx.rollback().await;
         return Err(db(doing)(e).into());
     }
@@ -651,8 +671,17 @@ async fn run_in_transaction(
     }
     let ms = started.elapsed().as_millis() as i64;
     // A file that releases advisory locks (pg_advisory_unlock_all) releases the set's:
-    // another runner could be applying the same migration now. Never record then.
-    match super::lock::held(&mut tx, set_name).await {
+    // another runner could be applying the same migration now. Never record then. The
+    // check and the history row are one statement: one round trip per migration.
+    let row = history::NewRow {
+        set: &set.name,
+        version: m.version,
+        name: &m.name,
+        namespace: &set.schema,
+        checksum: &m.checksum,
+        execution_ms: ms,
+    };
+    match history::record_holding_lock(&mut tx, row, direction == Direction::Up).await {
         Ok(true) => {}
         Ok(false) => {
             let _ = tx.rollback().await;
@@ -671,12 +700,8 @@ async fn run_in_transaction(
         }
         Err(e) => {
             let _ = tx.rollback().await;
-            return Err(e.into());
+            return Err(db(format!("recording {} in migrate.history", file.path))(e).into());
         }
-    }
-    if let Err(e) = record(&mut tx, set, m, direction, ms).await {
-        let _ = tx.rollback().await;
-        return Err(db(format!("recording {} in migrate.history", file.path))(e).into());
     }
     if let Err(e) = tx.commit().await {
         let outcome = if e.as_database_error().is_some() {
@@ -861,6 +886,18 @@ async fn run_without_transaction(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literals_read_the_same_whatever_standard_conforming_strings_says() {
+        assert_eq!(literal("5s"), "'5s'");
+        assert_eq!(literal("it's"), "'it''s'");
+        // a backslash is an escape in '...' when standard_conforming_strings is off
+        assert_eq!(literal("a\\b'c"), "E'a\\\\b''c'");
+        assert_eq!(
+            settings_sql("we\\ird", "5s", true),
+            "SELECT set_config('lock_timeout', '5s', true), set_config('search_path', E'\"we\\\\ird\"', true)"
+        );
+    }
 
     #[test]
     fn identifiers_are_quoted() {

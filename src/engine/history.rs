@@ -202,19 +202,58 @@ pub struct NewRow<'a> {
 }
 
 pub async fn insert(conn: &mut PgConnection, row: NewRow<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO migrate.history (set_name, version, name, namespace, checksum, execution_ms)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(row.set)
-    .bind(row.version)
-    .bind(row.name)
-    .bind(row.namespace)
-    .bind(row.checksum)
-    .bind(row.execution_ms)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    sqlx::query(&format!("{INSERT} VALUES ($1, $2, $3, $4, $5, $6)"))
+        .bind(row.set)
+        .bind(row.version)
+        .bind(row.name)
+        .bind(row.namespace)
+        .bind(row.checksum)
+        .bind(row.execution_ms)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The history row of a migration, inserted with `INSERT INTO ... VALUES ($1 .. $6)`.
+const INSERT: &str =
+    "INSERT INTO migrate.history (set_name, version, name, namespace, checksum, execution_ms)";
+
+/// [`insert`] (`up`) or [`delete`] (`down`), in one round trip with the check that this
+/// session still holds the lock of `row.set` ([`lock::held_condition`]): the row is written
+/// only when it does. Returns whether it held. Unnamed, as the lock's own statements are.
+///
+/// [`lock::held_condition`]: super::lock::held_condition
+pub async fn record_holding_lock(
+    conn: &mut PgConnection,
+    row: NewRow<'_>,
+    up: bool,
+) -> Result<bool, sqlx::Error> {
+    let change = if up {
+        format!("{INSERT} SELECT $1, $2, $4, $5, $6, $7 FROM held WHERE held.held")
+    } else {
+        "DELETE FROM migrate.history
+          WHERE set_name = $1 AND version = $2 AND (SELECT held FROM held)"
+            .to_string()
+    };
+    let sql = format!(
+        "WITH held AS (SELECT {} AS held), changed AS ({change}) SELECT held FROM held",
+        super::lock::held_condition(3)
+    );
+    let query = sqlx::query_scalar(&sql)
+        .persistent(false)
+        .bind(row.set)
+        .bind(row.version)
+        .bind(super::lock::set_label(row.set));
+    let query = if up {
+        query
+            .bind(row.name)
+            .bind(row.namespace)
+            .bind(row.checksum)
+            .bind(row.execution_ms)
+    } else {
+        query
+    };
+    query.fetch_one(conn).await
 }
 
 pub async fn delete(conn: &mut PgConnection, set: &str, version: i64) -> Result<(), sqlx::Error> {

@@ -145,12 +145,32 @@ pub async fn acquire(
     }
 }
 
-/// Whether the server session running this statement holds the lock of `set`. Through a
-/// transaction-mode pooler it may be another session than the one that took it.
+/// An SQL condition: the server session evaluating it holds the lock whose label
+/// ([`set_label`]) is bound as `$n`. Through a transaction-mode pooler it may be another
+/// session than the one that took it. The key is split as [`held_key`] splits it:
+/// `classid` its high 32 bits, `objid` its low ones.
+pub fn held_condition(n: usize) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM pg_locks, hashtextextended(${n}, 0) AS k
+                  WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+                    AND objsubid = 1 AND classid::bigint = (k >> 32) & 4294967295
+                    AND objid::bigint = k & 4294967295)"
+    )
+}
+
+/// Whether the server session running this statement holds the lock of `set`.
 pub async fn held(conn: &mut PgConnection, set: &str) -> Result<bool, EngineError> {
-    let guard = Guard::Set(set);
-    let key = key(conn, guard).await?;
-    held_key(conn, key, guard).await
+    sqlx::query_scalar(&format!("SELECT {}", held_condition(1)))
+        .persistent(false)
+        .bind(set_label(set))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db(format!("checking {}", Guard::Set(set))))
+}
+
+/// The label of the lock of `set`, as [`held_condition`] binds it.
+pub fn set_label(set: &str) -> String {
+    Guard::Set(set).label()
 }
 
 async fn held_key(

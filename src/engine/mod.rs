@@ -680,9 +680,14 @@ pub async fn up(
             }
             let mut steps = Vec::new();
             let total = plan.len();
+            let session = match total {
+                0 => None,
+                _ => execute::session(conn, &limits).await,
+            };
+            let run = (&limits, session.as_ref());
             for (i, m) in plan.into_iter().enumerate() {
                 let place = (i + 1, total);
-                steps.push(step(conn, set, m, Direction::Up, place, &limits, events).await?);
+                steps.push(step(conn, set, m, Direction::Up, place, run, events).await?);
             }
             Ok(steps)
         },
@@ -698,7 +703,7 @@ async fn step(
     m: &Migration,
     direction: Direction,
     (index, total): (usize, usize),
-    limits: &Limits,
+    (limits, session): (&Limits, Option<&execute::Session>),
     events: &dyn Fn(&Event),
 ) -> Result<Step, EngineError> {
     let name = set.name.as_str();
@@ -717,7 +722,7 @@ async fn step(
         },
     });
     limits.run.check()?;
-    let ms = execute::run(conn, set, m, direction, limits, events).await?;
+    let ms = execute::run(conn, set, m, direction, (limits, session), events).await?;
     events(&match direction {
         Direction::Up => Event::Applied {
             set: name,
@@ -785,9 +790,11 @@ pub async fn down(
                 data_at_risk,
             })?;
             let mut steps = Vec::new();
+            let session = execute::session(conn, &limits).await;
+            let run = (&limits, session.as_ref());
             for (i, m) in plan.iter().enumerate() {
                 let place = (i + 1, plan.len());
-                steps.push(step(conn, set, m, Direction::Down, place, &limits, events).await?);
+                steps.push(step(conn, set, m, Direction::Down, place, run, events).await?);
             }
             if set.schema != "public" && history::read(conn, &set.name).await?.is_empty() {
                 drop_own_schema(conn, set, events).await?;
