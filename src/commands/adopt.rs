@@ -127,21 +127,11 @@ pub(super) async fn adopt(g: &Ctx<'_>, sets: &[MigrationSet], tool: &str) -> Res
     for (set, version) in decided {
         let mut recorded = Vec::new();
         for m in set.migrations.iter().filter(|m| m.version <= version) {
-            history::insert(
-                &mut tx,
-                history::NewRow {
-                    set: &set.name,
-                    version: m.version,
-                    name: &m.name,
-                    namespace: &set.schema,
-                    checksum: &m.checksum,
-                    execution_ms: 0,
-                },
-            )
-            .await
-            .map_err(engine::error::db(
-                "recording adopted migrations in migrate.history",
-            ))?;
+            history::insert(&mut tx, history::NewRow::of(set, m, 0))
+                .await
+                .map_err(engine::error::db(
+                    "recording adopted migrations in migrate.history",
+                ))?;
             recorded.push(m.version);
         }
         if !g.json {

@@ -591,18 +591,6 @@ impl From<EngineError> for Failure {
     }
 }
 
-/// The history row of `m` of `set`, run in `ms`.
-fn history_row<'a>(set: &'a MigrationSet, m: &'a Migration, ms: i64) -> history::NewRow<'a> {
-    history::NewRow {
-        set: &set.name,
-        version: m.version,
-        name: &m.name,
-        namespace: &set.schema,
-        checksum: &m.checksum,
-        execution_ms: ms,
-    }
-}
-
 async fn record(
     conn: &mut PgConnection,
     set: &MigrationSet,
@@ -611,7 +599,7 @@ async fn record(
     ms: i64,
 ) -> Result<(), sqlx::Error> {
     match direction {
-        Direction::Up => history::insert(conn, history_row(set, m, ms)).await,
+        Direction::Up => history::insert(conn, history::NewRow::of(set, m, ms)).await,
         Direction::Down => history::delete(conn, &set.name, m.version).await,
     }
 }
@@ -672,7 +660,7 @@ async fn run_in_transaction(
     // A file that releases advisory locks (pg_advisory_unlock_all) releases the set's:
     // another runner could be applying the same migration now. Never record then. The
     // check and the history row are one statement: one round trip per migration.
-    let row = history_row(set, m, ms);
+    let row = history::NewRow::of(set, m, ms);
     match history::record_holding_lock(&mut tx, row, direction == Direction::Up).await {
         Ok(true) => {}
         Ok(false) => {

@@ -201,6 +201,24 @@ pub struct NewRow<'a> {
     pub execution_ms: i64,
 }
 
+impl<'a> NewRow<'a> {
+    /// The row of migration `m` of `set`, run in `ms`.
+    pub fn of(
+        set: &'a crate::config::MigrationSet,
+        m: &'a crate::sets::Migration,
+        ms: i64,
+    ) -> NewRow<'a> {
+        NewRow {
+            set: &set.name,
+            version: m.version,
+            name: &m.name,
+            namespace: &set.schema,
+            checksum: &m.checksum,
+            execution_ms: ms,
+        }
+    }
+}
+
 pub async fn insert(conn: &mut PgConnection, row: NewRow<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(&format!("{INSERT} VALUES ($1, $2, $3, $4, $5, $6)"))
         .bind(row.set)
