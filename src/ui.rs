@@ -258,8 +258,9 @@ fn show(set: &str, total: Option<usize>, position: Option<usize>, message: Strin
             }
             bar.set_message(message);
             // drawn now, not at the next steady tick: a step shorter than the tick (an 8 ms
-            // upkeep statement) is shown too
-            bar.tick();
+            // upkeep statement) is shown too. Forced: with a steady ticker installed `tick`
+            // draws nothing, and `set_message`'s own draw is rate-limited.
+            bar.force_draw();
         }
         None => {
             // built whole before the first frame is drawn: never a frame without its message
@@ -270,9 +271,10 @@ fn show(set: &str, total: Option<usize>, position: Option<usize>, message: Strin
             .with_prefix(set.to_string())
             .with_message(message)
             .with_position(position.unwrap_or(0) as u64);
+            // the first frame now, before the ticker's thread draws one (on a busy machine
+            // that came after a 5 ms step had ended, and the step was never shown)
+            bar.force_draw();
             bar.enable_steady_tick(Duration::from_millis(120));
-            // the first frame now, not a tick later
-            bar.tick();
             s.bar = Some(bar);
         }
     }
