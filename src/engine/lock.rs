@@ -109,7 +109,7 @@ pub async fn acquire(
         if got {
             // Behind a transaction-mode pooler the next statement may run in another server
             // session, where this lock is not held: check before relying on it.
-            if !held_key(conn, key, guard).await? {
+            if !held_guard(conn, guard).await? {
                 return Err(EngineError::LockNotHeld {
                     set: set.to_string(),
                 });
@@ -146,9 +146,10 @@ pub async fn acquire(
 }
 
 /// An SQL condition: the server session evaluating it holds the lock whose label
-/// ([`set_label`]) is bound as `$n`. Through a transaction-mode pooler it may be another
-/// session than the one that took it. The key is split as [`held_key`] splits it:
-/// `classid` its high 32 bits, `objid` its low ones.
+/// ([`set_label`] for a set's) is bound as `$n`. Through a transaction-mode pooler it may be
+/// another session than the one that took it. The server computes the key from the label
+/// as `key` does, and pg_locks shows it split: `classid` its high 32 bits, `objid` its low
+/// ones.
 pub fn held_condition(n: usize) -> String {
     format!(
         "EXISTS (SELECT 1 FROM pg_locks, hashtextextended(${n}, 0) AS k
@@ -160,35 +161,22 @@ pub fn held_condition(n: usize) -> String {
 
 /// Whether the server session running this statement holds the lock of `set`.
 pub async fn held(conn: &mut PgConnection, set: &str) -> Result<bool, EngineError> {
+    held_guard(conn, Guard::Set(set)).await
+}
+
+/// Whether the server session running this statement holds the lock `guard`.
+async fn held_guard(conn: &mut PgConnection, guard: Guard<'_>) -> Result<bool, EngineError> {
     sqlx::query_scalar(&format!("SELECT {}", held_condition(1)))
         .persistent(false)
-        .bind(set_label(set))
+        .bind(guard.label())
         .fetch_one(&mut *conn)
         .await
-        .map_err(db(format!("checking {}", Guard::Set(set))))
+        .map_err(db(format!("checking {guard}")))
 }
 
 /// The label of the lock of `set`, as [`held_condition`] binds it.
 pub fn set_label(set: &str) -> String {
     Guard::Set(set).label()
-}
-
-async fn held_key(
-    conn: &mut PgConnection,
-    key: i64,
-    guard: Guard<'_>,
-) -> Result<bool, EngineError> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-             AND pid = pg_backend_pid() AND objsubid = 1
-             AND classid::bigint = $1 AND objid::bigint = $2)",
-    )
-    .persistent(false)
-    .bind(((key as u64) >> 32) as i64)
-    .bind(((key as u64) & 0xffff_ffff) as i64)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db(format!("checking {guard}")))
 }
 
 /// Releases the lock `guard` (never on a connection the run gave up on: the server
