@@ -129,19 +129,9 @@ fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
 
-/// The bytes a word goes on with (letters, digits, `_`, `$`, any byte of a multibyte
-/// character), as a table: words are most of a migration's bytes, and a lookup costs one
-/// load where two calls per byte cost most of a debug build's time loading a set.
-const IDENT_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
-        b += 1;
-    }
-    table
-};
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
 
 /// Every token of `src`, in order, comments included.
 pub fn tokens(src: &str) -> Result<Vec<Token<'_>>, LexError> {
@@ -173,7 +163,7 @@ impl<'a> Iterator for Tokens<'a> {
             what,
             line: line_of(src, at),
         };
-        while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\t' | b'\r' | b'\x0c') {
+        while i < b.len() && b[i].is_ascii_whitespace() {
             i += 1;
         }
         if i >= b.len() {
@@ -259,7 +249,7 @@ impl<'a> Iterator for Tokens<'a> {
                 Kind::MetaCommand
             }
             _ if is_ident_start(c) => {
-                while i < b.len() && IDENT_BYTE[b[i] as usize] {
+                while i < b.len() && is_ident_byte(b[i]) {
                     i += 1;
                 }
                 let word = &src[start..i];
