@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 5;
 
-/// One floor run: a new server, both sets applied by psql, the server stopped.
-fn floor(psql: &Path) -> Duration {
+/// One floor run: a new server (its directory in memory when `in_memory`), both sets applied
+/// by psql, the server stopped.
+fn floor(psql: &Path, in_memory: bool) -> Duration {
     let started = Instant::now();
     let cluster = Cluster::start(&ClusterOptions {
         // initdb, and nothing cached
         cache_dir: Some(PathBuf::new()),
+        in_memory,
         ..Default::default()
     })
     .expect("a throwaway server");
@@ -51,9 +53,11 @@ fn main() {
     };
     let warm = tempfile::tempdir().expect("cache");
     proof(warm.path());
-    let (mut floors, mut warms, mut colds) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut floors, mut memory_floors) = (Vec::new(), Vec::new());
+    let (mut warms, mut colds) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        floors.push(floor(&psql));
+        floors.push(floor(&psql, false));
+        memory_floors.push(floor(&psql, true));
         warms.push(proof(warm.path()));
         let cold = tempfile::tempdir().expect("cache");
         colds.push(proof(cold.path()));
@@ -66,6 +70,10 @@ fn main() {
         floor.as_secs_f64()
     );
     for (what, times) in [
+        (
+            "floor with the server's directory in memory (/dev/shm)",
+            memory_floors,
+        ),
         ("verify --roundtrip, data directory cached", warms),
         ("verify --roundtrip, first run (initdb)", colds),
     ] {

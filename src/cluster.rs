@@ -3,8 +3,9 @@
 //! URL is given. One implementation for both.
 //!
 //! The server listens on 127.0.0.1 on a free port (never a fixed one: other servers may hold
-//! 5432), keeps its data, socket and log in one temporary directory, and is tuned for
-//! throwaway use (`fsync=off`). Postgres refuses to run as root, so when this process is root
+//! 5432), keeps its data, socket and log in one temporary directory (in memory when asked and
+//! there is room: [`ClusterOptions::in_memory`]), and is tuned for throwaway use
+//! (`fsync=off`). Postgres refuses to run as root, so when this process is root
 //! the server runs as the `postgres` OS user. Unless the cluster is kept, the server is tied
 //! to this process: on Linux the kernel sends it SIGQUIT if the thread that started it dies
 //! (`PR_SET_PDEATHSIG`); elsewhere (macOS) a small watchdog shell does the same within a
@@ -68,6 +69,39 @@ pub struct ClusterOptions {
     /// Where initialised data directories are kept, to be copied instead of running initdb
     /// again; `None`: [`default_cache_dir`]; an empty path: nowhere (initdb every time).
     pub cache_dir: Option<PathBuf>,
+    /// Keep the server's directory on a file system in memory (`/dev/shm`, when it is a
+    /// tmpfs with [`MEMORY_ROOM`] free), else in the temporary directory. Every table, index
+    /// and database is files, and their creation and removal is most of the kernel's share of
+    /// a schema's DDL: in memory the rollback proof's server spent 1.6 s of CPU instead of
+    /// 2.2 s. For servers whose data is small and short-lived (scratch servers, tests), not
+    /// for a sandbox a developer may load with data. Its WAL is kept small
+    /// (`max_wal_size`), since it takes memory too.
+    pub in_memory: bool,
+}
+
+/// The free space a file system in memory must have to take a server's directory: a scratch
+/// server holds some tens of megabytes; a test suite's shared server about 1 GB at most.
+pub const MEMORY_ROOM: u64 = 2 << 30;
+
+/// The directory in memory a server's directory may go to, when there is one with room.
+#[cfg(target_os = "linux")]
+fn memory_dir() -> Option<PathBuf> {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    // SAFETY: statfs writes into the zeroed struct it is given; the path is a C string.
+    let stat = unsafe {
+        let mut stat: libc::statfs = std::mem::zeroed();
+        if libc::statfs(c"/dev/shm".as_ptr(), &mut stat) != 0 {
+            return None;
+        }
+        stat
+    };
+    let free = (stat.f_bavail as u64).saturating_mul(stat.f_bsize as u64);
+    (stat.f_type as i64 == TMPFS_MAGIC && free >= MEMORY_ROOM).then(|| PathBuf::from("/dev/shm"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn memory_dir() -> Option<PathBuf> {
+    None
 }
 
 /// Environment variable naming the cache of initialised data directories.
@@ -98,6 +132,8 @@ pub struct Cluster {
     superuser: String,
     settings: Vec<(String, String)>,
     standby: bool,
+    /// Whether its directory is in memory ([`ClusterOptions::in_memory`]).
+    in_memory: bool,
     /// Off Linux: the process that stops the server if this one dies.
     watchdog: Option<Child>,
 }
@@ -203,8 +239,24 @@ impl Cluster {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let root = std::env::temp_dir().join(format!("migrate-pg-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&root).map_err(io(format!("creating {}", root.display())))?;
+        let name = format!("migrate-pg-{}-{nanos}", std::process::id());
+        // In memory when asked and possible; a directory that cannot be made there is made
+        // in the temporary directory instead.
+        let in_memory = opts
+            .in_memory
+            .then(memory_dir)
+            .flatten()
+            .map(|d| d.join(&name))
+            .filter(|root| std::fs::create_dir(root).is_ok());
+        let (root, in_memory) = match in_memory {
+            Some(root) => (root, true),
+            None => {
+                let root = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&root)
+                    .map_err(io(format!("creating {}", root.display())))?;
+                (root, false)
+            }
+        };
         let cache = match &opts.cache_dir {
             Some(d) if d.as_os_str().is_empty() => None,
             Some(d) => Some(d.join("initdb")),
@@ -220,6 +272,7 @@ impl Cluster {
             superuser: opts.superuser.clone().unwrap_or_else(|| "postgres".into()),
             settings: opts.settings.clone(),
             standby: opts.standby,
+            in_memory,
             watchdog: None,
         };
         // From here on, a failure drops `cluster`, which removes the directory.
@@ -369,6 +422,12 @@ impl Cluster {
                 "full_page_writes=off",
             ])
             .args(["-c", "max_connections=200"])
+            // In memory, WAL takes memory: checkpoints come sooner (they cost little there).
+            .args(if self.in_memory {
+                &["-c", "max_wal_size=256MB"][..]
+            } else {
+                &[]
+            })
             .args(
                 self.settings
                     .iter()

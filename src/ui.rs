@@ -483,7 +483,8 @@ pub fn working(what: &str, message: &str) {
 pub fn step_started(set: &str, index: usize, total: usize, label: &str) {
     if let Ok(mut s) = ui().state.lock() {
         s.current = None;
-        s.steps.retain(|(of, _, _)| of != set);
+        s.steps
+            .retain(|(of, name, _)| !(of == set && name == label));
         s.steps
             .push((set.to_string(), label.to_string(), Instant::now()));
     }
@@ -491,11 +492,15 @@ pub fn step_started(set: &str, index: usize, total: usize, label: &str) {
     verbose(&format!("{set}: proving {label} ({index}/{total})"));
 }
 
-/// The end of a step started by [`step_started`]: a line, as a migration gets one (its
-/// outcome comes with the proof's report).
-pub fn step_finished(set: &str, index: usize, total: usize) {
+/// The end of the step `label` started by [`step_started`] (a set's steps may run at once):
+/// a line, as a migration gets one (its outcome comes with the proof's report); `index` steps
+/// of `total` are done.
+pub fn step_finished(set: &str, label: &str, index: usize, total: usize) {
     let step = ui().state.lock().ok().and_then(|mut s| {
-        let at = s.steps.iter().position(|(of, _, _)| of == set)?;
+        let at = s
+            .steps
+            .iter()
+            .position(|(of, name, _)| of == set && name == label)?;
         Some(s.steps.remove(at))
     });
     if let Some((_, label, since)) = step {

@@ -6,9 +6,11 @@ use anyhow::{bail, Context, Result};
 use migrate::config::MigrationSet;
 use migrate::engine;
 use migrate::run::Run;
+use migrate::verify::roundtrip;
 use migrate::verify::scratch::ScratchServer;
 use serde_json::json;
 use sqlx::PgConnection;
+use std::cell::Cell;
 
 pub(super) async fn snapshot(
     g: &Ctx<'_>,
@@ -548,34 +550,49 @@ async fn all_at_once<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> 
     outputs.into_iter().flatten().collect()
 }
 
+/// `verify --roundtrip`: every set's rollback proof on scratch databases of `server`, cut into
+/// shares for `cores` cores (roundtrip::plan).
 pub(super) async fn roundtrip(
     g: &Ctx<'_>,
     sets: &[MigrationSet],
     server: &ScratchServer,
+    cores: usize,
 ) -> Result<()> {
     let color = use_color(g);
     let mut all_ok = true;
     let mut reports = Vec::new();
-    // Every set is proven at once, each on a scratch database of its own on the one server:
-    // while one waits for the server, the other's statements run (two sets took 5.3 s one
-    // after the other and 3.4 s at once, on two cores). Reports follow in the sets' order.
-    let proofs = sets.iter().map(|set| {
-        server.with_database("roundtrip", async |c: &mut PgConnection| {
-            let started = |index: usize, total: usize, label: &str| {
-                if index > 1 {
-                    crate::ui::step_finished(&set.name, index - 1, total);
-                }
-                crate::ui::step_started(&set.name, index, total, label);
+    // Every set is proven at once, in shares (roundtrip::plan), each on a scratch database of
+    // its own on the one server: while one waits for the server, another's statements run
+    // (two sets took 5.3 s one after the other and 3.4 s at once, on two cores). Reports
+    // follow in the sets' order.
+    let counts: Vec<(Cell<usize>, Cell<usize>)> =
+        sets.iter().map(|_| (Cell::new(0), Cell::new(0))).collect();
+    let work: Vec<(usize, roundtrip::Share)> = roundtrip::plan(sets, cores)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, shares)| shares.into_iter().map(move |s| (i, s)))
+        .collect();
+    let proofs = work.iter().map(|&(i, share)| {
+        let (set, (begun, done)) = (&sets[i], &counts[i]);
+        let total = roundtrip::step_count(set);
+        server.with_database("roundtrip", async move |c: &mut PgConnection| {
+            let started = |label: &str| {
+                begun.set(begun.get() + 1);
+                crate::ui::step_started(&set.name, begun.get(), total, label);
+            };
+            let finished = |label: &str| {
+                done.set(done.get() + 1);
+                crate::ui::step_finished(&set.name, label, done.get(), total);
             };
             Ok::<_, anyhow::Error>(
-                migrate::verify::roundtrip::prove(&g.run, c, set, &started).await?,
+                roundtrip::prove_share(&g.run, c, set, share, &started, &finished).await?,
             )
         })
     });
-    let proven = all_at_once(proofs.collect()).await;
-    for (set, steps) in sets.iter().zip(proven) {
-        let steps = steps?;
-        crate::ui::step_finished(&set.name, steps.len(), steps.len());
+    let mut outcomes = all_at_once(proofs.collect()).await.into_iter();
+    for (i, set) in sets.iter().enumerate() {
+        let mine = work.iter().filter(|(of, _)| *of == i).count();
+        let steps = roundtrip::joined(outcomes.by_ref().take(mine).collect())?;
         crate::ui::finish();
         for s in &steps {
             crate::ui::emit(
@@ -612,7 +629,18 @@ pub(super) async fn roundtrip(
                 }
             }
         }
-        reports.push(json!({ "set": set.name, "ok": ok, "steps": steps }));
+        // The versions each share proved, first and last (roundtrip::plan).
+        let shares: Vec<serde_json::Value> = work
+            .iter()
+            .filter(|(of, s)| *of == i && s.end > s.first)
+            .map(|(_, s)| {
+                json!({
+                    "first": set.migrations[s.first].version,
+                    "last": set.migrations[s.end - 1].version,
+                })
+            })
+            .collect();
+        reports.push(json!({ "set": set.name, "ok": ok, "steps": steps, "shares": shares }));
     }
     if g.json {
         print_json(

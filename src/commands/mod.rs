@@ -259,16 +259,22 @@ pub async fn run(cli: Cli, run: Run) -> Result<()> {
             roundtrip: true,
             scratch_url,
             scratch_template,
+            jobs,
         } => {
             let server = scratch_server(g, scratch_url.as_deref(), scratch_template.as_deref())?;
-            checks::roundtrip(g, &sets, &server).await
+            let cores = jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                usize::from,
+            );
+            checks::roundtrip(g, &sets, &server, cores).await
         }
         Command::Verify {
             roundtrip: false,
             scratch_url,
             scratch_template,
-        } if scratch_url.is_some() || scratch_template.is_some() => Err(UsageError(
-            "--scratch-url and --scratch-template are used only with --roundtrip; plain verify only reads the database"
+            jobs,
+        } if scratch_url.is_some() || scratch_template.is_some() || jobs.is_some() => Err(UsageError(
+            "--scratch-url, --scratch-template and --jobs are used only with --roundtrip; plain verify only reads the database"
                 .into(),
         )
         .into()),

@@ -77,7 +77,12 @@ impl ScratchServer {
                 _cluster: None,
             },
             None => {
-                let cluster = Cluster::start(&ClusterOptions::default())?;
+                // A scratch server's data is small and lives as long as this run: in memory,
+                // its DDL costs less (ClusterOptions::in_memory).
+                let cluster = Cluster::start(&ClusterOptions {
+                    in_memory: true,
+                    ..Default::default()
+                })?;
                 let url = cluster.url("postgres");
                 ScratchServer {
                     admin: engine::options(&url)?,

@@ -121,6 +121,8 @@ static CASES: &[Case] = &[
     case(Empty, &["--set", "", "status"], 2, "--set names an empty set"),
     case(Empty, &["up"], 2, "both install into schema `public` and cannot share one database"),
     case(Empty, &["--set", "witchcraft", "verify", "--scratch-url", "{url}"], 2, "used only with --roundtrip"),
+    case(Empty, &["--set", "witchcraft", "verify", "--jobs", "2"], 2, "--jobs are used only with --roundtrip"),
+    case(Empty, &["--set", "witchcraft", "verify", "--roundtrip", "--jobs", "0"], 2, "invalid value '0' for '--jobs <N>'"),
     case(Empty, &["--set", "witchcraft", "adopt", "--from", "nothing"], 2, "--from \"nothing\""),
     case(Empty, &["--config", "/nonexistent/migrations.toml", "status"], 2, "cannot read /nonexistent/migrations.toml"),
     case(Empty, &["--config", "/", "status"], 2, "Is a directory"),

@@ -315,3 +315,126 @@ async fn a_failing_down_rolls_back_and_names_file_and_line() {
         2
     );
 }
+
+/// A set of nine migrations, each making a table `lc_k` with an index; `downs` replaces the
+/// down file of some.
+fn long_chain(downs: &[(usize, &str)]) -> TempSet {
+    let files: Vec<(String, String)> = (1..=9)
+        .flat_map(|k| {
+            let up = format!(
+                "CREATE TABLE lc_{k} (id int PRIMARY KEY, v int);\nCREATE INDEX lc_{k}_v ON lc_{k} (v);\n"
+            );
+            let down = downs
+                .iter()
+                .find(|(of, _)| *of == k)
+                .map_or_else(|| format!("DROP TABLE lc_{k};\n"), |(_, d)| d.to_string());
+            [
+                (format!("000{k}_t{k}.up.sql"), up),
+                (format!("000{k}_t{k}.down.sql"), down),
+            ]
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    TempSet::new("lc", &files)
+}
+
+/// `verify --roundtrip --json` of `set` planned for `jobs` cores, on a throwaway server of its
+/// own (the test server's scratch databases are counted by another test): the set's report.
+fn proof(db: &TestDb, set: &TempSet, jobs: &str) -> (i32, serde_json::Value) {
+    let out = run(db.migrate().arg("--config").arg(&set.config).args([
+        "verify",
+        "--roundtrip",
+        "--json",
+        "--jobs",
+        jobs,
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", out.stdout, out.stderr));
+    (out.code, v["sets"][0].clone())
+}
+
+/// The proof cut into shares reports what the one chain does, step for step: a failure in
+/// either share is named at its migration, a proof that stops in the first share ignores what
+/// the second found (those steps were never reached), and one that stops in the second keeps
+/// the first's steps.
+#[tokio::test]
+async fn a_proof_in_shares_reports_what_the_one_chain_reports() {
+    let db = TestDb::new().await;
+    let forgets_index = |k: usize| format!("DROP INDEX lc_{k}_v;\n");
+    let leaves_table = "DROP INDEX lc_1_v;\n";
+    // (what, the set, (step, outcome) of some steps)
+    type Case<'a> = (&'a str, TempSet, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        ("every down right", long_chain(&[]), vec![]),
+        (
+            // 3: the table stays, so up 3 fails again and the proof stops in the first share;
+            // 8's wrong down is never reached
+            "stops in the first share",
+            long_chain(&[(3, &forgets_index(3)), (8, &forgets_index(8))]),
+            vec![
+                ("0003 t3", "fail"),
+                ("0004 t4", "skipped"),
+                ("0008 t8", "skipped"),
+            ],
+        ),
+        (
+            // 8's down drops the index only: its table is left behind, applying 8 again fails
+            "stops in the second share",
+            long_chain(&[(8, &forgets_index(8))]),
+            vec![
+                ("0007 t7", "pass"),
+                ("0008 t8", "fail"),
+                ("0009 t9", "skipped"),
+            ],
+        ),
+        (
+            // a down that fails (it drops its table twice) stops nothing; 9's drops another
+            // migration's index and leaves its own table, so the proof stops at the end
+            "a failing down in each share",
+            long_chain(&[
+                (2, "DROP TABLE lc_2;\nDROP TABLE lc_2;\n"),
+                (9, leaves_table),
+            ]),
+            vec![
+                ("0002 t2", "fail"),
+                ("0003 t3", "pass"),
+                ("0009 t9", "fail"),
+            ],
+        ),
+    ];
+    for (what, set, expected) in cases {
+        let (chain_code, chain) = proof(&db, &set, "1");
+        let (shared_code, shared) = proof(&db, &set, "2");
+        let firsts = |v: &serde_json::Value| {
+            v["shares"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["first"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(firsts(&chain), [1], "{what}: {chain}");
+        assert_eq!(firsts(&shared), [1, 6], "{what}: {shared}");
+        assert_eq!(shared["steps"], chain["steps"], "{what}");
+        assert_eq!(
+            (shared_code, &shared["ok"]),
+            (chain_code, &chain["ok"]),
+            "{what}"
+        );
+        let steps = chain["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 11, "{what}: {chain}");
+        for (step, outcome) in &expected {
+            let found = steps.iter().find(|s| s["step"] == *step).unwrap();
+            assert_eq!(found["outcome"], *outcome, "{what}: {step}: {found}");
+        }
+        if expected.is_empty() {
+            assert!(
+                steps.iter().all(|s| s["outcome"] == "pass"),
+                "{what}: {chain}"
+            );
+        }
+    }
+}

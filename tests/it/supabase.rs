@@ -566,6 +566,7 @@ async fn upkeep_is_scheduled_and_unscheduled_with_the_real_pg_cron() {
             ("shared_preload_libraries".into(), "pg_cron".into()),
             ("cron.database_name".into(), "postgres".into()),
         ],
+        in_memory: true,
         ..Default::default()
     })
     .unwrap_or_else(|e| {
