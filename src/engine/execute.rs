@@ -136,8 +136,14 @@ async fn own_schema(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx::E
     Ok(())
 }
 
-/// `file:line:column` of a failure in `stmt`, plus the server's message on one line.
-fn locate(file: &SqlFile, stmt: &Statement<'_>, e: &sqlx::Error) -> (String, String) {
+/// `file:line:column` of a failure in `stmt`, sent to the server as part of `sent` (the text
+/// sent, which a position in the error counts in), plus the server's message on one line.
+fn locate(
+    file: &SqlFile,
+    sent: &Statement<'_>,
+    stmt: &Statement<'_>,
+    e: &sqlx::Error,
+) -> (String, String) {
     let mut offset = stmt.offset;
     let mut message = super::error::reason(e);
     if let Some(pg) = e
@@ -146,8 +152,8 @@ fn locate(file: &SqlFile, stmt: &Statement<'_>, e: &sqlx::Error) -> (String, Str
     {
         match pg.position() {
             Some(PgErrorPosition::Original(pos)) => {
-                if let Some((b, _)) = stmt.text.char_indices().nth(pos.saturating_sub(1)) {
-                    offset = stmt.offset + b;
+                if let Some((b, _)) = sent.text.char_indices().nth(pos.saturating_sub(1)) {
+                    offset = sent.offset + b;
                 }
             }
             _ => {
@@ -248,11 +254,34 @@ async fn send(
     sql: &str,
     blockers: &mut Option<String>,
 ) -> Result<(), sqlx::Error> {
+    send_counting(conn, session, sql, blockers)
+        .await
+        .map_err(|(_, e)| e)
+}
+
+/// [`send`] for text that may hold several statements: on failure, also how many of them
+/// the server completed before it (the next one failed).
+async fn send_counting(
+    conn: &mut PgConnection,
+    session: Option<&Session>,
+    sql: &str,
+    blockers: &mut Option<String>,
+) -> Result<(), (usize, sqlx::Error)> {
     let lock_timeout = session.map_or(WATCH_EVERY, |s| s.lock_timeout);
-    let exec = sqlx::raw_sql(sql).execute(&mut *conn);
+    let completed = std::cell::Cell::new(0usize);
+    let exec = async {
+        let mut results = sqlx::raw_sql(sql).fetch_many(&mut *conn);
+        while let Some(result) = std::future::poll_fn(|cx| results.as_mut().poll_next(cx)).await {
+            if let sqlx::Either::Left(_) = result? {
+                completed.set(completed.get() + 1);
+            }
+        }
+        Ok::<(), sqlx::Error>(())
+    };
+    let exec = async { exec.await.map_err(|e| (completed.get(), e)) };
     tokio::pin!(exec);
     let Some(session) = session else {
-        return exec.await.map(|_| ());
+        return exec.await;
     };
     let mut watcher: Option<PgConnection> = None;
     let mut watching = true;
@@ -264,7 +293,7 @@ async fn send(
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + first, WATCH_EVERY);
     loop {
         tokio::select! {
-            done = &mut exec => return done.map(|_| ()),
+            done = &mut exec => return done,
             _ = tick.tick(), if watching => {
                 let probe = async {
                     if watcher.is_none() {
@@ -290,14 +319,14 @@ async fn send(
                     Err(_) => {
                         watcher = None;
                         if answered.elapsed() >= session.server_timeout {
-                            return Err(sqlx::Error::Io(std::io::Error::new(
+                            return Err((completed.get(), sqlx::Error::Io(std::io::Error::new(
                                 std::io::ErrorKind::TimedOut,
                                 format!(
                                     "{GAVE_UP} {:.1}s, and a health check on a second connection got no answer either (--server-timeout {})",
                                     answered.elapsed().as_secs_f64(),
                                     crate::config::format_duration(session.server_timeout)
                                 ),
-                            )));
+                            ))));
                         }
                     }
                 }
@@ -631,13 +660,23 @@ async fn run_in_transaction(
         let _ = tx.rollback().await;
         return Err(db(doing)(e).into());
     }
-    for stmt in statements {
-        if let Err(e) = limits.run.check() {
-            let _ = tx.rollback().await;
-            return Err(EngineError::from(e).into());
-        }
-        if let Err(e) = send(&mut tx, session, stmt.text, blockers).await {
-            let (location, message) = locate(file, stmt, &e);
+    if let Err(e) = limits.run.check() {
+        let _ = tx.rollback().await;
+        return Err(EngineError::from(e).into());
+    }
+    // The statements go as one simple query, the file's text from the first to the last
+    // (comments between them included): one round trip, where psql makes one per statement
+    // (Witchcraft's up files: 130 ms so, 166 ms one by one). The server runs them in order
+    // and stops at the first error: the statements it completed before tell which failed,
+    // and a position in the error counts in the file's text.
+    if let (Some(first), Some(last)) = (statements.first(), statements.last()) {
+        let sent = Statement {
+            text: &file.sql[first.offset..last.offset + last.text.len()],
+            offset: first.offset,
+        };
+        if let Err((completed, e)) = send_counting(&mut tx, session, sent.text, blockers).await {
+            let stmt = &statements[completed.min(statements.len() - 1)];
+            let (location, message) = locate(file, &sent, stmt, &e);
             let outcome = if gave_up(&e) {
                 Outcome::ServerLost
             } else {
@@ -794,7 +833,7 @@ async fn run_without_transaction(
         };
         return Err(match failed {
             Ok(e) => {
-                let (location, message) = locate(file, stmt, &e);
+                let (location, message) = locate(file, stmt, stmt, &e);
                 Failure {
                     error: FailureKind::Statement {
                         location,

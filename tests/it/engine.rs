@@ -283,6 +283,59 @@ async fn a_failing_migration_leaves_nothing_behind_and_names_the_line() {
     );
 }
 
+/// A file's statements go to the server as one query: a failure is still named at its own
+/// statement, whether the server says where (a position, counted in the text sent) or not
+/// (the statements it completed before the error tell which one failed).
+#[tokio::test]
+async fn a_failure_in_a_later_statement_is_named_at_its_line() {
+    let cases = [
+        // no position: a unique violation in the fourth statement, after a comment
+        (
+            "CREATE TABLE b1 (id int PRIMARY KEY);\nINSERT INTO b1 VALUES (1);\n-- again:\nINSERT INTO b1 VALUES (2);\n\n  INSERT INTO b1\n  VALUES (1);\nCREATE TABLE b2 (id int);\n",
+            "0001_a.up.sql:6:3:",
+            "duplicate key value violates unique constraint \"b1_pkey\"",
+        ),
+        // no position, a statement that returns rows before it
+        (
+            "CREATE TABLE b1 (id int);\nSELECT 1 FROM generate_series(1, 3);\nSELECT 1 / 0;\n",
+            "0001_a.up.sql:3:1:",
+            "division by zero",
+        ),
+        // a syntax error in the third statement: the server runs none of them
+        (
+            "CREATE TABLE b1 (id int);\n/* a comment; with a semicolon */\nINSERT INTO b1 VALUES (1);\nSELEC 1;\n",
+            "0001_a.up.sql:4:1:",
+            "syntax error at or near \"SELEC\"",
+        ),
+    ];
+    for (sql, location, message) in cases {
+        let set = TempSet::new(
+            "later",
+            &[("0001_a.up.sql", sql), ("0001_a.down.sql", "SELECT 1;\n")],
+        );
+        let db = TestDb::new().await;
+        let mut c = db.conn().await;
+        let err = engine::up(&mut c, &set.set(), None, "5s", &quiet)
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("later/{location} {message}")),
+            "{sql}: {msg}"
+        );
+        assert!(msg.contains("rolled back"), "{msg}");
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'b_'"
+            )
+            .await,
+            0,
+            "{sql}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn plpgsql_errors_point_at_the_line_inside_the_block() {
     let (_db, mut c, err) = up_fails("plpgsql").await;

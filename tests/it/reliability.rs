@@ -289,9 +289,10 @@ async fn a_signal_cancels_the_statement_on_the_server_and_rolls_back() {
         let db = TestDb::new().await;
         let mut c = db.conn().await;
         let child = spawn(&db, &set, "stopped", &["up"]);
+        // (the file goes as one query: the sleep is its second statement)
         wait_until(
             &mut c,
-            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' AND state = 'active' AND datname = current_database())",
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(60)%' AND state = 'active' AND datname = current_database() AND pid <> pg_backend_pid())",
         )
         .await;
         let sent = Instant::now();
@@ -319,7 +320,7 @@ async fn a_signal_cancels_the_statement_on_the_server_and_rolls_back() {
         assert_eq!(
             scalar_i64(
                 &mut c,
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%' AND datname = current_database()"
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(60)%' AND datname = current_database() AND pid <> pg_backend_pid()"
             )
             .await,
             0
