@@ -660,22 +660,25 @@ async fn run_in_transaction(
         let _ = tx.rollback().await;
         return Err(db(doing)(e).into());
     }
-    if let Err(e) = limits.run.check() {
-        let _ = tx.rollback().await;
-        return Err(EngineError::from(e).into());
-    }
     // The statements go as one simple query, the file's text from the first to the last
     // (comments between them included): one round trip, where psql makes one per statement
-    // (Witchcraft's up files: 130 ms so, 166 ms one by one). The server runs them in order
-    // and stops at the first error: the statements it completed before tell which failed,
-    // and a position in the error counts in the file's text.
-    if let (Some(first), Some(last)) = (statements.first(), statements.last()) {
+    // (Witchcraft's up files: 130 ms so, 166 ms one by one). A big file goes in parts of
+    // about BATCH_BYTES, since the server parses a whole query before running any of it.
+    // The server runs a query's statements in order and stops at the first error: the
+    // statements it completed before tell which failed, and a position in the error counts
+    // in the file's text.
+    for part in batches(statements, BATCH_BYTES) {
+        if let Err(e) = limits.run.check() {
+            let _ = tx.rollback().await;
+            return Err(EngineError::from(e).into());
+        }
+        let (first, last) = (&part[0], &part[part.len() - 1]);
         let sent = Statement {
             text: &file.sql[first.offset..last.offset + last.text.len()],
             offset: first.offset,
         };
         if let Err((completed, e)) = send_counting(&mut tx, session, sent.text, blockers).await {
-            let stmt = &statements[completed.min(statements.len() - 1)];
+            let stmt = &part[completed.min(part.len() - 1)];
             let (location, message) = locate(file, &sent, stmt, &e);
             let outcome = if gave_up(&e) {
                 Outcome::ServerLost
@@ -744,6 +747,32 @@ async fn run_in_transaction(
         });
     }
     Ok(ms)
+}
+
+/// How much of a file's text one query carries at most, unless one statement is longer: the
+/// server parses a query whole before it runs any of it, and holds every parse tree till the
+/// end, so a big file in one query would take memory in proportion to its size, for no gain
+/// (a 50 MB file of INSERTs: 1.16 s in one query, 1.05 s in parts of 1 MiB, 7 s with psql).
+const BATCH_BYTES: usize = 1 << 20;
+
+/// `statements` in runs of consecutive ones whose text, from the first's start to the last's
+/// end, is at most `limit` bytes (a longer statement is a run of its own).
+fn batches<'s, 'a>(
+    statements: &'s [Statement<'a>],
+    limit: usize,
+) -> impl Iterator<Item = &'s [Statement<'a>]> {
+    let mut rest = statements;
+    std::iter::from_fn(move || {
+        let first = rest.first()?;
+        let n = rest
+            .iter()
+            .position(|s| s.offset + s.text.len() - first.offset > limit)
+            .unwrap_or(rest.len())
+            .max(1);
+        let (part, after) = rest.split_at(n);
+        rest = after;
+        Some(part)
+    })
 }
 
 async fn run_without_transaction(
@@ -905,6 +934,46 @@ async fn run_without_transaction(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_goes_in_runs_of_statements_no_longer_than_the_limit() {
+        let sql = "SELECT 1;\nSELECT 22;\n-- a comment\nSELECT 333;\nSELECT 4444444444;\nSELECT 5;";
+        let statements = split(sql).unwrap();
+        let runs = |limit| -> Vec<Vec<&str>> {
+            batches(&statements, limit)
+                .map(|run| run.iter().map(|s| s.text).collect())
+                .collect()
+        };
+        // the whole file when it fits
+        assert_eq!(
+            runs(1 << 20),
+            [vec![
+                "SELECT 1",
+                "SELECT 22",
+                "SELECT 333",
+                "SELECT 4444444444",
+                "SELECT 5"
+            ]]
+        );
+        // "SELECT 1;\nSELECT 22" is 20 bytes; with the comment, the third would make 44
+        assert_eq!(
+            runs(20),
+            [
+                vec!["SELECT 1", "SELECT 22"],
+                vec!["SELECT 333"],
+                vec!["SELECT 4444444444"],
+                vec!["SELECT 5"]
+            ]
+        );
+        // a statement longer than the limit goes alone, none is left out
+        assert_eq!(runs(3).concat(), texts(&statements));
+        assert!(runs(3).iter().all(|run| run.len() == 1));
+        assert_eq!(batches(&[], 10).count(), 0);
+    }
+
+    fn texts<'a>(statements: &[Statement<'a>]) -> Vec<&'a str> {
+        statements.iter().map(|s| s.text).collect()
+    }
 
     #[test]
     fn literals_read_the_same_whatever_standard_conforming_strings_says() {

@@ -308,7 +308,16 @@ async fn a_failure_in_a_later_statement_is_named_at_its_line() {
             "syntax error at or near \"SELEC\"",
         ),
     ];
-    for (sql, location, message) in cases {
+    // a file of more than one query's worth (1 MiB): the failure in its second part, line 1202
+    let filler = "x".repeat(1000);
+    let mut big = String::from("CREATE TABLE b1 (id int PRIMARY KEY, note text);\n");
+    for i in 0..1200 {
+        big.push_str(&format!("INSERT INTO b1 VALUES ({i}, '{filler}');\n"));
+    }
+    big.push_str("INSERT INTO b1 VALUES (7, 'again');\n");
+    let big_case = (big.as_str(), "0001_a.up.sql:1202:1:", "duplicate key value");
+    for (sql, location, message) in cases.into_iter().chain([big_case]) {
+        let shown = &sql[..sql.len().min(200)];
         let set = TempSet::new(
             "later",
             &[("0001_a.up.sql", sql), ("0001_a.down.sql", "SELECT 1;\n")],
@@ -321,7 +330,7 @@ async fn a_failure_in_a_later_statement_is_named_at_its_line() {
         let msg = err.to_string();
         assert!(
             msg.contains(&format!("later/{location} {message}")),
-            "{sql}: {msg}"
+            "{shown}: {msg}"
         );
         assert!(msg.contains("rolled back"), "{msg}");
         assert_eq!(
@@ -331,7 +340,7 @@ async fn a_failure_in_a_later_statement_is_named_at_its_line() {
             )
             .await,
             0,
-            "{sql}"
+            "{shown}"
         );
     }
 }
