@@ -85,7 +85,7 @@ pub const MEMORY_ROOM: u64 = 2 << 30;
 
 /// The directory in memory a server's directory may go to, when there is one with room.
 #[cfg(target_os = "linux")]
-fn memory_dir() -> Option<PathBuf> {
+pub fn memory_dir() -> Option<PathBuf> {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     // SAFETY: statfs writes into the zeroed struct it is given; the path is a C string.
     let stat = unsafe {
@@ -99,8 +99,9 @@ fn memory_dir() -> Option<PathBuf> {
     (stat.f_type as i64 == TMPFS_MAGIC && free >= MEMORY_ROOM).then(|| PathBuf::from("/dev/shm"))
 }
 
+/// The directory in memory a server's directory may go to: none off Linux.
 #[cfg(not(target_os = "linux"))]
-fn memory_dir() -> Option<PathBuf> {
+pub fn memory_dir() -> Option<PathBuf> {
     None
 }
 

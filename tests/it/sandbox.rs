@@ -251,3 +251,56 @@ async fn a_second_server_starts_from_the_cached_data_directory() {
     drop(c);
     second.stop().unwrap();
 }
+
+/// A server asked to be in memory keeps its directory in `/dev/shm` when that is a tmpfs with
+/// room (else in the temporary directory), with a smaller WAL; one not asked keeps it in the
+/// temporary directory. Either works the same and is removed when stopped.
+#[tokio::test]
+async fn a_server_in_memory_keeps_its_directory_there_when_there_is_room() {
+    use migrate::cluster::{memory_dir, Cluster, ClusterOptions};
+    for in_memory in [true, false] {
+        let server = Cluster::start(&ClusterOptions {
+            in_memory,
+            ..cluster_options()
+        })
+        .unwrap();
+        let expected = match (in_memory, memory_dir()) {
+            (true, Some(dir)) => dir,
+            _ => std::env::temp_dir(),
+        };
+        let root = server.root().to_path_buf();
+        assert_eq!(
+            root.parent(),
+            Some(expected.as_path()),
+            "in memory: {in_memory}"
+        );
+        let mut c = sqlx::PgConnection::connect(&server.url("postgres"))
+            .await
+            .unwrap();
+        let wal: String = sqlx::query_scalar("SHOW max_wal_size")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        let in_shm = root.starts_with("/dev/shm");
+        assert_eq!(wal == "256MB", in_shm, "{root:?}: max_wal_size {wal}");
+        sqlx::raw_sql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        drop(c);
+        server.stop().unwrap();
+        assert!(!root.exists(), "{root:?}");
+    }
+    // on this kind of machine (Linux, a tmpfs of several GiB) the memory is used
+    if let Ok(stat) = std::fs::metadata("/dev/shm") {
+        let free = std::process::Command::new("df")
+            .args(["--output=avail", "-B1", "/dev/shm"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|t| t.lines().nth(1)?.trim().parse::<u64>().ok());
+        if stat.is_dir() && free.is_some_and(|f| f >= migrate::cluster::MEMORY_ROOM) {
+            assert_eq!(memory_dir(), Some("/dev/shm".into()));
+        }
+    }
+}
