@@ -264,10 +264,11 @@ pub enum Command {
         /// required when the scratch server is Supabase or set up like it.
         #[arg(long, value_name = "DATABASE")]
         scratch_template: Option<String>,
-        /// With --roundtrip: the cores the proof plans for. A set's chain of steps is cut
-        /// into shares proven at once, each on a scratch database of its own, while that
-        /// shortens the proof (a long set in two on two cores); 1 proves each set as one
-        /// chain. Default: this machine's cores.
+        /// With --roundtrip: the cores the proof plans for. A long set's chain of steps is
+        /// cut into shares proven at once, each on a scratch database of its own, while that
+        /// shortens the proof (unless a file names a role, a database or another object of
+        /// the whole server, which the shares would share); 1 proves each set as one chain.
+        /// Default: this machine's cores.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
     },
