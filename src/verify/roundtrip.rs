@@ -5,9 +5,10 @@
 //! everything again and require the catalog of a plain up. A migration whose down file is
 //! `-- migrate:irreversible` is reported as such, not as a failure.
 //!
-//! The chain of steps is cut into [`Share`]s proven at once, each on a database of its own
+//! A long chain of steps is cut into [`Share`]s proven at once, each on a database of its own
 //! that a plain `up` brings to where the share starts: the same steps, compared with the same
-//! catalogs, on more than one core.
+//! catalogs, on more than one core; not for a set that names objects of the whole server
+//! ([`shareable`]), whose shares would meet on the one server.
 
 use crate::catalog::{self, Catalog};
 use crate::config::MigrationSet;
