@@ -272,13 +272,14 @@ async fn send_counting(
     let exec = async {
         let mut results = sqlx::raw_sql(sql).fetch_many(&mut *conn);
         while let Some(result) = std::future::poll_fn(|cx| results.as_mut().poll_next(cx)).await {
-            if let sqlx::Either::Left(_) = result? {
-                completed.set(completed.get() + 1);
+            match result {
+                Ok(sqlx::Either::Left(_)) => completed.set(completed.get() + 1),
+                Ok(sqlx::Either::Right(_)) => {}
+                Err(e) => return Err((completed.get(), e)),
             }
         }
-        Ok::<(), sqlx::Error>(())
+        Ok(())
     };
-    let exec = async { exec.await.map_err(|e| (completed.get(), e)) };
     tokio::pin!(exec);
     let Some(session) = session else {
         return exec.await;

@@ -88,7 +88,7 @@ pub fn standby_url() -> String {
         .get_or_init(|| {
             cluster_with(migrate::cluster::ClusterOptions {
                 standby: true,
-                ..Default::default()
+                ..cluster_options()
             })
         })
         .clone()
@@ -130,7 +130,7 @@ where
 fn local_cluster(superuser: Option<&str>) -> String {
     cluster_with(migrate::cluster::ClusterOptions {
         superuser: superuser.map(str::to_string),
-        ..Default::default()
+        ..cluster_options()
     })
 }
 
@@ -177,11 +177,7 @@ fn stop_at_exit(cluster: migrate::cluster::Cluster) {
 }
 
 /// [`local_cluster`] with any options.
-fn cluster_with(mut opts: migrate::cluster::ClusterOptions) -> String {
-    if opts.bindir.is_none() {
-        opts.bindir = test_bindir();
-    }
-    opts.in_memory = true;
+fn cluster_with(opts: migrate::cluster::ClusterOptions) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("test-postgres".into())
