@@ -104,12 +104,9 @@ async fn measure(cluster: &Cluster, db: &str, label: &'static str, runs: usize) 
     let mut dumps = Vec::new();
     for _ in 0..runs.min(3) {
         let start = Instant::now();
-        let beside = cluster.bindir().join("pg_dump");
-        let program = if beside.exists() {
-            beside
-        } else {
-            "pg_dump".into()
-        };
+        let program = cluster
+            .program("pg_dump")
+            .unwrap_or_else(|| "pg_dump".into());
         let out = std::process::Command::new(program)
             .args(["--schema-only", "--dbname", &url, "--file", "/dev/null"])
             .output()

@@ -46,11 +46,7 @@ fn proof(cache: &Path) -> Duration {
 
 fn main() {
     let bindir = migrate::cluster::find_bindir().expect("server binaries");
-    let psql = if bindir.join("psql").exists() {
-        bindir.join("psql")
-    } else {
-        "psql".into()
-    };
+    let psql = migrate::cluster::program_of(&bindir, "psql").unwrap_or_else(|| "psql".into());
     let warm = tempfile::tempdir().expect("cache");
     proof(warm.path());
     let (mut floors, mut memory_floors) = (Vec::new(), Vec::new());

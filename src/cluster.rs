@@ -154,6 +154,21 @@ pub fn watch_parent(parent: u32, server: u32) -> std::io::Result<Child> {
         .spawn()
 }
 
+/// `program` of the PostgreSQL installation `bindir` belongs to: in `bindir` itself, else
+/// beside the `postgres` binary that `bindir/postgres` links to (a directory of links, such
+/// as /usr/local/bin pointing into /usr/lib/postgresql/15/bin). So a client tool such as
+/// `pg_dump` or `psql` is the one of the server's version, not whatever PATH holds: on
+/// Debian that is a Perl wrapper choosing a version, which costs about 20 ms of CPU a run.
+pub fn program_of(bindir: &Path, program: &str) -> Option<PathBuf> {
+    let here = bindir.join(program);
+    if here.is_file() {
+        return Some(here);
+    }
+    let real = bindir.join("postgres").canonicalize().ok()?;
+    let beside = real.parent()?.join(program);
+    beside.is_file().then_some(beside)
+}
+
 /// Where `initdb` and `postgres` live.
 pub fn find_bindir() -> Result<PathBuf, ClusterError> {
     let has_both = |d: &Path| d.join("initdb").is_file() && d.join("postgres").is_file();
@@ -503,6 +518,10 @@ impl Cluster {
     pub fn bindir(&self) -> &Path {
         &self.bindir
     }
+    /// `program` of this server's installation ([`program_of`]).
+    pub fn program(&self, program: &str) -> Option<PathBuf> {
+        program_of(&self.bindir, program)
+    }
     /// Process id of the postmaster.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -633,5 +652,28 @@ mod tests {
         let _ = watchdog.wait();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.and_then(|s| s.signal()), Some(libc::SIGQUIT));
+    }
+
+    /// A client tool is the installation's own: in the folder itself, else beside the
+    /// `postgres` a folder of links points to, else none (never a wrapper found on PATH).
+    #[test]
+    fn a_program_is_found_beside_the_server_the_folder_links_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let (real, links) = (root.join("lib/15/bin"), root.join("local/bin"));
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::create_dir_all(&links).unwrap();
+        for program in ["postgres", "initdb", "pg_dump"] {
+            std::fs::write(real.join(program), "").unwrap();
+        }
+        for program in ["postgres", "initdb"] {
+            std::os::unix::fs::symlink(real.join(program), links.join(program)).unwrap();
+        }
+        let real = real.canonicalize().unwrap();
+        assert_eq!(program_of(&links, "pg_dump"), Some(real.join("pg_dump")));
+        assert_eq!(program_of(&links, "psql"), None);
+        std::fs::write(links.join("psql"), "").unwrap();
+        assert_eq!(program_of(&links, "psql"), Some(links.join("psql")));
+        assert_eq!(program_of(&real, "pg_dump"), Some(real.join("pg_dump")));
     }
 }

@@ -29,12 +29,7 @@ pub fn run(cmd: &mut Command) -> Duration {
 
 /// The psql of the server's binaries when it is there, else the one on PATH.
 pub fn psql_of(cluster: &Cluster) -> PathBuf {
-    let beside = cluster.bindir().join("psql");
-    if beside.exists() {
-        beside
-    } else {
-        "psql".into()
-    }
+    cluster.program("psql").unwrap_or_else(|| "psql".into())
 }
 
 /// Creates database `name` on `cluster` with `psql`.

@@ -96,7 +96,7 @@ async fn schema_files_are_the_desired_state_of_new_and_diff() {
     let (head, c) = migrated("witchcraft").await;
     drop(c);
     let scratch = admin_url();
-    let dump = std::process::Command::new("pg_dump")
+    let dump = std::process::Command::new(client("pg_dump"))
         .args([
             "--schema-only",
             "-n",

@@ -312,6 +312,8 @@ pub struct TestDb {
     pub name: String,
     pub url: String,
     admin_url: String,
+    /// The role owning it, when not the admin (the Supabase stand-in's `postgres`).
+    owner: Option<String>,
 }
 
 impl TestDb {
@@ -349,28 +351,35 @@ impl TestDb {
             url: url.to_string(),
             name,
             admin_url: server.admin_url.clone(),
+            owner: server.test_user.clone(),
         }
     }
 
-    /// A copy of `source` (`CREATE DATABASE ... TEMPLATE`), which must have no session open.
+    /// A copy of `source` (`CREATE DATABASE ... TEMPLATE`), which must have no session open,
+    /// owned by the same role.
     pub async fn copy_of(source: &TestDb) -> TestDb {
         let name = next_database_name();
         let mut admin = PgConnection::connect(&source.admin_url)
             .await
             .expect("admin connection");
-        sqlx::raw_sql(&format!(
+        let mut sql = format!(
             "CREATE DATABASE \"{name}\" TEMPLATE \"{}\" STRATEGY FILE_COPY",
             source.name
-        ))
-        .execute(&mut admin)
-        .await
-        .expect("copying a test database");
+        );
+        if let Some(owner) = &source.owner {
+            sql.push_str(&format!(" OWNER \"{owner}\""));
+        }
+        sqlx::raw_sql(&sql)
+            .execute(&mut admin)
+            .await
+            .expect("copying a test database");
         let mut url = url::Url::parse(&source.url).unwrap();
         url.set_path(&name);
         TestDb {
             url: url.to_string(),
             name,
             admin_url: source.admin_url.clone(),
+            owner: source.owner.clone(),
         }
     }
 
@@ -819,14 +828,43 @@ pub async fn migrated(set: &str) -> (TestDb, PgConnection) {
     migrated_in(Mode::Plain, set).await
 }
 
-/// A fresh database of `mode` with every migration of the embedded set `set` applied.
+/// A fresh database of `mode` with every migration of the embedded set `set` applied: a
+/// copy of the one [`applied_once`] keeps.
 pub async fn migrated_in(mode: Mode, set: &str) -> (TestDb, PgConnection) {
-    let db = TestDb::in_mode(mode).await;
-    let mut c = db.conn().await;
-    migrate::engine::up(&mut c, &embedded_set(set), None, "5s", &quiet)
-        .await
-        .unwrap();
+    let db = TestDb::copy_of(applied_once(mode, set)).await;
+    let c = db.conn().await;
     (db, c)
+}
+
+/// A database of `mode` the embedded set `set` was applied to, once per test binary and
+/// never opened after: applying a set costs several times what copying its database does.
+fn applied_once(mode: Mode, set: &str) -> &'static TestDb {
+    type Cells = Vec<((Mode, String), &'static OnceLock<TestDb>)>;
+    static CELLS: std::sync::Mutex<Cells> = std::sync::Mutex::new(Vec::new());
+    let cell = {
+        let mut cells = CELLS.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (mode, set.to_string());
+        match cells.iter().find(|(k, _)| *k == key) {
+            Some((_, cell)) => *cell,
+            None => {
+                let cell: &'static OnceLock<TestDb> = Box::leak(Box::default());
+                cells.push((key, cell));
+                cell
+            }
+        }
+    };
+    let set = set.to_string();
+    cell.get_or_init(move || {
+        block_on(move || async move {
+            let db = TestDb::in_mode(mode).await;
+            let mut c = db.conn().await;
+            migrate::engine::up(&mut c, &embedded_set(&set), None, "5s", &quiet)
+                .await
+                .unwrap();
+            c.close().await.ok();
+            db
+        })
+    })
 }
 
 /// Rolls `set` back to `target`, confirming without asking; panics on failure.
@@ -992,16 +1030,20 @@ pub fn silent_server_telling() -> (std::net::SocketAddr, std::sync::mpsc::Receiv
     (addr, rx)
 }
 
+/// `program` (`pg_dump`, `psql`) of the server's installation when it has one, else the one
+/// on PATH.
+pub fn client(program: &str) -> PathBuf {
+    test_bindir()
+        .or_else(|| migrate::cluster::find_bindir().ok())
+        .and_then(|d| migrate::cluster::program_of(&d, program))
+        .unwrap_or_else(|| program.into())
+}
+
 /// `pg_dump --schema-only` of `db`, owners included, normalised only by order: without
 /// comments, settings and blank lines, each statement's lines sorted (column order is not
 /// part of the model), and the statements sorted.
 pub fn dump(db: &TestDb) -> Vec<String> {
-    let beside = migrate::cluster::find_bindir()
-        .map(|d| d.join("pg_dump"))
-        .ok()
-        .filter(|p| p.exists());
-    let program = beside.unwrap_or_else(|| "pg_dump".into());
-    let out = std::process::Command::new(program)
+    let out = std::process::Command::new(client("pg_dump"))
         .args(["--schema-only", "--dbname", &db.url])
         .output()
         .expect("pg_dump");

@@ -182,7 +182,7 @@ fn tls_verifies_the_server_and_presents_client_certificates() {
     assert_refused(&out, 3, "no encryption");
 
     // A role that logs in with its certificate.
-    let out = run(std::process::Command::new("psql")
+    let out = run(std::process::Command::new(client("psql"))
         .arg(verified("postgres", ""))
         .args(["-qAtc", "CREATE ROLE certuser LOGIN"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
