@@ -184,7 +184,15 @@ async fn a_fleet_is_migrated_in_one_command_and_only_its_failures_are_retried() 
         0
     );
 
-    let (code, report, _) = fleet(&file, &["--set", "witchcraft", "verify"]);
+    // The other verbs, and the runs after the repairs, on the first eleven and the four
+    // broken ones: the other healthy ones are alike, and each costs a `migrate` run a verb.
+    let few: Vec<_> = entries[..11]
+        .iter()
+        .chain(&entries[46..])
+        .cloned()
+        .collect();
+    let few_file = targets_file(&dir, &few);
+    let (code, report, _) = fleet(&few_file, &["--set", "witchcraft", "verify"]);
     assert_eq!(code, 1);
     let targets = by_name(&report);
     assert_eq!(targets["t10"]["result"], "ok");
@@ -198,7 +206,7 @@ async fn a_fleet_is_migrated_in_one_command_and_only_its_failures_are_retried() 
         targets["t49"]
     );
 
-    let (code, report, _) = fleet(&file, &["--set", "witchcraft", "diff"]);
+    let (code, report, _) = fleet(&few_file, &["--set", "witchcraft", "diff"]);
     assert_eq!(code, 1);
     let targets = by_name(&report);
     assert_eq!(targets["t10"]["result"], "ok", "{}", targets["t10"]);
@@ -210,14 +218,18 @@ async fn a_fleet_is_migrated_in_one_command_and_only_its_failures_are_retried() 
         "{}",
         targets["t49"]
     );
-    let (code, report, _) = fleet(&file, &["--set", "witchcraft", "status"]);
+    let (code, report, _) = fleet(&few_file, &["--set", "witchcraft", "status"]);
     assert_eq!(code, 1, "the unreachable and the refused ones fail");
+    assert_eq!(report["summary"]["total"], few.len());
     assert_eq!(by_name(&report)["t48"]["sets"][0]["after"], 0);
 
     // Repaired: the lock released, the right password; the retry runs only the three.
     release_set_lock(&mut holder, "witchcraft").await;
     let report_path = dir.join("first.json");
-    let first = fleet(&file, &["--set", "witchcraft", "--lock-wait", "1s", "up"]);
+    let first = fleet(
+        &few_file,
+        &["--set", "witchcraft", "--lock-wait", "1s", "up"],
+    );
     std::fs::write(&report_path, first.1.to_string()).unwrap();
     let (_, second, _) = (first.0, first.1, ());
     assert_eq!(
