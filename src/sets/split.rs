@@ -66,17 +66,22 @@ pub fn split(src: &str) -> Result<Vec<Statement<'_>>, SplitError> {
     let mut prev_begin: Option<usize> = None;
     for t in Tokens::new(src) {
         let t = t?;
-        if t.is_comment() {
-            continue;
-        }
-        if t.kind == Kind::MetaCommand {
-            return Err(SplitError::MetaCommand {
-                command: t.text.split_whitespace().next().unwrap_or("\\").to_string(),
-                line: line_of(src, t.offset),
-            });
-        }
-        let begin_here = t.is("BEGIN").then_some(t.offset);
-        if t.is_punct(';') && depth == 0 && atomic_depth == 0 {
+        // One look at the kind (and a punctuation's byte) per token: this runs over every
+        // file of a set at each load.
+        let (word, punct) = match t.kind {
+            Kind::LineComment | Kind::BlockComment => continue,
+            Kind::MetaCommand => {
+                return Err(SplitError::MetaCommand {
+                    command: t.text.split_whitespace().next().unwrap_or("\\").to_string(),
+                    line: line_of(src, t.offset),
+                })
+            }
+            Kind::Word => (true, 0),
+            Kind::Punct => (false, t.text.as_bytes()[0]),
+            _ => (false, 0),
+        };
+        let begin_here = (word && t.text.eq_ignore_ascii_case("BEGIN")).then_some(t.offset);
+        if punct == b';' && depth == 0 && atomic_depth == 0 {
             if has_code {
                 push_statement(src, first_code, t.offset, &mut out);
             }
@@ -88,21 +93,21 @@ pub fn split(src: &str) -> Result<Vec<Statement<'_>>, SplitError> {
             first_code = t.offset;
         }
         has_code = true;
-        if t.is_punct('(') {
+        if punct == b'(' {
             if depth == 0 {
                 paren_open = t.offset;
             }
             depth += 1;
-        } else if t.is_punct(')') {
+        } else if punct == b')' {
             depth = depth.saturating_sub(1);
-        } else if atomic_depth == 0 {
-            if let (true, Some(open)) = (t.is("ATOMIC"), prev_begin) {
+        } else if word && atomic_depth == 0 {
+            if let (true, Some(open)) = (t.text.eq_ignore_ascii_case("ATOMIC"), prev_begin) {
                 atomic_depth = 1;
                 atomic_open = open;
             }
-        } else if t.is("CASE") || t.is("BEGIN") {
+        } else if word && (begin_here.is_some() || t.text.eq_ignore_ascii_case("CASE")) {
             atomic_depth += 1;
-        } else if t.is("END") {
+        } else if word && t.text.eq_ignore_ascii_case("END") {
             atomic_depth -= 1;
         }
         prev_begin = begin_here;

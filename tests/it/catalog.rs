@@ -132,19 +132,26 @@ async fn dependencies_are_read_for_planning() {
 }
 
 /// 600 tables with a key and a TOASTed column: 2,400 relations beside the system's, past the
-/// size from which helper sessions share the reading.
+/// size from which helper sessions share the reading. A copy of a database made once.
 async fn large_catalog() -> TestDb {
-    let db = TestDb::new().await;
-    let mut c = db.conn().await;
-    sqlx::raw_sql(
-        "DO $$ BEGIN FOR i IN 1..600 LOOP
-           EXECUTE format('CREATE TABLE wide_%s (id int PRIMARY KEY, v text DEFAULT %L)', i, 'x');
-         END LOOP; END $$",
-    )
-    .execute(&mut c)
-    .await
-    .unwrap();
-    db
+    static MADE: std::sync::OnceLock<TestDb> = std::sync::OnceLock::new();
+    let made = MADE.get_or_init(|| {
+        block_on(|| async {
+            let db = TestDb::new().await;
+            let mut c = db.conn().await;
+            sqlx::raw_sql(
+                "DO $$ BEGIN FOR i IN 1..600 LOOP
+                   EXECUTE format('CREATE TABLE wide_%s (id int PRIMARY KEY, v text DEFAULT %L)', i, 'x');
+                 END LOOP; END $$",
+            )
+            .execute(&mut c)
+            .await
+            .unwrap();
+            drop(c);
+            db
+        })
+    });
+    TestDb::copy_of(made).await
 }
 
 /// A large catalog is read over the reading session and its helpers (two, one on two
