@@ -25,8 +25,10 @@ pub fn quote_ident(name: &str) -> String {
 }
 
 /// A string literal, read the same whatever `standard_conforming_strings` says: an
-/// escape string (`E'...'`) when the value holds a backslash.
-fn literal(value: &str) -> String {
+/// escape string (`E'...'`) when the value holds a backslash. For the engine's own
+/// statements sent with the simple protocol: one round trip, where a bound parameter costs
+/// two (the driver describes an unnamed statement before it binds it).
+pub(crate) fn literal(value: &str) -> String {
     if value.contains('\\') {
         format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
     } else {

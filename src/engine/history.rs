@@ -3,6 +3,7 @@
 //! table never claims a migration that did not commit.
 
 use super::error::{db, EngineError};
+use super::execute::literal;
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 
 /// How long the engine's own reads of `migrate.history` wait for a lock on it (someone's
@@ -10,14 +11,13 @@ use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 pub const BOOKKEEPING_LOCK_TIMEOUT: &str = "5s";
 
 /// A transaction for the engine's own statements on `migrate.history`, bounded by
-/// [`BOOKKEEPING_LOCK_TIMEOUT`].
+/// [`BOOKKEEPING_LOCK_TIMEOUT`]: begun and bounded in one round trip.
 async fn bounded(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
-        .bind(BOOKKEEPING_LOCK_TIMEOUT)
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    conn.begin_with(format!(
+        "BEGIN; SET LOCAL lock_timeout = {}",
+        literal(BOOKKEEPING_LOCK_TIMEOUT)
+    ))
+    .await
 }
 
 /// The error of a bookkeeping statement: when it hit the lock timeout, who holds a lock on
@@ -72,19 +72,23 @@ pub struct AppliedMigration {
     pub execution_ms: i64,
 }
 
+/// Whether the history table exists, as an SQL expression.
+const EXISTS: &str = "to_regclass('migrate.history') IS NOT NULL";
+const EXISTS_QUERY: &str = "SELECT to_regclass('migrate.history') IS NOT NULL";
+
 pub async fn exists(conn: &mut PgConnection) -> Result<bool, EngineError> {
-    let present: bool = sqlx::query_scalar("SELECT to_regclass('migrate.history') IS NOT NULL")
+    sqlx::raw_sql(EXISTS_QUERY)
         .fetch_one(&mut *conn)
         .await
-        .map_err(db("looking for migrate.history"))?;
-    Ok(present)
+        .and_then(|row| row.try_get(0))
+        .map_err(db("looking for migrate.history"))
 }
 
 /// Creates the history table when missing; first refuses a server that takes no writes
 /// (a standby, or a read-only session), which would otherwise fail on the first statement.
+/// Both asked in one round trip.
 pub async fn ensure(conn: &mut PgConnection) -> Result<(), EngineError> {
-    writable(conn).await?;
-    if exists(conn).await? {
+    if writable(conn).await? {
         return Ok(());
     }
     let doing = "creating migrate.history";
@@ -100,20 +104,23 @@ pub async fn ensure(conn: &mut PgConnection) -> Result<(), EngineError> {
     tx.commit().await.map_err(db(doing))
 }
 
-/// Refuses a hot standby and a read-only session, saying which and what to do.
-async fn writable(conn: &mut PgConnection) -> Result<(), EngineError> {
-    let (standby, read_only): (bool, bool) = sqlx::query_as(
-        "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')::bool",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db("checking that the server takes writes"))?;
+/// Refuses a hot standby and a read-only session, saying which and what to do; else
+/// whether the history table exists.
+async fn writable(conn: &mut PgConnection) -> Result<bool, EngineError> {
+    let sql = format!(
+        "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')::bool, {EXISTS}"
+    );
+    let (standby, read_only, exists): (bool, bool, bool) = sqlx::raw_sql(&sql)
+        .fetch_one(&mut *conn)
+        .await
+        .and_then(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .map_err(db("checking that the server takes writes"))?;
     let why = if standby {
         "the server is a standby (in recovery) and takes no writes; point --database-url at the primary"
     } else if read_only {
         "the session is read-only (default_transaction_read_only is on for this database, role or server); connect to a writable primary, or turn it off for the role that runs migrations: ALTER ROLE <role> SET default_transaction_read_only = off"
     } else {
-        return Ok(());
+        return Ok(exists);
     };
     Err(EngineError::ReadOnly { why: why.into() })
 }
@@ -238,7 +245,8 @@ const INSERT: &str =
 
 /// [`insert`] (`up`) or [`delete`] (`down`), in one round trip with the check that this
 /// session still holds the lock of `row.set` ([`lock::held_condition`]): the row is written
-/// only when it does. Returns whether it held. Unnamed, as the lock's own statements are.
+/// only when it does. Returns whether it held. Sent with the simple protocol, its values as
+/// literals, as the lock's own statements are: one round trip, and nothing prepared.
 ///
 /// [`lock::held_condition`]: super::lock::held_condition
 pub async fn record_holding_lock(
@@ -246,32 +254,26 @@ pub async fn record_holding_lock(
     row: NewRow<'_>,
     up: bool,
 ) -> Result<bool, sqlx::Error> {
+    let (set, version) = (literal(row.set), row.version);
     let change = if up {
-        format!("{INSERT} SELECT $1, $2, $4, $5, $6, $7 FROM held WHERE held.held")
+        format!(
+            "{INSERT} SELECT {set}, {version}, {}, {}, {}, {} FROM held WHERE held.held",
+            literal(row.name),
+            literal(row.namespace),
+            literal(row.checksum),
+            row.execution_ms
+        )
     } else {
-        "DELETE FROM migrate.history
-          WHERE set_name = $1 AND version = $2 AND (SELECT held FROM held)"
-            .to_string()
+        format!(
+            "DELETE FROM migrate.history
+              WHERE set_name = {set} AND version = {version} AND (SELECT held FROM held)"
+        )
     };
     let sql = format!(
         "WITH held AS (SELECT {} AS held), changed AS ({change}) SELECT held FROM held",
-        super::lock::held_condition(3)
+        super::lock::held_condition(&literal(&super::lock::set_label(row.set)))
     );
-    let query = sqlx::query_scalar(&sql)
-        .persistent(false)
-        .bind(row.set)
-        .bind(row.version)
-        .bind(super::lock::set_label(row.set));
-    let query = if up {
-        query
-            .bind(row.name)
-            .bind(row.namespace)
-            .bind(row.checksum)
-            .bind(row.execution_ms)
-    } else {
-        query
-    };
-    query.fetch_one(conn).await
+    sqlx::raw_sql(&sql).fetch_one(conn).await?.try_get(0)
 }
 
 pub async fn delete(conn: &mut PgConnection, set: &str, version: i64) -> Result<(), sqlx::Error> {

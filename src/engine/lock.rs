@@ -16,6 +16,7 @@
 //! in, and [`held`] can say that the lock is not there.
 
 use super::error::{db, EngineError};
+use super::execute::literal;
 use super::Event;
 use sqlx::{PgConnection, Row};
 use std::time::{Duration, Instant};
@@ -95,16 +96,20 @@ pub async fn acquire(
     wait: Duration,
     events: &dyn Fn(&Event),
 ) -> Result<(), EngineError> {
-    let key = key(conn, guard).await?;
+    // One simple query an attempt (the server computes the key from the label, as `key`
+    // does); the key itself is asked for only to name a holder.
+    let take = format!(
+        "SELECT pg_try_advisory_lock(hashtextextended({}, 0))",
+        literal(&guard.label())
+    );
     let started = Instant::now();
     let mut announced: Option<Instant> = None;
     loop {
         run.check()?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .persistent(false)
-            .bind(key)
+        let got: bool = sqlx::raw_sql(&take)
             .fetch_one(&mut *conn)
             .await
+            .and_then(|row| row.try_get(0))
             .map_err(db(format!("taking {guard}")))?;
         if got {
             // Behind a transaction-mode pooler the next statement may run in another server
@@ -124,6 +129,7 @@ pub async fn acquire(
         }
         if announced.is_none_or(|at| at.elapsed() >= REMIND) {
             announced = Some(Instant::now());
+            let key = key(conn, guard).await?;
             let who = holder(conn, key).await;
             events(&Event::Waiting {
                 set,
@@ -132,6 +138,7 @@ pub async fn acquire(
             });
         }
         if started.elapsed() >= wait {
+            let key = key(conn, guard).await?;
             let holder = holder(conn, key).await;
             return Err(EngineError::LockWait {
                 set: set.to_string(),
@@ -146,13 +153,13 @@ pub async fn acquire(
 }
 
 /// An SQL condition: the server session evaluating it holds the lock whose label
-/// ([`set_label`] for a set's) is bound as `$n`. Through a transaction-mode pooler it may be
-/// another session than the one that took it. The server computes the key from the label
-/// as `key` does, and pg_locks shows it split: `classid` its high 32 bits, `objid` its low
-/// ones.
-pub fn held_condition(n: usize) -> String {
+/// ([`set_label`] for a set's) is the SQL expression `label` (a literal of it). Through a
+/// transaction-mode pooler it may be another session than the one that took it. The server
+/// computes the key from the label as `key` does, and pg_locks shows it split: `classid`
+/// its high 32 bits, `objid` its low ones.
+pub fn held_condition(label: &str) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM pg_locks, hashtextextended(${n}, 0) AS k
+        "EXISTS (SELECT 1 FROM pg_locks, hashtextextended({label}, 0) AS k
                   WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
                     AND objsubid = 1 AND classid::bigint = (k >> 32) & 4294967295
                     AND objid::bigint = k & 4294967295)"
@@ -166,15 +173,15 @@ pub async fn held(conn: &mut PgConnection, set: &str) -> Result<bool, EngineErro
 
 /// Whether the server session running this statement holds the lock `guard`.
 async fn held_guard(conn: &mut PgConnection, guard: Guard<'_>) -> Result<bool, EngineError> {
-    sqlx::query_scalar(&format!("SELECT {}", held_condition(1)))
-        .persistent(false)
-        .bind(guard.label())
+    let sql = format!("SELECT {}", held_condition(&literal(&guard.label())));
+    sqlx::raw_sql(&sql)
         .fetch_one(&mut *conn)
         .await
+        .and_then(|row| row.try_get(0))
         .map_err(db(format!("checking {guard}")))
 }
 
-/// The label of the lock of `set`, as [`held_condition`] binds it.
+/// The label of the lock of `set`, as [`held_condition`] reads it.
 pub fn set_label(set: &str) -> String {
     Guard::Set(set).label()
 }
@@ -182,18 +189,17 @@ pub fn set_label(set: &str) -> String {
 /// Releases the lock `guard` (never on a connection the run gave up on: the server
 /// releases it when it notices that the connection is gone).
 pub async fn release(conn: &mut PgConnection, guard: Guard<'_>) -> Result<(), EngineError> {
-    let key = key(conn, guard).await?;
     // Only a lock this session still holds: one a migration released itself (a refused
     // run) would make the server warn that it is not held.
-    sqlx::query(
-        "SELECT pg_advisory_unlock($1) FROM pg_locks
+    let sql = format!(
+        "SELECT pg_advisory_unlock(k) FROM pg_locks, hashtextextended({}, 0) AS k
           WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-            AND ((classid::bigint << 32) | objid::bigint) = $1 AND objsubid = 1",
-    )
-    .persistent(false)
-    .bind(key)
-    .execute(conn)
-    .await
-    .map(|_| ())
-    .map_err(db(format!("releasing {guard}")))
+            AND ((classid::bigint << 32) | objid::bigint) = k AND objsubid = 1",
+        literal(&guard.label())
+    );
+    sqlx::raw_sql(&sql)
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(db(format!("releasing {guard}")))
 }
