@@ -5,6 +5,7 @@
 
 use super::error::{db, one_line, EngineError, LeftInvalid, Outcome};
 use super::history;
+use super::sql::literal;
 use super::{Event, Limits};
 use crate::config::MigrationSet;
 use crate::sets::split::{line_of, split, Statement};
@@ -22,18 +23,6 @@ pub enum Direction {
 /// Double-quotes an identifier for interpolation into DDL (values are always bound instead).
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A string literal, read the same whatever `standard_conforming_strings` says: an
-/// escape string (`E'...'`) when the value holds a backslash. For the engine's own
-/// statements sent with the simple protocol: one round trip, where a bound parameter costs
-/// two (the driver describes an unnamed statement before it binds it).
-pub(crate) fn literal(value: &str) -> String {
-    if value.contains('\\') {
-        format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
-    } else {
-        format!("'{}'", value.replace('\'', "''"))
-    }
 }
 
 /// The statement that sets `lock_timeout` and `search_path` (the set's schema only) for

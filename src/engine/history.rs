@@ -3,7 +3,7 @@
 //! table never claims a migration that did not commit.
 
 use super::error::{db, EngineError};
-use super::execute::literal;
+use super::sql::literal;
 use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
 
 /// How long the engine's own reads of `migrate.history` wait for a lock on it (someone's

@@ -16,7 +16,7 @@
 //! in, and [`held`] can say that the lock is not there.
 
 use super::error::{db, EngineError};
-use super::execute::literal;
+use super::sql::literal;
 use super::Event;
 use sqlx::{PgConnection, Row};
 use std::time::{Duration, Instant};

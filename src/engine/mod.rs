@@ -12,6 +12,7 @@ pub mod lock;
 pub mod maintain;
 pub mod risk;
 pub mod server;
+mod sql;
 
 pub use error::EngineError;
 pub use execute::{quote_ident, script, Direction};
