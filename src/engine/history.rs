@@ -74,10 +74,9 @@ pub struct AppliedMigration {
 
 /// Whether the history table exists, as an SQL expression.
 const EXISTS: &str = "to_regclass('migrate.history') IS NOT NULL";
-const EXISTS_QUERY: &str = "SELECT to_regclass('migrate.history') IS NOT NULL";
 
 pub async fn exists(conn: &mut PgConnection) -> Result<bool, EngineError> {
-    sqlx::raw_sql(EXISTS_QUERY)
+    sqlx::raw_sql(&format!("SELECT {EXISTS}"))
         .fetch_one(&mut *conn)
         .await
         .and_then(|row| row.try_get(0))
@@ -88,7 +87,7 @@ pub async fn exists(conn: &mut PgConnection) -> Result<bool, EngineError> {
 /// (a standby, or a read-only session), which would otherwise fail on the first statement.
 /// Both asked in one round trip.
 pub async fn ensure(conn: &mut PgConnection) -> Result<(), EngineError> {
-    if writable(conn).await? {
+    if writable_history_exists(conn).await? {
         return Ok(());
     }
     let doing = "creating migrate.history";
@@ -104,9 +103,9 @@ pub async fn ensure(conn: &mut PgConnection) -> Result<(), EngineError> {
     tx.commit().await.map_err(db(doing))
 }
 
-/// Refuses a hot standby and a read-only session, saying which and what to do; else
+/// Refuses a hot standby and a read-only session, saying which and what to do; else says
 /// whether the history table exists.
-async fn writable(conn: &mut PgConnection) -> Result<bool, EngineError> {
+async fn writable_history_exists(conn: &mut PgConnection) -> Result<bool, EngineError> {
     let sql = format!(
         "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')::bool, {EXISTS}"
     );

@@ -4,7 +4,6 @@
 //! and `down` gives the head's catalog back (`diff` against the committed catalog).
 
 use crate::harness::*;
-use std::sync::OnceLock;
 
 /// One kind of change, made on the desired database.
 struct Change {
@@ -157,14 +156,7 @@ const CONCURRENTLY: &[(&str, &[&str], &[&str], bool)] = &[
 
 /// A database at Witchcraft's head, copied for each row.
 fn head() -> &'static TestDb {
-    static HEAD: OnceLock<TestDb> = OnceLock::new();
-    HEAD.get_or_init(|| {
-        block_on(|| async {
-            let (db, c) = migrated("witchcraft").await;
-            drop(c);
-            db
-        })
-    })
+    applied_once(Mode::Plain, "witchcraft")
 }
 
 /// Every kind of change, named `generate::` and the kind.

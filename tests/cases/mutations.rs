@@ -215,23 +215,18 @@ static MUTATIONS: &[Mutation] = &[
     w("function dropped with what stands on it", "DROP FUNCTION quota_usage_percent(user_quotas) CASCADE", "function quota_usage_percent(q user_quotas)"),
 ];
 
-/// A database per set with every migration applied, copied for each row, and its dump.
-fn pristine(set: &'static str) -> &'static (TestDb, Vec<String>) {
-    static WITCHCRAFT: OnceLock<(TestDb, Vec<String>)> = OnceLock::new();
-    static AETHERCROWN98: OnceLock<(TestDb, Vec<String>)> = OnceLock::new();
+/// A database per set with every migration applied ([`applied_once`]), copied for each row,
+/// and its dump.
+fn pristine(set: &'static str) -> (&'static TestDb, &'static Vec<String>) {
+    static WITCHCRAFT: OnceLock<Vec<String>> = OnceLock::new();
+    static AETHERCROWN98: OnceLock<Vec<String>> = OnceLock::new();
     let cell = if set == "witchcraft" {
         &WITCHCRAFT
     } else {
         &AETHERCROWN98
     };
-    cell.get_or_init(|| {
-        block_on(move || async move {
-            let (db, c) = migrated(set).await;
-            drop(c);
-            let dumped = dump(&db);
-            (db, dumped)
-        })
-    })
+    let db = applied_once(Mode::Plain, set);
+    (db, cell.get_or_init(|| dump(db)))
 }
 
 /// `migrate --set SET ARGS...` on `db`.

@@ -838,7 +838,7 @@ pub async fn migrated_in(mode: Mode, set: &str) -> (TestDb, PgConnection) {
 
 /// A database of `mode` the embedded set `set` was applied to, once per test binary and
 /// never opened after: applying a set costs several times what copying its database does.
-fn applied_once(mode: Mode, set: &str) -> &'static TestDb {
+pub fn applied_once(mode: Mode, set: &str) -> &'static TestDb {
     type Cells = Vec<((Mode, String), &'static OnceLock<TestDb>)>;
     static CELLS: std::sync::Mutex<Cells> = std::sync::Mutex::new(Vec::new());
     let cell = {
