@@ -97,35 +97,56 @@ fn report(json: bool, message: &str, code: u8) {
 
 /// Turns SIGINT and SIGTERM into a stop: the first cancels what the server runs for this
 /// process and lets the engine roll back and release its locks; a second ends the process.
+///
+/// The watcher runs on a thread of its own, with a runtime of its own, so that a signal is
+/// seen, and the server's statements cancelled, even while the verb's thread is blocked
+/// (starting a throwaway server, waiting for child processes). Its handlers are installed
+/// before this returns.
 #[cfg(unix)]
 fn watch_signals(run: &Run) {
     use migrate::interrupt::Signal;
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let signals = {
+        let _in = runtime.enter();
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    let (Ok(mut int), Ok(mut term)) = signals else {
         return;
     };
     let run = run.clone();
-    tokio::spawn(async move {
-        loop {
-            let sig = tokio::select! {
-                _ = int.recv() => Signal::Interrupt,
-                _ = term.recv() => Signal::Terminate,
-            };
-            if run.signals().raise(sig) {
-                let run = run.clone();
-                tokio::spawn(async move { run.signals().cancel_sessions().await });
-            } else {
-                errln!(
-                    "{}: stopping now, without waiting for the server",
-                    sig.name()
-                );
-                std::process::exit(i32::from(sig.exit_code()));
+    let watcher = move || {
+        runtime.block_on(async move {
+            loop {
+                let sig = tokio::select! {
+                    _ = int.recv() => Signal::Interrupt,
+                    _ = term.recv() => Signal::Terminate,
+                };
+                if run.signals().raise(sig) {
+                    let run = run.clone();
+                    tokio::spawn(async move { run.signals().cancel_sessions().await });
+                } else {
+                    errln!(
+                        "{}: stopping now, without waiting for the server",
+                        sig.name()
+                    );
+                    std::process::exit(i32::from(sig.exit_code()));
+                }
             }
-        }
-    });
+        })
+    };
+    // (detached: it ends with the process)
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(watcher);
 }
 
 #[cfg(not(unix))]
@@ -290,11 +311,10 @@ fn main() -> ExitCode {
     // diff follows `git diff --exit-code`: 1 means drift, so no error is 1.
     let is_diff = matches!(cli.command, cli::Command::Diff { .. });
     // The verb runs on this thread (in a local task set, so that helpers such as the
-    // server-progress reader run beside it); the signal watcher runs on a worker thread of its
-    // own, so a signal is seen, and the server's statements cancelled, even while this thread
-    // is blocked (starting a throwaway server, waiting for child processes).
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // server-progress reader run beside it), which also waits on the sockets itself: no
+    // other thread relays each answer of the server. The signal watcher has a thread of its
+    // own (`watch_signals`).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -305,10 +325,8 @@ fn main() -> ExitCode {
         }
     };
     let local = tokio::task::LocalSet::new();
-    let result = local.block_on(&runtime, async {
-        watch_signals(&run);
-        commands::run(cli, run.clone()).await
-    });
+    watch_signals(&run);
+    let result = local.block_on(&runtime, commands::run(cli, run.clone()));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -53,9 +53,7 @@ async fn live(
 pub(super) async fn adopt(g: &Ctx<'_>, sets: &[MigrationSet], tool: &str) -> Result<()> {
     let table = history_table(tool)?;
     let url = database_url(g)?;
-    engine::require_session_connection(url)?;
-    let mut conn = super::connect(&g.run, url).await?;
-    engine::require_own_session(&g.run, &mut conn, url).await?;
+    let mut conn = super::connect_own_session(&g.run, url).await?;
     let theirs: Option<i64> =
         match sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
             .bind(table)

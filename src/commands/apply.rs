@@ -122,21 +122,21 @@ pub(super) fn check_distinct_schemas(sets: &[MigrationSet]) -> Result<()> {
 pub(super) async fn up(g: &Ctx<'_>, sets: &[MigrationSet], to: Option<i64>) -> Result<()> {
     check_distinct_schemas(sets)?;
     let url = database_url(g)?;
-    engine::require_session_connection(url)?;
-    let mut conn = super::connect(&g.run, url).await?;
-    engine::require_own_session(&g.run, &mut conn, url).await?;
+    let mut conn = super::connect_own_session(&g.run, url).await?;
     let _watch = super::watch::statements(&g.run, &mut conn, url).await;
     let mut reports = Vec::new();
     for set in sets {
-        let before = engine::status(&mut conn, set).await?.current_version;
-        let steps = engine::up(&mut conn, set, to, limits(g, set), &progress).await?;
-        let now = engine::status(&mut conn, set).await?;
+        let done = engine::apply(&mut conn, set, to, limits(g, set), &progress).await?;
         if !g.json {
-            outln!("{}", summary(set, &steps, &now, "applied"));
+            outln!(
+                "{}",
+                summary(set, &done.steps, done.current_version, "applied")
+            );
         }
         reports.push(json!({
-            "set": set.name, "schema": set.schema, "previous_version": before, "applied": steps,
-            "current_version": now.current_version, "pending": now.pending(),
+            "set": set.name, "schema": set.schema, "previous_version": done.previous_version,
+            "applied": done.steps, "current_version": done.current_version,
+            "pending": done.pending,
         }));
     }
     if g.json {
@@ -145,11 +145,12 @@ pub(super) async fn up(g: &Ctx<'_>, sets: &[MigrationSet], to: Option<i64>) -> R
     Ok(())
 }
 
-pub(super) fn summary(set: &MigrationSet, steps: &[Step], now: &SetStatus, verb: &str) -> String {
+/// One line on what a run did to `set`, which it left at version `current`.
+pub(super) fn summary(set: &MigrationSet, steps: &[Step], current: i64, verb: &str) -> String {
     if set.migrations.is_empty() {
         return format!("{}: no migrations", set.name);
     }
-    let at = format!("at {:04}", now.current_version);
+    let at = format!("at {current:04}");
     match steps.len() {
         0 => format!("{}: nothing to do, {at}", set.name),
         n => format!(
@@ -271,9 +272,7 @@ pub(super) async fn down(
     yes: bool,
 ) -> Result<()> {
     let url = database_url(g)?;
-    engine::require_session_connection(url)?;
-    let mut conn = super::connect(&g.run, url).await?;
-    engine::require_own_session(&g.run, &mut conn, url).await?;
+    let mut conn = super::connect_own_session(&g.run, url).await?;
     let _watch = super::watch::statements(&g.run, &mut conn, url).await;
     let mut reports = Vec::new();
     // Newest set first: the reverse of the order `up` applies them in.
@@ -291,7 +290,10 @@ pub(super) async fn down(
         .await?;
         let now = engine::status(&mut conn, set).await?;
         if !g.json {
-            outln!("{}", summary(set, &steps, &now, "rolled back"));
+            outln!(
+                "{}",
+                summary(set, &steps, now.current_version, "rolled back")
+            );
         }
         reports.push(json!({
             "set": set.name, "schema": set.schema, "rolled_back": steps,
@@ -381,9 +383,7 @@ pub(super) async fn status(g: &Ctx<'_>, sets: &[MigrationSet], exit_code: bool) 
 /// `maintain`: each installed (or named) set's upkeep, once.
 pub(super) async fn maintain(g: &Ctx<'_>, sets: &[MigrationSet], monthly: bool) -> Result<()> {
     let url = database_url(g)?;
-    engine::require_session_connection(url)?;
-    let mut conn = super::connect(&g.run, url).await?;
-    engine::require_own_session(&g.run, &mut conn, url).await?;
+    let mut conn = super::connect_own_session(&g.run, url).await?;
     let selected = super::checks::installed_sets(g, &mut conn, sets).await?;
     let mut reports = Vec::new();
     for set in selected {

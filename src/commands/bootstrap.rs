@@ -72,9 +72,7 @@ pub(super) async fn bootstrap(
 ) -> Result<()> {
     let url = database_url(g)?;
     check_distinct_schemas(sets)?;
-    engine::require_session_connection(url)?;
-    let mut conn = super::connect(&g.run, url).await?;
-    engine::require_own_session(&g.run, &mut conn, url).await?;
+    let mut conn = super::connect_own_session(&g.run, url).await?;
     let server = engine::server::inspect(&mut conn).await?;
     let _watch = super::watch::statements(&g.run, &mut conn, url).await;
     for set in sets {
@@ -86,16 +84,17 @@ pub(super) async fn bootstrap(
     let mut reports = Vec::new();
     let (mut changed, mut all_ok) = (false, true);
     for set in sets {
-        let steps = engine::up(&mut conn, set, None, limits(g, set), &progress).await?;
+        let done = engine::apply(&mut conn, set, None, limits(g, set), &progress).await?;
+        let steps = done.steps;
         changed |= !steps.is_empty();
-        let now = engine::status(&mut conn, set).await?;
         let checks = checks_of(&g.run, &mut conn, set, all).await?;
         let ok = checks.iter().all(|c| c.ok);
         all_ok &= ok;
         super::checks::check_events(&mut conn, set, &checks).await?;
         let upkeep = upkeep(&mut conn, set).await?;
         if !g.json {
-            outln!("{}", summary(set, &steps, &now, "applied"));
+            let at = done.current_version;
+            outln!("{}", summary(set, &steps, at, "applied"));
             out!("{}", render_checks(set, &checks, super::use_color(g)));
             outln!(
                 "  upkeep: {}{}",
@@ -114,7 +113,7 @@ pub(super) async fn bootstrap(
         }
         reports.push(json!({
             "set": set.name, "schema": set.schema, "applied": steps,
-            "current_version": now.current_version, "ok": ok, "checks": checks, "upkeep": upkeep,
+            "current_version": done.current_version, "ok": ok, "checks": checks, "upkeep": upkeep,
         }));
     }
     if g.json {

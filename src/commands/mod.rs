@@ -431,11 +431,25 @@ fn valid_url(url: &str, held_by: &str) -> Result<()> {
 /// answered (a server far away, or one that accepts and then says nothing until
 /// `connect_timeout`).
 async fn connect(run: &Run, url: &str) -> Result<sqlx::PgConnection, migrate::engine::EngineError> {
+    connecting(url, migrate::engine::connect(run, url)).await
+}
+
+/// [`connect`] for a run that changes the schema: a connection proven to have a server
+/// session of its own (see [`migrate::engine::connect_own_session`]).
+async fn connect_own_session(
+    run: &Run,
+    url: &str,
+) -> Result<sqlx::PgConnection, migrate::engine::EngineError> {
+    connecting(url, migrate::engine::connect_own_session(run, url)).await
+}
+
+/// `connect`, with a spinner naming the server (without its password) while it runs.
+async fn connecting<T>(url: &str, connect: impl std::future::Future<Output = T>) -> T {
     crate::ui::spinner(
         "server",
         &format!("connecting to {}", migrate::redact::redact_url(url)),
     );
-    let conn = migrate::engine::connect(run, url).await;
+    let conn = connect.await;
     crate::ui::finish();
     conn
 }

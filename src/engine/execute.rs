@@ -11,7 +11,7 @@ use crate::config::MigrationSet;
 use crate::sets::split::{line_of, split, Statement};
 use crate::sets::{Migration, SqlFile};
 use sqlx::postgres::{PgDatabaseError, PgErrorPosition};
-use sqlx::{ConnectOptions, Connection, PgConnection};
+use sqlx::{ConnectOptions, Connection, PgConnection, Row};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,21 +375,21 @@ async fn validity(
     if indexes.is_empty() {
         return Ok(Default::default());
     }
-    let (schemas, names): (Vec<&str>, Vec<&str>) = indexes
+    // Each name resolved by the server, then its index looked up by oid: a plan the server
+    // makes in a fraction of a join on names. One simple query, the names as literals.
+    let names = indexes
         .iter()
-        .map(|(s, n)| (s.as_str(), n.as_str()))
-        .unzip();
-    let rows: Vec<(String, String, bool)> = sqlx::query_as(
-        "SELECT n.nspname::text, c.relname::text, x.indisvalid
-           FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE (n.nspname::text, c.relname::text) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-    )
-    .bind(schemas)
-    .bind(names)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows.into_iter().map(|(s, n, v)| ((s, n), v)).collect())
+        .map(|(s, n)| format!("({}, {})", literal(s), literal(n)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT i.s, i.n, x.indisvalid FROM (VALUES {names}) AS i(s, n)
+           JOIN pg_index x ON x.indexrelid = to_regclass(quote_ident(i.s) || '.' || quote_ident(i.n))"
+    );
+    let rows = sqlx::raw_sql(&sql).fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?)))
+        .collect()
 }
 
 /// Which of `indexes` exist and are INVALID: what an unfinished `CREATE INDEX
@@ -612,17 +612,12 @@ impl From<EngineError> for Failure {
     }
 }
 
-async fn record(
-    conn: &mut PgConnection,
-    set: &MigrationSet,
-    m: &Migration,
-    direction: Direction,
-    ms: i64,
-) -> Result<(), sqlx::Error> {
-    match direction {
-        Direction::Up => history::insert(conn, history::NewRow::of(set, m, ms)).await,
-        Direction::Down => history::delete(conn, &set.name, m.version).await,
-    }
+/// What a run says of a migration that released the lock of `set`: another runner may be
+/// applying it too.
+fn released_lock(set: &str) -> String {
+    format!(
+        "the migration released the lock of set `{set}` (pg_advisory_unlock_all or pg_advisory_unlock in the file), so another runner may be applying it too; remove the unlock from the file"
+    )
 }
 
 async fn run_in_transaction(
@@ -703,9 +698,7 @@ async fn run_in_transaction(
                 set: set.name.clone(),
                 version: m.version,
                 location: file.path.clone(),
-                message: format!(
-                    "the migration released the lock of set `{set_name}` (pg_advisory_unlock_all or pg_advisory_unlock in the file), so another runner may be applying it too; remove the unlock from the file"
-                ),
+                message: released_lock(set_name),
                 outcome: Outcome::RolledBack,
                 sqlstate: None,
                 source: None,
@@ -915,12 +908,31 @@ async fn run_without_transaction(
         .into());
     }
     let ms = started.elapsed().as_millis() as i64;
-    let recorded = record(conn, set, m, direction, ms).await;
+    // As in a transaction, the row is written only while the set's lock is held; a file
+    // that released it ran to its end, and is not recorded.
+    let row = history::NewRow::of(set, m, ms);
+    let recorded = history::record_holding_lock(conn, row, direction == Direction::Up).await;
     reset(conn).await;
-    recorded.map_err(|e| {
-        Failure::engine(db(format!("recording {} in migrate.history", file.path))(e))
-    })?;
-    Ok(ms)
+    match recorded {
+        Ok(true) => Ok(ms),
+        Ok(false) => Err(EngineError::MigrationFailed {
+            set: set.name.clone(),
+            version: m.version,
+            location: file.path.clone(),
+            message: released_lock(&set.name),
+            outcome: Outcome::PartlyApplied {
+                applied: statements.len() as u32,
+                line: line_of(&file.sql, file.sql.len()) as u32,
+            },
+            sqlstate: None,
+            source: None,
+        }
+        .into()),
+        Err(e) => Err(Failure::engine(db(format!(
+            "recording {} in migrate.history",
+            file.path
+        ))(e))),
+    }
 }
 
 #[cfg(test)]

@@ -4,20 +4,20 @@
 
 use super::error::{db, EngineError};
 use super::sql::literal;
-use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
+use sqlx::{PgConnection, Row};
 
 /// How long the engine's own reads of `migrate.history` wait for a lock on it (someone's
 /// `LOCK` or `ALTER TABLE` on the table) before giving up and naming who holds it.
 pub const BOOKKEEPING_LOCK_TIMEOUT: &str = "5s";
 
-/// A transaction for the engine's own statements on `migrate.history`, bounded by
-/// [`BOOKKEEPING_LOCK_TIMEOUT`]: begun and bounded in one round trip.
-async fn bounded(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
-    conn.begin_with(format!(
-        "BEGIN; SET LOCAL lock_timeout = {}",
+/// The statements `sql` as one message, bounded by [`BOOKKEEPING_LOCK_TIMEOUT`]: the
+/// statements of one message are one transaction, which `SET LOCAL` bounds, and an error
+/// rolls all of it back. One round trip.
+fn bounded_message(sql: &str) -> String {
+    format!(
+        "SET LOCAL lock_timeout = {}; {sql}",
         literal(BOOKKEEPING_LOCK_TIMEOUT)
-    ))
-    .await
+    )
 }
 
 /// The error of a bookkeeping statement: when it hit the lock timeout, who holds a lock on
@@ -90,17 +90,15 @@ pub async fn ensure(conn: &mut PgConnection) -> Result<(), EngineError> {
     if writable_history_exists(conn).await? {
         return Ok(());
     }
-    let doing = "creating migrate.history";
-    let mut tx = bounded(conn).await.map_err(db(doing))?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('migrate:history', 0))")
-        .execute(&mut *tx)
+    // (one message: one transaction, which the advisory lock lasts for)
+    let sql = bounded_message(&format!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('migrate:history', 0)); {BOOTSTRAP}"
+    ));
+    sqlx::raw_sql(&sql)
+        .execute(&mut *conn)
         .await
-        .map_err(db(doing))?;
-    sqlx::raw_sql(BOOTSTRAP)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(doing))?;
-    tx.commit().await.map_err(db(doing))
+        .map(|_| ())
+        .map_err(db("creating migrate.history"))
 }
 
 /// Refuses a hot standby and a read-only session, saying which and what to do; else says
@@ -124,6 +122,33 @@ async fn writable_history_exists(conn: &mut PgConnection) -> Result<bool, Engine
     Err(EngineError::ReadOnly { why: why.into() })
 }
 
+/// The history rows of set `set`, oldest first (the columns [`applied_of`] reads).
+fn rows_of(set: &str) -> String {
+    format!(
+        "SELECT version, name, namespace, checksum,
+                to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at,
+                applied_by, execution_ms
+           FROM migrate.history WHERE set_name = {} ORDER BY version",
+        literal(set)
+    )
+}
+
+/// The applied migration of a row of [`rows_of`].
+fn applied_of(r: &sqlx::postgres::PgRow) -> Result<AppliedMigration, EngineError> {
+    let shape = |e: sqlx::Error| EngineError::HistoryShape {
+        reason: super::error::reason(&e),
+    };
+    Ok(AppliedMigration {
+        version: r.try_get("version").map_err(shape)?,
+        name: r.try_get("name").map_err(shape)?,
+        namespace: r.try_get("namespace").map_err(shape)?,
+        checksum: r.try_get("checksum").map_err(shape)?,
+        applied_at: r.try_get("applied_at").map_err(shape)?,
+        applied_by: r.try_get("applied_by").map_err(shape)?,
+        execution_ms: r.try_get("execution_ms").map_err(shape)?,
+    })
+}
+
 /// Applied migrations of `set`, oldest first; empty when the history table does not exist.
 pub async fn read(
     conn: &mut PgConnection,
@@ -133,69 +158,47 @@ pub async fn read(
         return Ok(Vec::new());
     }
     let doing = format!("reading migrate.history for set `{set}`");
-    let rows = async {
-        let mut tx = bounded(conn).await?;
-        let rows = sqlx::query(
-            "SELECT version, name, namespace, checksum,
-                    to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS applied_at,
-                    applied_by, execution_ms
-               FROM migrate.history WHERE set_name = $1 ORDER BY version",
-        )
-        .bind(set)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(rows)
+    match sqlx::raw_sql(&bounded_message(&rows_of(set)))
+        .fetch_all(&mut *conn)
+        .await
+    {
+        Ok(rows) => rows.iter().map(applied_of).collect(),
+        Err(e) => Err(failed(conn, doing, e).await),
     }
-    .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(e) => return Err(failed(conn, doing, e).await),
-    };
-    let shape = |e: sqlx::Error| EngineError::HistoryShape {
-        reason: super::error::reason(&e),
-    };
-    rows.into_iter()
-        .map(|r| {
-            Ok(AppliedMigration {
-                version: r.try_get("version").map_err(shape)?,
-                name: r.try_get("name").map_err(shape)?,
-                namespace: r.try_get("namespace").map_err(shape)?,
-                checksum: r.try_get("checksum").map_err(shape)?,
-                applied_at: r.try_get("applied_at").map_err(shape)?,
-                applied_by: r.try_get("applied_by").map_err(shape)?,
-                execution_ms: r.try_get("execution_ms").map_err(shape)?,
-            })
-        })
-        .collect()
 }
 
-/// Another set with migrations applied in `namespace`, if any.
-pub async fn other_set_in(
+/// What a run that applies `set` into `namespace` reads before it plans, in one round trip
+/// (the history table must exist): the applied migrations of `set`, oldest first, and
+/// another set with migrations applied in `namespace`, if any.
+pub async fn read_with_neighbour(
     conn: &mut PgConnection,
     set: &str,
     namespace: &str,
-) -> Result<Option<String>, EngineError> {
-    if !exists(conn).await? {
-        return Ok(None);
-    }
-    let found = async {
-        let mut tx = bounded(conn).await?;
-        let found = sqlx::query_scalar(
-            "SELECT min(set_name) FROM migrate.history WHERE namespace = $1 AND set_name <> $2",
-        )
-        .bind(namespace)
-        .bind(set)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(found)
-    }
-    .await;
-    match found {
-        Ok(found) => Ok(found),
-        Err(e) => Err(failed(conn, "reading migrate.history".into(), e).await),
-    }
+) -> Result<(Vec<AppliedMigration>, Option<String>), EngineError> {
+    let doing = format!("reading migrate.history for set `{set}`");
+    let sql = bounded_message(&format!(
+        "{}; SELECT min(set_name) FROM migrate.history WHERE namespace = {} AND set_name <> {}",
+        rows_of(set),
+        literal(namespace),
+        literal(set)
+    ));
+    let rows = match sqlx::raw_sql(&sql).fetch_all(&mut *conn).await {
+        Ok(rows) => rows,
+        Err(e) => return Err(failed(conn, doing, e).await),
+    };
+    // the rows of the history have seven columns, the other set's one has one
+    let (other, history): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.len() == 1);
+    let other = match other.first() {
+        Some(r) => r.try_get(0).map_err(|e| EngineError::HistoryShape {
+            reason: super::error::reason(&e),
+        })?,
+        None => None,
+    };
+    let applied = history
+        .into_iter()
+        .map(applied_of)
+        .collect::<Result<_, _>>()?;
+    Ok((applied, other))
 }
 
 pub struct NewRow<'a> {
@@ -273,13 +276,4 @@ pub async fn record_holding_lock(
         super::lock::held_condition(&literal(&super::lock::set_label(row.set)))
     );
     sqlx::raw_sql(&sql).fetch_one(conn).await?.try_get(0)
-}
-
-pub async fn delete(conn: &mut PgConnection, set: &str, version: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM migrate.history WHERE set_name = $1 AND version = $2")
-        .bind(set)
-        .bind(version)
-        .execute(conn)
-        .await
-        .map(|_| ())
 }

@@ -13,21 +13,12 @@ pub use crate::run::{Keepalive, COUNT, IDLE, INTERVAL};
 /// Turns keepalives on for every TCP socket of this process that has none.
 #[cfg(target_os = "linux")]
 pub fn apply(k: Keepalive) {
+    use super::sockets::{get, tcp};
     if !k.on {
         return;
     }
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Some(fd) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if is_tcp(fd) && get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE) == Some(0) {
+    for fd in tcp() {
+        if get(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE) == Some(0) {
             set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, k.idle);
             set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, k.interval);
             set(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, k.count);
@@ -47,41 +38,6 @@ pub fn apply(k: Keepalive) {
 /// Elsewhere the driver's sockets keep the system's defaults.
 #[cfg(not(target_os = "linux"))]
 pub fn apply(_: Keepalive) {}
-
-/// Whether `fd` is a TCP socket (IPv4 or IPv6).
-#[cfg(target_os = "linux")]
-fn is_tcp(fd: i32) -> bool {
-    if get(fd, libc::SOL_SOCKET, libc::SO_TYPE) != Some(libc::SOCK_STREAM as u32) {
-        return false;
-    }
-    // SAFETY: getsockname writes at most `len` bytes into the storage it is given.
-    unsafe {
-        let mut addr: libc::sockaddr_storage = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        if libc::getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len) != 0 {
-            return false;
-        }
-        matches!(i32::from(addr.ss_family), libc::AF_INET | libc::AF_INET6)
-    }
-}
-
-/// An integer socket option of `fd`.
-#[cfg(target_os = "linux")]
-pub fn get(fd: i32, level: i32, name: i32) -> Option<u32> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: the option is an int, and `len` says so.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            level,
-            name,
-            &mut value as *mut _ as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(value as u32)
-}
 
 #[cfg(target_os = "linux")]
 fn set(fd: i32, level: i32, name: i32, value: u32) {

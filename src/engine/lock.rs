@@ -87,7 +87,9 @@ async fn holder(conn: &mut PgConnection, key: i64) -> Option<String> {
 }
 
 /// Takes the lock `guard`, waiting (and saying who holds it, again every half minute) while
-/// another run holds it, for at most `wait`.
+/// another run holds it, for at most `wait`. Behind a transaction-mode pooler the lock may
+/// be taken in a server session the run's next statement does not land in: see
+/// [`check_held`].
 pub async fn acquire(
     run: &crate::run::Run,
     conn: &mut PgConnection,
@@ -112,13 +114,6 @@ pub async fn acquire(
             .and_then(|row| row.try_get(0))
             .map_err(db(format!("taking {guard}")))?;
         if got {
-            // Behind a transaction-mode pooler the next statement may run in another server
-            // session, where this lock is not held: check before relying on it.
-            if !held_guard(conn, guard).await? {
-                return Err(EngineError::LockNotHeld {
-                    set: set.to_string(),
-                });
-            }
             if announced.is_some() {
                 events(&Event::Locked {
                     set,
@@ -166,6 +161,31 @@ pub fn held_condition(label: &str) -> String {
     )
 }
 
+/// Fails with [`EngineError::LockNotHeld`] unless the server session running this statement
+/// holds every lock of `guards`, which run `set` took: one statement.
+pub async fn check_held(
+    conn: &mut PgConnection,
+    set: &str,
+    guards: &[Guard<'_>],
+) -> Result<(), EngineError> {
+    let all = guards
+        .iter()
+        .map(|g| held_condition(&literal(&g.label())))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let held: bool = sqlx::raw_sql(&format!("SELECT {all}"))
+        .fetch_one(&mut *conn)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(db(format!("checking the locks of set `{set}`")))?;
+    if !held {
+        return Err(EngineError::LockNotHeld {
+            set: set.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Whether the server session running this statement holds the lock of `set`.
 pub async fn held(conn: &mut PgConnection, set: &str) -> Result<bool, EngineError> {
     held_guard(conn, Guard::Set(set)).await
@@ -186,20 +206,29 @@ pub fn set_label(set: &str) -> String {
     Guard::Set(set).label()
 }
 
-/// Releases the lock `guard` (never on a connection the run gave up on: the server
-/// releases it when it notices that the connection is gone).
-pub async fn release(conn: &mut PgConnection, guard: Guard<'_>) -> Result<(), EngineError> {
-    // Only a lock this session still holds: one a migration released itself (a refused
+/// Releases the locks `guards` (never on a connection the run gave up on: the server
+/// releases them when it notices that the connection is gone), in one statement.
+pub async fn release(conn: &mut PgConnection, guards: &[Guard<'_>]) -> Result<(), EngineError> {
+    // Only locks this session still holds: one a migration released itself (a refused
     // run) would make the server warn that it is not held.
+    let keys = guards
+        .iter()
+        .map(|g| format!("(hashtextextended({}, 0))", literal(&g.label())))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "SELECT pg_advisory_unlock(k) FROM pg_locks, hashtextextended({}, 0) AS k
+        "SELECT pg_advisory_unlock(k) FROM pg_locks, (VALUES {keys}) AS v(k)
           WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-            AND ((classid::bigint << 32) | objid::bigint) = k AND objsubid = 1",
-        literal(&guard.label())
+            AND ((classid::bigint << 32) | objid::bigint) = k AND objsubid = 1"
     );
+    let what = guards
+        .iter()
+        .map(|g| g.to_string())
+        .collect::<Vec<_>>()
+        .join(" and ");
     sqlx::raw_sql(&sql)
         .execute(conn)
         .await
         .map(|_| ())
-        .map_err(db(format!("releasing {guard}")))
+        .map_err(db(format!("releasing {what}")))
 }

@@ -12,6 +12,7 @@ pub mod lock;
 pub mod maintain;
 pub mod risk;
 pub mod server;
+pub mod sockets;
 mod sql;
 
 pub use error::EngineError;
@@ -203,15 +204,63 @@ pub fn require_session_connection(url: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Proves, from the server's answers, that the run's connection has a server session of its
-/// own: it marks its session with a setting, then a second connection opens a transaction
-/// and looks for the mark. A transaction-mode pooler (PgBouncer, Supavisor) hands the second
-/// client the server session the first just released, mark included; a direct connection or
-/// a session-mode pooler never does. Simple-protocol queries only: a pooler in transaction
-/// mode also loses prepared statements between transactions.
-pub async fn require_own_session(
-    run: &Run,
+/// Opens the run's connection and proves, from the server's answers, that it has a server
+/// session of its own ([`require_session_connection`] first).
+///
+/// When the server names this connection's own TCP endpoints as its client's and its own
+/// ([`reaches_server_directly`]), nothing stands in between. Otherwise (a pooler, a proxy,
+/// NAT, a Unix socket) the connection marks its session with a setting; then a second
+/// connection opens a transaction and looks for the mark, and the first reads its mark back.
+/// A transaction-mode pooler (PgBouncer, Supavisor) hands the second client the server
+/// session the first just released, mark included, or hands the first another session than
+/// its mark's; a session-mode pooler or a plain proxy does neither. Simple-protocol queries
+/// only: a pooler in transaction mode also loses prepared statements between transactions.
+pub async fn connect_own_session(run: &Run, url: &str) -> Result<PgConnection, EngineError> {
+    require_session_connection(url)?;
+    let mut conn = connect(run, url).await?;
+    if reaches_server_directly(&mut conn).await {
+        return Ok(conn);
+    }
+    let other = connect(run, url).await?;
+    require_own_session(&mut conn, other, url).await?;
+    Ok(conn)
+}
+
+/// Whether `conn` is the server session's own connection, with nothing in between: the
+/// server's client address and port, and its own, are the two endpoints of one of this
+/// process's TCP sockets. A pooler or proxy in between has a socket of its own to the
+/// server, which the server would name instead. False when it cannot tell (a Unix socket,
+/// a system whose sockets cannot be listed).
+pub async fn reaches_server_directly(conn: &mut PgConnection) -> bool {
+    use sqlx::Row;
+    let seen = sqlx::raw_sql(
+        "SELECT host(inet_client_addr()), inet_client_port(),
+                host(inet_server_addr()), inet_server_port()",
+    )
+    .fetch_one(&mut *conn)
+    .await;
+    let Ok(row) = seen else {
+        return false;
+    };
+    let endpoint = |a: usize, p: usize| -> Option<std::net::SocketAddr> {
+        let ip: Option<String> = row.try_get(a).ok()?;
+        let port: Option<i32> = row.try_get(p).ok()?;
+        Some(std::net::SocketAddr::new(
+            ip?.parse().ok()?,
+            u16::try_from(port?).ok()?,
+        ))
+    };
+    match (endpoint(0, 1), endpoint(2, 3)) {
+        (Some(client), Some(server)) => sockets::is_own(client, server),
+        _ => false,
+    }
+}
+
+/// The proof of [`connect_own_session`], on the run's connection `conn` and a second one,
+/// `other`, which it closes.
+async fn require_own_session(
     conn: &mut PgConnection,
+    mut other: PgConnection,
     url: &str,
 ) -> Result<(), EngineError> {
     use sqlx::Row;
@@ -229,26 +278,22 @@ pub async fn require_own_session(
     .execute(&mut *conn)
     .await
     .map_err(db(doing))?;
-    let mut other = connect(run, url).await?;
-    let probe = "SELECT coalesce(current_setting('migrate.session_probe', true), '')";
-    let seen = async {
-        sqlx::raw_sql("BEGIN").execute(&mut other).await?;
-        let row = sqlx::raw_sql(probe).fetch_one(&mut other).await?;
-        let seen: String = row.try_get(0)?;
-        sqlx::raw_sql("ROLLBACK").execute(&mut other).await?;
-        Ok::<_, sqlx::Error>(seen)
-    }
-    .await
-    .map_err(db(doing))?;
-    let _ = sqlx::Connection::close(other).await;
-    let row = sqlx::raw_sql(probe)
-        .fetch_one(&mut *conn)
+    let mark = "coalesce(current_setting('migrate.session_probe', true), '')";
+    // (one message: one transaction, which the pooler serves from one server session)
+    let seen = sqlx::raw_sql(&format!("BEGIN; SELECT {mark}; ROLLBACK"))
+        .fetch_one(&mut other)
         .await
+        .and_then(|row| row.try_get::<String, _>(0))
         .map_err(db(doing))?;
-    let mine: String = row.try_get(0).map_err(db(doing))?;
-    let _ = sqlx::raw_sql("SELECT set_config('migrate.session_probe', '', false)")
-        .execute(&mut *conn)
-        .await;
+    let _ = sqlx::Connection::close(other).await;
+    // the mark is read before it is cleared: the select list is computed in order
+    let mine = sqlx::raw_sql(&format!(
+        "SELECT {mark}, set_config('migrate.session_probe', '', false)"
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .and_then(|row| row.try_get::<String, _>(0))
+    .map_err(db(doing))?;
     if seen == token || mine != token {
         return Err(EngineError::TransactionPooler {
             url: redact_url(url),
@@ -623,24 +668,22 @@ pub(crate) async fn locked<T>(
     run.check()?;
     history::ensure(conn).await?;
     let started = std::time::Instant::now();
-    lock::acquire(run, conn, &set.name, Guard::Set(&set.name), wait, events).await?;
+    let (own, schema) = (Guard::Set(&set.name), Guard::Schema(&set.schema));
+    lock::acquire(run, conn, &set.name, own, wait, events).await?;
     let left = wait.saturating_sub(started.elapsed());
-    let schema = Guard::Schema(&set.schema);
-    let result = match lock::acquire(run, conn, &set.name, schema, left, events).await {
-        Ok(()) => {
-            let result = work(conn).await;
-            if lost(&result) {
-                return result;
-            }
-            let released = lock::release(conn, Guard::Schema(&set.schema)).await;
-            result.and_then(|v| released.map(|()| v))
-        }
-        Err(e) => Err(e),
+    let (result, taken) = match lock::acquire(run, conn, &set.name, schema, left, events).await {
+        // Behind a transaction-mode pooler the next statement may run in another server
+        // session, where the locks are not held: both are checked before they are relied on.
+        Ok(()) => match lock::check_held(conn, &set.name, &[own, schema]).await {
+            Ok(()) => (work(conn).await, &[schema, own][..]),
+            Err(e) => (Err(e), &[schema, own][..]),
+        },
+        Err(e) => (Err(e), &[own][..]),
     };
     if lost(&result) {
         return result;
     }
-    let released = lock::release(conn, Guard::Set(&set.name)).await;
+    let released = lock::release(conn, taken).await;
     let value = result?;
     released?;
     Ok(value)
@@ -652,6 +695,16 @@ fn lost<T>(result: &Result<T, EngineError>) -> bool {
     matches!(result, Err(e) if e.driver_error().is_some_and(execute::gave_up))
 }
 
+/// What an `up` of one set did, as the history read under its lock says: the newest version
+/// before and after, the migrations it ran, and how many of the set's files are still pending.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Applied {
+    pub previous_version: i64,
+    pub current_version: i64,
+    pub steps: Vec<Step>,
+    pub pending: usize,
+}
+
 /// Applies the pending migrations of `set` (up to and including `to`), oldest first.
 pub async fn up(
     conn: &mut PgConnection,
@@ -660,6 +713,18 @@ pub async fn up(
     limits: impl Into<Limits>,
     events: &dyn Fn(&Event),
 ) -> Result<Vec<Step>, EngineError> {
+    Ok(apply(conn, set, to, limits, events).await?.steps)
+}
+
+/// [`up`], reporting the versions before and after from the history it read under the lock,
+/// so that a report needs no second read.
+pub async fn apply(
+    conn: &mut PgConnection,
+    set: &MigrationSet,
+    to: Option<i64>,
+    limits: impl Into<Limits>,
+    events: &dyn Fn(&Event),
+) -> Result<Applied, EngineError> {
     let limits = limits.into();
     locked(
         conn,
@@ -667,18 +732,18 @@ pub async fn up(
         &limits,
         events,
         async |conn: &mut PgConnection| {
-            let applied = history::read(conn, &set.name).await?;
+            let (applied, other) =
+                history::read_with_neighbour(conn, &set.name, &set.schema).await?;
             validate(set, &applied)?;
             let plan = plan_up(set, &applied, to)?;
-            if !plan.is_empty() {
-                if let Some(other) = history::other_set_in(conn, &set.name, &set.schema).await? {
-                    return Err(EngineError::SchemaTaken {
-                        set: set.name.clone(),
-                        schema: set.schema.clone(),
-                        other,
-                    });
-                }
+            if let Some(other) = other.filter(|_| !plan.is_empty()) {
+                return Err(EngineError::SchemaTaken {
+                    set: set.name.clone(),
+                    schema: set.schema.clone(),
+                    other,
+                });
             }
+            let previous_version = applied.iter().map(|a| a.version).max().unwrap_or(0);
             let mut steps = Vec::new();
             let total = plan.len();
             let session = match total {
@@ -690,7 +755,15 @@ pub async fn up(
                 let place = (i + 1, total);
                 steps.push(step(conn, set, m, Direction::Up, place, run, events).await?);
             }
-            Ok(steps)
+            let done = |v: i64| {
+                applied.iter().any(|a| a.version == v) || steps.iter().any(|s| s.version == v)
+            };
+            Ok(Applied {
+                previous_version,
+                current_version: steps.last().map_or(previous_version, |s| s.version),
+                pending: set.migrations.iter().filter(|m| !done(m.version)).count(),
+                steps,
+            })
         },
     )
     .await

@@ -252,6 +252,46 @@ async fn status_in_text_and_json() {
     assert!(set["migrations"][2]["checksum_matches"].is_null());
 }
 
+/// `up --json` reports the versions before and after each run and what is left pending,
+/// as `status` reads them afterwards, in partial runs, a full one and a run with nothing to do.
+#[tokio::test]
+async fn up_reports_the_versions_it_moved_between_and_what_is_left() {
+    let db = TestDb::new().await;
+    let total = embedded_set("aethercrown98").migrations.len() as i64;
+    let mut at = 0;
+    for to in [Some(2), Some(4), None, None] {
+        let mut args = vec!["--set", "aethercrown98", "--json", "up"];
+        let to_arg = to.map(|v: i64| v.to_string());
+        if let Some(v) = &to_arg {
+            args.extend(["--to", v]);
+        }
+        let out = run(db.migrate().args(&args));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let set = &v["sets"][0];
+        let now = to.unwrap_or(total);
+        assert_eq!(set["previous_version"], at, "{args:?}: {set}");
+        assert_eq!(set["current_version"], now, "{args:?}: {set}");
+        assert_eq!(set["pending"], total - now, "{args:?}: {set}");
+        assert_eq!(
+            set["applied"].as_array().unwrap().len() as i64,
+            now - at,
+            "{args:?}: {set}"
+        );
+        let status = run(db
+            .migrate()
+            .args(["--set", "aethercrown98", "--json", "status"]));
+        let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(status["sets"][0]["current_version"], now);
+        at = now;
+    }
+    let text = run(db.migrate().args(["--set", "aethercrown98", "up"]));
+    assert_eq!(
+        text.stdout.trim(),
+        format!("aethercrown98: nothing to do, at {total:04}")
+    );
+}
+
 #[tokio::test]
 async fn the_binary_alone_bootstraps_a_database_from_its_embedded_files() {
     let db = TestDb::new().await;
@@ -581,41 +621,50 @@ async fn a_byte_order_mark_is_not_sent_to_the_server() {
 }
 
 /// A migration that calls pg_advisory_unlock_all() released the set's lock and was recorded
-/// anyway; the lock is checked before recording, and the migration is rolled back.
+/// anyway; the lock is checked before recording. In a transaction the migration is rolled
+/// back; without one (no-transaction) its statements stay, and it is not recorded either.
 #[tokio::test]
-async fn a_migration_that_releases_the_set_lock_is_rolled_back() {
-    let set = TempSet::new(
-        "unlocks",
-        &[
-            (
-                "0001_a.up.sql",
-                "CREATE TABLE unlocked (id int);\nSELECT pg_advisory_unlock_all();\n",
-            ),
-            ("0001_a.down.sql", "DROP TABLE unlocked;\n"),
-        ],
-    );
-    let db = TestDb::new().await;
-    let out = up_with(&db, &set, "unlocks");
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("released the lock of set `unlocks`")
-            && out.stderr.contains("rolled back"),
-        "{}",
-        out.stderr
-    );
-    let mut c = db.conn().await;
-    assert_eq!(
-        scalar_i64(
-            &mut c,
-            "SELECT count(*) FROM pg_class WHERE relname = 'unlocked'"
-        )
-        .await,
-        0
-    );
-    assert_eq!(
-        scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
-        0
-    );
+async fn a_migration_that_releases_the_set_lock_is_not_recorded() {
+    let unlocking = "CREATE TABLE unlocked (id int);\nSELECT pg_advisory_unlock_all();\n";
+    for (up, says, table_left) in [
+        (unlocking.to_string(), "rolled back", 0),
+        (
+            format!("-- migrate:no-transaction\n{unlocking}"),
+            "not recorded as applied",
+            1,
+        ),
+    ] {
+        let set = TempSet::new(
+            "unlocks",
+            &[
+                ("0001_a.up.sql", up.as_str()),
+                ("0001_a.down.sql", "DROP TABLE unlocked;\n"),
+            ],
+        );
+        let db = TestDb::new().await;
+        let out = up_with(&db, &set, "unlocks");
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("released the lock of set `unlocks`") && out.stderr.contains(says),
+            "{}",
+            out.stderr
+        );
+        let mut c = db.conn().await;
+        assert_eq!(
+            scalar_i64(
+                &mut c,
+                "SELECT count(*) FROM pg_class WHERE relname = 'unlocked'"
+            )
+            .await,
+            table_left,
+            "{up}"
+        );
+        assert_eq!(
+            scalar_i64(&mut c, "SELECT count(*) FROM migrate.history").await,
+            0,
+            "{up}"
+        );
+    }
 }
 
 /// `migrate --config <the set's config> --set NAME up` on `db`.

@@ -496,7 +496,7 @@ pub async fn hold_set_lock(conn: &mut PgConnection, set: &str) {
 /// Releases what [`hold_set_lock`] took.
 pub async fn release_set_lock(conn: &mut PgConnection, set: &str) {
     use migrate::engine::lock;
-    lock::release(conn, lock::Guard::Set(set)).await.unwrap();
+    lock::release(conn, &[lock::Guard::Set(set)]).await.unwrap();
 }
 
 /// Engine progress is not checked by most tests.

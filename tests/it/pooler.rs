@@ -147,3 +147,30 @@ async fn the_lock_check_catches_what_the_port_check_misses() {
         .unwrap());
     sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
 }
+
+/// A run proves its session its own without a second connection only when the server names
+/// this very connection's endpoints: directly, yes; through PgBouncer in either mode, no,
+/// and the full check with a second connection decides (session mode passes it).
+#[tokio::test]
+async fn only_a_direct_connection_is_taken_as_its_own_session_without_a_second_one() {
+    let db = TestDb::new().await;
+    let run = Run::default();
+    let mut direct = migrate::engine::connect(&run, &db.url).await.unwrap();
+    assert!(migrate::engine::reaches_server_directly(&mut direct).await);
+    let transaction = Pgbouncer::start(&db.url, "transaction");
+    let session = Pgbouncer::start(&db.url, "session");
+    for (through, own) in [
+        (session.url(&db.url), true),
+        (transaction.url(&db.url), false),
+    ] {
+        let mut conn = migrate::engine::connect(&run, &through).await.unwrap();
+        assert!(
+            !migrate::engine::reaches_server_directly(&mut conn).await,
+            "{through}"
+        );
+        // (the pooler's pool is small: this client gives its server session back first)
+        drop(conn);
+        let proven = migrate::engine::connect_own_session(&run, &through).await;
+        assert_eq!(proven.is_ok(), own, "{through}: {:?}", proven.err());
+    }
+}

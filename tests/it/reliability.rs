@@ -609,7 +609,8 @@ fn socket_with_local_port(port: u16) -> Option<i32> {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn connections_carry_tcp_keepalives_from_the_url_or_the_defaults() {
-    use migrate::engine::keepalive::{get, COUNT, IDLE, INTERVAL};
+    use migrate::engine::keepalive::{COUNT, IDLE, INTERVAL};
+    use migrate::engine::sockets::get;
     let db = TestDb::new().await;
     let custom = format!(
         "{}{}keepalives_idle=17&keepalives_interval=3&keepalives_count=2&tcp_user_timeout=9000",
