@@ -36,7 +36,7 @@ fn settings_sql(schema: &str, lock_timeout: &str, local: bool) -> String {
     )
 }
 
-/// The SQL [`run`] sends for `m`, in order, as a script: what `--dry-run` prints. Values the
+/// The SQL a run sends for `m`, in order, as a script: what `--dry-run` prints. Values the
 /// engine binds are shown as literals; `<ms>` stands for the execution time it records.
 pub fn script(
     set: &MigrationSet,

@@ -245,9 +245,9 @@ pub async fn insert(conn: &mut PgConnection, row: NewRow<'_>) -> Result<(), sqlx
 const INSERT: &str =
     "INSERT INTO migrate.history (set_name, version, name, namespace, checksum, execution_ms)";
 
-/// [`insert`] (`up`) or [`delete`] (`down`), in one round trip with the check that this
-/// session still holds the lock of `row.set` ([`lock::held_condition`]): the row is written
-/// only when it does. Returns whether it held. Sent with the simple protocol, its values as
+/// Inserts the history row (`up`) or deletes it (`down`), in one statement with the check
+/// that this session still holds the lock of `row.set` ([`lock::held_condition`]): the row
+/// is written only when it does. Returns whether it held. Sent with the simple protocol, its values as
 /// literals, as the lock's own statements are: one round trip, and nothing prepared.
 ///
 /// [`lock::held_condition`]: super::lock::held_condition

@@ -192,7 +192,7 @@ pub enum DownTarget {
 
 /// Refuses a URL on port 6543, where Supabase's transaction-mode pooler listens: runs that
 /// change the schema need one server session for the whole run (advisory lock, settings).
-/// A pooler on another port is caught by [`require_own_session`] once connected.
+/// A pooler on another port is caught by [`connect_own_session`] once connected.
 pub fn require_session_connection(url: &str) -> Result<(), EngineError> {
     let opts = options(url)?;
     if opts.get_port() == 6543 {

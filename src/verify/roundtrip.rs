@@ -131,7 +131,7 @@ fn weight(first: usize, end: usize) -> usize {
 }
 
 /// Which shares prove `sets` on `cores` cores: every set starts as one share; the set whose
-/// longest share is longest is cut into one share more (see [`split`]) while that shortens
+/// longest share is longest is cut into one share more (see `split`) while that shortens
 /// the estimated time, the longest share or the total weight spread over the cores, whichever
 /// is more, and while the set is [`shareable`]. Measured on Witchcraft's thirteen migrations
 /// cut in two (before the check of server-wide objects, which keeps it whole since it makes
