@@ -93,8 +93,8 @@ pub(super) async fn bootstrap(
         super::checks::check_events(&mut conn, set, &checks).await?;
         let upkeep = upkeep(&mut conn, set).await?;
         if !g.json {
-            let at = done.current_version;
-            outln!("{}", summary(set, &steps, at, "applied"));
+            let line = summary(set, &steps, done.current_version, "applied");
+            outln!("{line}");
             out!("{}", render_checks(set, &checks, super::use_color(g)));
             outln!(
                 "  upkeep: {}{}",

@@ -133,11 +133,15 @@ fn rows_of(set: &str) -> String {
     )
 }
 
+/// A history table whose rows do not read as this version writes them.
+fn shape(e: sqlx::Error) -> EngineError {
+    EngineError::HistoryShape {
+        reason: super::error::reason(&e),
+    }
+}
+
 /// The applied migration of a row of [`rows_of`].
 fn applied_of(r: &sqlx::postgres::PgRow) -> Result<AppliedMigration, EngineError> {
-    let shape = |e: sqlx::Error| EngineError::HistoryShape {
-        reason: super::error::reason(&e),
-    };
     Ok(AppliedMigration {
         version: r.try_get("version").map_err(shape)?,
         name: r.try_get("name").map_err(shape)?,
@@ -189,9 +193,7 @@ pub async fn read_with_neighbour(
     // the rows of the history have seven columns, the other set's one has one
     let (other, history): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.len() == 1);
     let other = match other.first() {
-        Some(r) => r.try_get(0).map_err(|e| EngineError::HistoryShape {
-            reason: super::error::reason(&e),
-        })?,
+        Some(r) => r.try_get(0).map_err(shape)?,
         None => None,
     };
     let applied = history
@@ -247,8 +249,8 @@ const INSERT: &str =
 
 /// Inserts the history row (`up`) or deletes it (`down`), in one statement with the check
 /// that this session still holds the lock of `row.set` ([`lock::held_condition`]): the row
-/// is written only when it does. Returns whether it held. Sent with the simple protocol, its values as
-/// literals, as the lock's own statements are: one round trip, and nothing prepared.
+/// is written only when it does. Returns whether it held. Sent with the simple protocol, its
+/// values as literals, as the lock's own statements are: one round trip, nothing prepared.
 ///
 /// [`lock::held_condition`]: super::lock::held_condition
 pub async fn record_holding_lock(

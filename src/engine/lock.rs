@@ -168,17 +168,8 @@ pub async fn check_held(
     set: &str,
     guards: &[Guard<'_>],
 ) -> Result<(), EngineError> {
-    let all = guards
-        .iter()
-        .map(|g| held_condition(&literal(&g.label())))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let held: bool = sqlx::raw_sql(&format!("SELECT {all}"))
-        .fetch_one(&mut *conn)
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(db(format!("checking the locks of set `{set}`")))?;
-    if !held {
+    let doing = format!("checking the locks of set `{set}`");
+    if !all_held(conn, guards, doing).await? {
         return Err(EngineError::LockNotHeld {
             set: set.to_string(),
         });
@@ -188,17 +179,26 @@ pub async fn check_held(
 
 /// Whether the server session running this statement holds the lock of `set`.
 pub async fn held(conn: &mut PgConnection, set: &str) -> Result<bool, EngineError> {
-    held_guard(conn, Guard::Set(set)).await
+    let guard = Guard::Set(set);
+    all_held(conn, &[guard], format!("checking {guard}")).await
 }
 
-/// Whether the server session running this statement holds the lock `guard`.
-async fn held_guard(conn: &mut PgConnection, guard: Guard<'_>) -> Result<bool, EngineError> {
-    let sql = format!("SELECT {}", held_condition(&literal(&guard.label())));
-    sqlx::raw_sql(&sql)
+/// Whether the server session running this statement holds every lock of `guards`.
+async fn all_held(
+    conn: &mut PgConnection,
+    guards: &[Guard<'_>],
+    doing: String,
+) -> Result<bool, EngineError> {
+    let all = guards
+        .iter()
+        .map(|g| held_condition(&literal(&g.label())))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    sqlx::raw_sql(&format!("SELECT {all}"))
         .fetch_one(&mut *conn)
         .await
         .and_then(|row| row.try_get(0))
-        .map_err(db(format!("checking {guard}")))
+        .map_err(db(doing))
 }
 
 /// The label of the lock of `set`, as [`held_condition`] reads it.
