@@ -2,7 +2,9 @@
 //! `pg_dump --schema-only`: every change it shows must make `diff` exit 1 naming the object,
 //! make `verify` fail, be undone by `diff --sql --allow-data-loss` to an equal `pg_dump`,
 //! and leave a second `diff --sql` with nothing to do. Each row runs on its own copy of a
-//! database the set was migrated into once.
+//! database the set was migrated into once. The report and the repair come from one run of
+//! `diff --sql --allow-data-loss --json`, whose document holds both (the text report prints
+//! the same lists, the text repair the same statements).
 
 use crate::harness::*;
 use std::sync::OnceLock;
@@ -262,33 +264,38 @@ async fn a_single_change(m: &'static Mutation) {
         .unwrap_or_else(|e| panic!("{}: {e}", m.sql));
     drop(c);
     assert_ne!(&dump(&db), before, "pg_dump does not show the change");
-    let out = migrate(&db, m.set, &["diff"]);
+    // The report and the repair of one run (`--json` carries both; the text report is the
+    // same lists, one line each).
+    let out = migrate(
+        &db,
+        m.set,
+        &["diff", "--sql", "--allow-data-loss", "--json"],
+    );
     assert_eq!(out.code, 1, "diff: {}{}", out.stdout, out.stderr);
+    let repair = Repair::of(&out.stdout);
     assert!(
-        out.stdout.lines().any(|l| l.contains(m.names)),
+        repair.names(m.names),
         "diff does not name {}:\n{}",
         m.names,
         out.stdout
     );
+    assert!(
+        !repair.script.contains("-- not generated"),
+        "{}",
+        repair.script
+    );
     let out = migrate(&db, m.set, &["verify"]);
     assert_eq!(out.code, 1, "verify: {}{}", out.stdout, out.stderr);
-    let script = migrate(&db, m.set, &["diff", "--sql", "--allow-data-loss"]);
-    assert_eq!(script.code, 1, "{}", script.stderr);
-    assert!(
-        !script.stdout.contains("-- not generated"),
-        "{}",
-        script.stdout
-    );
     let mut c = db.conn().await;
-    sqlx::raw_sql(&script.stdout)
+    sqlx::raw_sql(&repair.script)
         .execute(&mut c)
         .await
-        .unwrap_or_else(|e| panic!("the repair fails: {e}\n{}", script.stdout));
+        .unwrap_or_else(|e| panic!("the repair fails: {e}\n{}", repair.script));
     drop(c);
     assert_same_dump(
         &dump(&db),
         before,
-        &format!("after the repair:\n{}", script.stdout),
+        &format!("after the repair:\n{}", repair.script),
     );
     let again = migrate(&db, m.set, &["diff", "--sql"]);
     assert_eq!(again.code, 0, "a second repair:\n{}", again.stdout);

@@ -1158,6 +1158,50 @@ pub fn dump(db: &TestDb) -> Vec<String> {
     statements
 }
 
+/// What one `diff --sql --json` found: the keys it names (missing, unexpected and changed, of
+/// every set or schema it compared) and its repair, the statements as one script.
+pub struct Repair {
+    pub named: Vec<String>,
+    pub script: String,
+}
+
+impl Repair {
+    /// Reads the document `diff --sql --json` printed.
+    #[track_caller]
+    pub fn of(stdout: &str) -> Repair {
+        let doc: serde_json::Value = serde_json::from_str(stdout)
+            .unwrap_or_else(|e| panic!("diff --json printed no JSON document ({e}):\n{stdout}"));
+        let parts: Vec<&serde_json::Value> = match doc["sets"].as_array() {
+            Some(sets) => sets.iter().collect(),
+            None => vec![&doc],
+        };
+        let mut named = Vec::new();
+        let mut statements = Vec::new();
+        for part in parts {
+            for list in ["missing", "unexpected"] {
+                for key in part[list].as_array().into_iter().flatten() {
+                    named.push(key.as_str().unwrap_or_default().to_string());
+                }
+            }
+            for changed in part["changed"].as_array().into_iter().flatten() {
+                named.push(changed["object"].as_str().unwrap_or_default().to_string());
+            }
+            for statement in part["sql"].as_array().into_iter().flatten() {
+                statements.push(statement.as_str().unwrap_or_default().to_string());
+            }
+        }
+        Repair {
+            named,
+            script: statements.join("\n"),
+        }
+    }
+
+    /// Whether a key it names contains `name`.
+    pub fn names(&self, name: &str) -> bool {
+        self.named.iter().any(|k| k.contains(name))
+    }
+}
+
 /// Asserts that two dumps of [`dump`] are equal, showing only the statements that differ.
 #[track_caller]
 pub fn assert_same_dump(actual: &[String], expected: &[String], context: &str) {
