@@ -420,7 +420,7 @@ static ADMIN_SESSIONS: std::sync::Mutex<
 /// have a session of their own, so a drop that waits for a database's sessions to end holds
 /// up no test waiting for a new database. A session that broke (a test may end every
 /// backend) is opened again, and the statement retried once.
-pub fn admin_exec(admin_url: &str, sql: String) -> Result<(), String> {
+fn admin_exec(admin_url: &str, sql: String) -> Result<(), String> {
     let purpose = if sql.starts_with("DROP") {
         "drop"
     } else {
@@ -442,7 +442,7 @@ pub fn admin_exec(admin_url: &str, sql: String) -> Result<(), String> {
 }
 
 /// [`admin_exec`] from a test's runtime, which goes on running its other tasks meanwhile.
-pub async fn admin_exec_async(admin_url: &str, sql: String) -> Result<(), String> {
+async fn admin_exec_async(admin_url: &str, sql: String) -> Result<(), String> {
     let url = admin_url.to_string();
     tokio::task::spawn_blocking(move || admin_exec(&url, sql))
         .await
